@@ -1,0 +1,67 @@
+//! Tessera's shared crate: wire types, the page components and the thin
+//! server functions. Compiled with `ssr` into the server and with `hydrate`
+//! into the browser bundle.
+
+pub mod api;
+pub mod error;
+pub mod pages;
+pub mod types;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// `true` once this component has hydrated in the browser (always `false`
+/// during server rendering). Pages expose it as `data-hydrated` on their
+/// interactive parts so tests and assistive tools know when they are live.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tessera.css"/>
+        <Title text="Tessera — tickets"/>
+        <Router>
+            <header class="site-header">
+                <A href="/" attr:class="brand">"Tessera"</A>
+                <span class="tagline">"Pick your seat. Keep it."</span>
+            </header>
+            <main>
+                <Routes fallback=pages::not_found::NotFound>
+                    <Route path=path!("/") view=pages::home::HomePage/>
+                    // Async: the status (404 for an unknown event) is known before the
+                    // first byte is sent.
+                    <Route path=path!("/events/:id") view=pages::event::EventPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+            <footer class="site-footer">"Tessera — open-source ticketing"</footer>
+        </Router>
+    }
+}

@@ -1,0 +1,113 @@
+//! Event page: details, venue, price tiers and what is still available.
+
+use crate::api::load_event;
+use crate::error::ApiError;
+use crate::types::{format_cents, format_starts_at, EventDetail, EventId};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn EventPage() -> impl IntoView {
+    let params = use_params_map();
+    let event_id = move || params.read().get("id").and_then(|raw| EventId::parse(&raw));
+    let detail = Resource::new(event_id, |id| async move {
+        match id {
+            Some(id) => load_event(id).await,
+            None => Err(ApiError::not_found("no such event")),
+        }
+    });
+
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading event…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(event) => view! { <EventDetails event/> }.into_any(),
+                    Err(error) => {
+                        #[cfg(feature = "ssr")]
+                        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                            if let Ok(status) = http::StatusCode::from_u16(error.code.http_status()) {
+                                response.set_status(status);
+                            }
+                        }
+                        view! {
+                            <section class="not-found">
+                                <h1>"Event not available"</h1>
+                                <p role="alert">{error.message}</p>
+                                <p><a href="/">"See upcoming events"</a></p>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn EventDetails(event: EventDetail) -> impl IntoView {
+    let max_tickets = event.max_tickets_per_buyer.max(1);
+    let cheapest = event.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0);
+    // How many tickets the fan wants; drives the estimate below. Purely
+    // client-side after hydration.
+    let (wanted, set_wanted) = signal(2_i64.min(max_tickets));
+    let estimate = move || format_cents(cheapest * wanted.get());
+    let hold_minutes = event.hold_seconds / 60;
+    let hydrated = crate::use_hydrated();
+
+    view! {
+        <Title text=format!("{} — Tessera", event.name)/>
+        <article class="event">
+            <header>
+                <h1>{event.name.clone()}</h1>
+                <p class="when">{format_starts_at(&event.starts_at)}</p>
+                <p class="where">{event.venue.name.clone()}", "{event.venue.city.clone()}</p>
+            </header>
+            <p class="description">{event.description.clone()}</p>
+            <p class="availability" data-testid="seats-available">
+                {event.seats_available}" of "{event.seats_total}" seats available"
+            </p>
+            <h2>"Prices"</h2>
+            <table class="tiers">
+                <thead><tr><th>"Tier"</th><th>"Price"</th><th>"Available"</th></tr></thead>
+                <tbody>
+                    {event.tiers.iter().map(|tier| view! {
+                        <tr>
+                            <td>{tier.tier.clone()}</td>
+                            <td>{format_cents(tier.price_cents)}</td>
+                            <td>{tier.seats_available}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <h2>"Sections"</h2>
+            <ul class="sections">
+                {event.sections.iter().map(|section| view! {
+                    <li>
+                        <strong>{section.name.clone()}</strong>
+                        " — "{section.seats_available}" / "{section.seats_total}" available, from "
+                        {format_cents(section.min_price_cents)}
+                    </li>
+                }).collect_view()}
+            </ul>
+            <section class="quantity" aria-label="How many tickets"
+                data-hydrated=move || hydrated.get().to_string()>
+                <h2>"How many tickets?"</h2>
+                <div class="stepper">
+                    <button type="button" aria-label="Fewer tickets"
+                        disabled=move || wanted.get() <= 1
+                        on:click=move |_| set_wanted.update(|n| *n = (*n - 1).max(1))>"−"</button>
+                    <output data-testid="ticket-count">{wanted}</output>
+                    <button type="button" aria-label="More tickets"
+                        disabled=move || wanted.get() >= max_tickets
+                        on:click=move |_| set_wanted.update(|n| *n = (*n + 1).min(max_tickets))>"+"</button>
+                </div>
+                <p data-testid="estimate">"From "{estimate}" in total"</p>
+                <p class="fine-print">
+                    "Up to "{max_tickets}" tickets per buyer. Seats you pick are held for you for "
+                    {hold_minutes}" minutes while you pay."
+                </p>
+            </section>
+        </article>
+    }
+}

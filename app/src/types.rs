@@ -1,0 +1,248 @@
+//! Wire types shared by the server, the pages and the browser: one definition,
+//! compiled on both sides, so a field rename breaks the build instead of a page.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(value_type = i64))]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// Parses an id from a URL segment; anything but a positive integer is rejected.
+            pub fn parse(raw: &str) -> Option<Self> {
+                raw.parse::<i64>().ok().filter(|id| *id > 0).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An event (one performance at one venue).
+    EventId
+);
+id_type!(
+    /// A venue.
+    VenueId
+);
+id_type!(
+    /// One sellable seat of one event.
+    SeatId
+);
+
+/// A seat's state in the seat state machine (see DESIGN.md). Stored as the
+/// same snake_case text in the database and on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SeatStatus {
+    Available,
+    Held,
+    Sold,
+    Blocked,
+}
+
+impl SeatStatus {
+    pub const ALL: [SeatStatus; 4] = [Self::Available, Self::Held, Self::Sold, Self::Blocked];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Held => "held",
+            Self::Sold => "sold",
+            Self::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One row of the upcoming-events list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EventSummary {
+    pub id: EventId,
+    pub name: String,
+    pub venue: String,
+    pub city: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    pub min_price_cents: i64,
+    pub seats_available: i64,
+}
+
+/// A page of the upcoming-events list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EventList {
+    pub events: Vec<EventSummary>,
+    /// Opaque; pass back as `cursor` for the next page. `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters for the upcoming-events list. Dates are `YYYY-MM-DD` (UTC days) or
+/// full RFC 3339 timestamps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct EventQuery {
+    pub q: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VenueRef {
+    pub id: VenueId,
+    pub name: String,
+    pub city: String,
+}
+
+/// A price tier of an event, with how many of its seats can still be bought.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TierView {
+    pub tier: String,
+    pub price_cents: i64,
+    pub seats_available: i64,
+}
+
+/// A section of the venue as an event sells it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SectionView {
+    pub name: String,
+    pub seats_total: i64,
+    pub seats_available: i64,
+    pub min_price_cents: i64,
+}
+
+/// Everything the event page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EventDetail {
+    pub id: EventId,
+    pub name: String,
+    pub description: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    pub venue: VenueRef,
+    pub hold_seconds: i64,
+    pub max_tickets_per_buyer: i64,
+    pub tiers: Vec<TierView>,
+    pub sections: Vec<SectionView>,
+    pub seats_total: i64,
+    pub seats_available: i64,
+}
+
+/// One seat as the seat map draws it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeatView {
+    pub id: SeatId,
+    pub section: String,
+    pub row: String,
+    pub number: i64,
+    pub x: f64,
+    pub y: f64,
+    pub tier: String,
+    pub price_cents: i64,
+    pub status: SeatStatus,
+}
+
+/// All seats of an event at one version of its change log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeatMap {
+    pub version: i64,
+    pub seats: Vec<SeatView>,
+}
+
+/// `12345` → `"$123.45"`. Integer arithmetic only: money is never a float.
+pub fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", abs / 100, abs % 100)
+}
+
+/// `"2026-12-12T19:30:00Z"` → `"Sat 12 Dec 2026 · 19:30 UTC"`, without a date
+/// library in the browser bundle. Falls back to the raw text if it is not RFC 3339.
+pub fn format_starts_at(rfc3339: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parse = || -> Option<String> {
+        let year: i64 = rfc3339.get(0..4)?.parse().ok()?;
+        let month: usize = rfc3339.get(5..7)?.parse().ok()?;
+        let day: i64 = rfc3339.get(8..10)?.parse().ok()?;
+        let time = rfc3339.get(11..16)?;
+        let month_name = MONTHS.get(month.checked_sub(1)?)?;
+        let weekday = weekday_name(year, month as i64, day);
+        Some(format!("{weekday} {day} {month_name} {year} · {time} UTC"))
+    };
+    parse().unwrap_or_else(|| rfc3339.to_string())
+}
+
+/// Day of the week by Sakamoto's method (Gregorian calendar).
+fn weekday_name(year: i64, month: i64, day: i64) -> &'static str {
+    const OFFSETS: [i64; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    const NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let y = if month < 3 { year - 1 } else { year };
+    let index = (y + y / 4 - y / 100 + y / 400 + OFFSETS[(month - 1) as usize] + day) % 7;
+    NAMES[index as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_formatted_from_integer_cents() {
+        assert_eq!(format_cents(12345), "$123.45");
+        assert_eq!(format_cents(5), "$0.05");
+        assert_eq!(format_cents(-250), "-$2.50");
+    }
+
+    #[test]
+    fn event_times_are_formatted_with_the_right_weekday() {
+        assert_eq!(
+            format_starts_at("2026-11-28T19:30:00Z"),
+            "Sat 28 Nov 2026 · 19:30 UTC"
+        );
+        assert_eq!(
+            format_starts_at("2027-01-01T00:00:00Z"),
+            "Fri 1 Jan 2027 · 00:00 UTC"
+        );
+        assert_eq!(format_starts_at("garbage"), "garbage");
+    }
+
+    #[test]
+    fn ids_reject_anything_but_positive_integers() {
+        assert_eq!(EventId::parse("42"), Some(EventId(42)));
+        for bad in ["0", "-1", "abc", "", "1.5", "99999999999999999999"] {
+            assert_eq!(EventId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn seat_status_round_trips_through_its_text() {
+        for status in SeatStatus::ALL {
+            assert_eq!(SeatStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(SeatStatus::parse("gone"), None);
+    }
+}

@@ -1,0 +1,62 @@
+import { test, expect, type Page, type ConsoleMessage } from "@playwright/test";
+
+// Fails a test on any browser console error (a failed hydration, a 404 asset).
+function collectConsoleErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message: ConsoleMessage) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  return errors;
+}
+
+// Resolves once the wasm bundle has hydrated the page's interactive part
+// (the app marks it data-hydrated="true" from an effect, which only runs in
+// the browser after hydration).
+async function waitForHydration(page: Page) {
+  await page.locator('[data-hydrated="true"]').first().waitFor({ timeout: 30_000 });
+}
+
+test("home page lists upcoming demo events and searches them", async ({ page }) => {
+  const errors = collectConsoleErrors(page);
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Upcoming events" })).toBeVisible();
+  const cards = page.locator(".event-card");
+  expect(await cards.count()).toBeGreaterThanOrEqual(20);
+  await expect(page.locator(".event-card", { hasText: "Northgate Stadium" }).first()).toBeVisible();
+
+  await waitForHydration(page);
+  await page.getByPlaceholder("Artist, event, venue or city").fill("hamlet");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page).toHaveURL(/q=hamlet/);
+  await expect(cards).toHaveCount(1);
+  await expect(cards.first()).toContainText("Hamlet");
+  await expect(cards.first()).toContainText("Royal Meridian Theatre");
+  expect(errors).toEqual([]);
+});
+
+test("event page shows tiers and a hydrated quantity control", async ({ page }) => {
+  const errors = collectConsoleErrors(page);
+  await page.goto("/?q=aurora");
+  await page.locator(".event-card a").first().click();
+  await expect(page.getByRole("heading", { level: 1, name: /Aurora Skies/ })).toBeVisible();
+  await expect(page.locator("table.tiers tbody tr")).toHaveCount(4);
+  await expect(page.getByTestId("seats-available")).toContainText("50000 of 50000");
+
+  // The stepper only works once the wasm bundle has hydrated the page.
+  await waitForHydration(page);
+  await expect(page.getByTestId("ticket-count")).toHaveText("2");
+  await page.getByRole("button", { name: "More tickets" }).click();
+  await page.getByRole("button", { name: "More tickets" }).click();
+  await expect(page.getByTestId("ticket-count")).toHaveText("4");
+  await expect(page.getByTestId("estimate")).toHaveText("From $220.00 in total");
+  await page.getByRole("button", { name: "Fewer tickets" }).click();
+  await expect(page.getByTestId("ticket-count")).toHaveText("3");
+  expect(errors).toEqual([]);
+});
+
+test("an unknown event shows a friendly not-found page", async ({ page }) => {
+  const response = await page.goto("/events/999999");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Event not available" })).toBeVisible();
+});

@@ -1,0 +1,7 @@
+//! Browser entry point: hydrates the server-rendered page with the same `App`.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

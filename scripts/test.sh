@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test Tessera has, on a fresh machine too: installs the toolchain
+# (skipped when present), then formatting, lints, unit + integration tests on
+# SQLite and on a throwaway PostgreSQL cluster, one release build, and the
+# end2end suite in headless Chromium against that build.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$(date +%s)
+step() { printf '\n\033[1;32m=== %s\033[0m (at %ss)\n' "$*" "$(($(date +%s) - started))"; }
+
+step "toolchain"
+scripts/setup-toolchain.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint (server + shared crate, and the browser bundle for wasm)"
+cargo clippy -p app -p server --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "unit + integration tests on SQLite"
+cargo test -p app -p server
+
+step "the same tests on PostgreSQL"
+scripts/with-postgres.sh cargo test -p app -p server
+
+step "release build"
+cargo leptos build --release
+
+step "end2end in headless Chromium"
+scripts/e2e.sh
+
+step "all tests passed in $(($(date +%s) - started))s"

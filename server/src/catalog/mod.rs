@@ -1,0 +1,325 @@
+//! The catalog: venues, events, price tiers and seat maps as fans browse them.
+//! One service serves both the REST handlers and the pages' server functions.
+
+pub mod create;
+pub mod queries;
+pub mod routes;
+
+use crate::error::store_error_to_api;
+use crate::store::{now_ms, Store};
+use app::error::ApiError;
+use app::types::{
+    EventDetail, EventId, EventList, EventQuery, EventSummary, SeatId, SeatMap, SeatStatus,
+    SeatView, SectionView, TierView, VenueId, VenueRef,
+};
+use queries::EventFilter;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
+pub const MAX_PAGE_SIZE: i64 = 100;
+const MAX_SEARCH_LEN: usize = 200;
+
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    store: Store,
+}
+
+impl Catalog {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub async fn list_events(&self, query: EventQuery) -> Result<EventList, ApiError> {
+        let now = now_ms();
+        let filter = parse_event_query(&query, now)?;
+        let mut rows = queries::list_events(&self.store, &filter, now)
+            .await
+            .map_err(store_error_to_api)?;
+        // One row more than asked tells whether there is a next page.
+        let next_cursor = if rows.len() as i64 > filter.limit {
+            rows.truncate(filter.limit as usize);
+            rows.last()
+                .map(|last| format!("{}_{}", last.starts_at, last.id))
+        } else {
+            None
+        };
+        let events = rows
+            .into_iter()
+            .map(|row| EventSummary {
+                id: EventId(row.id),
+                name: row.name,
+                venue: row.venue,
+                city: row.city,
+                starts_at: format_ms(row.starts_at),
+                min_price_cents: row.min_price_cents.unwrap_or(0),
+                seats_available: row.seats_available,
+            })
+            .collect();
+        Ok(EventList {
+            events,
+            next_cursor,
+        })
+    }
+
+    pub async fn event_detail(&self, id: EventId) -> Result<EventDetail, ApiError> {
+        let now = now_ms();
+        let event = queries::event(&self.store, id.0)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
+        let (tiers, sections) = tokio::try_join!(
+            queries::event_tiers(&self.store, id.0, now),
+            queries::event_sections(&self.store, id.0, now),
+        )
+        .map_err(store_error_to_api)?;
+        let seats_total = sections.iter().map(|s| s.seats_total).sum();
+        let seats_available = sections.iter().map(|s| s.seats_available).sum();
+        Ok(EventDetail {
+            id,
+            name: event.name,
+            description: event.description,
+            starts_at: format_ms(event.starts_at),
+            venue: VenueRef {
+                id: VenueId(event.venue_id),
+                name: event.venue_name,
+                city: event.venue_city,
+            },
+            hold_seconds: event.hold_seconds,
+            max_tickets_per_buyer: event.max_tickets_per_buyer,
+            tiers: tiers
+                .into_iter()
+                .map(|t| TierView {
+                    tier: t.name,
+                    price_cents: t.price_cents,
+                    seats_available: t.seats_available,
+                })
+                .collect(),
+            sections: sections
+                .into_iter()
+                .map(|s| SectionView {
+                    name: s.name,
+                    seats_total: s.seats_total,
+                    seats_available: s.seats_available,
+                    min_price_cents: s.min_price_cents,
+                })
+                .collect(),
+            seats_total,
+            seats_available,
+        })
+    }
+
+    pub async fn seat_map(&self, id: EventId) -> Result<SeatMap, ApiError> {
+        let now = now_ms();
+        let rows = queries::seat_rows(&self.store, id.0)
+            .await
+            .map_err(store_error_to_api)?;
+        let Some(version) = rows.first().map(|row| row.event_version) else {
+            // No seats: either no such event, or an event with nothing on sale.
+            return match queries::event(&self.store, id.0)
+                .await
+                .map_err(store_error_to_api)?
+            {
+                Some(event) => Ok(SeatMap {
+                    version: event.version,
+                    seats: Vec::new(),
+                }),
+                None => Err(ApiError::not_found(format!("no event {id}"))),
+            };
+        };
+        let seats = rows
+            .into_iter()
+            .map(|row| SeatView {
+                id: SeatId(row.id),
+                status: effective_status(&row.status, row.held_until, now),
+                section: row.section,
+                row: row.row_label,
+                number: row.number,
+                x: row.x,
+                y: row.y,
+                tier: row.tier,
+                price_cents: row.price_cents,
+            })
+            .collect();
+        Ok(SeatMap { version, seats })
+    }
+}
+
+/// A held seat whose hold has run out is available, whether or not the
+/// sweeper has got to it yet.
+pub fn effective_status(stored: &str, held_until: Option<i64>, now: i64) -> SeatStatus {
+    match SeatStatus::parse(stored) {
+        Some(SeatStatus::Held) if held_until.is_some_and(|until| until <= now) => {
+            SeatStatus::Available
+        }
+        Some(status) => status,
+        None => {
+            tracing::error!(stored, "unknown seat status in the database");
+            SeatStatus::Blocked
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl app::api::Backend for Catalog {
+    async fn list_events(&self, query: EventQuery) -> Result<EventList, ApiError> {
+        Catalog::list_events(self, query).await
+    }
+    async fn event_detail(&self, id: EventId) -> Result<EventDetail, ApiError> {
+        Catalog::event_detail(self, id).await
+    }
+}
+
+/// Checks and normalises list filters; the list is always "upcoming", so
+/// `from` never reaches into the past.
+pub fn parse_event_query(query: &EventQuery, now: i64) -> Result<EventFilter, ApiError> {
+    let text = match query.q.as_deref().map(str::trim) {
+        Some(text) if text.chars().count() > MAX_SEARCH_LEN => {
+            return Err(ApiError::validation(format!(
+                "search text is longer than {MAX_SEARCH_LEN} characters"
+            )))
+        }
+        Some("") | None => None,
+        Some(text) => Some(text.to_lowercase()),
+    };
+    let from_ms = match query.from.as_deref() {
+        Some(raw) => parse_date(raw, "from", false)?.max(now),
+        None => now,
+    };
+    let to_ms = match query.to.as_deref() {
+        Some(raw) => parse_date(raw, "to", true)?,
+        None => i64::MAX,
+    };
+    let limit = match query.limit {
+        None => DEFAULT_PAGE_SIZE,
+        Some(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => limit,
+        Some(_) => {
+            return Err(ApiError::validation(format!(
+                "limit must be between 1 and {MAX_PAGE_SIZE}"
+            )))
+        }
+    };
+    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => {
+            Some(parse_cursor(cursor).ok_or_else(|| ApiError::bad_request("invalid cursor"))?)
+        }
+    };
+    Ok(EventFilter {
+        text,
+        from_ms,
+        to_ms,
+        after,
+        limit,
+    })
+}
+
+/// `YYYY-MM-DD` (a whole UTC day; `to` includes that day) or RFC 3339.
+fn parse_date(raw: &str, field: &str, end_of_day: bool) -> Result<i64, ApiError> {
+    let invalid = || ApiError::bad_request(format!("{field} must be YYYY-MM-DD or RFC 3339"));
+    let instant = if raw.len() == 10 {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let date = time::Date::parse(raw, &format).map_err(|_| invalid())?;
+        let day = if end_of_day {
+            date.next_day().ok_or_else(invalid)?
+        } else {
+            date
+        };
+        day.midnight().assume_utc()
+    } else {
+        OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| invalid())?
+    };
+    i64::try_from(instant.unix_timestamp_nanos() / 1_000_000).map_err(|_| invalid())
+}
+
+fn parse_cursor(cursor: &str) -> Option<(i64, i64)> {
+    let (starts_at, id) = cursor.split_once('_')?;
+    Some((starts_at.parse().ok()?, id.parse().ok()?))
+}
+
+/// Milliseconds since the epoch → RFC 3339 in UTC.
+pub fn format_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_filters_accept_days_and_timestamps() {
+        let query = EventQuery {
+            from: Some("2030-01-02".into()),
+            to: Some("2030-01-02".into()),
+            ..Default::default()
+        };
+        let filter = parse_event_query(&query, 0).expect("valid");
+        assert_eq!(filter.from_ms, 1_893_542_400_000);
+        assert_eq!(filter.to_ms, 1_893_542_400_000 + 86_400_000);
+        let query = EventQuery {
+            from: Some("2030-01-02T10:00:00Z".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            parse_event_query(&query, 0).expect("valid").from_ms,
+            1_893_578_400_000
+        );
+    }
+
+    #[test]
+    fn past_from_dates_are_clamped_to_now() {
+        let now = 1_893_542_400_000;
+        let query = EventQuery {
+            from: Some("2000-01-01".into()),
+            ..Default::default()
+        };
+        assert_eq!(parse_event_query(&query, now).expect("valid").from_ms, now);
+    }
+
+    #[test]
+    fn bad_filters_are_rejected() {
+        let bad = [
+            EventQuery {
+                from: Some("yesterday".into()),
+                ..Default::default()
+            },
+            EventQuery {
+                limit: Some(0),
+                ..Default::default()
+            },
+            EventQuery {
+                limit: Some(-3),
+                ..Default::default()
+            },
+            EventQuery {
+                cursor: Some("nope".into()),
+                ..Default::default()
+            },
+            EventQuery {
+                q: Some("x".repeat(500)),
+                ..Default::default()
+            },
+        ];
+        for query in bad {
+            assert!(parse_event_query(&query, 0).is_err(), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn expired_holds_read_as_available() {
+        assert_eq!(
+            effective_status("held", Some(100), 100),
+            SeatStatus::Available
+        );
+        assert_eq!(effective_status("held", Some(101), 100), SeatStatus::Held);
+        assert_eq!(effective_status("sold", None, 100), SeatStatus::Sold);
+    }
+
+    #[test]
+    fn times_are_formatted_as_rfc3339_utc() {
+        assert_eq!(format_ms(1_893_578_400_000), "2030-01-02T10:00:00Z");
+    }
+}

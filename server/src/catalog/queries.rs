@@ -1,0 +1,221 @@
+//! Read queries of the catalog: event lists, event details, seat maps.
+//!
+//! "Available" everywhere means `available`, or `held` with an expired hold:
+//! the lazy reclaim of DESIGN.md, so a lagging sweeper never hides seats.
+
+use crate::on_pool;
+use crate::store::{Store, StoreError};
+
+/// SQL predicate for a seat that can be sold now; `$now` is bound by the caller.
+macro_rules! seat_is_free {
+    ($alias:literal, $now:literal) => {
+        concat!(
+            "(",
+            $alias,
+            ".status = 'available' OR (",
+            $alias,
+            ".status = 'held' AND ",
+            $alias,
+            ".held_until <= ",
+            $now,
+            "))"
+        )
+    };
+}
+
+/// Validated filters for the upcoming-events list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventFilter {
+    /// Lower-cased search text, matched anywhere in name/venue/city/description.
+    pub text: Option<String>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Keyset cursor: events strictly after `(starts_at, id)`.
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EventSummaryRow {
+    pub id: i64,
+    pub name: String,
+    pub venue: String,
+    pub city: String,
+    pub starts_at: i64,
+    pub min_price_cents: Option<i64>,
+    pub seats_available: i64,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list_events(
+    store: &Store,
+    filter: &EventFilter,
+    now: i64,
+) -> Result<Vec<EventSummaryRow>, StoreError> {
+    let pattern = filter
+        .text
+        .as_ref()
+        .map(|text| format!("%{}%", escape_like(text)));
+    let (after_start, after_id) = filter.after.unwrap_or((i64::MIN, 0));
+    let sql = concat!(
+        "SELECT e.id, e.name, v.name AS venue, v.city, e.starts_at, ",
+        "(SELECT MIN(t.price_cents) FROM price_tiers t WHERE t.event_id = e.id) AS min_price_cents, ",
+        "(SELECT COUNT(*) FROM seats s WHERE s.event_id = e.id AND ",
+        seat_is_free!("s", "$1"),
+        ") AS seats_available ",
+        "FROM events e JOIN venues v ON v.id = e.venue_id ",
+        "WHERE e.starts_at >= $2 AND e.starts_at < $3 ",
+        "AND (CAST($4 AS TEXT) IS NULL OR e.search_text LIKE $4 ESCAPE '\\') ",
+        "AND (e.starts_at > $5 OR (e.starts_at = $5 AND e.id > $6)) ",
+        "ORDER BY e.starts_at, e.id LIMIT $7"
+    );
+    let rows = on_pool!(store, pool => sqlx::query_as::<_, EventSummaryRow>(sql)
+        .bind(now)
+        .bind(filter.from_ms)
+        .bind(filter.to_ms)
+        .bind(&pattern)
+        .bind(after_start)
+        .bind(after_id)
+        // One row more than a page tells the caller whether a next page exists.
+        .bind(filter.limit + 1)
+        .fetch_all(pool)
+        .await)?;
+    Ok(rows)
+}
+
+/// `%`, `_` and `\` in user text match themselves, not as wildcards.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub starts_at: i64,
+    pub onsale_at: i64,
+    pub hold_seconds: i64,
+    pub max_tickets_per_buyer: i64,
+    pub version: i64,
+    pub venue_id: i64,
+    pub venue_name: String,
+    pub venue_city: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TierRow {
+    pub name: String,
+    pub price_cents: i64,
+    pub seats_available: i64,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SectionRow {
+    pub name: String,
+    pub seats_total: i64,
+    pub seats_available: i64,
+    pub min_price_cents: i64,
+}
+
+pub async fn event(store: &Store, event_id: i64) -> Result<Option<EventRow>, StoreError> {
+    let sql = "SELECT e.id, e.name, e.description, e.starts_at, e.onsale_at, e.hold_seconds, \
+               e.max_tickets_per_buyer, e.version, v.id AS venue_id, v.name AS venue_name, \
+               v.city AS venue_city \
+               FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1";
+    let row = on_pool!(store, pool =>
+        sqlx::query_as::<_, EventRow>(sql).bind(event_id).fetch_optional(pool).await)?;
+    Ok(row)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn event_tiers(
+    store: &Store,
+    event_id: i64,
+    now: i64,
+) -> Result<Vec<TierRow>, StoreError> {
+    let sql = concat!(
+        "SELECT t.name, t.price_cents, COUNT(CASE WHEN ",
+        seat_is_free!("s", "$2"),
+        " THEN 1 END) AS seats_available ",
+        "FROM price_tiers t LEFT JOIN seats s ON s.tier_id = t.id ",
+        "WHERE t.event_id = $1 GROUP BY t.id, t.name, t.price_cents ORDER BY t.price_cents DESC"
+    );
+    let rows = on_pool!(store, pool =>
+        sqlx::query_as::<_, TierRow>(sql).bind(event_id).bind(now).fetch_all(pool).await)?;
+    Ok(rows)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn event_sections(
+    store: &Store,
+    event_id: i64,
+    now: i64,
+) -> Result<Vec<SectionRow>, StoreError> {
+    let sql = concat!(
+        "SELECT sec.name, COUNT(s.id) AS seats_total, COUNT(CASE WHEN ",
+        seat_is_free!("s", "$2"),
+        " THEN 1 END) AS seats_available, MIN(t.price_cents) AS min_price_cents ",
+        "FROM seats s JOIN sections sec ON sec.id = s.section_id ",
+        "JOIN price_tiers t ON t.id = s.tier_id ",
+        "WHERE s.event_id = $1 GROUP BY sec.id, sec.name, sec.sort_order ORDER BY sec.sort_order"
+    );
+    let rows = on_pool!(store, pool =>
+        sqlx::query_as::<_, SectionRow>(sql).bind(event_id).bind(now).fetch_all(pool).await)?;
+    Ok(rows)
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SeatRow {
+    pub id: i64,
+    pub section: String,
+    pub row_label: String,
+    pub number: i64,
+    pub x: f64,
+    pub y: f64,
+    pub tier: String,
+    pub price_cents: i64,
+    pub status: String,
+    pub held_until: Option<i64>,
+    /// The event's version, read in the same statement as the seats so the
+    /// pair is one consistent snapshot on either backend.
+    pub event_version: i64,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn seat_rows(store: &Store, event_id: i64) -> Result<Vec<SeatRow>, StoreError> {
+    let sql = "SELECT s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, \
+               t.name AS tier, t.price_cents, s.status, s.held_until, e.version AS event_version \
+               FROM seats s JOIN events e ON e.id = s.event_id \
+               JOIN sections sec ON sec.id = s.section_id \
+               JOIN price_tiers t ON t.id = s.tier_id \
+               WHERE s.event_id = $1 ORDER BY s.id";
+    let rows = on_pool!(store, pool =>
+        sqlx::query_as::<_, SeatRow>(sql).bind(event_id).fetch_all(pool).await)?;
+    Ok(rows)
+}
+
+/// Whether the database has any venue yet (a fresh database gets the demo data).
+pub async fn has_venues(store: &Store) -> Result<bool, StoreError> {
+    let (count,): (i64,) = on_pool!(store, pool =>
+        sqlx::query_as("SELECT COUNT(*) FROM venues").fetch_one(pool).await)?;
+    Ok(count > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_user_text_are_escaped() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+}

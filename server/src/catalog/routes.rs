@@ -1,0 +1,62 @@
+//! REST handlers of the catalog (`/api/events…`), per `shared/API.md`.
+
+use super::Catalog;
+use crate::error::{ApiPath, ApiQuery, HttpResult};
+use crate::state::AppState;
+use app::error::{ApiError, ErrorBody};
+use app::types::{EventDetail, EventId, EventList, EventQuery, SeatMap};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/events", get(list_events))
+        .route("/api/events/{id}", get(event_detail))
+        .route("/api/events/{id}/seats", get(seat_map))
+}
+
+/// A path id that is not a positive integer is malformed input (400), not a
+/// missing event (404).
+pub fn parse_event_id(raw: &str) -> Result<EventId, ApiError> {
+    EventId::parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not an event id")))
+}
+
+/// Upcoming events, soonest first, with text and date filters.
+#[utoipa::path(get, path = "/api/events", params(EventQuery), responses(
+    (status = 200, body = EventList),
+    (status = 400, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+pub async fn list_events(
+    State(catalog): State<Catalog>,
+    ApiQuery(query): ApiQuery<EventQuery>,
+) -> HttpResult<Json<EventList>> {
+    Ok(Json(catalog.list_events(query).await?))
+}
+
+/// One event with its venue, price tiers and availability.
+#[utoipa::path(get, path = "/api/events/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = EventDetail),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn event_detail(
+    State(catalog): State<Catalog>,
+    ApiPath(id): ApiPath<String>,
+) -> HttpResult<Json<EventDetail>> {
+    Ok(Json(catalog.event_detail(parse_event_id(&id)?).await?))
+}
+
+/// Every seat of an event with its current status, at one version.
+#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path)), responses(
+    (status = 200, body = SeatMap),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn seat_map(
+    State(catalog): State<Catalog>,
+    ApiPath(id): ApiPath<String>,
+) -> HttpResult<Json<SeatMap>> {
+    Ok(Json(catalog.seat_map(parse_event_id(&id)?).await?))
+}

@@ -1,0 +1,52 @@
+//! Configuration from the environment (or flags), with secrets redacted.
+
+use crate::store::redact_url;
+use clap::{Parser, ValueEnum};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Seed {
+    /// Seed the demo venues and events into an empty database.
+    Demo,
+    /// Start with an empty database.
+    None,
+}
+
+/// Server settings. The listen address comes from `LEPTOS_SITE_ADDR`
+/// (read by Leptos), everything else from here.
+#[derive(Clone, Parser)]
+#[command(name = "server", about = "Tessera ticketing server")]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (embedded, the default) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/tessera.db")]
+    pub database_url: String,
+
+    /// What a fresh database is seeded with.
+    #[arg(long, env = "TESSERA_SEED", value_enum, default_value = "demo")]
+    pub seed: Seed,
+
+    /// How long the cached home page may be served before it is rendered again.
+    #[arg(long, env = "TESSERA_HOME_CACHE_SECONDS", default_value_t = 60)]
+    pub home_cache_seconds: u64,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("seed", &self.seed)
+            .field("home_cache_seconds", &self.home_cache_seconds)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Defaults for tests and tools: the given database, no demo data.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            seed: Seed::None,
+            home_cache_seconds: 60,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! HTTP face of [`ApiError`]: every error leaves as
+//! `{"error":{"code","message"}}` with the status its code documents. 5xx
+//! details are logged here and never sent to the client.
+
+use crate::store::StoreError;
+use app::error::{ApiError, ErrorBody, ErrorCode};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An [`ApiError`] on its way out as an HTTP response.
+#[derive(Debug)]
+pub struct HttpError(pub ApiError);
+
+pub type HttpResult<T> = Result<T, HttpError>;
+
+impl From<ApiError> for HttpError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(error: StoreError) -> Self {
+        Self(store_error_to_api(error))
+    }
+}
+
+/// Maps a store failure to what a client may see. Pool exhaustion is a 503
+/// (retry later); everything else is a bug or an outage, logged in full here.
+pub fn store_error_to_api(error: StoreError) -> ApiError {
+    match &error {
+        StoreError::Database(sqlx::Error::PoolTimedOut) => {
+            tracing::warn!("database pool exhausted");
+            ApiError::new(ErrorCode::Unavailable, "the service is busy; please retry")
+        }
+        _ => {
+            tracing::error!(%error, "store error");
+            ApiError::internal()
+        }
+    }
+}
+
+impl From<JsonRejection> for HttpError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match rejection {
+            JsonRejection::JsonDataError(_) => ErrorCode::Validation,
+            _ => ErrorCode::BadRequest,
+        };
+        Self(ApiError::new(code, rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for HttpError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self(ApiError::bad_request(rejection.body_text()))
+    }
+}
+
+impl From<PathRejection> for HttpError {
+    fn from(rejection: PathRejection) -> Self {
+        Self(ApiError::bad_request(rejection.body_text()))
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody { error: self.0 })).into_response()
+    }
+}
+
+/// `Json<T>` whose rejection is our JSON error instead of axum's plain text.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(HttpError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query<T>` whose rejection is our JSON error.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(HttpError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `Path<T>` whose rejection is our JSON error.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(HttpError))]
+pub struct ApiPath<T>(pub T);
+
+/// Fallback for unknown `/api/...` paths.
+pub async fn api_not_found() -> HttpError {
+    HttpError(ApiError::not_found("no such API endpoint"))
+}

@@ -1,0 +1,23 @@
+//! Tessera's server: configuration, storage, the catalog, demo data and the
+//! HTTP surface. `main.rs` only wires these together.
+
+pub mod catalog;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod state;
+pub mod store;
+pub mod web;
+
+use leptos::config::LeptosOptions;
+
+/// Leptos options for running outside cargo-leptos (tests, tools): the
+/// compiled-in output name and the site under `target/site`.
+pub fn default_leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("tessera")
+        .site_root("target/site")
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .build()
+}

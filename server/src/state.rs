@@ -1,0 +1,15 @@
+//! Shared application state, handed to axum handlers and Leptos context.
+
+use crate::catalog::Catalog;
+use crate::store::Store;
+use crate::web::home_cache::HomeCache;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub catalog: Catalog,
+    pub home_cache: HomeCache,
+}

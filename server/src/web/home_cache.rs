@@ -1,0 +1,125 @@
+//! The home page, rendered at most once per refresh interval. During an
+//! onsale flood every request for `/` is served these bytes; one request per
+//! interval renders a fresh copy while the others keep getting the old one.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, RwLock};
+
+/// A rendered page larger than this is not cached (it would be a bug).
+const MAX_CACHED_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct HomeCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    max_age: Duration,
+    page: RwLock<Option<CachedPage>>,
+    /// Held while rendering, so a flood triggers one render, not thousands.
+    render_lock: Mutex<()>,
+}
+
+#[derive(Clone)]
+struct CachedPage {
+    rendered_at: Instant,
+    html: Bytes,
+}
+
+impl HomeCache {
+    pub fn new(max_age: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                max_age,
+                page: RwLock::new(None),
+                render_lock: Mutex::new(()),
+            }),
+        }
+    }
+
+    async fn fresh_page(&self) -> Option<CachedPage> {
+        let page = self.inner.page.read().await.clone()?;
+        (page.rendered_at.elapsed() < self.inner.max_age).then_some(page)
+    }
+
+    async fn any_page(&self) -> Option<CachedPage> {
+        self.inner.page.read().await.clone()
+    }
+}
+
+fn html_response(page: &CachedPage, cache_state: &'static str) -> Response {
+    let age = page.rendered_at.elapsed().as_secs().to_string();
+    let mut response = (StatusCode::OK, page.html.clone()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert("x-tessera-cache", HeaderValue::from_static(cache_state));
+    if let Ok(age) = HeaderValue::from_str(&age) {
+        headers.insert(header::AGE, age);
+    }
+    response
+}
+
+/// Middleware in front of the Leptos renderer: `GET /` without a query string
+/// is served from the cache; anything else passes through.
+pub async fn serve_cached_home(
+    State(cache): State<HomeCache>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let cacheable = request.method() == axum::http::Method::GET
+        && request.uri().path() == "/"
+        && request.uri().query().is_none_or(str::is_empty);
+    if !cacheable {
+        return next.run(request).await;
+    }
+    if let Some(page) = cache.fresh_page().await {
+        return html_response(&page, "hit");
+    }
+    // Stale or empty. One request renders; while it does, others get the
+    // stale copy if there is one, or wait for the render if there is none.
+    let _render_guard = match cache.inner.render_lock.try_lock() {
+        Ok(guard) => guard,
+        Err(_) => {
+            if let Some(page) = cache.any_page().await {
+                return html_response(&page, "stale");
+            }
+            let guard = cache.inner.render_lock.lock().await;
+            if let Some(page) = cache.fresh_page().await {
+                return html_response(&page, "hit");
+            }
+            guard
+        }
+    };
+    if let Some(page) = cache.fresh_page().await {
+        return html_response(&page, "hit");
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match to_bytes(body, MAX_CACHED_BYTES).await {
+        Ok(html) => {
+            let page = CachedPage {
+                rendered_at: Instant::now(),
+                html,
+            };
+            *cache.inner.page.write().await = Some(page.clone());
+            html_response(&page, "miss")
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not buffer the home page for the cache");
+            Response::from_parts(parts, Body::from("home page unavailable"))
+        }
+    }
+}

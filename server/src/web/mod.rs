@@ -1,0 +1,123 @@
+//! The HTTP surface: REST API, health check, OpenAPI document, and the Leptos
+//! pages (with the cached home page), assembled into one axum router.
+
+pub mod home_cache;
+
+use crate::catalog::Catalog;
+use crate::config::{Config, Seed};
+use crate::error::api_not_found;
+use crate::state::AppState;
+use crate::store::{now_ms, Store, StoreError};
+use crate::{catalog, demo};
+use app::api::SharedBackend;
+use app::{shell, App};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use home_cache::{serve_cached_home, HomeCache};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+/// Anything that stops the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("seeding demo data failed: {0}")]
+    Seed(#[from] catalog::create::CreateError),
+}
+
+/// Connects, migrates, seeds (if asked and empty) and builds the router.
+pub async fn build_app(
+    config: &Config,
+    leptos_options: LeptosOptions,
+) -> Result<(Router, AppState), StartError> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    if config.seed == Seed::Demo && demo::seed_if_empty(&store, now_ms()).await? {
+        tracing::info!("fresh database: demo data seeded");
+    }
+    let state = AppState {
+        leptos_options,
+        catalog: Catalog::new(store.clone()),
+        store,
+        home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
+    };
+    Ok((router(state.clone()), state))
+}
+
+pub fn router(state: AppState) -> Router {
+    let backend: SharedBackend = Arc::new(state.catalog.clone());
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            move || provide_context(backend.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.home_cache.clone(),
+            serve_cached_home,
+        ))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+
+    Router::new()
+        .merge(catalog::routes::router())
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/{*rest}", any(api_not_found))
+        .route("/healthz", get(healthz))
+        .merge(pages)
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera API",
+        description = "Ticket sales: events, seats, holds, purchases."
+    ),
+    paths(
+        catalog::routes::list_events,
+        catalog::routes::event_detail,
+        catalog::routes::seat_map,
+    )
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Liveness and readiness: 200 when the database answers, 503 otherwise.
+async fn healthz(State(store): State<Store>) -> impl IntoResponse {
+    match store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": store.backend_name()})),
+        ),
+        Err(error) => {
+            tracing::error!(%error, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    serde_json::json!({"status": "unavailable", "database": store.backend_name()}),
+                ),
+            )
+        }
+    }
+}

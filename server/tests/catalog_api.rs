@@ -1,0 +1,254 @@
+//! The catalog's public API, end to end over HTTP, on SQLite or PostgreSQL.
+
+mod common;
+
+use common::*;
+use server::store::now_ms;
+
+#[tokio::test]
+async fn health_check_reports_the_database_backend() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], app.store().backend_name());
+}
+
+#[tokio::test]
+async fn upcoming_events_are_listed_soonest_first_without_past_ones() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let later = add_event(app.store(), hall, "Later Show", 20).await;
+    let sooner = add_event(app.store(), hall, "Sooner Show", 2).await;
+    add_event(app.store(), hall, "Past Show", -3).await;
+
+    let (status, body) = app.get_json("/api/events").await;
+    assert_eq!(status, 200, "{body}");
+    let events = body["events"].as_array().expect("events array");
+    let ids: Vec<i64> = events
+        .iter()
+        .map(|e| e["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![sooner.0, later.0]);
+    let first = &events[0];
+    assert_eq!(first["name"], "Sooner Show");
+    assert_eq!(first["venue"], "Corn Exchange");
+    assert_eq!(first["city"], "Leeds");
+    assert_eq!(first["min_price_cents"], 3000);
+    assert_eq!(first["seats_available"], 20);
+    assert!(first["starts_at"]
+        .as_str()
+        .expect("starts_at")
+        .ends_with('Z'));
+    assert!(body["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn events_can_be_searched_by_text_and_date_range() {
+    let app = spawn_app().await;
+    let leeds = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let york = add_venue(app.store(), "Barbican", "York").await;
+    add_event(app.store(), leeds, "Jazz Night", 5).await;
+    add_event(app.store(), york, "Jazz Brunch", 40).await;
+    add_event(app.store(), york, "Folk Evening", 6).await;
+
+    let names = |body: &serde_json::Value| -> Vec<String> {
+        body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    let (_, body) = app.get_json("/api/events?q=JAZZ").await;
+    assert_eq!(names(&body), ["Jazz Night", "Jazz Brunch"]);
+    let (_, body) = app.get_json("/api/events?q=york").await;
+    assert_eq!(names(&body), ["Folk Evening", "Jazz Brunch"]);
+
+    let in_ten_days = server::catalog::format_ms(now_ms() + 10 * DAY_MS);
+    let (status, body) = app
+        .get_json(&format!("/api/events?q=jazz&to={}", &in_ten_days[..10]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&body), ["Jazz Night"]);
+    let (_, body) = app
+        .get_json(&format!("/api/events?from={}", &in_ten_days[..10]))
+        .await;
+    assert_eq!(names(&body), ["Jazz Brunch"]);
+
+    // Wildcards in the search text are literal characters.
+    let (_, body) = app.get_json("/api/events?q=%25").await;
+    assert_eq!(names(&body), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_event_list_pages_with_a_cursor() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    for day in 1..=5 {
+        add_event(app.store(), hall, &format!("Show {day}"), day).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/events?limit=2".to_string();
+    loop {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["events"].as_array().expect("events");
+        assert!(page.len() <= 2);
+        seen.extend(
+            page.iter()
+                .map(|e| e["name"].as_str().expect("name").to_string()),
+        );
+        match body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/events?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Show 1", "Show 2", "Show 3", "Show 4", "Show 5"]);
+}
+
+#[tokio::test]
+async fn event_details_include_venue_tiers_and_availability() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let event = add_event(app.store(), hall, "Jazz Night", 5).await;
+
+    let (status, body) = app.get_json(&format!("/api/events/{event}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], event.0);
+    assert_eq!(body["venue"]["name"], "Corn Exchange");
+    assert_eq!(body["hold_seconds"], 300);
+    assert_eq!(body["max_tickets_per_buyer"], 8);
+    assert_eq!(
+        body["tiers"],
+        serde_json::json!([
+            {"tier": "Front", "price_cents": 5000, "seats_available": 10},
+            {"tier": "Back", "price_cents": 3000, "seats_available": 10},
+        ])
+    );
+    assert_eq!(body["seats_total"], 20);
+    assert_eq!(body["sections"][1]["name"], "Back");
+}
+
+#[tokio::test]
+async fn the_seat_map_lists_every_seat_with_its_position_price_and_status() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let event = add_event(app.store(), hall, "Jazz Night", 5).await;
+
+    let (status, body) = app.get_json(&format!("/api/events/{event}/seats")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], 0);
+    let seats = body["seats"].as_array().expect("seats");
+    assert_eq!(seats.len(), 20);
+    let first = &seats[0];
+    assert_eq!(first["section"], "Front");
+    assert_eq!(first["row"], "A");
+    assert_eq!(first["number"], 1);
+    assert_eq!(first["x"], 1.0);
+    assert_eq!(first["tier"], "Front");
+    assert_eq!(first["price_cents"], 5000);
+    assert_eq!(first["status"], "available");
+    assert!(seats.iter().all(|s| s["status"] == "available"));
+}
+
+#[tokio::test]
+async fn unknown_and_garbled_ids_get_json_errors_not_500s() {
+    let app = spawn_app().await;
+    for (path, status, code) in [
+        ("/api/events/999999", 404, "not_found"),
+        ("/api/events/999999/seats", 404, "not_found"),
+        ("/api/events/abc", 400, "bad_request"),
+        ("/api/events/-4/seats", 400, "bad_request"),
+        ("/api/events/1.5", 400, "bad_request"),
+        ("/api/events/99999999999999999999999", 400, "bad_request"),
+        ("/api/no-such-endpoint", 404, "not_found"),
+    ] {
+        let (got, body) = app.get_json(path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_list_filters_are_rejected_with_clear_errors() {
+    let app = spawn_app().await;
+    for (query, status) in [
+        ("limit=abc", 400),
+        ("limit=0", 422),
+        ("limit=101", 422),
+        ("from=tomorrow", 400),
+        ("cursor=garbage", 400),
+    ] {
+        let (got, body) = app.get_json(&format!("/api/events?{query}")).await;
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(body["error"]["code"].is_string(), "{query}: {body}");
+    }
+    // And the server keeps serving.
+    let (status, _) = app.get_json("/healthz").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_catalog() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(body["openapi"].as_str().is_some_and(|v| v.starts_with('3')));
+    for path in ["/api/events", "/api/events/{id}", "/api/events/{id}/seats"] {
+        assert!(body["paths"][path]["get"].is_object(), "{path} missing");
+    }
+    assert!(body["components"]["schemas"]["SeatStatus"].is_object());
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_and_the_home_page_is_cached() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let event = add_event(app.store(), hall, "Jazz Night", 5).await;
+
+    let first = app.get("/").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-tessera-cache"], "miss");
+    let html = first.text().await.expect("html");
+    assert!(html.contains("Jazz Night"), "home lists the event");
+
+    // A new event does not re-render the cached page within its max age...
+    add_event(app.store(), hall, "Brand New Show", 6).await;
+    let second = app.get("/").await;
+    assert_eq!(second.headers()["x-tessera-cache"], "hit");
+    assert!(!second
+        .text()
+        .await
+        .expect("html")
+        .contains("Brand New Show"));
+    // ...but a search is rendered fresh.
+    let search = app.get("/?q=brand").await.text().await.expect("html");
+    assert!(search.contains("Brand New Show"));
+
+    let page = app.get(&format!("/events/{event}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Jazz Night") && html.contains("$50.00"));
+
+    assert_eq!(app.get("/events/424242").await.status(), 404);
+    assert_eq!(app.get("/no/such/page").await.status(), 404);
+}
+
+#[tokio::test]
+async fn an_expired_home_page_is_rendered_again() {
+    let mut config = server::config::Config::for_database(fresh_database_url().await);
+    config.home_cache_seconds = 0;
+    let app = spawn_app_with(config).await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    app.get("/").await;
+    add_event(app.store(), hall, "Fresh Show", 3).await;
+    let html = app.get("/").await.text().await.expect("html");
+    assert!(html.contains("Fresh Show"));
+}

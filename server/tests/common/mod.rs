@@ -1,0 +1,201 @@
+//! Test harness: a real server on a free port with a fresh database per test.
+//! SQLite by default; PostgreSQL when `TEST_DATABASE_URL` names a server
+//! (a fresh database is created on it for every test).
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use app::types::{EventId, VenueId};
+use server::catalog::create::{
+    create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
+};
+use server::config::Config;
+use server::state::AppState;
+use server::store::{now_ms, Store};
+use server::web::build_app;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+
+pub const DAY_MS: i64 = 86_400_000;
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("JSON body");
+        (status, body)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber_init();
+        }
+    });
+}
+
+fn tracing_subscriber_init() {
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber_fmt());
+}
+
+fn tracing_subscriber_fmt() -> impl tracing::Subscriber + Send + Sync {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("debug,sqlx=info,hyper=info"))
+        .with_test_writer()
+        .finish()
+}
+
+/// A database URL no other test uses.
+pub async fn fresh_database_url() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let unique = format!(
+        "{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        now_ms()
+    );
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if admin_url.starts_with("postgres") => {
+            let name = format!("tessera_test_{unique}");
+            let admin = sqlx::PgPool::connect(&admin_url)
+                .await
+                .expect("connect to test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let (server, _) = admin_url
+                .rsplit_once('/')
+                .expect("URL with a database path");
+            format!("{server}/{name}")
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("tessera-test-{unique}.db"));
+            format!("sqlite://{}", path.display())
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Config::for_database(fresh_database_url().await)).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    init_logs();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let options = server::default_leptos_options(addr);
+    let (router, state) = build_app(&config, options).await.expect("build app");
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    let app = TestApp {
+        base_url: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        state,
+    };
+    // Ready when the health check answers (no sleeps).
+    for _ in 0..100 {
+        if let Ok(response) = app.client.get(app.url("/healthz")).send().await {
+            if response.status().is_success() {
+                return app;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("server did not become healthy");
+}
+
+/// A small hall: two sections ("Front", "Back") of 2 rows x 5 seats.
+pub fn small_hall(name: &str, city: &str) -> VenueSpec {
+    let section = |name: &str, y0: f64| SectionSpec {
+        name: name.to_string(),
+        seats: (0..2)
+            .flat_map(|row| {
+                (1..=5).map(move |number| SeatSpec {
+                    row: ["A", "B"][row].to_string(),
+                    number,
+                    x: number as f64,
+                    y: y0 + row as f64,
+                })
+            })
+            .collect(),
+    };
+    VenueSpec {
+        name: name.to_string(),
+        city: city.to_string(),
+        sections: vec![section("Front", 0.0), section("Back", 5.0)],
+    }
+}
+
+pub async fn add_venue(store: &Store, name: &str, city: &str) -> VenueId {
+    create_venue(store, &small_hall(name, city))
+        .await
+        .expect("create venue")
+}
+
+/// An event at `venue` starting `days_ahead` days from now, Front at 5000, Back at 3000.
+pub async fn add_event(store: &Store, venue: VenueId, name: &str, days_ahead: i64) -> EventId {
+    add_event_with(store, venue, name, now_ms() + days_ahead * DAY_MS, |_| {}).await
+}
+
+pub async fn add_event_with(
+    store: &Store,
+    venue: VenueId,
+    name: &str,
+    starts_at_ms: i64,
+    customise: impl FnOnce(&mut EventSpec),
+) -> EventId {
+    let mut spec = EventSpec {
+        venue_id: venue,
+        name: name.to_string(),
+        description: format!("{name}, live"),
+        starts_at_ms,
+        onsale_at_ms: now_ms() - DAY_MS,
+        hold_seconds: 300,
+        max_tickets_per_buyer: 8,
+        tiers: vec![
+            TierSpec {
+                name: "Front".into(),
+                price_cents: 5000,
+            },
+            TierSpec {
+                name: "Back".into(),
+                price_cents: 3000,
+            },
+        ],
+        section_tiers: vec![
+            ("Front".into(), "Front".into()),
+            ("Back".into(), "Back".into()),
+        ],
+    };
+    customise(&mut spec);
+    create_event(store, &spec).await.expect("create event")
+}

@@ -1,0 +1,49 @@
+//! The demo data a fresh install is seeded with.
+
+mod common;
+
+use common::*;
+use server::config::Seed;
+
+#[tokio::test]
+async fn a_fresh_database_is_seeded_once_with_the_demo_venues_and_events() {
+    let database_url = fresh_database_url().await;
+    let mut config = server::config::Config::for_database(database_url.clone());
+    config.seed = Seed::Demo;
+    let app = spawn_app_with(config.clone()).await;
+
+    let (status, body) = app.get_json("/api/events?limit=100").await;
+    assert_eq!(status, 200);
+    let events = body["events"].as_array().expect("events");
+    assert!(events.len() >= 20, "{} events", events.len());
+    let stadium = events
+        .iter()
+        .find(|e| e["venue"] == "Northgate Stadium")
+        .expect("a stadium event");
+
+    let (status, map) = app
+        .get_json(&format!("/api/events/{}/seats", stadium["id"]))
+        .await;
+    assert_eq!(status, 200);
+    let seats = map["seats"].as_array().expect("seats");
+    assert!(seats.len() >= 50_000, "{} seats", seats.len());
+    let sections: std::collections::HashSet<_> = seats
+        .iter()
+        .map(|s| s["section"].as_str().expect("section"))
+        .collect();
+    assert!(sections.len() >= 40);
+
+    let (_, detail) = app
+        .get_json(&format!("/api/events/{}", stadium["id"]))
+        .await;
+    let tiers = detail["tiers"].as_array().expect("tiers").len();
+    assert!((2..=4).contains(&tiers));
+
+    // Starting again on the same database does not seed twice.
+    let again = spawn_app_with(config).await;
+    let (_, body) = again.get_json("/api/events?limit=100").await;
+    assert_eq!(
+        body["events"].as_array().expect("events").len(),
+        events.len()
+    );
+}
