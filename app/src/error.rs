@@ -20,6 +20,10 @@ pub enum ErrorCode {
     SeatsUnavailable,
     /// 409: the hold expired, was released or was already purchased.
     HoldNotActive,
+    /// 409: the event is not on sale (not yet, or it has started).
+    NotOnSale,
+    /// 422: the buyer would exceed the event's per-buyer ticket limit.
+    TicketLimitExceeded,
     /// 402: the payment was declined.
     PaymentDeclined,
     /// 422: the request parsed but its values are not acceptable.
@@ -37,9 +41,9 @@ impl ErrorCode {
         match self {
             Self::BadRequest => 400,
             Self::NotFound => 404,
-            Self::SeatsUnavailable | Self::HoldNotActive => 409,
+            Self::SeatsUnavailable | Self::HoldNotActive | Self::NotOnSale => 409,
             Self::PaymentDeclined => 402,
-            Self::Validation => 422,
+            Self::Validation | Self::TicketLimitExceeded => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -52,6 +56,9 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// With `seats_unavailable`: the requested seats that were not free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_ids: Option<Vec<crate::types::SeatId>>,
 }
 
 impl ApiError {
@@ -59,6 +66,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            seat_ids: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -69,6 +77,13 @@ impl ApiError {
     }
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Validation, message)
+    }
+    pub fn seats_unavailable(seat_ids: Vec<crate::types::SeatId>) -> Self {
+        Self {
+            code: ErrorCode::SeatsUnavailable,
+            message: "some of those seats were just taken; pick others".into(),
+            seat_ids: Some(seat_ids),
+        }
     }
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error")

@@ -39,6 +39,10 @@ id_type!(
     /// One sellable seat of one event.
     SeatId
 );
+id_type!(
+    /// A hold: seats reserved for one buyer for a few minutes.
+    HoldId
+);
 
 /// A seat's state in the seat state machine (see DESIGN.md). Stored as the
 /// same snake_case text in the database and on the wire.
@@ -170,6 +174,70 @@ pub struct SeatView {
 pub struct SeatMap {
     pub version: i64,
     pub seats: Vec<SeatView>,
+}
+
+/// What to hold: explicit seats, or the best N available together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    #[serde(default)]
+    pub seat_ids: Option<Vec<SeatId>>,
+    #[serde(default)]
+    pub best_available: Option<BestAvailable>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BestAvailable {
+    pub count: i64,
+    #[serde(default)]
+    pub section: Option<String>,
+    #[serde(default)]
+    pub max_price_cents: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Active,
+    Expired,
+    Released,
+    Purchased,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Released => "released",
+            Self::Purchased => "purchased",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Active, Self::Expired, Self::Released, Self::Purchased]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// A hold as its buyer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HoldView {
+    pub hold_id: HoldId,
+    pub event_id: EventId,
+    pub status: HoldStatus,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
+    /// Milliseconds left before the hold expires (0 once it has).
+    pub expires_in_ms: i64,
+    pub seats: Vec<SeatView>,
+    pub total_cents: i64,
 }
 
 /// `12345` → `"$123.45"`. Integer arithmetic only: money is never a float.

@@ -84,6 +84,8 @@ CREATE TABLE holds (
     user_id     INTEGER REFERENCES users(id),
     status      TEXT    NOT NULL CHECK (status IN ('active', 'released', 'expired', 'purchased')),
     expires_at  INTEGER NOT NULL,
+    seat_count  INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL,
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX holds_by_session ON holds (session_id, event_id, status);
@@ -109,6 +111,14 @@ CREATE TABLE seats (
 -- range-scan this: (event, status, expiry).
 CREATE INDEX seats_by_event_status ON seats (event_id, status, held_until);
 CREATE INDEX seats_by_hold ON seats (hold_id);
+
+-- The seats a hold asked for, kept after the hold ends (seats.hold_id is
+-- cleared on release and expiry).
+CREATE TABLE hold_seats (
+    hold_id  INTEGER NOT NULL REFERENCES holds(id),
+    seat_id  INTEGER NOT NULL REFERENCES seats(id),
+    PRIMARY KEY (hold_id, seat_id)
+);
 
 CREATE TABLE purchases (
     id               INTEGER PRIMARY KEY,

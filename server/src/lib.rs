@@ -5,6 +5,8 @@ pub mod catalog;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod inventory;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod web;

@@ -1,6 +1,7 @@
 //! Shared application state, handed to axum handlers and Leptos context.
 
 use crate::catalog::Catalog;
+use crate::inventory::Inventory;
 use crate::store::Store;
 use crate::web::home_cache::HomeCache;
 use axum::extract::FromRef;
@@ -11,5 +12,6 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub catalog: Catalog,
+    pub inventory: Inventory,
     pub home_cache: HomeCache,
 }

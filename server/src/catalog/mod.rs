@@ -6,7 +6,8 @@ pub mod queries;
 pub mod routes;
 
 use crate::error::store_error_to_api;
-use crate::store::{now_ms, Store};
+use crate::inventory::clock::Clock;
+use crate::store::Store;
 use app::error::ApiError;
 use app::types::{
     EventDetail, EventId, EventList, EventQuery, EventSummary, SeatId, SeatMap, SeatStatus,
@@ -23,15 +24,17 @@ const MAX_SEARCH_LEN: usize = 200;
 #[derive(Clone, Debug)]
 pub struct Catalog {
     store: Store,
+    clock: Clock,
 }
 
 impl Catalog {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// `clock` is shared with the inventory, so "expired" means the same here.
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
     }
 
     pub async fn list_events(&self, query: EventQuery) -> Result<EventList, ApiError> {
-        let now = now_ms();
+        let now = self.clock.now();
         let filter = parse_event_query(&query, now)?;
         let mut rows = queries::list_events(&self.store, &filter, now)
             .await
@@ -63,7 +66,7 @@ impl Catalog {
     }
 
     pub async fn event_detail(&self, id: EventId) -> Result<EventDetail, ApiError> {
-        let now = now_ms();
+        let now = self.clock.now();
         let event = queries::event(&self.store, id.0)
             .await
             .map_err(store_error_to_api)?
@@ -110,7 +113,7 @@ impl Catalog {
     }
 
     pub async fn seat_map(&self, id: EventId) -> Result<SeatMap, ApiError> {
-        let now = now_ms();
+        let now = self.clock.now();
         let rows = queries::seat_rows(&self.store, id.0)
             .await
             .map_err(store_error_to_api)?;

@@ -29,6 +29,38 @@ macro_rules! on_pool {
     };
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock up
+/// front (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+/// writes can fail with `SQLITE_BUSY` when another writer got in between,
+/// which no busy timeout can resolve. PostgreSQL's row locks need no help.
+pub trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send {
+        self.begin()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("unsupported DATABASE_URL scheme (use sqlite:// or postgres://): {0}")]

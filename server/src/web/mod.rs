@@ -6,9 +6,10 @@ pub mod home_cache;
 use crate::catalog::Catalog;
 use crate::config::{Config, Seed};
 use crate::error::api_not_found;
+use crate::inventory::{clock::Clock, sweeper, Inventory};
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
-use crate::{catalog, demo};
+use crate::{catalog, demo, inventory};
 use app::api::SharedBackend;
 use app::{shell, App};
 use axum::extract::State;
@@ -46,12 +47,15 @@ pub async fn build_app(
     if config.seed == Seed::Demo && demo::seed_if_empty(&store, now_ms()).await? {
         tracing::info!("fresh database: demo data seeded");
     }
+    let clock = Clock::default();
     let state = AppState {
         leptos_options,
-        catalog: Catalog::new(store.clone()),
+        catalog: Catalog::new(store.clone(), clock.clone()),
+        inventory: Inventory::new(store.clone(), clock),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
     };
+    sweeper::spawn(state.inventory.clone());
     Ok((router(state.clone()), state))
 }
 
@@ -75,6 +79,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(catalog::routes::router())
+        .merge(inventory::routes::router())
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
@@ -95,6 +100,9 @@ pub fn router(state: AppState) -> Router {
         catalog::routes::list_events,
         catalog::routes::event_detail,
         catalog::routes::seat_map,
+        inventory::routes::create_hold,
+        inventory::routes::get_hold,
+        inventory::routes::release_hold,
     )
 )]
 pub struct ApiDoc;

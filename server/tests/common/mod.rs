@@ -199,3 +199,76 @@ pub async fn add_event_with(
     customise(&mut spec);
     create_event(store, &spec).await.expect("create event")
 }
+
+/// A buyer with their own session cookie (set by the first response that
+/// creates one), talking to the app over HTTP.
+pub struct Buyer<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+impl<'a> Buyer<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self { app, cookie: None }
+    }
+
+    pub async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.app.client.request(method, self.app.url(path));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        if let Some(set_cookie) = response.headers().get("set-cookie") {
+            let pair = set_cookie
+                .to_str()
+                .expect("ascii cookie")
+                .split(';')
+                .next()
+                .expect("pair");
+            self.cookie = Some(pair.to_string());
+        }
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        (status, json)
+    }
+
+    pub async fn hold(&mut self, event: EventId, seat_ids: &[i64]) -> (u16, serde_json::Value) {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/api/events/{event}/holds"),
+            Some(serde_json::json!({ "seat_ids": seat_ids })),
+        )
+        .await
+    }
+}
+
+/// Seat ids of an event in map order, and a status lookup.
+pub async fn seat_map(app: &TestApp, event: EventId) -> (i64, Vec<(i64, String)>) {
+    let (status, body) = app.get_json(&format!("/api/events/{event}/seats")).await;
+    assert_eq!(status, 200, "{body}");
+    let seats = body["seats"]
+        .as_array()
+        .expect("seats")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_i64().expect("id"),
+                s["status"].as_str().expect("status").to_string(),
+            )
+        })
+        .collect();
+    (body["version"].as_i64().expect("version"), seats)
+}

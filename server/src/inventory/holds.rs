@@ -1,0 +1,335 @@
+//! The hold state machine in SQL. Every seat change happens in one
+//! transaction that first bumps the event's version (taking the event row's
+//! lock on PostgreSQL, the database write lock on SQLite, always in that
+//! order, so writers of one event queue instead of deadlocking), then
+//! changes the seats by compare-and-set, then records the change in
+//! `seat_changes` under that version.
+
+use crate::on_pool;
+use crate::store::{BeginWrite, Store, StoreError};
+use app::types::SeatStatus;
+use sqlx::QueryBuilder;
+
+/// A seat that was requested but could not be held.
+#[derive(Debug, PartialEq)]
+pub enum ClaimOutcome {
+    Claimed {
+        hold_id: i64,
+        version: i64,
+    },
+    /// Some requested seats are held, sold or blocked right now.
+    Unavailable(Vec<i64>),
+    /// Some requested seat ids are not seats of this event.
+    Unknown(Vec<i64>),
+    /// The buyer already has this many seats of the event; more would pass the limit.
+    LimitExceeded {
+        already: i64,
+    },
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EventRules {
+    pub hold_seconds: i64,
+    pub max_tickets_per_buyer: i64,
+    pub starts_at: i64,
+    pub onsale_at: i64,
+}
+
+pub async fn event_rules(store: &Store, event_id: i64) -> Result<Option<EventRules>, StoreError> {
+    let rules = on_pool!(store, pool => sqlx::query_as::<_, EventRules>(
+        "SELECT hold_seconds, max_tickets_per_buyer, starts_at, onsale_at FROM events WHERE id = $1",
+    )
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(rules)
+}
+
+/// Seats a session has for an event: in active, unexpired holds, plus live
+/// tickets it bought. The per-buyer limit counts both.
+const SEATS_OF_SESSION: &str = "SELECT \
+    (SELECT COUNT(*) FROM seats s JOIN holds h ON h.id = s.hold_id \
+      WHERE h.session_id = $1 AND h.event_id = $2 AND h.status = 'active' \
+      AND s.status = 'held' AND s.held_until > $3) + \
+    (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
+      WHERE p.session_id = $1 AND t.event_id = $2 AND t.status IN ('valid', 'used'))";
+
+/// Holds exactly `seat_ids` (distinct, non-empty) for `session_id`, or none
+/// of them. One conditional UPDATE claims the seats: a seat is claimable if
+/// it is available or its hold has expired (lazy reclaim), never by a read
+/// followed by a write.
+pub async fn claim_seats(
+    store: &Store,
+    event_id: i64,
+    session_id: &str,
+    seat_ids: &[i64],
+    max_per_buyer: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<ClaimOutcome, StoreError> {
+    let outcome = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let (version,): (i64,) =
+            sqlx::query_as("UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version")
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        // Counted inside the transaction, after the version bump serialised
+        // this event's writers, so two parallel requests of one buyer cannot
+        // both pass the limit.
+        let (already,): (i64,) = sqlx::query_as(SEATS_OF_SESSION)
+            .bind(session_id)
+            .bind(event_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        if already + seat_ids.len() as i64 > max_per_buyer {
+            tx.rollback().await?;
+            return Ok(ClaimOutcome::LimitExceeded { already });
+        }
+        let (total_cents,): (i64,) = {
+            let mut sum = QueryBuilder::new(
+                "SELECT CAST(COALESCE(SUM(t.price_cents), 0) AS BIGINT) FROM seats s \
+                 JOIN price_tiers t ON t.id = s.tier_id WHERE s.event_id = ",
+            );
+            sum.push_bind(event_id).push(" AND s.id IN (");
+            let mut ids = sum.separated(", ");
+            for id in seat_ids {
+                ids.push_bind(*id);
+            }
+            sum.push(")");
+            sum.build_query_as().fetch_one(&mut *tx).await?
+        };
+        let (hold_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) \
+             VALUES ($1, $2, 'active', $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(event_id)
+        .bind(session_id)
+        .bind(expires_at)
+        .bind(seat_ids.len() as i64)
+        .bind(total_cents)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        let mut claim = QueryBuilder::new("UPDATE seats SET status = 'held', hold_id = ");
+        claim
+            .push_bind(hold_id)
+            .push(", held_until = ")
+            .push_bind(expires_at)
+            .push(", version = ")
+            .push_bind(version)
+            .push(" WHERE event_id = ")
+            .push_bind(event_id)
+            .push(" AND (status = 'available' OR (status = 'held' AND held_until <= ")
+            .push_bind(now)
+            .push(")) AND id IN (");
+        let mut ids = claim.separated(", ");
+        for id in seat_ids {
+            ids.push_bind(*id);
+        }
+        claim.push(") RETURNING id");
+        let claimed: Vec<(i64,)> = claim.build_query_as().fetch_all(&mut *tx).await?;
+
+        if claimed.len() != seat_ids.len() {
+            tx.rollback().await?;
+            let claimed: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
+            let mut existing = QueryBuilder::new("SELECT id FROM seats WHERE event_id = ");
+            existing.push_bind(event_id).push(" AND id IN (");
+            let mut ids = existing.separated(", ");
+            for id in seat_ids {
+                ids.push_bind(*id);
+            }
+            existing.push(")");
+            let existing: Vec<(i64,)> = existing.build_query_as().fetch_all(pool).await?;
+            let existing: Vec<i64> = existing.into_iter().map(|(id,)| id).collect();
+            let unknown: Vec<i64> = seat_ids.iter().copied().filter(|id| !existing.contains(id)).collect();
+            if !unknown.is_empty() {
+                return Ok(ClaimOutcome::Unknown(unknown));
+            }
+            let taken = seat_ids.iter().copied().filter(|id| !claimed.contains(id)).collect();
+            return Ok(ClaimOutcome::Unavailable(taken));
+        }
+
+        let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
+        links.push_values(seat_ids, |mut row, seat_id| {
+            row.push_bind(hold_id).push_bind(*seat_id);
+        });
+        links.build().execute(&mut *tx).await?;
+        let mut changes = QueryBuilder::new("INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ");
+        changes.push_values(seat_ids, |mut row, seat_id| {
+            row.push_bind(event_id)
+                .push_bind(version)
+                .push_bind(*seat_id)
+                .push_bind(SeatStatus::Held.as_str())
+                .push_bind(now);
+        });
+        changes.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(ClaimOutcome::Claimed { hold_id, version })
+    }.await)?;
+    Ok(outcome)
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct HoldRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub session_id: String,
+    pub status: String,
+    pub expires_at: i64,
+    pub seat_count: i64,
+    pub total_cents: i64,
+}
+
+pub async fn hold(store: &Store, hold_id: i64) -> Result<Option<HoldRow>, StoreError> {
+    let row = on_pool!(store, pool => sqlx::query_as::<_, HoldRow>(
+        "SELECT id, event_id, session_id, status, expires_at, seat_count, total_cents FROM holds WHERE id = $1",
+    )
+    .bind(hold_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row)
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct HeldSeatRow {
+    pub id: i64,
+    pub section: String,
+    pub row_label: String,
+    pub number: i64,
+    pub x: f64,
+    pub y: f64,
+    pub tier: String,
+    pub price_cents: i64,
+    pub status: String,
+    pub held_until: Option<i64>,
+    pub hold_id: Option<i64>,
+}
+
+/// The seats a hold asked for, as they are now.
+pub async fn hold_seats(store: &Store, hold_id: i64) -> Result<Vec<HeldSeatRow>, StoreError> {
+    let rows = on_pool!(store, pool => sqlx::query_as::<_, HeldSeatRow>(
+        "SELECT s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, t.name AS tier, \
+         t.price_cents, s.status, s.held_until, s.hold_id \
+         FROM hold_seats hs JOIN seats s ON s.id = hs.seat_id \
+         JOIN sections sec ON sec.id = s.section_id JOIN price_tiers t ON t.id = s.tier_id \
+         WHERE hs.hold_id = $1 ORDER BY s.id",
+    )
+    .bind(hold_id)
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows)
+}
+
+/// Ends an active hold (`released` by its buyer, or `expired` by the
+/// sweeper) and puts its still-held seats back on sale. Returns the seats
+/// freed; none if the hold was not active (or, for expiry, not yet due).
+pub async fn end_hold(
+    store: &Store,
+    hold_id: i64,
+    event_id: i64,
+    new_status: &str,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    // Only an expiry waits for the hold's time to run out.
+    let due_before = if new_status == "expired" {
+        now
+    } else {
+        i64::MAX
+    };
+    let freed = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let (version,): (i64,) =
+            sqlx::query_as("UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version")
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let ended = sqlx::query(
+            "UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active' AND expires_at <= $3",
+        )
+        .bind(new_status)
+        .bind(hold_id)
+        .bind(due_before)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let freed: Vec<(i64,)> = sqlx::query_as(
+            "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = $1 \
+             WHERE hold_id = $2 AND status = 'held' RETURNING id",
+        )
+        .bind(version)
+        .bind(hold_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let freed: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
+        if freed.is_empty() {
+            // Its seats were already reclaimed by someone else: end the hold
+            // without a version that changes nothing.
+            tx.rollback().await?;
+            sqlx::query("UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active'")
+                .bind(new_status)
+                .bind(hold_id)
+                .execute(pool)
+                .await?;
+            return Ok(Vec::new());
+        }
+        let mut changes = QueryBuilder::new("INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ");
+        changes.push_values(&freed, |mut row, seat_id| {
+            row.push_bind(event_id)
+                .push_bind(version)
+                .push_bind(*seat_id)
+                .push_bind(SeatStatus::Available.as_str())
+                .push_bind(now);
+        });
+        changes.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(freed)
+    }.await)?;
+    Ok(freed)
+}
+
+/// Active holds whose time has run out, oldest first.
+pub async fn expired_holds(
+    store: &Store,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows = on_pool!(store, pool => sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, event_id FROM holds WHERE status = 'active' AND expires_at <= $1 \
+         ORDER BY expires_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SeatChangeRow {
+    pub version: i64,
+    pub seat_id: i64,
+    pub status: String,
+}
+
+/// The change log of an event after `after_version`, in order.
+pub async fn changes_since(
+    store: &Store,
+    event_id: i64,
+    after_version: i64,
+) -> Result<Vec<SeatChangeRow>, StoreError> {
+    let rows = on_pool!(store, pool => sqlx::query_as::<_, SeatChangeRow>(
+        "SELECT version, seat_id, status FROM seat_changes WHERE event_id = $1 AND version > $2 \
+         ORDER BY version, seat_id",
+    )
+    .bind(event_id)
+    .bind(after_version)
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows)
+}

@@ -1,0 +1,244 @@
+//! The inventory: holds with expiry over the seat state machine of
+//! DESIGN.md. The database is the authority; this layer validates input,
+//! enforces ownership and the per-buyer limit, and shapes answers.
+
+pub mod clock;
+pub mod holds;
+pub mod routes;
+pub mod sweeper;
+
+use crate::catalog::{effective_status, format_ms};
+use crate::error::store_error_to_api;
+use crate::store::Store;
+use app::error::{ApiError, ErrorCode};
+use app::types::{EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId, SeatView};
+use clock::Clock;
+use holds::ClaimOutcome;
+use std::collections::HashSet;
+
+/// No single request may hold more seats than this, whatever an event's limit.
+pub const MAX_SEATS_PER_REQUEST: usize = 50;
+
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    store: Store,
+    clock: Clock,
+}
+
+impl Inventory {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Holds the requested seats for the session: all of them or none.
+    pub async fn hold(
+        &self,
+        event_id: EventId,
+        session_id: &str,
+        request: HoldRequest,
+    ) -> Result<HoldView, ApiError> {
+        let seat_ids = match (request.seat_ids, request.best_available) {
+            (Some(seat_ids), None) => validate_seat_ids(&seat_ids)?,
+            (None, Some(_)) => {
+                return Err(ApiError::validation(
+                    "best_available is not supported yet; pick seats by id",
+                ))
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "give exactly one of seat_ids or best_available",
+                ))
+            }
+        };
+        let now = self.clock.now();
+        let rules = holds::event_rules(&self.store, event_id.0)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))?;
+        if now < rules.onsale_at {
+            return Err(ApiError::new(
+                ErrorCode::NotOnSale,
+                "this event is not on sale yet",
+            ));
+        }
+        if now >= rules.starts_at {
+            return Err(ApiError::new(
+                ErrorCode::NotOnSale,
+                "this event has already started",
+            ));
+        }
+        let expires_at = now + rules.hold_seconds * 1000;
+        let outcome = holds::claim_seats(
+            &self.store,
+            event_id.0,
+            session_id,
+            &seat_ids,
+            rules.max_tickets_per_buyer,
+            now,
+            expires_at,
+        )
+        .await
+        .map_err(store_error_to_api)?;
+        match outcome {
+            ClaimOutcome::Claimed { hold_id, .. } => {
+                self.hold_view(HoldId(hold_id), session_id).await
+            }
+            ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
+                taken.into_iter().map(SeatId).collect(),
+            )),
+            ClaimOutcome::Unknown(unknown) => Err(ApiError::validation(format!(
+                "not seats of event {event_id}: {}",
+                unknown
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            ClaimOutcome::LimitExceeded { already } => Err(ApiError::new(
+                ErrorCode::TicketLimitExceeded,
+                format!(
+                    "at most {} tickets per buyer for this event; you already have {already}",
+                    rules.max_tickets_per_buyer
+                ),
+            )),
+        }
+    }
+
+    /// The hold as its owner sees it; any other session gets 404.
+    pub async fn hold_view(&self, hold_id: HoldId, session_id: &str) -> Result<HoldView, ApiError> {
+        let hold = self.owned_hold(hold_id, session_id).await?;
+        let now = self.clock.now();
+        let seats = holds::hold_seats(&self.store, hold_id.0)
+            .await
+            .map_err(store_error_to_api)?;
+        let status = match HoldStatus::parse(&hold.status) {
+            Some(HoldStatus::Active) if hold.expires_at <= now => HoldStatus::Expired,
+            Some(status) => status,
+            None => return Err(ApiError::internal()),
+        };
+        Ok(HoldView {
+            hold_id,
+            event_id: EventId(hold.event_id),
+            status,
+            expires_at: format_ms(hold.expires_at),
+            expires_in_ms: if status == HoldStatus::Active {
+                hold.expires_at - now
+            } else {
+                0
+            },
+            total_cents: hold.total_cents,
+            seats: seats
+                .into_iter()
+                .map(|seat| SeatView {
+                    id: SeatId(seat.id),
+                    status: effective_status(&seat.status, seat.held_until, now),
+                    section: seat.section,
+                    row: seat.row_label,
+                    number: seat.number,
+                    x: seat.x,
+                    y: seat.y,
+                    tier: seat.tier,
+                    price_cents: seat.price_cents,
+                })
+                .collect(),
+        })
+    }
+
+    /// Releases an active hold; its seats are on sale again at once.
+    /// Releasing a hold that already ended is a no-op, except a purchased one.
+    pub async fn release(&self, hold_id: HoldId, session_id: &str) -> Result<(), ApiError> {
+        let hold = self.owned_hold(hold_id, session_id).await?;
+        if hold.status == HoldStatus::Purchased.as_str() {
+            return Err(ApiError::new(
+                ErrorCode::HoldNotActive,
+                "this hold was already purchased",
+            ));
+        }
+        holds::end_hold(
+            &self.store,
+            hold_id.0,
+            hold.event_id,
+            HoldStatus::Released.as_str(),
+            self.clock.now(),
+        )
+        .await
+        .map_err(store_error_to_api)?;
+        Ok(())
+    }
+
+    /// Ends every hold whose time ran out; returns how many seats it freed.
+    pub async fn sweep_expired(&self) -> Result<usize, ApiError> {
+        let now = self.clock.now();
+        let expired = holds::expired_holds(&self.store, now, 500)
+            .await
+            .map_err(store_error_to_api)?;
+        let mut freed = 0;
+        for (hold_id, event_id) in expired {
+            freed += holds::end_hold(
+                &self.store,
+                hold_id,
+                event_id,
+                HoldStatus::Expired.as_str(),
+                now,
+            )
+            .await
+            .map_err(store_error_to_api)?
+            .len();
+        }
+        Ok(freed)
+    }
+
+    async fn owned_hold(
+        &self,
+        hold_id: HoldId,
+        session_id: &str,
+    ) -> Result<holds::HoldRow, ApiError> {
+        holds::hold(&self.store, hold_id.0)
+            .await
+            .map_err(store_error_to_api)?
+            .filter(|hold| hold.session_id == session_id)
+            .ok_or_else(|| ApiError::not_found(format!("no hold {hold_id}")))
+    }
+}
+
+fn validate_seat_ids(seat_ids: &[SeatId]) -> Result<Vec<i64>, ApiError> {
+    if seat_ids.is_empty() {
+        return Err(ApiError::validation("seat_ids is empty"));
+    }
+    if seat_ids.len() > MAX_SEATS_PER_REQUEST {
+        return Err(ApiError::validation(format!(
+            "at most {MAX_SEATS_PER_REQUEST} seats per request"
+        )));
+    }
+    if let Some(bad) = seat_ids.iter().find(|id| id.0 <= 0) {
+        return Err(ApiError::validation(format!("{bad} is not a seat id")));
+    }
+    let distinct: HashSet<_> = seat_ids.iter().collect();
+    if distinct.len() != seat_ids.len() {
+        return Err(ApiError::validation("seat_ids lists a seat twice"));
+    }
+    Ok(seat_ids.iter().map(|id| id.0).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_id_lists_must_be_non_empty_bounded_positive_and_distinct() {
+        assert!(validate_seat_ids(&[]).is_err());
+        assert!(validate_seat_ids(&[SeatId(1), SeatId(1)]).is_err());
+        assert!(validate_seat_ids(&[SeatId(0)]).is_err());
+        assert!(validate_seat_ids(&[SeatId(-5)]).is_err());
+        let too_many: Vec<_> = (1..=51).map(SeatId).collect();
+        assert!(validate_seat_ids(&too_many).is_err());
+        assert_eq!(
+            validate_seat_ids(&[SeatId(3), SeatId(2)]).ok(),
+            Some(vec![3, 2])
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! Holds over HTTP: all-or-nothing claims, ownership, release, expiry,
+//! the per-buyer limit, bad input, and a fight over the same seats.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use std::collections::HashMap;
+
+async fn app_with_event() -> (TestApp, app::types::EventId, Vec<i64>) {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let ids = seats.into_iter().map(|(id, _)| id).collect();
+    (app, event, ids)
+}
+
+#[tokio::test]
+async fn a_hold_claims_the_seats_for_its_buyer_only() {
+    let (app, event, seats) = app_with_event().await;
+    let mut alice = Buyer::new(&app);
+    let (status, hold) = alice.hold(event, &seats[0..2]).await;
+    assert_eq!(status, 201, "{hold}");
+    assert!(alice
+        .cookie
+        .as_deref()
+        .is_some_and(|c| c.starts_with("tessera_session=")));
+    assert_eq!(hold["status"], "active");
+    assert_eq!(hold["total_cents"], 10_000);
+    assert_eq!(hold["seats"].as_array().expect("seats").len(), 2);
+    let expires_in = hold["expires_in_ms"].as_i64().expect("expires_in_ms");
+    assert!((299_000..=300_000).contains(&expires_in), "{expires_in}");
+
+    let (_, map) = seat_map(&app, event).await;
+    assert_eq!(map[0].1, "held");
+    assert_eq!(map[1].1, "held");
+    assert_eq!(map[2].1, "available");
+
+    let hold_path = format!("/api/holds/{}", hold["hold_id"]);
+    let (status, again) = alice.send(Method::GET, &hold_path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["hold_id"], hold["hold_id"]);
+
+    // Another buyer can neither see, release nor take it.
+    let mut bob = Buyer::new(&app);
+    let (status, body) = bob.send(Method::GET, &hold_path, None).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = bob.send(Method::DELETE, &hold_path, None).await;
+    assert_eq!(status, 404);
+    let (status, body) = bob.hold(event, &[seats[1], seats[2]]).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "seats_unavailable");
+    assert_eq!(body["error"]["seat_ids"], serde_json::json!([seats[1]]));
+    // All or nothing: seat 2 was free but is not held by the failed request.
+    let (_, map) = seat_map(&app, event).await;
+    assert_eq!(map[2].1, "available");
+}
+
+#[tokio::test]
+async fn releasing_a_hold_puts_its_seats_back_on_sale_at_once() {
+    let (app, event, seats) = app_with_event().await;
+    let mut alice = Buyer::new(&app);
+    let (_, hold) = alice.hold(event, &seats[0..3]).await;
+    let hold_path = format!("/api/holds/{}", hold["hold_id"]);
+    let (status, _) = alice.send(Method::DELETE, &hold_path, None).await;
+    assert_eq!(status, 204);
+    let (_, map) = seat_map(&app, event).await;
+    assert!(map.iter().all(|(_, status)| status == "available"));
+    let (_, released) = alice.send(Method::GET, &hold_path, None).await;
+    assert_eq!(released["status"], "released");
+
+    let mut bob = Buyer::new(&app);
+    let (status, _) = bob.hold(event, &seats[0..3]).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn every_seat_change_is_logged_in_version_order() {
+    let (app, event, seats) = app_with_event().await;
+    let mut alice = Buyer::new(&app);
+    let (_, hold) = alice.hold(event, &seats[0..2]).await;
+    alice
+        .send(
+            Method::DELETE,
+            &format!("/api/holds/{}", hold["hold_id"]),
+            None,
+        )
+        .await;
+    let changes = server::inventory::holds::changes_since(app.store(), event.0, 0)
+        .await
+        .expect("changes");
+    let summary: Vec<(i64, i64, &str)> = changes
+        .iter()
+        .map(|c| (c.version, c.seat_id, c.status.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, seats[0], "held"),
+            (1, seats[1], "held"),
+            (2, seats[0], "available"),
+            (2, seats[1], "available")
+        ]
+    );
+    let (version, _) = seat_map(&app, event).await;
+    assert_eq!(version, 2);
+}
+
+#[tokio::test]
+async fn expired_holds_are_swept_and_can_be_reclaimed_before_the_sweep() {
+    let (app, event, seats) = app_with_event().await;
+    let mut alice = Buyer::new(&app);
+    let (_, first) = alice.hold(event, &seats[0..2]).await;
+    let (_, second) = alice.hold(event, &seats[4..5]).await;
+    app.state.inventory.clock().advance(301_000);
+
+    // Lazy reclaim: the map and other buyers see the seats free at once...
+    let (_, map) = seat_map(&app, event).await;
+    assert_eq!(map[0].1, "available");
+    let mut bob = Buyer::new(&app);
+    let (status, _) = bob.hold(event, &seats[1..2]).await;
+    assert_eq!(status, 201);
+    let (_, view) = alice
+        .send(
+            Method::GET,
+            &format!("/api/holds/{}", first["hold_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(view["status"], "expired");
+    assert_eq!(view["expires_in_ms"], 0);
+
+    // ...and the sweeper frees what nobody reclaimed, leaving Bob's hold alone.
+    let freed = app.state.inventory.sweep_expired().await.expect("sweep");
+    assert_eq!(
+        freed, 2,
+        "seat 0 of the first hold and the second hold's seat"
+    );
+    let (_, map) = seat_map(&app, event).await;
+    let statuses: HashMap<i64, String> = map.into_iter().collect();
+    assert_eq!(statuses[&seats[0]], "available");
+    assert_eq!(statuses[&seats[1]], "held");
+    assert_eq!(statuses[&seats[4]], "available");
+    let (_, view) = alice
+        .send(
+            Method::GET,
+            &format!("/api/holds/{}", second["hold_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(view["status"], "expired");
+}
+
+#[tokio::test]
+async fn a_buyer_cannot_hold_more_than_the_events_limit() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event_with(
+        app.store(),
+        hall,
+        "Limited",
+        server::store::now_ms() + 5 * DAY_MS,
+        |spec| {
+            spec.max_tickets_per_buyer = 4;
+        },
+    )
+    .await;
+    let (_, map) = seat_map(&app, event).await;
+    let seats: Vec<i64> = map.into_iter().map(|(id, _)| id).collect();
+    let mut alice = Buyer::new(&app);
+    assert_eq!(alice.hold(event, &seats[0..3]).await.0, 201);
+    let (status, body) = alice.hold(event, &seats[3..5]).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "ticket_limit_exceeded");
+    assert_eq!(alice.hold(event, &seats[3..4]).await.0, 201);
+    // Another buyer has their own allowance.
+    assert_eq!(Buyer::new(&app).hold(event, &seats[5..9]).await.0, 201);
+}
+
+#[tokio::test]
+async fn bad_hold_requests_get_clear_errors_and_change_nothing() {
+    let (app, event, seats) = app_with_event().await;
+    let other = {
+        let hall = add_venue(app.store(), "Other", "Bath").await;
+        let other_event = add_event(app.store(), hall, "Other Show", 5).await;
+        seat_map(&app, other_event).await.1[0].0
+    };
+    let path = format!("/api/events/{event}/holds");
+    let huge: Vec<i64> = (1..=500).collect();
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("malformed JSON", "{\"seat_ids\": [1,".into(), 400),
+        ("not an object", "[1,2]".into(), 422),
+        ("empty list", "{\"seat_ids\": []}".into(), 422),
+        (
+            "huge list",
+            serde_json::json!({ "seat_ids": huge }).to_string(),
+            422,
+        ),
+        ("negative id", "{\"seat_ids\": [-1]}".into(), 422),
+        ("string id", "{\"seat_ids\": [\"a\"]}".into(), 422),
+        (
+            "duplicate",
+            serde_json::json!({ "seat_ids": [seats[0], seats[0]] }).to_string(),
+            422,
+        ),
+        (
+            "another event's seat",
+            serde_json::json!({ "seat_ids": [seats[0], other] }).to_string(),
+            422,
+        ),
+        ("unknown seat", "{\"seat_ids\": [987654]}".into(), 422),
+        ("neither field", "{}".into(), 422),
+        (
+            "negative count",
+            "{\"best_available\": {\"count\": -2}}".into(),
+            422,
+        ),
+        (
+            "unknown field",
+            "{\"seat_ids\": [1], \"vip\": true}".into(),
+            422,
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let response = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let json: serde_json::Value = response.json().await.expect("JSON error");
+        assert_eq!(status, expected, "{name}: {json}");
+        assert!(json["error"]["code"].is_string(), "{name}: {json}");
+    }
+    let (status, body) = Buyer::new(&app)
+        .hold(app::types::EventId(999_999), &seats[0..1])
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = Buyer::new(&app)
+        .send(
+            Method::POST,
+            "/api/events/xyz/holds",
+            Some(serde_json::json!({"seat_ids": [1]})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let (version, map) = seat_map(&app, event).await;
+    assert_eq!(version, 0, "no change was recorded");
+    assert!(map.iter().all(|(_, status)| status == "available"));
+}
+
+#[tokio::test]
+async fn many_buyers_fighting_over_a_few_seats_never_share_one() {
+    let (app, event, seats) = app_with_event().await;
+    let contested = &seats[0..4];
+    // 48 buyers, each asking for a pair of overlapping seats at once.
+    let attempts = (0..48).map(|i| {
+        let pair = vec![contested[i % 4], contested[(i + 1) % 4]];
+        let app = &app;
+        async move {
+            let mut buyer = Buyer::new(app);
+            let (status, body) = buyer.hold(event, &pair).await;
+            (pair, status, body)
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+
+    let mut owner: HashMap<i64, i64> = HashMap::new();
+    let mut winners = 0;
+    for (pair, status, body) in &results {
+        match status {
+            201 => {
+                winners += 1;
+                let hold_id = body["hold_id"].as_i64().expect("hold id");
+                for seat in pair {
+                    assert!(
+                        owner.insert(*seat, hold_id).is_none(),
+                        "seat {seat} held twice"
+                    );
+                }
+            }
+            409 => assert_eq!(body["error"]["code"], "seats_unavailable"),
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(
+        (1..=2).contains(&winners),
+        "{winners} winners for 4 seats in pairs"
+    );
+    let (_, map) = seat_map(&app, event).await;
+    for (seat, status) in map {
+        let expected = if owner.contains_key(&seat) {
+            "held"
+        } else {
+            "available"
+        };
+        assert_eq!(status, expected, "seat {seat}");
+    }
+}
