@@ -302,3 +302,64 @@ async fn many_buyers_fighting_over_a_few_seats_never_share_one() {
         assert_eq!(status, expected, "seat {seat}");
     }
 }
+
+#[tokio::test]
+async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
+    let (app, event, seats) = app_with_event().await;
+    // Seats are listed Front A1-5, Front B1-5, Back A1-5, Back B1-5; Back is cheaper.
+    let best = |body: serde_json::Value| serde_json::json!({ "best_available": body });
+    let path = format!("/api/events/{event}/holds");
+    let held_ids = |hold: &serde_json::Value| -> Vec<i64> {
+        hold["seats"]
+            .as_array()
+            .expect("seats")
+            .iter()
+            .map(|s| s["id"].as_i64().expect("id"))
+            .collect()
+    };
+
+    // Someone holds Back A2: Back A now has runs {1} and {3,4,5}. Two seats in
+    // 3-5 would strand a single seat, so Back B1-2 is chosen.
+    assert_eq!(Buyer::new(&app).hold(event, &[seats[11]]).await.0, 201);
+    let (status, hold) = Buyer::new(&app)
+        .send(
+            Method::POST,
+            &path,
+            Some(best(serde_json::json!({"count": 2}))),
+        )
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    assert_eq!(held_ids(&hold), vec![seats[15], seats[16]]);
+    assert_eq!(hold["total_cents"], 6000);
+
+    let (status, hold) = Buyer::new(&app)
+        .send(
+            Method::POST,
+            &path,
+            Some(best(serde_json::json!({"count": 3, "section": "Front"}))),
+        )
+        .await;
+    assert_eq!(status, 201, "{hold}");
+    assert_eq!(held_ids(&hold), vec![seats[0], seats[1], seats[2]]);
+
+    for impossible in [
+        serde_json::json!({"count": 2, "max_price_cents": 2000}),
+        serde_json::json!({"count": 6}),
+        serde_json::json!({"count": 1, "section": "Balcony"}),
+    ] {
+        let (status, body) = Buyer::new(&app)
+            .send(Method::POST, &path, Some(best(impossible.clone())))
+            .await;
+        assert_eq!(status, 409, "{impossible}: {body}");
+        assert_eq!(body["error"]["code"], "seats_unavailable");
+    }
+    for invalid in [
+        serde_json::json!({"count": 0}),
+        serde_json::json!({"count": 2, "max_price_cents": -1}),
+    ] {
+        let (status, body) = Buyer::new(&app)
+            .send(Method::POST, &path, Some(best(invalid.clone())))
+            .await;
+        assert_eq!(status, 422, "{invalid}: {body}");
+    }
+}

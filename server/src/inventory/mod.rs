@@ -2,6 +2,7 @@
 //! DESIGN.md. The database is the authority; this layer validates input,
 //! enforces ownership and the per-buyer limit, and shapes answers.
 
+pub mod best_available;
 pub mod clock;
 pub mod holds;
 pub mod routes;
@@ -11,7 +12,9 @@ use crate::catalog::{effective_status, format_ms};
 use crate::error::store_error_to_api;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
-use app::types::{EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId, SeatView};
+use app::types::{
+    BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId, SeatView,
+};
 use clock::Clock;
 use holds::ClaimOutcome;
 use std::collections::HashSet;
@@ -41,13 +44,9 @@ impl Inventory {
         session_id: &str,
         request: HoldRequest,
     ) -> Result<HoldView, ApiError> {
-        let seat_ids = match (request.seat_ids, request.best_available) {
-            (Some(seat_ids), None) => validate_seat_ids(&seat_ids)?,
-            (None, Some(_)) => {
-                return Err(ApiError::validation(
-                    "best_available is not supported yet; pick seats by id",
-                ))
-            }
+        let wanted = match (request.seat_ids, request.best_available) {
+            (Some(seat_ids), None) => Wanted::Seats(validate_seat_ids(&seat_ids)?),
+            (None, Some(best)) => Wanted::Best(validate_best_available(best)?),
             _ => {
                 return Err(ApiError::validation(
                     "give exactly one of seat_ids or best_available",
@@ -72,17 +71,55 @@ impl Inventory {
             ));
         }
         let expires_at = now + rules.hold_seconds * 1000;
-        let outcome = holds::claim_seats(
-            &self.store,
-            event_id.0,
-            session_id,
-            &seat_ids,
-            rules.max_tickets_per_buyer,
-            now,
-            expires_at,
-        )
-        .await
-        .map_err(store_error_to_api)?;
+        let claim = |seat_ids: Vec<i64>| {
+            let store = self.store.clone();
+            let session_id = session_id.to_string();
+            async move {
+                holds::claim_seats(
+                    &store,
+                    event_id.0,
+                    &session_id,
+                    &seat_ids,
+                    rules.max_tickets_per_buyer,
+                    now,
+                    expires_at,
+                )
+                .await
+                .map_err(store_error_to_api)
+            }
+        };
+        let outcome = match wanted {
+            Wanted::Seats(seat_ids) => claim(seat_ids).await?,
+            Wanted::Best(best) => {
+                // Another buyer may take the chosen seats between the read and
+                // the claim; then choose again from what is left.
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let free = holds::free_seats(
+                        &self.store,
+                        event_id.0,
+                        best.section.as_deref(),
+                        best.max_price_cents,
+                        now,
+                    )
+                    .await
+                    .map_err(store_error_to_api)?;
+                    let Some(seat_ids) = best_available::choose(&free, best.count as usize) else {
+                        return Err(ApiError::new(
+                            ErrorCode::SeatsUnavailable,
+                            format!("no {} seats together match your choice", best.count),
+                        ));
+                    };
+                    match claim(seat_ids).await? {
+                        ClaimOutcome::Unavailable(_) if attempt < BEST_AVAILABLE_ATTEMPTS => {
+                            continue
+                        }
+                        outcome => break outcome,
+                    }
+                }
+            }
+        };
         match outcome {
             ClaimOutcome::Claimed { hold_id, .. } => {
                 self.hold_view(HoldId(hold_id), session_id).await
@@ -203,6 +240,25 @@ impl Inventory {
             .filter(|hold| hold.session_id == session_id)
             .ok_or_else(|| ApiError::not_found(format!("no hold {hold_id}")))
     }
+}
+
+const BEST_AVAILABLE_ATTEMPTS: usize = 5;
+
+enum Wanted {
+    Seats(Vec<i64>),
+    Best(BestAvailable),
+}
+
+fn validate_best_available(best: BestAvailable) -> Result<BestAvailable, ApiError> {
+    if !(1..=MAX_SEATS_PER_REQUEST as i64).contains(&best.count) {
+        return Err(ApiError::validation(format!(
+            "count must be between 1 and {MAX_SEATS_PER_REQUEST}"
+        )));
+    }
+    if best.max_price_cents.is_some_and(|max| max < 0) {
+        return Err(ApiError::validation("max_price_cents cannot be negative"));
+    }
+    Ok(best)
 }
 
 fn validate_seat_ids(seat_ids: &[SeatId]) -> Result<Vec<i64>, ApiError> {

@@ -1,0 +1,120 @@
+//! Best available: `count` adjacent seats in one row, cheapest first, never
+//! leaving a single orphan seat beside the group when a placement without
+//! one exists. Pure selection here; the claim itself is the usual
+//! all-or-nothing compare-and-set, retried if someone got there first.
+
+/// A seat that is free right now, in venue order (section, row, number).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct FreeSeat {
+    pub id: i64,
+    pub section_id: i64,
+    pub row_label: String,
+    pub number: i64,
+    pub price_cents: i64,
+}
+
+/// Picks seats for `count` buyers sitting together, or `None` if no row has
+/// that many adjacent free seats. `seats` must be sorted by section, row and
+/// number (the order the venue lists them).
+pub fn choose(seats: &[FreeSeat], count: usize) -> Option<Vec<i64>> {
+    if count == 0 {
+        return None;
+    }
+    // (orphans left, total price, first seat id) — lower is better.
+    let mut best: Option<((bool, i64, i64), Vec<i64>)> = None;
+    for run in runs(seats) {
+        if run.len() < count {
+            continue;
+        }
+        for offset in 0..=run.len() - count {
+            let left_gap = offset;
+            let right_gap = run.len() - count - offset;
+            let leaves_orphan = left_gap == 1 || right_gap == 1;
+            let group = &run[offset..offset + count];
+            let price: i64 = group.iter().map(|s| s.price_cents).sum();
+            let key = (leaves_orphan, price, group[0].id);
+            if best.as_ref().is_none_or(|(best_key, _)| key < *best_key) {
+                best = Some((key, group.iter().map(|s| s.id).collect()));
+            }
+        }
+    }
+    best.map(|(_, ids)| ids)
+}
+
+/// Maximal runs of consecutive seat numbers within one row.
+fn runs(seats: &[FreeSeat]) -> Vec<&[FreeSeat]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=seats.len() {
+        let continues = i < seats.len()
+            && seats[i].section_id == seats[i - 1].section_id
+            && seats[i].row_label == seats[i - 1].row_label
+            && seats[i].number == seats[i - 1].number + 1;
+        if !continues {
+            runs.push(&seats[start..i]);
+            start = i;
+        }
+    }
+    runs.retain(|run| !run.is_empty());
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row "A" of section 1 with these free seat numbers, all at `price`.
+    fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<FreeSeat> {
+        numbers
+            .iter()
+            .map(|&number| FreeSeat {
+                id: section_id * 1000 + number,
+                section_id,
+                row_label: row_label.into(),
+                number,
+                price_cents: price,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn picks_adjacent_seats_in_one_row() {
+        let seats = row(&[1, 3, 4, 5, 8], 1000, 1, "A");
+        assert_eq!(choose(&seats, 3), Some(vec![1003, 1004, 1005]));
+        assert_eq!(choose(&seats, 4), None, "no four together");
+    }
+
+    #[test]
+    fn does_not_join_seats_across_rows_or_sections() {
+        let mut seats = row(&[9, 10], 1000, 1, "A");
+        seats.extend(row(&[1, 2], 1000, 1, "B"));
+        assert_eq!(choose(&seats, 3), None);
+    }
+
+    #[test]
+    fn prefers_the_cheapest_placement() {
+        let mut seats = row(&[1, 2], 5000, 1, "A");
+        seats.extend(row(&[1, 2], 3000, 2, "A"));
+        assert_eq!(choose(&seats, 2), Some(vec![2001, 2002]));
+    }
+
+    #[test]
+    fn never_leaves_a_single_orphan_when_it_can_avoid_it() {
+        // Free run 1..=4: two seats at 2-3 would strand 1 and 4; 1-2 leaves 3-4 together.
+        let seats = row(&[1, 2, 3, 4], 1000, 1, "A");
+        assert_eq!(choose(&seats, 2), Some(vec![1001, 1002]));
+        // Run of 3 for 2 buyers: any placement strands one seat, so one is
+        // accepted, but a run elsewhere that fits exactly wins.
+        let mut seats = row(&[1, 2, 3], 1000, 1, "A");
+        assert_eq!(choose(&seats, 2), Some(vec![1001, 1002]));
+        seats.extend(row(&[5, 6], 1000, 1, "B"));
+        assert_eq!(choose(&seats, 2), Some(vec![1005, 1006]));
+    }
+
+    #[test]
+    fn an_orphan_free_placement_wins_even_if_slightly_dearer() {
+        let mut seats = row(&[1, 2, 3], 1000, 1, "A"); // 2 of 3 strands one
+        seats.extend(row(&[1, 2], 1100, 2, "A")); // exact fit
+        assert_eq!(choose(&seats, 2), Some(vec![2001, 2002]));
+    }
+}
