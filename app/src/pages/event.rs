@@ -95,11 +95,11 @@ fn EventDetails(event: EventDetail) -> impl IntoView {
                 <h2>"How many tickets?"</h2>
                 <div class="stepper">
                     <button type="button" aria-label="Fewer tickets"
-                        disabled=move || wanted.get() <= 1
+                        disabled=move || { wanted.get() <= 1 }
                         on:click=move |_| set_wanted.update(|n| *n = (*n - 1).max(1))>"−"</button>
                     <output data-testid="ticket-count">{wanted}</output>
                     <button type="button" aria-label="More tickets"
-                        disabled=move || wanted.get() >= max_tickets
+                        disabled=move || { wanted.get() >= max_tickets }
                         on:click=move |_| set_wanted.update(|n| *n = (*n + 1).min(max_tickets))>"+"</button>
                 </div>
                 <p data-testid="estimate">"From "{estimate}" in total"</p>
