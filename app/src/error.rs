@@ -24,6 +24,10 @@ pub enum ErrorCode {
     NotOnSale,
     /// 422: the buyer would exceed the event's per-buyer ticket limit.
     TicketLimitExceeded,
+    /// 409: the purchase cannot be refunded (not paid, used, or the event started).
+    NotRefundable,
+    /// 422: the request carried something that looks like a card number.
+    CardDataRefused,
     /// 402: the payment was declined.
     PaymentDeclined,
     /// 422: the request parsed but its values are not acceptable.
@@ -41,9 +45,12 @@ impl ErrorCode {
         match self {
             Self::BadRequest => 400,
             Self::NotFound => 404,
-            Self::SeatsUnavailable | Self::HoldNotActive | Self::NotOnSale => 409,
+            Self::SeatsUnavailable
+            | Self::HoldNotActive
+            | Self::NotOnSale
+            | Self::NotRefundable => 409,
             Self::PaymentDeclined => 402,
-            Self::Validation | Self::TicketLimitExceeded => 422,
+            Self::Validation | Self::TicketLimitExceeded | Self::CardDataRefused => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,

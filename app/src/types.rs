@@ -43,6 +43,14 @@ id_type!(
     /// A hold: seats reserved for one buyer for a few minutes.
     HoldId
 );
+id_type!(
+    /// A purchase: one payment for one hold's seats.
+    PurchaseId
+);
+id_type!(
+    /// A ticket: one seat of one purchase.
+    TicketId
+);
 
 /// A seat's state in the seat state machine (see DESIGN.md). Stored as the
 /// same snake_case text in the database and on the wire.
@@ -238,6 +246,90 @@ pub struct HoldView {
     pub expires_in_ms: i64,
     pub seats: Vec<SeatView>,
     pub total_cents: i64,
+}
+
+/// How the buyer pays: a processor token from its card form, or the
+/// payment method saved on their account.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PaymentChoice {
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub saved: Option<bool>,
+}
+
+/// Body of `POST /api/holds/{id}/purchase` (with an `Idempotency-Key` header).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRequest {
+    pub email: String,
+    pub payment: PaymentChoice,
+    #[serde(default)]
+    pub save_payment_method: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseStatus {
+    Pending,
+    Paid,
+    Failed,
+    Refunded,
+}
+
+impl PurchaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Paid, Self::Failed, Self::Refunded]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Valid,
+    Used,
+    Refunded,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TicketView {
+    pub id: TicketId,
+    pub seat_id: SeatId,
+    pub section: String,
+    pub row: String,
+    pub number: i64,
+    pub price_cents: i64,
+    pub status: TicketStatus,
+    /// What the gate scans.
+    pub code: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PurchaseView {
+    pub purchase_id: PurchaseId,
+    pub event_id: EventId,
+    pub hold_id: HoldId,
+    pub status: PurchaseStatus,
+    pub total_cents: i64,
+    pub tickets: Vec<TicketView>,
 }
 
 /// `12345` → `"$123.45"`. Integer arithmetic only: money is never a float.

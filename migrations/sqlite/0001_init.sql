@@ -129,11 +129,19 @@ CREATE TABLE purchases (
     idempotency_key  TEXT    NOT NULL UNIQUE,
     status           TEXT    NOT NULL CHECK (status IN ('pending', 'paid', 'failed', 'refunded')),
     total_cents      INTEGER NOT NULL,
+    -- The processor's charge id once charged.
     payment_ref      TEXT,
+    -- Why a failed purchase failed (declined, processing_error, hold_lost).
+    failure          TEXT,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL
 );
 CREATE INDEX purchases_by_user ON purchases (user_id);
+CREATE INDEX purchases_pending ON purchases (status, updated_at);
+-- One hold is paid for at most once: a second attempt under another key
+-- while one is pending or paid is refused by the database itself.
+CREATE UNIQUE INDEX purchases_one_live_per_hold ON purchases (hold_id)
+    WHERE status IN ('pending', 'paid');
 
 CREATE TABLE tickets (
     id           INTEGER PRIMARY KEY,

@@ -28,6 +28,14 @@ pub struct Config {
     /// How long the cached home page may be served before it is rendered again.
     #[arg(long, env = "TESSERA_HOME_CACHE_SECONDS", default_value_t = 60)]
     pub home_cache_seconds: u64,
+
+    /// Built-in test payment gateway: added latency per call, in milliseconds.
+    #[arg(long, env = "TESSERA_PAYMENT_LATENCY_MS", default_value_t = 0)]
+    pub payment_latency_ms: u64,
+
+    /// Built-in test payment gateway: share of charges that fail transiently (0 to 1).
+    #[arg(long, env = "TESSERA_PAYMENT_FAULT_RATE", default_value_t = 0.0)]
+    pub payment_fault_rate: f64,
 }
 
 impl fmt::Debug for Config {
@@ -36,6 +44,8 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("seed", &self.seed)
             .field("home_cache_seconds", &self.home_cache_seconds)
+            .field("payment_latency_ms", &self.payment_latency_ms)
+            .field("payment_fault_rate", &self.payment_fault_rate)
             .finish()
     }
 }
@@ -47,6 +57,8 @@ impl Config {
             database_url: database_url.into(),
             seed: Seed::None,
             home_cache_seconds: 60,
+            payment_latency_ms: 0,
+            payment_fault_rate: 0.0,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! HTTP surface. `main.rs` only wires these together.
 
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod inventory;
+pub mod payments;
 pub mod session;
 pub mod state;
 pub mod store;

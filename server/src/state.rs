@@ -1,6 +1,7 @@
 //! Shared application state, handed to axum handlers and Leptos context.
 
 use crate::catalog::Catalog;
+use crate::checkout::Checkout;
 use crate::inventory::Inventory;
 use crate::store::Store;
 use crate::web::home_cache::HomeCache;
@@ -13,5 +14,6 @@ pub struct AppState {
     pub store: Store,
     pub catalog: Catalog,
     pub inventory: Inventory,
+    pub checkout: Checkout,
     pub home_cache: HomeCache,
 }

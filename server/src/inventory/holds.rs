@@ -157,15 +157,7 @@ pub async fn claim_seats(
             row.push_bind(hold_id).push_bind(*seat_id);
         });
         links.build().execute(&mut *tx).await?;
-        let mut changes = QueryBuilder::new("INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ");
-        changes.push_values(seat_ids, |mut row, seat_id| {
-            row.push_bind(event_id)
-                .push_bind(version)
-                .push_bind(*seat_id)
-                .push_bind(SeatStatus::Held.as_str())
-                .push_bind(now);
-        });
-        changes.build().execute(&mut *tx).await?;
+        crate::insert_changes!(tx, event_id, version, seat_ids.iter().copied(), SeatStatus::Held, now);
         tx.commit().await?;
         Ok::<_, sqlx::Error>(ClaimOutcome::Claimed { hold_id, version })
     }.await)?;
@@ -278,22 +270,17 @@ pub async fn end_hold(
                 .await?;
             return Ok(Vec::new());
         }
-        let mut changes = QueryBuilder::new("INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ");
-        changes.push_values(&freed, |mut row, seat_id| {
-            row.push_bind(event_id)
-                .push_bind(version)
-                .push_bind(*seat_id)
-                .push_bind(SeatStatus::Available.as_str())
-                .push_bind(now);
-        });
-        changes.build().execute(&mut *tx).await?;
+        crate::insert_changes!(tx, event_id, version, freed.iter().copied(), SeatStatus::Available, now);
         tx.commit().await?;
         Ok::<_, sqlx::Error>(freed)
     }.await)?;
     Ok(freed)
 }
 
-/// Active holds whose time has run out, oldest first.
+/// Active holds whose time has run out, oldest first. Holds with a payment
+/// still pending are left to the checkout's reconciliation, which can sell
+/// them if the processor charged (lazy reclaim by another buyer still wins
+/// once their time is up).
 pub async fn expired_holds(
     store: &Store,
     now: i64,
@@ -301,6 +288,7 @@ pub async fn expired_holds(
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let rows = on_pool!(store, pool => sqlx::query_as::<_, (i64, i64)>(
         "SELECT id, event_id FROM holds WHERE status = 'active' AND expires_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.hold_id = holds.id AND p.status = 'pending') \
          ORDER BY expires_at LIMIT $2",
     )
     .bind(now)

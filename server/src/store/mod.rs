@@ -61,6 +61,24 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// Appends one version's changes to the event's log, inside `$tx`.
+#[macro_export]
+macro_rules! insert_changes {
+    ($tx:expr, $event_id:expr, $version:expr, $seat_ids:expr, $status:expr, $now:expr) => {{
+        let mut changes = sqlx::QueryBuilder::new(
+            "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ",
+        );
+        changes.push_values($seat_ids, |mut row, seat_id| {
+            row.push_bind($event_id)
+                .push_bind($version)
+                .push_bind(seat_id)
+                .push_bind($status.as_str())
+                .push_bind($now);
+        });
+        changes.build().execute(&mut *$tx).await?;
+    }};
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("unsupported DATABASE_URL scheme (use sqlite:// or postgres://): {0}")]

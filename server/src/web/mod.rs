@@ -4,9 +4,12 @@
 pub mod home_cache;
 
 use crate::catalog::Catalog;
+use crate::checkout::{self, Checkout};
 use crate::config::{Config, Seed};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
+use crate::payments::test_gateway::TestGateway;
+use crate::payments::PaymentGateway;
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
 use crate::{catalog, demo, inventory};
@@ -37,10 +40,24 @@ pub enum StartError {
     Seed(#[from] catalog::create::CreateError),
 }
 
-/// Connects, migrates, seeds (if asked and empty) and builds the router.
+/// Connects, migrates, seeds (if asked and empty) and builds the router,
+/// with the built-in test payment gateway configured from `config`.
 pub async fn build_app(
     config: &Config,
     leptos_options: LeptosOptions,
+) -> Result<(Router, AppState), StartError> {
+    let gateway = Arc::new(TestGateway::new(
+        Duration::from_millis(config.payment_latency_ms),
+        config.payment_fault_rate,
+    ));
+    build_app_with_gateway(config, leptos_options, gateway).await
+}
+
+/// [`build_app`] with a given payment gateway.
+pub async fn build_app_with_gateway(
+    config: &Config,
+    leptos_options: LeptosOptions,
+    gateway: Arc<dyn PaymentGateway>,
 ) -> Result<(Router, AppState), StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
@@ -51,11 +68,13 @@ pub async fn build_app(
     let state = AppState {
         leptos_options,
         catalog: Catalog::new(store.clone(), clock.clone()),
-        inventory: Inventory::new(store.clone(), clock),
+        inventory: Inventory::new(store.clone(), clock.clone()),
+        checkout: Checkout::new(store.clone(), clock, gateway),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
     };
     sweeper::spawn(state.inventory.clone());
+    checkout::spawn_reconciler(state.checkout.clone());
     Ok((router(state.clone()), state))
 }
 
@@ -80,6 +99,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(catalog::routes::router())
         .merge(inventory::routes::router())
+        .merge(checkout::routes::router())
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
@@ -103,6 +123,9 @@ pub fn router(state: AppState) -> Router {
         inventory::routes::create_hold,
         inventory::routes::get_hold,
         inventory::routes::release_hold,
+        checkout::routes::purchase,
+        checkout::routes::purchase_view,
+        checkout::routes::refund,
     )
 )]
 pub struct ApiDoc;

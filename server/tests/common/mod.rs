@@ -272,3 +272,50 @@ pub async fn seat_map(app: &TestApp, event: EventId) -> (i64, Vec<(i64, String)>
         .collect();
     (body["version"].as_i64().expect("version"), seats)
 }
+
+/// An app whose payments go through `gateway` (kept by the test to inspect).
+pub async fn spawn_app_with_gateway(
+    database_url: String,
+    gateway: std::sync::Arc<dyn server::payments::PaymentGateway>,
+) -> TestApp {
+    init_logs();
+    let config = Config::for_database(database_url);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let options = server::default_leptos_options(addr);
+    let (router, state) = server::web::build_app_with_gateway(&config, options, gateway)
+        .await
+        .expect("build app");
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    TestApp {
+        base_url: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        state,
+    }
+}
+
+impl Buyer<'_> {
+    pub async fn purchase(
+        &mut self,
+        hold_id: &serde_json::Value,
+        key: &str,
+        token: &str,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url(&format!("/api/holds/{hold_id}/purchase")))
+            .header("idempotency-key", key)
+            .json(&serde_json::json!({"email": "fan@example.com", "payment": {"token": token}}));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON"))
+    }
+}

@@ -1,0 +1,100 @@
+//! REST handlers for purchases and refunds, per `shared/API.md`.
+
+use super::Checkout;
+use crate::error::{ApiJson, ApiPath, HttpResult};
+use crate::payments::card_guard::json_contains_card_number;
+use crate::session::BuyerSession;
+use crate::state::AppState;
+use app::error::{ApiError, ErrorBody, ErrorCode};
+use app::types::{HoldId, PurchaseId, PurchaseRequest, PurchaseView};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/holds/{id}/purchase", post(purchase))
+        .route("/api/purchases/{id}", get(purchase_view))
+        .route("/api/purchases/{id}/refund", post(refund))
+}
+
+fn parse_id<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, ApiError> {
+    parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not a {what} id")))
+}
+
+/// Pays for the caller's hold. Send a fresh `Idempotency-Key` per attempt;
+/// the same key again returns the same answer without charging twice.
+#[utoipa::path(post, path = "/api/holds/{id}/purchase", params(
+        ("id" = i64, Path),
+        ("Idempotency-Key" = String, Header, description = "8-200 visible ASCII characters, one per purchase attempt"),
+    ),
+    request_body = PurchaseRequest,
+    responses(
+        (status = 201, body = PurchaseView),
+        (status = 400, body = ErrorBody),
+        (status = 402, body = ErrorBody, description = "payment_declined; the hold is kept"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "hold_not_active"),
+        (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn purchase(
+    State(checkout): State<Checkout>,
+    session: BuyerSession,
+    headers: HeaderMap,
+    ApiPath(hold_id): ApiPath<String>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> HttpResult<Response> {
+    let hold_id = parse_id(&hold_id, HoldId::parse, "hold")?;
+    // Checked before anything is parsed, stored or logged.
+    if json_contains_card_number(&body) {
+        return Err(ApiError::new(
+            ErrorCode::CardDataRefused,
+            "card numbers are never accepted here; pay with the token from the card form",
+        )
+        .into());
+    }
+    let request: PurchaseRequest =
+        serde_json::from_value(body).map_err(|error| ApiError::validation(error.to_string()))?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let view = checkout
+        .purchase(hold_id, &session.id, key, request)
+        .await?;
+    Ok(session.attach((StatusCode::CREATED, Json(view))))
+}
+
+/// The caller's purchase with its tickets.
+#[utoipa::path(get, path = "/api/purchases/{id}", params(("id" = i64, Path)), responses(
+    (status = 200, body = PurchaseView),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn purchase_view(
+    State(checkout): State<Checkout>,
+    session: BuyerSession,
+    ApiPath(purchase_id): ApiPath<String>,
+) -> HttpResult<Json<PurchaseView>> {
+    let purchase_id = parse_id(&purchase_id, PurchaseId::parse, "purchase")?;
+    Ok(Json(
+        checkout.purchase_view(purchase_id, &session.id).await?,
+    ))
+}
+
+/// Refunds the caller's purchase (until the event starts); seats go back on sale.
+#[utoipa::path(post, path = "/api/purchases/{id}/refund", params(("id" = i64, Path)), responses(
+    (status = 200, body = PurchaseView),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "not_refundable"),
+))]
+pub async fn refund(
+    State(checkout): State<Checkout>,
+    session: BuyerSession,
+    ApiPath(purchase_id): ApiPath<String>,
+) -> HttpResult<Json<PurchaseView>> {
+    let purchase_id = parse_id(&purchase_id, PurchaseId::parse, "purchase")?;
+    Ok(Json(checkout.refund(purchase_id, &session.id).await?))
+}

@@ -1,0 +1,105 @@
+//! Refuses anything that looks like a card number, wherever it appears in a
+//! request, so a misbehaving client cannot make us store or log one.
+
+/// True when `text` contains a run of 13–19 digits (spaces and dashes
+/// between digits allowed, as people type them) that passes the Luhn check.
+/// The run is judged whole: checking every sub-window of longer numbers
+/// would flag one in ten ordinary long numbers.
+pub fn contains_card_number(text: &str) -> bool {
+    let mut digits: Vec<u8> = Vec::new();
+    let check = |digits: &mut Vec<u8>| {
+        let found = (13..=19).contains(&digits.len()) && luhn_valid(digits);
+        digits.clear();
+        found
+    };
+    let bytes = text.as_bytes();
+    for (i, &byte) in bytes.iter().enumerate() {
+        if byte.is_ascii_digit() {
+            digits.push(byte - b'0');
+        } else {
+            let separator = (byte == b' ' || byte == b'-')
+                && i > 0
+                && bytes[i - 1].is_ascii_digit()
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            if !separator && check(&mut digits) {
+                return true;
+            }
+        }
+    }
+    check(&mut digits)
+}
+
+/// True when any string in the JSON value contains a card number.
+pub fn json_contains_card_number(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => contains_card_number(text),
+        serde_json::Value::Number(number) => contains_card_number(&number.to_string()),
+        serde_json::Value::Array(items) => items.iter().any(json_contains_card_number),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| contains_card_number(key) || json_contains_card_number(value)),
+        serde_json::Value::Bool(_) | serde_json::Value::Null => false,
+    }
+}
+
+fn luhn_valid(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_are_found_however_they_are_typed() {
+        for text in [
+            "4242424242424242",
+            "my card is 4242 4242 4242 4242 thanks",
+            "5555-5555-5555-4444",
+            "378282246310005",
+            "x4000056655665556y",
+        ] {
+            assert!(contains_card_number(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn ordinary_numbers_are_not_card_numbers() {
+        for text in [
+            "4242424242424241",
+            "order 123456",
+            "tok_visa",
+            "2026-11-28",
+            "+44 20 7946 0958",
+            "",
+        ] {
+            assert!(!contains_card_number(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn json_is_searched_in_every_field() {
+        let body = serde_json::json!({"email": "a@b.c", "payment": {"note": ["4242424242424242"]}});
+        assert!(json_contains_card_number(&body));
+        let body = serde_json::json!({"email": "a@b.c", "payment": {"token": "tok_visa"}});
+        assert!(!json_contains_card_number(&body));
+    }
+}
