@@ -36,6 +36,15 @@ pub struct Config {
     /// Built-in test payment gateway: share of charges that fail transiently (0 to 1).
     #[arg(long, env = "TESSERA_PAYMENT_FAULT_RATE", default_value_t = 0.0)]
     pub payment_fault_rate: f64,
+
+    /// Stripe secret key; when set, payments go to Stripe instead of the
+    /// built-in test gateway.
+    #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+
+    /// Stripe API base URL (a local stand-in in tests).
+    #[arg(long, env = "TESSERA_STRIPE_API_BASE", default_value = crate::payments::stripe::DEFAULT_API_BASE)]
+    pub stripe_api_base: String,
 }
 
 impl fmt::Debug for Config {
@@ -46,6 +55,11 @@ impl fmt::Debug for Config {
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("payment_latency_ms", &self.payment_latency_ms)
             .field("payment_fault_rate", &self.payment_fault_rate)
+            .field(
+                "stripe_secret_key",
+                &self.stripe_secret_key.as_ref().map(|_| "***"),
+            )
+            .field("stripe_api_base", &self.stripe_api_base)
             .finish()
     }
 }
@@ -59,6 +73,8 @@ impl Config {
             home_cache_seconds: 60,
             payment_latency_ms: 0,
             payment_fault_rate: 0.0,
+            stripe_secret_key: None,
+            stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! with a token the processor's own form issued.
 
 pub mod card_guard;
+pub mod stripe;
 pub mod test_gateway;
 
 use std::fmt;

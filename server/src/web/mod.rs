@@ -8,6 +8,7 @@ use crate::checkout::{self, Checkout};
 use crate::config::{Config, Seed};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
+use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::PaymentGateway;
 use crate::state::AppState;
@@ -38,18 +39,33 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("seeding demo data failed: {0}")]
     Seed(#[from] catalog::create::CreateError),
+    #[error("payment gateway: {0}")]
+    Payments(String),
 }
 
-/// Connects, migrates, seeds (if asked and empty) and builds the router,
-/// with the built-in test payment gateway configured from `config`.
+/// Connects, migrates, seeds (if asked and empty) and builds the router.
+/// Payments go to Stripe when a secret key is configured, else to the
+/// built-in test gateway.
 pub async fn build_app(
     config: &Config,
     leptos_options: LeptosOptions,
 ) -> Result<(Router, AppState), StartError> {
-    let gateway = Arc::new(TestGateway::new(
-        Duration::from_millis(config.payment_latency_ms),
-        config.payment_fault_rate,
-    ));
+    let gateway: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
+        Some(secret_key) => {
+            tracing::info!(api = %config.stripe_api_base, "payments: Stripe");
+            Arc::new(
+                StripeGateway::new(&config.stripe_api_base, secret_key)
+                    .map_err(|error| StartError::Payments(error.to_string()))?,
+            )
+        }
+        None => {
+            tracing::info!("payments: built-in test gateway (test cards only)");
+            Arc::new(TestGateway::new(
+                Duration::from_millis(config.payment_latency_ms),
+                config.payment_fault_rate,
+            ))
+        }
+    };
     build_app_with_gateway(config, leptos_options, gateway).await
 }
 

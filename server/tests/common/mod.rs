@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod stripe_stand_in;
+
 use app::types::{EventId, VenueId};
 use server::catalog::create::{
     create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
