@@ -332,6 +332,34 @@ pub struct PurchaseView {
     pub tickets: Vec<TicketView>,
 }
 
+/// One seat's new status in a live delta.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeatChange {
+    pub seat_id: SeatId,
+    pub status: SeatStatus,
+}
+
+/// Messages of the live seat-map channel (`GET /api/events/{id}/live`).
+/// A viewer first gets a `snapshot`, then `delta`s in version order; a delta
+/// whose `prev_version` is not the version the viewer has means a gap, and
+/// the viewer should reconnect (the server sends a fresh snapshot itself
+/// when it notices a viewer fell behind).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveMessage {
+    Snapshot {
+        version: i64,
+        seats: Vec<SeatView>,
+    },
+    Delta {
+        prev_version: i64,
+        version: i64,
+        changes: Vec<SeatChange>,
+    },
+}
+
 /// `12345` → `"$123.45"`. Integer arithmetic only: money is never a float.
 pub fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod inventory;
+pub mod live;
 pub mod payments;
 pub mod session;
 pub mod state;

@@ -3,6 +3,7 @@
 use crate::catalog::Catalog;
 use crate::checkout::Checkout;
 use crate::inventory::Inventory;
+use crate::live::LiveHub;
 use crate::store::Store;
 use crate::web::home_cache::HomeCache;
 use axum::extract::FromRef;
@@ -15,5 +16,6 @@ pub struct AppState {
     pub catalog: Catalog,
     pub inventory: Inventory,
     pub checkout: Checkout,
+    pub live: LiveHub,
     pub home_cache: HomeCache,
 }

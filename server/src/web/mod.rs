@@ -8,6 +8,7 @@ use crate::checkout::{self, Checkout};
 use crate::config::{Config, Seed};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
+use crate::live::{self, LiveHub};
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::PaymentGateway;
@@ -81,9 +82,11 @@ pub async fn build_app_with_gateway(
         tracing::info!("fresh database: demo data seeded");
     }
     let clock = Clock::default();
+    let catalog = Catalog::new(store.clone(), clock.clone());
     let state = AppState {
         leptos_options,
-        catalog: Catalog::new(store.clone(), clock.clone()),
+        live: LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER),
+        catalog,
         inventory: Inventory::new(store.clone(), clock.clone()),
         checkout: Checkout::new(store.clone(), clock, gateway),
         store,
@@ -91,6 +94,7 @@ pub async fn build_app_with_gateway(
     };
     sweeper::spawn(state.inventory.clone());
     checkout::spawn_reconciler(state.checkout.clone());
+    state.live.spawn_pump();
     Ok((router(state.clone()), state))
 }
 
@@ -116,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::routes::router())
         .merge(inventory::routes::router())
         .merge(checkout::routes::router())
+        .merge(live::routes::router())
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
@@ -142,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         checkout::routes::purchase,
         checkout::routes::purchase_view,
         checkout::routes::refund,
+        live::routes::live,
     )
 )]
 pub struct ApiDoc;

@@ -1,0 +1,258 @@
+//! The live seat-map channel: every open map gets a snapshot, then every
+//! seat change as ordered deltas, batched per short tick.
+//!
+//! One [`LiveHub`] per server process. For each event somebody watches it
+//! keeps an in-memory seat map (loaded from the database once, then kept
+//! current from the change log) and a broadcast channel of ready-serialised
+//! delta frames, so a thousand viewers cost one serialisation, not a
+//! thousand. A pump task reads each watched event's `seat_changes` after the
+//! version it has: changes committed by any server instance on the same
+//! database reach every instance's viewers the same way.
+
+pub mod routes;
+pub mod viewer;
+
+use crate::catalog::Catalog;
+use crate::error::store_error_to_api;
+use crate::inventory::holds::changes_since;
+use crate::store::Store;
+use app::error::ApiError;
+use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+/// How often the pump reads the change log: the batching tick of deltas.
+pub const TICK: Duration = Duration::from_millis(40);
+/// Frames a viewer may fall behind before it is resynchronised by snapshot.
+pub const DEFAULT_BUFFER: usize = 256;
+/// An event nobody has watched for this long is dropped from memory.
+const IDLE_EVICT: Duration = Duration::from_secs(60);
+
+/// A serialised delta, shared by every viewer of the event.
+#[derive(Debug)]
+pub struct DeltaFrame {
+    pub prev_version: i64,
+    pub version: i64,
+    pub json: Utf8Bytes,
+}
+
+/// The in-memory seat map of one event.
+struct SeatMapState {
+    version: i64,
+    seats: Vec<SeatView>,
+    index: HashMap<SeatId, usize>,
+    /// The snapshot message for `version`, serialised on first demand.
+    snapshot_json: Option<Utf8Bytes>,
+}
+
+pub struct EventChannel {
+    pub event_id: EventId,
+    state: RwLock<SeatMapState>,
+    sender: broadcast::Sender<Arc<DeltaFrame>>,
+    last_watched: Mutex<Instant>,
+}
+
+impl EventChannel {
+    fn new(event_id: EventId, version: i64, seats: Vec<SeatView>, buffer: usize) -> Self {
+        let index = seats
+            .iter()
+            .enumerate()
+            .map(|(i, seat)| (seat.id, i))
+            .collect();
+        let (sender, _) = broadcast::channel(buffer.max(1));
+        Self {
+            event_id,
+            state: RwLock::new(SeatMapState {
+                version,
+                seats,
+                index,
+                snapshot_json: None,
+            }),
+            sender,
+            last_watched: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<DeltaFrame>> {
+        *self.last_watched.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.sender.subscribe()
+    }
+
+    /// The current snapshot message and its version, serialised once per
+    /// version however many viewers join.
+    pub fn snapshot(&self) -> (i64, Utf8Bytes) {
+        {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(json) = &state.snapshot_json {
+                return (state.version, json.clone());
+            }
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.snapshot_json.is_none() {
+            let message = LiveMessage::Snapshot {
+                version: state.version,
+                seats: state.seats.clone(),
+            };
+            state.snapshot_json = Some(to_frame(&message));
+        }
+        let json = state.snapshot_json.clone().unwrap_or_default();
+        (state.version, json)
+    }
+
+    pub fn version(&self) -> i64 {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).version
+    }
+
+    /// Applies changes read from the log (ordered by version) and broadcasts
+    /// them as one delta frame.
+    fn apply(&self, changes: Vec<crate::inventory::holds::SeatChangeRow>) {
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let prev_version = state.version;
+        let fresh: Vec<_> = changes
+            .into_iter()
+            .filter(|c| c.version > prev_version)
+            .collect();
+        let Some(version) = fresh.iter().map(|c| c.version).max() else {
+            return;
+        };
+        let mut wire = Vec::with_capacity(fresh.len());
+        for change in fresh {
+            let Some(status) = SeatStatus::parse(&change.status) else {
+                continue;
+            };
+            let seat_id = SeatId(change.seat_id);
+            if let Some(&at) = state.index.get(&seat_id) {
+                state.seats[at].status = status;
+            }
+            wire.push(SeatChange { seat_id, status });
+        }
+        state.version = version;
+        state.snapshot_json = None;
+        let message = LiveMessage::Delta {
+            prev_version,
+            version,
+            changes: wire,
+        };
+        let json = to_frame(&message);
+        // No receivers is fine: nobody is watching right now.
+        let _ = self.sender.send(Arc::new(DeltaFrame {
+            prev_version,
+            version,
+            json,
+        }));
+    }
+}
+
+fn to_frame(message: &LiveMessage) -> Utf8Bytes {
+    // Serialising plain data structures cannot fail.
+    Utf8Bytes::from(serde_json::to_string(message).unwrap_or_default())
+}
+
+#[derive(Clone)]
+pub struct LiveHub {
+    store: Store,
+    catalog: Catalog,
+    buffer: usize,
+    channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
+    /// Serialises first loads so one event's map is read from the database once.
+    loading: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl LiveHub {
+    pub fn new(store: Store, catalog: Catalog, buffer: usize) -> Self {
+        Self {
+            store,
+            catalog,
+            buffer,
+            channels: Arc::default(),
+            loading: Arc::default(),
+        }
+    }
+
+    fn existing(&self, event_id: EventId) -> Option<Arc<EventChannel>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&event_id)
+            .cloned()
+    }
+
+    /// The event's channel, loading its seat map on first use.
+    pub async fn channel(&self, event_id: EventId) -> Result<Arc<EventChannel>, ApiError> {
+        if let Some(channel) = self.existing(event_id) {
+            return Ok(channel);
+        }
+        let _loading = self.loading.lock().await;
+        if let Some(channel) = self.existing(event_id) {
+            return Ok(channel);
+        }
+        let map = self.catalog.seat_map(event_id).await?;
+        let channel = Arc::new(EventChannel::new(
+            event_id,
+            map.version,
+            map.seats,
+            self.buffer,
+        ));
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(event_id, channel.clone());
+        Ok(channel)
+    }
+
+    /// One pass of the pump: brings every watched event up to date.
+    pub async fn pump_once(&self) -> Result<(), ApiError> {
+        let channels: Vec<Arc<EventChannel>> = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for channel in channels {
+            let watched = channel.sender.receiver_count() > 0;
+            if watched {
+                *channel
+                    .last_watched
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            } else if channel
+                .last_watched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed()
+                > IDLE_EVICT
+            {
+                self.channels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&channel.event_id);
+                continue;
+            }
+            let changes = changes_since(&self.store, channel.event_id.0, channel.version())
+                .await
+                .map_err(store_error_to_api)?;
+            if !changes.is_empty() {
+                channel.apply(changes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the pump forever (one task per server process).
+    pub fn spawn_pump(&self) -> tokio::task::JoinHandle<()> {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(TICK);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                // Errors are logged by the store layer; try again next tick.
+                let _ = hub.pump_once().await;
+            }
+        })
+    }
+}

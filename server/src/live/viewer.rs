@@ -1,0 +1,202 @@
+//! One viewer's connection: snapshot first, then ordered deltas; a viewer
+//! that fell behind the broadcast buffer, or sees a gap, is sent a fresh
+//! snapshot instead of silently missing changes. Generic over the socket's
+//! halves so it can be tested without a network.
+
+use super::EventChannel;
+use axum::extract::ws::Message;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Keep-alive: a ping this often; no pong by the next one closes the socket.
+pub const PING_EVERY: Duration = Duration::from_secs(20);
+
+pub async fn serve_viewer<S, R, E>(channel: Arc<EventChannel>, mut sink: S, mut stream: R)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    // Subscribe before taking the snapshot: a change committed in between is
+    // then in the buffer (and skipped if the snapshot already has it).
+    let mut receiver = channel.subscribe();
+    let (mut version, snapshot) = channel.snapshot();
+    if sink.send(Message::Text(snapshot)).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut awaiting_pong = false;
+    loop {
+        tokio::select! {
+            frame = receiver.recv() => {
+                let message = match frame {
+                    Ok(frame) if frame.version <= version => continue,
+                    Ok(frame) if frame.prev_version == version => {
+                        version = frame.version;
+                        Message::Text(frame.json.clone())
+                    }
+                    // A gap, or fell behind the buffer: start again from a snapshot.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        let (now, snapshot) = channel.snapshot();
+                        version = now;
+                        Message::Text(snapshot)
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(Message::Pong(_))) => awaiting_pong = false,
+                // Pings are answered by the WebSocket layer; text is ignored.
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if awaiting_pong || sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                awaiting_pong = true;
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::holds::SeatChangeRow;
+    use app::types::{EventId, LiveMessage, SeatId, SeatStatus, SeatView};
+    use futures::channel::mpsc;
+
+    fn seat(id: i64) -> SeatView {
+        SeatView {
+            id: SeatId(id),
+            section: "Floor".into(),
+            row: "A".into(),
+            number: id,
+            x: 0.0,
+            y: 0.0,
+            tier: "Standard".into(),
+            price_cents: 1000,
+            status: SeatStatus::Available,
+        }
+    }
+
+    fn change(version: i64, seat_id: i64, status: &str) -> SeatChangeRow {
+        SeatChangeRow {
+            version,
+            seat_id,
+            status: status.into(),
+        }
+    }
+
+    async fn next(out: &mut mpsc::UnboundedReceiver<Message>) -> LiveMessage {
+        match out.next().await {
+            Some(Message::Text(text)) => serde_json::from_str(&text).expect("live message"),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// Runs a viewer on in-memory pipes; returns what it sends.
+    fn start(channel: Arc<EventChannel>) -> mpsc::UnboundedReceiver<Message> {
+        let (sink, out) = mpsc::unbounded::<Message>();
+        let incoming = futures::stream::pending::<Result<Message, ()>>();
+        tokio::spawn(serve_viewer(channel, sink, incoming));
+        out
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn deltas_follow_the_snapshot_in_version_order() {
+        let channel = Arc::new(EventChannel::new(EventId(1), 7, vec![seat(1), seat(2)], 16));
+        let mut out = start(channel.clone());
+        assert!(matches!(
+            next(&mut out).await,
+            LiveMessage::Snapshot { version: 7, .. }
+        ));
+        channel.apply(vec![change(8, 1, "held")]);
+        channel.apply(vec![change(9, 1, "sold"), change(9, 2, "held")]);
+        let LiveMessage::Delta {
+            prev_version,
+            version,
+            changes,
+        } = next(&mut out).await
+        else {
+            panic!("delta")
+        };
+        assert_eq!((prev_version, version, changes.len()), (7, 8, 1));
+        let LiveMessage::Delta {
+            prev_version,
+            version,
+            changes,
+        } = next(&mut out).await
+        else {
+            panic!("delta")
+        };
+        assert_eq!((prev_version, version, changes.len()), (8, 9, 2));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_viewer_that_falls_behind_the_buffer_gets_a_fresh_snapshot() {
+        let channel = Arc::new(EventChannel::new(
+            EventId(1),
+            0,
+            vec![seat(1), seat(2), seat(3)],
+            2,
+        ));
+        let mut out = start(channel.clone());
+        assert!(matches!(
+            next(&mut out).await,
+            LiveMessage::Snapshot { version: 0, .. }
+        ));
+        // Five frames while the viewer is not scheduled: more than its buffer.
+        for (version, seat_id) in [(1, 1), (2, 2), (3, 3), (4, 1), (5, 2)] {
+            let status = if version > 3 { "sold" } else { "held" };
+            channel.apply(vec![change(version, seat_id, status)]);
+        }
+        let LiveMessage::Snapshot { version, seats } = next(&mut out).await else {
+            panic!("a lagged viewer is resynchronised by snapshot, never left with a hole")
+        };
+        assert_eq!(version, 5);
+        let statuses: Vec<_> = seats.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [SeatStatus::Sold, SeatStatus::Sold, SeatStatus::Held]
+        );
+        channel.apply(vec![change(6, 3, "available")]);
+        let LiveMessage::Delta {
+            prev_version,
+            version,
+            ..
+        } = next(&mut out).await
+        else {
+            panic!("delta")
+        };
+        assert_eq!((prev_version, version), (5, 6));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn changes_already_in_the_snapshot_are_not_sent_again() {
+        let channel = Arc::new(EventChannel::new(EventId(1), 0, vec![seat(1)], 16));
+        channel.apply(vec![change(1, 1, "held")]);
+        let mut out = start(channel.clone());
+        assert!(matches!(
+            next(&mut out).await,
+            LiveMessage::Snapshot { version: 1, .. }
+        ));
+        channel.apply(vec![change(1, 1, "held"), change(2, 1, "available")]);
+        let LiveMessage::Delta {
+            prev_version,
+            version,
+            changes,
+        } = next(&mut out).await
+        else {
+            panic!("delta")
+        };
+        assert_eq!((prev_version, version, changes.len()), (1, 2, 1));
+    }
+}
