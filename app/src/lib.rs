@@ -3,6 +3,7 @@
 //! into the browser bundle.
 
 pub mod api;
+pub mod client;
 pub mod error;
 pub mod pages;
 pub mod types;
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                     // Async: the status (404 for an unknown event) is known before the
                     // first byte is sent.
                     <Route path=path!("/events/:id") view=pages::event::EventPage ssr=SsrMode::Async/>
+                    <Route path=path!("/checkout/:hold_id") view=pages::checkout::CheckoutPage/>
                 </Routes>
             </main>
             <footer class="site-footer">"Tessera — open-source ticketing"</footer>

@@ -1,6 +1,10 @@
 //! Tessera's server: configuration, storage, the catalog, demo data and the
 //! HTTP surface. `main.rs` only wires these together.
 
+// Leptos views are deeply nested types; rendering the event page in a
+// release build needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 pub mod catalog;
 pub mod checkout;
 pub mod config;

@@ -2,6 +2,7 @@
 
 use crate::api::load_event;
 use crate::error::ApiError;
+use crate::pages::seat_map::SeatPicker;
 use crate::types::{format_cents, format_starts_at, EventDetail, EventId};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -47,13 +48,7 @@ pub fn EventPage() -> impl IntoView {
 #[component]
 fn EventDetails(event: EventDetail) -> impl IntoView {
     let max_tickets = event.max_tickets_per_buyer.max(1);
-    let cheapest = event.tiers.iter().map(|t| t.price_cents).min().unwrap_or(0);
-    // How many tickets the fan wants; drives the estimate below. Purely
-    // client-side after hydration.
-    let (wanted, set_wanted) = signal(2_i64.min(max_tickets));
-    let estimate = move || format_cents(cheapest * wanted.get());
     let hold_minutes = event.hold_seconds / 60;
-    let hydrated = crate::use_hydrated();
 
     view! {
         <Title text=format!("{} — Tessera", event.name)/>
@@ -90,24 +85,12 @@ fn EventDetails(event: EventDetail) -> impl IntoView {
                     </li>
                 }).collect_view()}
             </ul>
-            <section class="quantity" aria-label="How many tickets"
-                data-hydrated=move || hydrated.get().to_string()>
-                <h2>"How many tickets?"</h2>
-                <div class="stepper">
-                    <button type="button" aria-label="Fewer tickets"
-                        disabled=move || { wanted.get() <= 1 }
-                        on:click=move |_| set_wanted.update(|n| *n = (*n - 1).max(1))>"−"</button>
-                    <output data-testid="ticket-count">{wanted}</output>
-                    <button type="button" aria-label="More tickets"
-                        disabled=move || { wanted.get() >= max_tickets }
-                        on:click=move |_| set_wanted.update(|n| *n = (*n + 1).min(max_tickets))>"+"</button>
-                </div>
-                <p data-testid="estimate">"From "{estimate}" in total"</p>
-                <p class="fine-print">
-                    "Up to "{max_tickets}" tickets per buyer. Seats you pick are held for you for "
-                    {hold_minutes}" minutes while you pay."
-                </p>
-            </section>
+            <h2>"Pick your seats"</h2>
+            <p class="fine-print">
+                "Up to "{max_tickets}" tickets per buyer. Seats you pick are held for you for "
+                {hold_minutes}" minutes while you pay."
+            </p>
+            <SeatPicker event_id=event.id max_tickets/>
         </article>
     }
 }

@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod checkout;
 pub mod event;
 pub mod home;
 pub mod not_found;
+pub mod seat_map;

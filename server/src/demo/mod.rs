@@ -275,11 +275,8 @@ fn section_tiers(
         Venue::Theatre => vec![
             ("Stalls Front".into(), pick(0)),
             ("Stalls Rear".into(), pick(1)),
-            ("Balcony Front".into(), pick(1)),
-            (
-                "Balcony Rear".into(),
-                pick(if tiers.len() >= 4 { 3 } else { 2 }),
-            ),
+            ("Balcony Front".into(), pick(2)),
+            ("Balcony Rear".into(), pick(3)),
         ],
         Venue::Stadium => stadium_tiers
             .iter()
@@ -382,8 +379,16 @@ mod tests {
                 Venue::Stadium => stadium.clone(),
             };
             assert_eq!(sections.len(), venue.sections.len(), "{}", event.name);
-            for (_, tier) in sections {
+            for (_, tier) in &sections {
                 assert!(names.contains(&tier.as_str()), "{}: {tier}", event.name);
+            }
+            // And no tier is left without seats to sell.
+            for name in &names {
+                assert!(
+                    sections.iter().any(|(_, tier)| tier == name),
+                    "{}: {name} sells nothing",
+                    event.name
+                );
             }
         }
     }

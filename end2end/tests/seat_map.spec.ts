@@ -1,0 +1,122 @@
+import { test, expect, type Page, type Browser } from "@playwright/test";
+
+// Opens the first event matching `query` and waits for its live seat map.
+async function openEvent(page: Page, query: string) {
+  await page.goto(`/?q=${encodeURIComponent(query)}`);
+  await page.locator(".event-card a").first().click();
+  await expect(page.locator('.seat-picker[data-live="live"]')).toBeVisible({ timeout: 30_000 });
+}
+
+// The id of the first seat shown as available on this page's map.
+async function firstAvailableSeat(page: Page): Promise<string> {
+  const seat = page.locator('circle.seat[data-status="available"]').first();
+  await expect(seat).toBeVisible();
+  const id = await seat.getAttribute("data-seat");
+  expect(id).toBeTruthy();
+  return id!;
+}
+
+async function twoFans(browser: Browser) {
+  const a = await browser.newContext();
+  const b = await browser.newContext();
+  return { a: await a.newPage(), b: await b.newPage(), close: async () => { await a.close(); await b.close(); } };
+}
+
+test("a fan picks a seat, holds it with a countdown and buys it as a guest", async ({ page }) => {
+  await openEvent(page, "Marisol");
+  const seatId = await firstAvailableSeat(page);
+  const seat = page.locator(`circle.seat[data-seat="${seatId}"]`);
+  await seat.click();
+  await expect(seat).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByTestId("selection")).toContainText("1 seat selected");
+  await page.getByTestId("hold-selected").click();
+
+  await expect(page).toHaveURL(/\/checkout\/\d+/);
+  await expect(page.getByTestId("countdown")).toContainText(/[45]:\d\d/);
+  await expect(page.getByTestId("held-seats").locator("li")).toHaveCount(1);
+  await page.getByTestId("email").fill("guest@example.com");
+  // A declined card keeps the hold; a good card then buys.
+  await page.getByTestId("card").selectOption("tok_chargeDeclined");
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("notice")).toContainText("declined");
+  await expect(page.getByTestId("countdown")).toBeVisible();
+  await page.getByTestId("card").selectOption("tok_visa");
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("confirmation")).toContainText("You're going");
+  await expect(page.locator(".ticket")).toHaveCount(1);
+});
+
+test("a hold and a sale by one fan show on another fan's map within a second", async ({ browser }) => {
+  const { a, b, close } = await twoFans(browser);
+  try {
+    await openEvent(a, "Kestrel Blue");
+    await openEvent(b, "Kestrel Blue");
+    const seatId = await firstAvailableSeat(a);
+    await expect(b.locator(`circle.seat[data-seat="${seatId}"]`)).toHaveAttribute("data-status", "available");
+
+    await a.locator(`circle.seat[data-seat="${seatId}"]`).click();
+    await a.getByTestId("hold-selected").click();
+    await expect(a).toHaveURL(/\/checkout\/\d+/);
+    // B sees it held without reloading, and cannot take it.
+    const onB = b.locator(`circle.seat[data-seat="${seatId}"]`);
+    await expect(onB).toHaveAttribute("data-status", "held", { timeout: 1_000 });
+    await onB.click();
+    await expect(b.getByTestId("notice")).toContainText("not available");
+    await expect(b.getByTestId("selection")).toContainText("No seats selected");
+
+    await a.getByTestId("email").fill("fan-a@example.com");
+    await a.getByTestId("pay").click();
+    await expect(a.getByTestId("confirmation")).toBeVisible();
+    await expect(onB).toHaveAttribute("data-status", "sold", { timeout: 1_000 });
+  } finally {
+    await close();
+  }
+});
+
+test("a seat picked by two fans at once goes to one of them, the other is told", async ({ browser }) => {
+  const { a, b, close } = await twoFans(browser);
+  try {
+    await openEvent(a, "Copper Lines");
+    await openEvent(b, "Copper Lines");
+    const seatId = await firstAvailableSeat(a);
+    await a.locator(`circle.seat[data-seat="${seatId}"]`).click();
+    await b.locator(`circle.seat[data-seat="${seatId}"]`).click();
+    await a.getByTestId("hold-selected").click();
+    await expect(a).toHaveURL(/\/checkout\/\d+/);
+    // B's selection is dropped the moment A's hold arrives, with a message.
+    await expect(b.getByTestId("notice")).toContainText("Just taken", { timeout: 1_000 });
+    await expect(b.getByTestId("hold-selected")).toBeDisabled();
+  } finally {
+    await close();
+  }
+});
+
+test("the stadium opens on sections, zooms into one and a seat can be held", async ({ page }) => {
+  await openEvent(page, "Aurora");
+  const sections = page.locator("g.section-area");
+  await expect(sections).toHaveCount(44);
+  await page.locator('g.section-area[data-section="101"]').click();
+  const seats = page.locator("circle.seat");
+  await expect(seats).toHaveCount(1000);
+  const seatId = await firstAvailableSeat(page);
+  await page.locator(`circle.seat[data-seat="${seatId}"]`).click();
+  await page.getByTestId("hold-selected").click();
+  await expect(page).toHaveURL(/\/checkout\/\d+/);
+  await expect(page.getByTestId("held-seats")).toContainText("Section 101");
+});
+
+test("best available finds seats together and seats can be chosen by keyboard", async ({ page }) => {
+  await openEvent(page, "Solstice");
+  // Keyboard: focus a seat and press Enter to select it, Enter again to drop it.
+  const seat = page.locator('circle.seat[data-status="available"]').first();
+  await seat.focus();
+  await page.keyboard.press("Enter");
+  await expect(seat).toHaveAttribute("aria-pressed", "true");
+  await page.keyboard.press("Enter");
+  await expect(seat).toHaveAttribute("aria-pressed", "false");
+
+  await page.getByLabel("How many seats together").fill("3");
+  await page.getByTestId("best-available").click();
+  await expect(page).toHaveURL(/\/checkout\/\d+/);
+  await expect(page.getByTestId("held-seats").locator("li")).toHaveCount(3);
+});
