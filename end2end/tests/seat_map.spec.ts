@@ -1,8 +1,8 @@
 import { test, expect, type Page, type Browser } from "@playwright/test";
 
 // Opens the first event matching `query` and waits for its live seat map.
-async function openEvent(page: Page, query: string) {
-  await page.goto(`/?q=${encodeURIComponent(query)}`);
+async function openEvent(page: Page, query: string, baseUrl = "") {
+  await page.goto(`${baseUrl}/?q=${encodeURIComponent(query)}`);
   await page.locator(".event-card a").first().click();
   await expect(page.locator('.seat-picker[data-live="live"]')).toBeVisible({ timeout: 30_000 });
 }
@@ -119,4 +119,26 @@ test("best available finds seats together and seats can be chosen by keyboard", 
   await page.getByTestId("best-available").click();
   await expect(page).toHaveURL(/\/checkout\/\d+/);
   await expect(page.getByTestId("held-seats").locator("li")).toHaveCount(3);
+});
+
+test("an expired hold goes back on sale on every map and the buyer is told", async ({ browser }) => {
+  // A second server whose demo holds last 6 seconds (scripts/e2e.sh).
+  const shortHold = process.env.TESSERA_SHORT_HOLD_URL;
+  expect(shortHold, "TESSERA_SHORT_HOLD_URL is set by scripts/e2e.sh").toBeTruthy();
+  const { a, b, close } = await twoFans(browser);
+  try {
+    await openEvent(a, "Lowlight", shortHold);
+    await openEvent(b, "Lowlight", shortHold);
+    const seatId = await firstAvailableSeat(a);
+    await a.locator(`circle.seat[data-seat="${seatId}"]`).click();
+    await a.getByTestId("hold-selected").click();
+    await expect(a).toHaveURL(/\/checkout\/\d+/);
+    const onB = b.locator(`circle.seat[data-seat="${seatId}"]`);
+    await expect(onB).toHaveAttribute("data-status", "held", { timeout: 1_000 });
+    // 6 s hold + up to 0.5 s for the sweeper + delivery.
+    await expect(onB).toHaveAttribute("data-status", "available", { timeout: 10_000 });
+    await expect(a.getByTestId("expired")).toContainText("expired");
+  } finally {
+    await close();
+  }
 });

@@ -25,6 +25,11 @@ pub struct Config {
     #[arg(long, env = "TESSERA_SEED", value_enum, default_value = "demo")]
     pub seed: Seed,
 
+    /// Hold length of the seeded demo events, in seconds (tests shorten it
+    /// to watch holds expire).
+    #[arg(long, env = "TESSERA_DEMO_HOLD_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..=3600))]
+    pub demo_hold_seconds: i64,
+
     /// How long the cached home page may be served before it is rendered again.
     #[arg(long, env = "TESSERA_HOME_CACHE_SECONDS", default_value_t = 60)]
     pub home_cache_seconds: u64,
@@ -52,6 +57,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("seed", &self.seed)
+            .field("demo_hold_seconds", &self.demo_hold_seconds)
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("payment_latency_ms", &self.payment_latency_ms)
             .field("payment_fault_rate", &self.payment_fault_rate)
@@ -70,6 +76,7 @@ impl Config {
         Self {
             database_url: database_url.into(),
             seed: Seed::None,
+            demo_hold_seconds: 300,
             home_cache_seconds: 60,
             payment_latency_ms: 0,
             payment_fault_rate: 0.0,

@@ -295,16 +295,22 @@ fn section_tiers(
 
 /// Seeds the demo venues and events if the database has no venue yet.
 /// Returns whether it seeded.
-pub async fn seed_if_empty(store: &Store, now_ms: i64) -> Result<bool, CreateError> {
+pub async fn seed_if_empty(
+    store: &Store,
+    now_ms: i64,
+    hold_seconds: i64,
+) -> Result<bool, CreateError> {
     if has_venues(store).await? {
         return Ok(false);
     }
-    seed(store, now_ms).await?;
+    seed(store, now_ms, hold_seconds).await?;
     Ok(true)
 }
 
 /// Events start 2 days from now and spread over the next ~3 months, at 19:30 UTC.
-pub async fn seed(store: &Store, now_ms: i64) -> Result<(), CreateError> {
+/// `hold_seconds` is every demo event's hold length (300 unless a test
+/// wants holds to expire quickly).
+pub async fn seed(store: &Store, now_ms: i64, hold_seconds: i64) -> Result<(), CreateError> {
     let club_id = create_venue(store, &club()).await?;
     let theatre_id = create_venue(store, &theatre()).await?;
     let (stadium_venue, stadium_tiers) = stadium();
@@ -335,7 +341,7 @@ pub async fn seed(store: &Store, now_ms: i64) -> Result<(), CreateError> {
             description: event.description.into(),
             starts_at_ms,
             onsale_at_ms: now_ms - DAY_MS,
-            hold_seconds: 300,
+            hold_seconds,
             max_tickets_per_buyer: 8,
             tiers,
             section_tiers: section_tiers(event.venue, &names, &stadium_tiers),

@@ -78,7 +78,9 @@ pub async fn build_app_with_gateway(
 ) -> Result<(Router, AppState), StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    if config.seed == Seed::Demo && demo::seed_if_empty(&store, now_ms()).await? {
+    if config.seed == Seed::Demo
+        && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?
+    {
         tracing::info!("fresh database: demo data seeded");
     }
     let clock = Clock::default();
