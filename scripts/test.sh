@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test Tessera has, on a fresh machine too: installs the toolchain
 # (skipped when present), then formatting, lints, unit + integration tests on
-# SQLite and on a throwaway PostgreSQL cluster, one release build, and the
-# end2end suite in headless Chromium against that build.
+# SQLite and on a throwaway PostgreSQL cluster, one release build, the
+# end2end suite in headless Chromium against that build, and a few-second
+# loadgen smoke run against it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,5 +31,8 @@ cargo leptos build --release
 
 step "end2end in headless Chromium"
 scripts/e2e.sh
+
+step "loadgen smoke (correctness only: no oversell, no unexpected 5xx)"
+scripts/smoke.sh
 
 step "all tests passed in $(($(date +%s) - started))s"

@@ -319,7 +319,7 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
     };
 
     // Someone holds Back A2: Back A now has runs {1} and {3,4,5}. Two seats in
-    // 3-5 would strand a single seat, so Back B1-2 is chosen.
+    // 3-5 would strand a single seat, so a pair in Back B is chosen.
     assert_eq!(Buyer::new(&app).hold(event, &[seats[11]]).await.0, 201);
     let (status, hold) = Buyer::new(&app)
         .send(
@@ -329,7 +329,10 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
         )
         .await;
     assert_eq!(status, 201, "{hold}");
-    assert_eq!(held_ids(&hold), vec![seats[15], seats[16]]);
+    // Back B1-2 and B4-5 are equally good (cheap, nobody stranded);
+    // concurrent buyers are spread over such ties.
+    let pair = held_ids(&hold);
+    assert!(pair == seats[15..17] || pair == seats[18..20], "{pair:?}");
     assert_eq!(hold["total_cents"], 6000);
 
     let (status, hold) = Buyer::new(&app)
@@ -340,7 +343,12 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
         )
         .await;
     assert_eq!(status, 201, "{hold}");
-    assert_eq!(held_ids(&hold), vec![seats[0], seats[1], seats[2]]);
+    let trio = held_ids(&hold);
+    let allowed = [&seats[0..3], &seats[2..5], &seats[5..8], &seats[7..10]];
+    assert!(
+        allowed.contains(&trio.as_slice()),
+        "{trio:?}: three together in Front, nobody stranded"
+    );
 
     for impossible in [
         serde_json::json!({"count": 2, "max_price_cents": 2000}),

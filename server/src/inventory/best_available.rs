@@ -4,10 +4,10 @@
 //! all-or-nothing compare-and-set, retried if someone got there first.
 
 /// A seat that is free right now, in venue order (section, row, number).
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FreeSeat {
     pub id: i64,
-    pub section_id: i64,
+    pub section: String,
     pub row_label: String,
     pub number: i64,
     pub price_cents: i64,
@@ -17,11 +17,19 @@ pub struct FreeSeat {
 /// that many adjacent free seats. `seats` must be sorted by section, row and
 /// number (the order the venue lists them).
 pub fn choose(seats: &[FreeSeat], count: usize) -> Option<Vec<i64>> {
-    if count == 0 {
-        return None;
+    ranked(seats, count, 1).into_iter().next()
+}
+
+/// Up to `limit` of the best placements, all equally good (none strands a
+/// single seat if any placement avoids it, and all cost the least), earliest
+/// in the venue first. Buyers arriving together are spread over these (see
+/// the caller), so an onsale flood does not all aim at the same two seats,
+/// and nobody is offered a worse placement than the best.
+pub fn ranked(seats: &[FreeSeat], count: usize, limit: usize) -> Vec<Vec<i64>> {
+    if count == 0 || limit == 0 {
+        return Vec::new();
     }
-    // (orphans left, total price, first seat id) — lower is better.
-    let mut best: Option<((bool, i64, i64), Vec<i64>)> = None;
+    let mut placements: Vec<(Rank, &[FreeSeat])> = Vec::new();
     for run in runs(seats) {
         if run.len() < count {
             continue;
@@ -32,14 +40,27 @@ pub fn choose(seats: &[FreeSeat], count: usize) -> Option<Vec<i64>> {
             let leaves_orphan = left_gap == 1 || right_gap == 1;
             let group = &run[offset..offset + count];
             let price: i64 = group.iter().map(|s| s.price_cents).sum();
-            let key = (leaves_orphan, price, group[0].id);
-            if best.as_ref().is_none_or(|(best_key, _)| key < *best_key) {
-                best = Some((key, group.iter().map(|s| s.id).collect()));
-            }
+            placements.push(((leaves_orphan, price, group[0].id), group));
         }
     }
-    best.map(|(_, ids)| ids)
+    if placements.len() > limit {
+        placements.select_nth_unstable_by_key(limit - 1, |(key, _)| *key);
+        placements.truncate(limit);
+    }
+    placements.sort_unstable_by_key(|(key, _)| *key);
+    let best = placements
+        .first()
+        .map(|((orphan, price, _), _)| (*orphan, *price));
+    placements
+        .into_iter()
+        .take_while(|((orphan, price, _), _)| Some((*orphan, *price)) == best)
+        .map(|(_, group)| group.iter().map(|s| s.id).collect())
+        .collect()
 }
+
+/// How good a placement is: (strands a single seat, total price, first seat
+/// id); lower is better.
+type Rank = (bool, i64, i64);
 
 /// Maximal runs of consecutive seat numbers within one row.
 fn runs(seats: &[FreeSeat]) -> Vec<&[FreeSeat]> {
@@ -47,7 +68,7 @@ fn runs(seats: &[FreeSeat]) -> Vec<&[FreeSeat]> {
     let mut start = 0;
     for i in 1..=seats.len() {
         let continues = i < seats.len()
-            && seats[i].section_id == seats[i - 1].section_id
+            && seats[i].section == seats[i - 1].section
             && seats[i].row_label == seats[i - 1].row_label
             && seats[i].number == seats[i - 1].number + 1;
         if !continues {
@@ -63,13 +84,13 @@ fn runs(seats: &[FreeSeat]) -> Vec<&[FreeSeat]> {
 mod tests {
     use super::*;
 
-    /// A row "A" of section 1 with these free seat numbers, all at `price`.
+    /// A row of section `section_id` with these free seat numbers, all at `price`.
     fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<FreeSeat> {
         numbers
             .iter()
             .map(|&number| FreeSeat {
                 id: section_id * 1000 + number,
-                section_id,
+                section: section_id.to_string(),
                 row_label: row_label.into(),
                 number,
                 price_cents: price,
@@ -109,6 +130,25 @@ mod tests {
         assert_eq!(choose(&seats, 2), Some(vec![1001, 1002]));
         seats.extend(row(&[5, 6], 1000, 1, "B"));
         assert_eq!(choose(&seats, 2), Some(vec![1005, 1006]));
+    }
+
+    #[test]
+    fn only_equally_good_placements_are_offered() {
+        let mut seats = row(&[1, 2, 3, 4], 1000, 1, "A");
+        seats.extend(row(&[1, 2], 900, 2, "A"));
+        assert_eq!(
+            ranked(&seats, 2, 10),
+            vec![vec![2001, 2002]],
+            "the one cheapest"
+        );
+        let mut seats = row(&[1, 2, 3, 4, 5, 6], 1000, 1, "A");
+        seats.extend(row(&[1, 2, 3], 1000, 1, "B"));
+        // Same price everywhere: the placements stranding nobody, in venue order.
+        assert_eq!(
+            ranked(&seats, 2, 10),
+            vec![vec![1001, 1002], vec![1003, 1004], vec![1005, 1006]]
+        );
+        assert_eq!(ranked(&seats, 2, 2).len(), 2);
     }
 
     #[test]

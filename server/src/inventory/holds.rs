@@ -321,29 +321,3 @@ pub async fn changes_since(
     .await)?;
     Ok(rows)
 }
-
-/// Free seats of an event within the best-available constraints, in venue
-/// order (seat ids follow section, row, number).
-pub async fn free_seats(
-    store: &Store,
-    event_id: i64,
-    section: Option<&str>,
-    max_price_cents: Option<i64>,
-    now: i64,
-) -> Result<Vec<super::best_available::FreeSeat>, StoreError> {
-    let rows = on_pool!(store, pool => sqlx::query_as::<_, super::best_available::FreeSeat>(
-        "SELECT s.id, s.section_id, s.row_label, s.number, t.price_cents FROM seats s \
-         JOIN sections sec ON sec.id = s.section_id JOIN price_tiers t ON t.id = s.tier_id \
-         WHERE s.event_id = $1 AND (s.status = 'available' OR (s.status = 'held' AND s.held_until <= $2)) \
-         AND (CAST($3 AS TEXT) IS NULL OR sec.name = $3) \
-         AND (CAST($4 AS BIGINT) IS NULL OR t.price_cents <= $4) \
-         ORDER BY s.id",
-    )
-    .bind(event_id)
-    .bind(now)
-    .bind(section)
-    .bind(max_price_cents)
-    .fetch_all(pool)
-    .await)?;
-    Ok(rows)
-}

@@ -10,6 +10,7 @@ pub mod sweeper;
 
 use crate::catalog::{effective_status, format_ms};
 use crate::error::store_error_to_api;
+use crate::live::LiveHub;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
@@ -26,11 +27,12 @@ pub const MAX_SEATS_PER_REQUEST: usize = 50;
 pub struct Inventory {
     store: Store,
     clock: Clock,
+    live: LiveHub,
 }
 
 impl Inventory {
-    pub fn new(store: Store, clock: Clock) -> Self {
-        Self { store, clock }
+    pub fn new(store: Store, clock: Clock, live: LiveHub) -> Self {
+        Self { store, clock, live }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -91,29 +93,31 @@ impl Inventory {
         let outcome = match wanted {
             Wanted::Seats(seat_ids) => claim(seat_ids).await?,
             Wanted::Best(best) => {
-                // Another buyer may take the chosen seats between the read and
-                // the claim; then choose again from what is left.
+                // Candidates come from the live in-memory map; buyers are
+                // spread at random over the best few placements, and seats a
+                // failed claim found taken are avoided on the next try.
+                let channel = self.live.channel(event_id).await?;
+                let mut taken: HashSet<i64> = HashSet::new();
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    let free = holds::free_seats(
-                        &self.store,
-                        event_id.0,
-                        best.section.as_deref(),
-                        best.max_price_cents,
-                        now,
-                    )
-                    .await
-                    .map_err(store_error_to_api)?;
-                    let Some(seat_ids) = best_available::choose(&free, best.count as usize) else {
+                    let free: Vec<_> = channel
+                        .free_seats(best.section.as_deref(), best.max_price_cents)
+                        .into_iter()
+                        .filter(|seat| !taken.contains(&seat.id))
+                        .collect();
+                    let candidates =
+                        best_available::ranked(&free, best.count as usize, BEST_AVAILABLE_SPREAD);
+                    if candidates.is_empty() {
                         return Err(ApiError::new(
                             ErrorCode::SeatsUnavailable,
                             format!("no {} seats together match your choice", best.count),
                         ));
-                    };
-                    match claim(seat_ids).await? {
-                        ClaimOutcome::Unavailable(_) if attempt < BEST_AVAILABLE_ATTEMPTS => {
-                            continue
+                    }
+                    let pick = rand::random_range(0..candidates.len());
+                    match claim(candidates[pick].clone()).await? {
+                        ClaimOutcome::Unavailable(lost) if attempt < BEST_AVAILABLE_ATTEMPTS => {
+                            taken.extend(lost);
                         }
                         outcome => break outcome,
                     }
@@ -243,6 +247,8 @@ impl Inventory {
 }
 
 const BEST_AVAILABLE_ATTEMPTS: usize = 5;
+/// How many of the best placements concurrent buyers are spread over.
+const BEST_AVAILABLE_SPREAD: usize = 8;
 
 enum Wanted {
     Seats(Vec<i64>),

@@ -102,6 +102,31 @@ impl EventChannel {
         (state.version, json)
     }
 
+    /// Seats free right now (as of the last tick) within the constraints,
+    /// in venue order: the candidates for best available, read from memory
+    /// instead of 50,000 rows per request. The claim re-checks in the database.
+    pub fn free_seats(
+        &self,
+        section: Option<&str>,
+        max_price_cents: Option<i64>,
+    ) -> Vec<crate::inventory::best_available::FreeSeat> {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state
+            .seats
+            .iter()
+            .filter(|seat| seat.status == SeatStatus::Available)
+            .filter(|seat| section.is_none_or(|name| seat.section == name))
+            .filter(|seat| max_price_cents.is_none_or(|max| seat.price_cents <= max))
+            .map(|seat| crate::inventory::best_available::FreeSeat {
+                id: seat.id.0,
+                section: seat.section.clone(),
+                row_label: seat.row.clone(),
+                number: seat.number,
+                price_cents: seat.price_cents,
+            })
+            .collect()
+    }
+
     pub fn version(&self) -> i64 {
         self.state.read().unwrap_or_else(|p| p.into_inner()).version
     }
@@ -159,6 +184,15 @@ pub struct LiveHub {
     channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
     /// Serialises first loads so one event's map is read from the database once.
     loading: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for LiveHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let watched = self.channels.lock().map(|c| c.len()).unwrap_or_default();
+        f.debug_struct("LiveHub")
+            .field("events_in_memory", &watched)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LiveHub {

@@ -85,11 +85,12 @@ pub async fn build_app_with_gateway(
     }
     let clock = Clock::default();
     let catalog = Catalog::new(store.clone(), clock.clone());
+    let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
     let state = AppState {
         leptos_options,
-        live: LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER),
+        inventory: Inventory::new(store.clone(), clock.clone(), live.clone()),
+        live,
         catalog,
-        inventory: Inventory::new(store.clone(), clock.clone()),
         checkout: Checkout::new(store.clone(), clock, gateway),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),

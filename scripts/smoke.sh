@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Loadgen smoke run (a few seconds): an onsale against the release server on
+# a fresh SQLite database, failing only on correctness (an oversold seat read
+# back from the database, or an unexpected 5xx), never on speed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cargo build --release -p server --bin loadgen
+[ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
+WORK="$(mktemp -d /tmp/tessera-smoke.XXXXXX)"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+DB="sqlite://$WORK/tessera.db"
+LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DB" RUST_LOG=warn target/release/server >"$WORK/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 240); do
+  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+
+echo "--- buyers holding named seats and paying ---"
+target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 4 --mode buy \
+  --database-url "$DB" --check
+echo "--- buyers asking for best available seats and paying ---"
+target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 3 --mode buy \
+  --best-available --database-url "$DB" --check
