@@ -10,8 +10,8 @@ use crate::inventory::clock::Clock;
 use crate::store::Store;
 use app::error::ApiError;
 use app::types::{
-    EventDetail, EventId, EventList, EventQuery, EventSummary, SeatId, SeatMap, SeatStatus,
-    SeatView, SectionView, TierView, VenueId, VenueRef,
+    EventDetail, EventId, EventList, EventQuery, EventSummary, SeatMap, SeatStatus, SectionView,
+    TierView, VenueId, VenueRef,
 };
 use queries::EventFilter;
 use time::format_description::well_known::Rfc3339;
@@ -132,17 +132,7 @@ impl Catalog {
         };
         let seats = rows
             .into_iter()
-            .map(|row| SeatView {
-                id: SeatId(row.id),
-                status: effective_status(&row.status, row.held_until, now),
-                section: row.section,
-                row: row.row_label,
-                number: row.number,
-                x: row.x,
-                y: row.y,
-                tier: row.tier,
-                price_cents: row.price_cents,
-            })
+            .map(|row| row.seat.into_view(now))
             .collect();
         Ok(SeatMap { version, seats })
     }

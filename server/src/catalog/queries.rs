@@ -172,8 +172,9 @@ pub async fn event_sections(
     Ok(rows)
 }
 
+/// A seat as the database describes it, joined with its section and tier.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct SeatRow {
+pub struct SeatFields {
     pub id: i64,
     pub section: String,
     pub row_label: String,
@@ -184,6 +185,29 @@ pub struct SeatRow {
     pub price_cents: i64,
     pub status: String,
     pub held_until: Option<i64>,
+}
+
+impl SeatFields {
+    /// The wire view, with expired holds shown as available.
+    pub fn into_view(self, now: i64) -> app::types::SeatView {
+        app::types::SeatView {
+            id: app::types::SeatId(self.id),
+            status: super::effective_status(&self.status, self.held_until, now),
+            section: self.section,
+            row: self.row_label,
+            number: self.number,
+            x: self.x,
+            y: self.y,
+            tier: self.tier,
+            price_cents: self.price_cents,
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SeatRow {
+    #[sqlx(flatten)]
+    pub seat: SeatFields,
     /// The event's version, read in the same statement as the seats so the
     /// pair is one consistent snapshot on either backend.
     pub event_version: i64,

@@ -168,11 +168,7 @@ pub async fn complete_purchase(
 ) -> Result<Completion, StoreError> {
     let completion = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
-        let (version,): (i64,) =
-            sqlx::query_as("UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version")
-                .bind(purchase.event_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let version = crate::bump_event_version!(tx, purchase.event_id);
         // Claim the purchase first: of two settlers, the second blocks here
         // (PostgreSQL row lock, SQLite write lock) and then finds it settled.
         let paid = sqlx::query(
@@ -283,11 +279,7 @@ pub async fn refund_purchase(
 ) -> Result<bool, StoreError> {
     let refunded = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
-        let (version,): (i64,) =
-            sqlx::query_as("UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version")
-                .bind(purchase.event_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let version = crate::bump_event_version!(tx, purchase.event_id);
         let updated = sqlx::query(
             "UPDATE purchases SET status = 'refunded', updated_at = $1 WHERE id = $2 AND status = 'paid'",
         )

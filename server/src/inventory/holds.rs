@@ -5,6 +5,7 @@
 //! changes the seats by compare-and-set, then records the change in
 //! `seat_changes` under that version.
 
+use crate::catalog::queries::SeatFields;
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
 use app::types::SeatStatus;
@@ -69,11 +70,7 @@ pub async fn claim_seats(
 ) -> Result<ClaimOutcome, StoreError> {
     let outcome = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
-        let (version,): (i64,) =
-            sqlx::query_as("UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version")
-                .bind(event_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let version = crate::bump_event_version!(tx, event_id);
         // Counted inside the transaction, after the version bump serialised
         // this event's writers, so two parallel requests of one buyer cannot
         // both pass the limit.
@@ -185,26 +182,11 @@ pub async fn hold(store: &Store, hold_id: i64) -> Result<Option<HoldRow>, StoreE
     Ok(row)
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct HeldSeatRow {
-    pub id: i64,
-    pub section: String,
-    pub row_label: String,
-    pub number: i64,
-    pub x: f64,
-    pub y: f64,
-    pub tier: String,
-    pub price_cents: i64,
-    pub status: String,
-    pub held_until: Option<i64>,
-    pub hold_id: Option<i64>,
-}
-
 /// The seats a hold asked for, as they are now.
-pub async fn hold_seats(store: &Store, hold_id: i64) -> Result<Vec<HeldSeatRow>, StoreError> {
-    let rows = on_pool!(store, pool => sqlx::query_as::<_, HeldSeatRow>(
+pub async fn hold_seats(store: &Store, hold_id: i64) -> Result<Vec<SeatFields>, StoreError> {
+    let rows = on_pool!(store, pool => sqlx::query_as::<_, SeatFields>(
         "SELECT s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, t.name AS tier, \
-         t.price_cents, s.status, s.held_until, s.hold_id \
+         t.price_cents, s.status, s.held_until \
          FROM hold_seats hs JOIN seats s ON s.id = hs.seat_id \
          JOIN sections sec ON sec.id = s.section_id JOIN price_tiers t ON t.id = s.tier_id \
          WHERE hs.hold_id = $1 ORDER BY s.id",
@@ -233,11 +215,7 @@ pub async fn end_hold(
     };
     let freed = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
-        let (version,): (i64,) =
-            sqlx::query_as("UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version")
-                .bind(event_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let version = crate::bump_event_version!(tx, event_id);
         let ended = sqlx::query(
             "UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active' AND expires_at <= $3",
         )

@@ -8,14 +8,12 @@ pub mod holds;
 pub mod routes;
 pub mod sweeper;
 
-use crate::catalog::{effective_status, format_ms};
+use crate::catalog::format_ms;
 use crate::error::store_error_to_api;
 use crate::live::LiveHub;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
-use app::types::{
-    BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId, SeatView,
-};
+use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId};
 use clock::Clock;
 use holds::ClaimOutcome;
 use std::collections::HashSet;
@@ -172,20 +170,7 @@ impl Inventory {
                 0
             },
             total_cents: hold.total_cents,
-            seats: seats
-                .into_iter()
-                .map(|seat| SeatView {
-                    id: SeatId(seat.id),
-                    status: effective_status(&seat.status, seat.held_until, now),
-                    section: seat.section,
-                    row: seat.row_label,
-                    number: seat.number,
-                    x: seat.x,
-                    y: seat.y,
-                    tier: seat.tier,
-                    price_cents: seat.price_cents,
-                })
-                .collect(),
+            seats: seats.into_iter().map(|seat| seat.into_view(now)).collect(),
         })
     }
 

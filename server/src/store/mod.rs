@@ -79,6 +79,23 @@ macro_rules! insert_changes {
     }};
 }
 
+/// Bumps an event's version inside `$tx` and evaluates to the new version.
+/// Every seat change starts with this: on PostgreSQL it takes the event
+/// row's lock, so one event's changes commit in version order; on SQLite the
+/// write transaction already serialises them.
+#[macro_export]
+macro_rules! bump_event_version {
+    ($tx:expr, $event_id:expr) => {{
+        let (version,): (i64,) = sqlx::query_as(
+            "UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version",
+        )
+        .bind($event_id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        version
+    }};
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("unsupported DATABASE_URL scheme (use sqlite:// or postgres://): {0}")]
