@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 started=$(date +%s)
+# Everything is also logged, to total the test counts at the end.
+LOG="$(mktemp /tmp/tessera-test.XXXXXX.log)"
+exec > >(tee "$LOG") 2>&1
 step() { printf '\n\033[1;32m=== %s\033[0m (at %ss)\n' "$*" "$(($(date +%s) - started))"; }
 
 step "toolchain"
@@ -36,3 +39,10 @@ step "loadgen smoke (correctness only: no oversell, no unexpected 5xx)"
 scripts/smoke.sh
 
 step "all tests passed in $(($(date +%s) - started))s"
+# One closing line with the totals: cargo's "test result" lines (SQLite and
+# PostgreSQL runs) plus Playwright's summary.
+sed 's/\x1b\[[0-9;]*m//g' "$LOG" | awk '
+  /^test result: / { passed += $4; failed += $6 }
+  /^  [0-9]+ passed \(/ { passed += $1 }
+  END { printf "tests: %d passed, %d failed\n", passed, failed }'
+rm -f "$LOG"

@@ -2,7 +2,7 @@
 //! onsale flood every request for `/` is served these bytes; one request per
 //! interval renders a fresh copy while the others keep getting the old one.
 
-use axum::body::{to_bytes, Body};
+use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -107,8 +107,7 @@ pub async fn serve_cached_home(
     if response.status() != StatusCode::OK {
         return response;
     }
-    let (parts, body) = response.into_parts();
-    match to_bytes(body, MAX_CACHED_BYTES).await {
+    match to_bytes(response.into_body(), MAX_CACHED_BYTES).await {
         Ok(html) => {
             let page = CachedPage {
                 rendered_at: Instant::now(),
@@ -119,7 +118,7 @@ pub async fn serve_cached_home(
         }
         Err(error) => {
             tracing::error!(%error, "could not buffer the home page for the cache");
-            Response::from_parts(parts, Body::from("home page unavailable"))
+            (StatusCode::INTERNAL_SERVER_ERROR, "home page unavailable").into_response()
         }
     }
 }
