@@ -228,6 +228,21 @@ async fn pages_render_on_the_server_and_the_home_page_is_cached() {
         .await
         .expect("html")
         .contains("Brand New Show"));
+    // Browsers get the cached gzipped copy.
+    let zipped = app
+        .client
+        .get(app.url("/"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["x-tessera-cache"], "hit");
+    assert_eq!(
+        &zipped.bytes().await.expect("body")[..2],
+        &[0x1f, 0x8b],
+        "gzip magic"
+    );
     // ...but a search is rendered fresh.
     let search = app.get("/?q=brand").await.text().await.expect("html");
     assert!(search.contains("Brand New Show"));

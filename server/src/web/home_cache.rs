@@ -1,6 +1,8 @@
 //! The home page, rendered at most once per refresh interval. During an
 //! onsale flood every request for `/` is served these bytes; one request per
 //! interval renders a fresh copy while the others keep getting the old one.
+//! The page is kept gzipped too, so browsers (which all ask for gzip) are
+//! not served a fresh compression per request.
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -31,6 +33,40 @@ struct Inner {
 struct CachedPage {
     rendered_at: Instant,
     html: Bytes,
+    gzipped: Bytes,
+}
+
+impl CachedPage {
+    fn new(html: Bytes) -> Self {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing to a Vec cannot fail; an empty result just means "serve plain".
+        let gzipped = encoder
+            .write_all(&html)
+            .and_then(|()| encoder.finish())
+            .unwrap_or_default();
+        Self {
+            rendered_at: Instant::now(),
+            html,
+            gzipped: Bytes::from(gzipped),
+        }
+    }
+}
+
+/// Whether the client accepts a gzip body (and did not refuse it with q=0).
+fn accepts_gzip(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.trim().split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name == "gzip" || name == "*") && !refused
+        })
 }
 
 impl HomeCache {
@@ -54,10 +90,20 @@ impl HomeCache {
     }
 }
 
-fn html_response(page: &CachedPage, cache_state: &'static str) -> Response {
+fn html_response(page: &CachedPage, cache_state: &'static str, gzip: bool) -> Response {
     let age = page.rendered_at.elapsed().as_secs().to_string();
-    let mut response = (StatusCode::OK, page.html.clone()).into_response();
+    let gzip = gzip && !page.gzipped.is_empty();
+    let body = if gzip {
+        page.gzipped.clone()
+    } else {
+        page.html.clone()
+    };
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -82,8 +128,9 @@ pub async fn serve_cached_home(
     if !cacheable {
         return next.run(request).await;
     }
+    let gzip = accepts_gzip(&request);
     if let Some(page) = cache.fresh_page().await {
-        return html_response(&page, "hit");
+        return html_response(&page, "hit", gzip);
     }
     // Stale or empty. One request renders; while it does, others get the
     // stale copy if there is one, or wait for the render if there is none.
@@ -91,17 +138,17 @@ pub async fn serve_cached_home(
         Ok(guard) => guard,
         Err(_) => {
             if let Some(page) = cache.any_page().await {
-                return html_response(&page, "stale");
+                return html_response(&page, "stale", gzip);
             }
             let guard = cache.inner.render_lock.lock().await;
             if let Some(page) = cache.fresh_page().await {
-                return html_response(&page, "hit");
+                return html_response(&page, "hit", gzip);
             }
             guard
         }
     };
     if let Some(page) = cache.fresh_page().await {
-        return html_response(&page, "hit");
+        return html_response(&page, "hit", gzip);
     }
     let response = next.run(request).await;
     if response.status() != StatusCode::OK {
@@ -109,16 +156,47 @@ pub async fn serve_cached_home(
     }
     match to_bytes(response.into_body(), MAX_CACHED_BYTES).await {
         Ok(html) => {
-            let page = CachedPage {
-                rendered_at: Instant::now(),
-                html,
-            };
+            let page = CachedPage::new(html);
             *cache.inner.page.write().await = Some(page.clone());
-            html_response(&page, "miss")
+            html_response(&page, "miss", gzip)
         }
         Err(error) => {
             tracing::error!(%error, "could not buffer the home page for the cache");
             (StatusCode::INTERNAL_SERVER_ERROR, "home page unavailable").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_encoding(value: &str) -> Request {
+        Request::builder()
+            .header(header::ACCEPT_ENCODING, value)
+            .body(axum::body::Body::empty())
+            .expect("request")
+    }
+
+    #[test]
+    fn gzip_is_served_only_to_clients_that_accept_it() {
+        assert!(accepts_gzip(&with_encoding("gzip, deflate, br")));
+        assert!(accepts_gzip(&with_encoding("br;q=1.0, gzip;q=0.8")));
+        assert!(!accepts_gzip(&with_encoding("br")));
+        assert!(!accepts_gzip(&with_encoding("gzip;q=0")));
+        assert!(!accepts_gzip(&with_encoding("identity")));
+    }
+
+    #[test]
+    fn the_cached_page_keeps_a_gzipped_copy_that_decompresses_to_it() {
+        use std::io::Read;
+        let html = Bytes::from("<html>".repeat(500));
+        let page = CachedPage::new(html.clone());
+        assert!(page.gzipped.len() < html.len());
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&page.gzipped[..])
+            .read_to_end(&mut unzipped)
+            .expect("gunzip");
+        assert_eq!(unzipped, html);
     }
 }
