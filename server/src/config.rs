@@ -34,6 +34,16 @@ pub struct Config {
     #[arg(long, env = "TESSERA_HOME_CACHE_SECONDS", default_value_t = 60)]
     pub home_cache_seconds: u64,
 
+    /// How often expired holds are swept back on sale, in milliseconds; 0
+    /// turns the sweeper off (lazy reclaim still frees expired seats).
+    #[arg(long, env = "TESSERA_SWEEP_MS", default_value_t = 500)]
+    pub sweep_every_ms: u64,
+
+    /// How often purchases left pending by a crash are settled against the
+    /// payment provider (also once at start-up); 0 turns it off.
+    #[arg(long, env = "TESSERA_RECONCILE_SECONDS", default_value_t = 30)]
+    pub reconcile_every_secs: u64,
+
     /// Built-in test payment gateway: added latency per call, in milliseconds.
     #[arg(long, env = "TESSERA_PAYMENT_LATENCY_MS", default_value_t = 0)]
     pub payment_latency_ms: u64,
@@ -59,6 +69,8 @@ impl fmt::Debug for Config {
             .field("seed", &self.seed)
             .field("demo_hold_seconds", &self.demo_hold_seconds)
             .field("home_cache_seconds", &self.home_cache_seconds)
+            .field("sweep_every_ms", &self.sweep_every_ms)
+            .field("reconcile_every_secs", &self.reconcile_every_secs)
             .field("payment_latency_ms", &self.payment_latency_ms)
             .field("payment_fault_rate", &self.payment_fault_rate)
             .field(
@@ -71,13 +83,17 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// Defaults for tests and tools: the given database, no demo data.
+    /// Defaults for tests and tools: the given database, no demo data, and no
+    /// background sweeping or reconciliation (tests call them when they mean
+    /// to, so a background run never races an assertion).
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
             seed: Seed::None,
             demo_hold_seconds: 300,
             home_cache_seconds: 60,
+            sweep_every_ms: 0,
+            reconcile_every_secs: 0,
             payment_latency_ms: 0,
             payment_fault_rate: 0.0,
             stripe_secret_key: None,

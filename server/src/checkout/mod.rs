@@ -371,10 +371,13 @@ impl Checkout {
 }
 
 /// Settles stale pending purchases at start-up (a previous process may have
-/// died mid-payment) and then every half minute.
-pub fn spawn_reconciler(checkout: Checkout) -> tokio::task::JoinHandle<()> {
+/// died mid-payment) and then every `every`.
+pub fn spawn_reconciler(
+    checkout: Checkout,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(30));
+        let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
             if let Ok(settled @ 1..) = checkout.reconcile_pending(RECONCILE_AFTER_MS).await {

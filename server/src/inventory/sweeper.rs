@@ -5,11 +5,9 @@
 use super::Inventory;
 use std::time::Duration;
 
-pub const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
-
-pub fn spawn(inventory: Inventory) -> tokio::task::JoinHandle<()> {
+pub fn spawn(inventory: Inventory, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(SWEEP_INTERVAL);
+        let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;

@@ -95,8 +95,18 @@ pub async fn build_app_with_gateway(
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
     };
-    sweeper::spawn(state.inventory.clone());
-    checkout::spawn_reconciler(state.checkout.clone());
+    if config.sweep_every_ms > 0 {
+        sweeper::spawn(
+            state.inventory.clone(),
+            Duration::from_millis(config.sweep_every_ms),
+        );
+    }
+    if config.reconcile_every_secs > 0 {
+        checkout::spawn_reconciler(
+            state.checkout.clone(),
+            Duration::from_secs(config.reconcile_every_secs),
+        );
+    }
     state.live.spawn_pump();
     Ok((router(state.clone()), state))
 }
