@@ -87,6 +87,17 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(HttpError))]
 pub struct ApiPath<T>(pub T);
 
+/// Parses an id from a URL path: anything but a positive integer is
+/// malformed input (400), not a missing thing (404). `what` reads "an event",
+/// "a hold", …
+pub fn parse_path_id<T>(
+    raw: &str,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<T, ApiError> {
+    parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not {what} id")))
+}
+
 /// Fallback for unknown `/api/...` paths.
 pub async fn api_not_found() -> HttpError {
     HttpError(ApiError::not_found("no such API endpoint"))

@@ -1,7 +1,7 @@
 //! REST handlers of the catalog (`/api/events…`), per `shared/API.md`.
 
 use super::Catalog;
-use crate::error::{ApiPath, ApiQuery, HttpResult};
+use crate::error::{parse_path_id, ApiPath, ApiQuery, HttpResult};
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{EventDetail, EventId, EventList, EventQuery, SeatMap};
@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 /// A path id that is not a positive integer is malformed input (400), not a
 /// missing event (404).
 pub fn parse_event_id(raw: &str) -> Result<EventId, ApiError> {
-    EventId::parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not an event id")))
+    parse_path_id(raw, EventId::parse, "an event")
 }
 
 /// Upcoming events, soonest first, with text and date filters.

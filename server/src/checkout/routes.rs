@@ -1,7 +1,7 @@
 //! REST handlers for purchases and refunds, per `shared/API.md`.
 
 use super::Checkout;
-use crate::error::{ApiJson, ApiPath, HttpResult};
+use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
 use crate::payments::card_guard::json_contains_card_number;
 use crate::session::BuyerSession;
 use crate::state::AppState;
@@ -18,10 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/holds/{id}/purchase", post(purchase))
         .route("/api/purchases/{id}", get(purchase_view))
         .route("/api/purchases/{id}/refund", post(refund))
-}
-
-fn parse_id<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, ApiError> {
-    parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not a {what} id")))
 }
 
 /// Pays for the caller's hold. Send a fresh `Idempotency-Key` per attempt;
@@ -47,7 +43,7 @@ pub async fn purchase(
     ApiPath(hold_id): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> HttpResult<Response> {
-    let hold_id = parse_id(&hold_id, HoldId::parse, "hold")?;
+    let hold_id = parse_path_id(&hold_id, HoldId::parse, "a hold")?;
     // Checked before anything is parsed, stored or logged.
     if json_contains_card_number(&body) {
         return Err(ApiError::new(
@@ -78,7 +74,7 @@ pub async fn purchase_view(
     session: BuyerSession,
     ApiPath(purchase_id): ApiPath<String>,
 ) -> HttpResult<Json<PurchaseView>> {
-    let purchase_id = parse_id(&purchase_id, PurchaseId::parse, "purchase")?;
+    let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
     Ok(Json(
         checkout.purchase_view(purchase_id, &session.id).await?,
     ))
@@ -95,6 +91,6 @@ pub async fn refund(
     session: BuyerSession,
     ApiPath(purchase_id): ApiPath<String>,
 ) -> HttpResult<Json<PurchaseView>> {
-    let purchase_id = parse_id(&purchase_id, PurchaseId::parse, "purchase")?;
+    let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
     Ok(Json(checkout.refund(purchase_id, &session.id).await?))
 }

@@ -2,10 +2,10 @@
 
 use super::Inventory;
 use crate::catalog::routes::parse_event_id;
-use crate::error::{ApiJson, ApiPath, HttpResult};
+use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
 use crate::session::BuyerSession;
 use crate::state::AppState;
-use app::error::{ApiError, ErrorBody};
+use app::error::ErrorBody;
 use app::types::{HoldId, HoldRequest, HoldView};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,10 +17,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/events/{id}/holds", post(create_hold))
         .route("/api/holds/{id}", get(get_hold).delete(release_hold))
-}
-
-fn parse_hold_id(raw: &str) -> Result<HoldId, ApiError> {
-    HoldId::parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not a hold id")))
 }
 
 /// Holds seats for the caller's session: all requested seats or none.
@@ -56,7 +52,10 @@ pub async fn get_hold(
 ) -> HttpResult<Json<HoldView>> {
     Ok(Json(
         inventory
-            .hold_view(parse_hold_id(&hold_id)?, &session.id)
+            .hold_view(
+                parse_path_id(&hold_id, HoldId::parse, "a hold")?,
+                &session.id,
+            )
             .await?,
     ))
 }
@@ -73,7 +72,10 @@ pub async fn release_hold(
     ApiPath(hold_id): ApiPath<String>,
 ) -> HttpResult<StatusCode> {
     inventory
-        .release(parse_hold_id(&hold_id)?, &session.id)
+        .release(
+            parse_path_id(&hold_id, HoldId::parse, "a hold")?,
+            &session.id,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
