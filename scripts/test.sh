@@ -24,10 +24,10 @@ cargo clippy -p app -p server --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
-cargo test -p app -p server
+timeout 1800 cargo test -p app -p server
 
 step "the same tests on PostgreSQL"
-scripts/with-postgres.sh cargo test -p app -p server
+timeout 1800 scripts/with-postgres.sh cargo test -p app -p server
 
 step "release build"
 cargo leptos build --release

@@ -256,6 +256,32 @@ async fn pages_render_on_the_server_and_the_home_page_is_cached() {
     assert_eq!(app.get("/no/such/page").await.status(), 404);
 }
 
+/// Regression: building a router lists the page routes, which used to
+/// suppress resource loading process-wide for a moment; a page whose data
+/// first loaded in that moment never finished rendering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_finish_rendering_while_other_routers_are_built() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let event = add_event(app.store(), hall, "Jazz Night", 5).await;
+    let state = app.state.clone();
+    let builder = std::thread::spawn(move || {
+        for _ in 0..200 {
+            drop(server::web::router(state.clone()));
+        }
+    });
+    for _ in 0..100 {
+        let page = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            app.get(&format!("/events/{event}")),
+        )
+        .await
+        .expect("the event page rendered within 5 s");
+        assert_eq!(page.status(), 200);
+    }
+    builder.join().expect("router builder");
+}
+
 #[tokio::test]
 async fn an_expired_home_page_is_rendered_again() {
     let mut config = server::config::Config::for_database(fresh_database_url().await);

@@ -25,8 +25,8 @@ use axum::{Json, Router};
 use home_cache::{serve_cached_home, HomeCache};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -116,7 +116,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .leptos_routes_with_context(
             &state,
-            generate_route_list(App),
+            page_routes(),
             move || provide_context(backend.clone()),
             {
                 let options = state.leptos_options.clone();
@@ -142,6 +142,18 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The page routes, listed once per process.
+///
+/// Listing runs the app with resource loading suppressed through a
+/// process-wide flag (leptos-rs/leptos#4773): a resource first polled while
+/// any listing runs never resolves, and its page hangs. A server builds one
+/// router, but tests build many, in parallel, while other servers render
+/// pages; listing once, before any router exists, closes that window.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 #[derive(OpenApi)]

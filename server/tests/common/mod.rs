@@ -120,7 +120,11 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     });
     let app = TestApp {
         base_url: format!("http://{addr}"),
-        client: reqwest::Client::new(),
+        // A hung response fails its test in seconds instead of hanging CI.
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("HTTP client"),
         state,
     };
     // Ready when the health check answers (no sleeps).
@@ -295,7 +299,11 @@ pub async fn spawn_app_with_gateway(
     });
     TestApp {
         base_url: format!("http://{addr}"),
-        client: reqwest::Client::new(),
+        // A hung response fails its test in seconds instead of hanging CI.
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("HTTP client"),
         state,
     }
 }
