@@ -32,6 +32,16 @@ pub enum ErrorCode {
     PaymentDeclined,
     /// 422: the request parsed but its values are not acceptable.
     Validation,
+    /// 401: this needs a signed-in account.
+    Unauthenticated,
+    /// 401: the email and password do not match an account (which of the
+    /// two is wrong is deliberately not said).
+    InvalidCredentials,
+    /// 403: a state-changing request from another site (CSRF), or a role
+    /// this account does not have.
+    Forbidden,
+    /// 409: an account with this email already exists.
+    EmailTaken,
     /// 429: too many requests.
     RateLimited,
     /// 503: a dependency (database, payment provider) is unavailable; retry.
@@ -48,7 +58,10 @@ impl ErrorCode {
             Self::SeatsUnavailable
             | Self::HoldNotActive
             | Self::NotOnSale
-            | Self::NotRefundable => 409,
+            | Self::NotRefundable
+            | Self::EmailTaken => 409,
+            Self::Unauthenticated | Self::InvalidCredentials => 401,
+            Self::Forbidden => 403,
             Self::PaymentDeclined => 402,
             Self::Validation | Self::TicketLimitExceeded | Self::CardDataRefused => 422,
             Self::RateLimited => 429,
@@ -91,6 +104,9 @@ impl ApiError {
             message: "some of those seats were just taken; pick others".into(),
             seat_ids: Some(seat_ids),
         }
+    }
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "sign in first")
     }
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error")

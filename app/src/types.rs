@@ -434,3 +434,114 @@ mod tests {
         assert_eq!(SeatStatus::parse("gone"), None);
     }
 }
+
+/// Body of `POST /api/auth/register`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 8 to 128 characters.
+    pub password: String,
+    pub display_name: String,
+}
+
+/// Body of `POST /api/auth/login`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Body of `POST /api/auth/confirm`: the token from the confirmation email.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmEmailRequest {
+    pub token: String,
+}
+
+/// Body of `PUT /api/me/payment-method`: a token from the processor's card form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SavePaymentMethodRequest {
+    pub token: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Fan,
+    Staff,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fan => "fan",
+            Self::Staff => "staff",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Fan, Self::Staff, Self::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+    }
+}
+
+/// A saved card as its owner sees it: never more than brand and last four.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SavedCardView {
+    pub brand: String,
+    pub last4: String,
+}
+
+/// `GET /api/me`: the signed-in account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MeView {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub email_confirmed: bool,
+    pub payment_method: Option<SavedCardView>,
+}
+
+/// One ticket on "My tickets".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MyTicket {
+    pub ticket_id: TicketId,
+    pub purchase_id: PurchaseId,
+    pub event_id: EventId,
+    pub event_name: String,
+    pub venue: String,
+    pub city: String,
+    /// RFC 3339, UTC.
+    pub starts_at: String,
+    pub section: String,
+    pub row: String,
+    pub number: i64,
+    pub price_cents: i64,
+    pub status: TicketStatus,
+    /// The signed code the gate scans (also drawn as a QR code).
+    pub code: String,
+    /// Whether the purchase can still be refunded by its owner.
+    pub refundable: bool,
+}
+
+/// `GET /api/me/tickets`: soonest upcoming first, then the past, latest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MyTicketsView {
+    pub upcoming: Vec<MyTicket>,
+    pub past: Vec<MyTicket>,
+}

@@ -60,6 +60,28 @@ pub struct Config {
     /// Stripe API base URL (a local stand-in in tests).
     #[arg(long, env = "TESSERA_STRIPE_API_BASE", default_value = crate::payments::stripe::DEFAULT_API_BASE)]
     pub stripe_api_base: String,
+
+    /// Ed25519 seed (64 hex characters) that signs ticket codes. Servers
+    /// sharing one database must share it. Unset: the key file below.
+    #[arg(long, env = "TESSERA_TICKET_KEY", hide_env_values = true)]
+    pub ticket_key: Option<String>,
+
+    /// Where the ticket signing key is kept when `TESSERA_TICKET_KEY` is
+    /// unset; created on first start.
+    #[arg(long, env = "TESSERA_TICKET_KEY_FILE", default_value = "data/ticket-signing.key")]
+    pub ticket_key_file: std::path::PathBuf,
+
+    /// Where confirmation emails go: `log` prints them (with their link) to
+    /// the server log, for development without a mail server.
+    #[arg(long, env = "TESSERA_MAIL", value_enum, default_value = "log")]
+    pub mail: MailDelivery,
+}
+
+/// How outgoing email is delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MailDelivery {
+    /// Written to the server log (development).
+    Log,
 }
 
 impl fmt::Debug for Config {
@@ -78,6 +100,9 @@ impl fmt::Debug for Config {
                 &self.stripe_secret_key.as_ref().map(|_| "***"),
             )
             .field("stripe_api_base", &self.stripe_api_base)
+            .field("ticket_key", &self.ticket_key.as_ref().map(|_| "***"))
+            .field("ticket_key_file", &self.ticket_key_file)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -98,6 +123,14 @@ impl Config {
             payment_fault_rate: 0.0,
             stripe_secret_key: None,
             stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
+            // A fresh key per test server.
+            ticket_key: Some(
+                (0..32)
+                    .map(|_| format!("{:02x}", rand::random::<u8>()))
+                    .collect(),
+            ),
+            ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
+            mail: MailDelivery::Log,
         }
     }
 }

@@ -5,6 +5,7 @@
 // release build needs more than the default 128 levels.
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod payments;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod tickets;
 pub mod web;
 
 use leptos::config::LeptosOptions;

@@ -37,7 +37,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (app, state) = build_app(&config, leptos_options).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
+    // Connection addresses feed sign-in throttling.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     state.store.close().await;

@@ -1,6 +1,9 @@
 //! Buyer sessions: every buyer has an unguessable session id in the
 //! HttpOnly cookie `tessera_session`, created on the first request that
 //! needs one. Holds and purchases belong to it; other sessions get 404.
+//!
+//! The database never sees the cookie value, only its SHA-256 (`key`): a
+//! copy of the database lets nobody act as a buyer or a signed-in user.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -17,15 +20,43 @@ const SESSION_MAX_AGE_SECONDS: u64 = 30 * 24 * 3600;
 /// The caller's session; `is_new` when this request created it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuyerSession {
+    /// The cookie value; only ever sent back to its own browser.
     pub id: String,
+    /// What the database stores for this session: hex SHA-256 of `id`.
+    pub key: String,
     pub is_new: bool,
+    /// The request came over TLS, so the cookie gets `Secure`.
+    pub over_tls: bool,
+}
+
+/// Lower-case hex SHA-256, for values stored in place of secrets.
+pub fn sha256_hex(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl BuyerSession {
     pub fn generate() -> Self {
         let bytes: [u8; 16] = rand::rng().random();
-        let id = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Self { id, is_new: true }
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            key: sha256_hex(&id),
+            id,
+            is_new: true,
+            over_tls: false,
+        }
+    }
+
+    /// A replacement id for this browser, issued at sign-in and sign-out
+    /// so an id planted or seen before cannot ride on the new state.
+    pub fn rotated(&self) -> Self {
+        Self {
+            over_tls: self.over_tls,
+            ..Self::generate()
+        }
     }
 
     /// Only ids of the shape we issue are accepted, so a forged cookie can't
@@ -37,7 +68,9 @@ impl BuyerSession {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
         .then(|| Self {
             id: raw.to_string(),
+            key: sha256_hex(raw),
             is_new: false,
+            over_tls: false,
         })
     }
 
@@ -53,12 +86,15 @@ impl BuyerSession {
             .and_then(|(_, value)| Self::parse(value))
     }
 
-    /// Adds the `Set-Cookie` header when the session is new.
+    /// Adds the `Set-Cookie` header when the session is new. `Secure` is
+    /// added when the request came over TLS (directly or, per
+    /// `X-Forwarded-Proto`, through the load balancer).
     pub fn attach(&self, response: impl IntoResponse) -> Response {
         let mut response = response.into_response();
         if self.is_new {
+            let secure = if self.over_tls { "; Secure" } else { "" };
             let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_MAX_AGE_SECONDS}",
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_MAX_AGE_SECONDS}{secure}",
                 self.id
             );
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -73,7 +109,13 @@ impl<S: Send + Sync> FromRequestParts<S> for BuyerSession {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::from_cookie_header(parts).unwrap_or_else(Self::generate))
+        let over_tls = parts.uri.scheme_str() == Some("https")
+            || parts
+                .headers
+                .get("x-forwarded-proto")
+                .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+        let session = Self::from_cookie_header(parts).unwrap_or_else(Self::generate);
+        Ok(Self { over_tls, ..session })
     }
 }
 

@@ -1,13 +1,16 @@
 //! Shared application state, handed to axum handlers and Leptos context.
 
+use crate::accounts::Accounts;
 use crate::catalog::Catalog;
 use crate::checkout::Checkout;
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
 use crate::store::Store;
+use crate::tickets::codes::TicketSigner;
 use crate::web::home_cache::HomeCache;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use std::sync::Arc;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -18,4 +21,6 @@ pub struct AppState {
     pub checkout: Checkout,
     pub live: LiveHub,
     pub home_cache: HomeCache,
+    pub accounts: Accounts,
+    pub ticket_signer: Arc<TicketSigner>,
 }

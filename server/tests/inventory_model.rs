@@ -273,7 +273,7 @@ async fn run(ops: Vec<Op>) {
                     save_payment_method: false,
                 };
                 let got = checkout
-                    .purchase(target.id, &sessions[buyer], &key, request)
+                    .purchase(target.id, &sessions[buyer], None, &key, request)
                     .await;
                 let got_answer = got
                     .as_ref()
@@ -332,7 +332,7 @@ async fn run(ops: Vec<Op>) {
                 else {
                     continue;
                 };
-                let got = checkout.refund(id, &sessions[buyer]).await;
+                let got = checkout.refund(id, &sessions[buyer], None).await;
                 if owner != buyer {
                     assert_eq!(
                         got.map_err(|e| e.code).err(),

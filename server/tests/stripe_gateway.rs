@@ -15,9 +15,40 @@ fn charge_request(token: &str, key: &str) -> ChargeRequest {
         amount_cents: 4200,
         currency: "usd",
         token: PaymentToken::parse(token).expect("token"),
+        customer: None,
         idempotency_key: key.into(),
         description: "test".into(),
     }
+}
+
+#[tokio::test]
+async fn a_saved_card_is_charged_through_its_customer_only() {
+    let stripe = StripeStandIn::start().await;
+    let gateway = StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client");
+    let token = PaymentToken::parse("tok_mastercard").expect("token");
+    let saved = gateway
+        .save_card(&token, "fan@example.com")
+        .await
+        .expect("saved");
+    assert_eq!((saved.brand.as_str(), saved.last4.as_str()), ("mastercard", "4444"));
+    assert!(saved.method.expose().starts_with("pm_"));
+    let customer = saved.customer.clone().expect("a customer");
+    assert!(customer.starts_with("cus_"));
+
+    let mut request = charge_request("tok_visa", "saved-1");
+    request.token = saved.method.clone();
+    request.customer = Some(customer);
+    gateway.charge(&request).await.expect("charged the saved card");
+    // Without its customer the saved method is refused, as Stripe does.
+    request.customer = None;
+    request.idempotency_key = "saved-2".into();
+    assert!(gateway.charge(&request).await.is_err());
+    // A declined card cannot be saved.
+    let declined = PaymentToken::parse("tok_chargeDeclined").expect("token");
+    assert!(matches!(
+        gateway.save_card(&declined, "fan@example.com").await,
+        Err(PaymentError::Declined(_))
+    ));
 }
 
 #[tokio::test]

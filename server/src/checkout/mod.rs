@@ -10,17 +10,19 @@
 pub mod routes;
 pub mod store;
 
+use crate::accounts::{Accounts, Account};
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::payments::{ChargeRequest, PaymentError, PaymentGateway, PaymentToken};
 use crate::store::Store;
+use crate::tickets::codes::TicketSigner;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
     EventId, HoldId, PurchaseId, PurchaseRequest, PurchaseStatus, PurchaseView, SeatId, TicketId,
     TicketStatus, TicketView,
 };
 use std::sync::Arc;
-use store::{BeginOutcome, Completion, PurchaseRow};
+use store::{BeginOutcome, Buyer, Completion, PurchaseRow};
 
 /// How long a hold is guaranteed to outlive the start of its payment.
 pub const PAYMENT_GRACE_MS: i64 = 120_000;
@@ -41,6 +43,8 @@ pub struct Checkout {
     store: Store,
     clock: Clock,
     gateway: Arc<dyn PaymentGateway>,
+    signer: Arc<TicketSigner>,
+    accounts: Accounts,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -52,38 +56,40 @@ impl std::fmt::Debug for Checkout {
 }
 
 impl Checkout {
-    pub fn new(store: Store, clock: Clock, gateway: Arc<dyn PaymentGateway>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        gateway: Arc<dyn PaymentGateway>,
+        signer: Arc<TicketSigner>,
+        accounts: Accounts,
+    ) -> Self {
         Self {
             store,
             clock,
             gateway,
+            signer,
+            accounts,
         }
     }
 
     /// Pays for a hold. The same `idempotency_key` again returns the first
-    /// answer and never charges twice.
+    /// answer and never charges twice. Signed in, the purchase belongs to
+    /// the account and may use (or save) its card; as a guest it is
+    /// recorded under the given email.
     pub async fn purchase(
         &self,
         hold_id: HoldId,
         session_id: &str,
+        account: Option<&Account>,
         idempotency_key: &str,
         request: PurchaseRequest,
     ) -> Result<PurchaseView, ApiError> {
         validate_idempotency_key(idempotency_key)?;
         let email = validate_email(&request.email)?;
-        let token = match (request.payment.token.as_deref(), request.payment.saved) {
-            (Some(token), None | Some(false)) => PaymentToken::parse(token)
-                .ok_or_else(|| ApiError::validation("payment.token is not a payment token"))?,
-            (None, Some(true)) => {
-                return Err(ApiError::validation(
-                    "there is no saved payment method for this session",
-                ))
-            }
-            _ => {
-                return Err(ApiError::validation(
-                    "give payment.token or payment.saved: true",
-                ))
-            }
+        let (token, customer) = self.payment_method(account, &request).await?;
+        let buyer = match account {
+            Some(account) => Buyer::Account(account.id),
+            None => Buyer::Guest(&email),
         };
         let now = self.clock.now();
         let begun = store::begin_purchase(
@@ -91,7 +97,7 @@ impl Checkout {
             hold_id.0,
             session_id,
             idempotency_key,
-            &email,
+            buyer,
             now,
             PAYMENT_GRACE_MS,
         )
@@ -126,6 +132,7 @@ impl Checkout {
             amount_cents: purchase.total_cents,
             currency: "usd",
             token,
+            customer,
             idempotency_key: purchase.idempotency_key.clone(),
             description: format!("Tessera purchase {}", purchase.id),
         };
@@ -158,6 +165,49 @@ impl Checkout {
         }
     }
 
+    /// What to charge: the given token, the account's saved card, or the
+    /// given token saved to the account first (`save_payment_method`).
+    async fn payment_method(
+        &self,
+        account: Option<&Account>,
+        request: &PurchaseRequest,
+    ) -> Result<(PaymentToken, Option<String>), ApiError> {
+        match (request.payment.token.as_deref(), request.payment.saved) {
+            (Some(token), None | Some(false)) => match account {
+                Some(account) if request.save_payment_method => {
+                    let (card, _) = self.accounts.save_card(account, token).await?;
+                    Ok((card.method, card.customer))
+                }
+                None if request.save_payment_method => Err(ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "sign in to save a card",
+                )),
+                _ => Ok((
+                    PaymentToken::parse(token).ok_or_else(|| {
+                        ApiError::validation("payment.token is not a payment token")
+                    })?,
+                    None,
+                )),
+            },
+            (None, Some(true)) => {
+                let account = account.ok_or_else(|| {
+                    ApiError::new(ErrorCode::Unauthenticated, "sign in to pay with a saved card")
+                })?;
+                let token = account
+                    .payment_token
+                    .as_deref()
+                    .and_then(PaymentToken::parse)
+                    .ok_or_else(|| {
+                        ApiError::validation("there is no saved payment method on this account")
+                    })?;
+                Ok((token, account.payment_customer.clone()))
+            }
+            _ => Err(ApiError::validation(
+                "give payment.token or payment.saved: true",
+            )),
+        }
+    }
+
     /// After a successful charge: sell the seats, or refund at once if the
     /// hold lost them.
     async fn sell_or_refund(
@@ -166,7 +216,7 @@ impl Checkout {
         charge_id: &str,
     ) -> Result<PurchaseView, ApiError> {
         let now = self.clock.now();
-        let completion = store::complete_purchase(&self.store, &purchase, charge_id, now)
+        let completion = store::complete_purchase(&self.store, &purchase, charge_id, &self.signer, now)
             .await
             .map_err(store_error_to_api)?;
         match completion {
@@ -231,13 +281,14 @@ impl Checkout {
         }
     }
 
-    /// A purchase with its tickets, for its own session only.
+    /// A purchase with its tickets, for its own session or account only.
     pub async fn purchase_view(
         &self,
         purchase_id: PurchaseId,
         session_id: &str,
+        account: Option<&Account>,
     ) -> Result<PurchaseView, ApiError> {
-        self.owned(purchase_id, session_id).await?;
+        self.owned(purchase_id, session_id, account).await?;
         self.view(purchase_id.0).await
     }
 
@@ -246,8 +297,9 @@ impl Checkout {
         &self,
         purchase_id: PurchaseId,
         session_id: &str,
+        account: Option<&Account>,
     ) -> Result<PurchaseView, ApiError> {
-        let purchase = self.owned(purchase_id, session_id).await?;
+        let purchase = self.owned(purchase_id, session_id, account).await?;
         let not_refundable = |message: &str| ApiError::new(ErrorCode::NotRefundable, message);
         match PurchaseStatus::parse(&purchase.status) {
             Some(PurchaseStatus::Paid) => {}
@@ -323,15 +375,26 @@ impl Checkout {
         Ok(settled)
     }
 
-    async fn owned(
+    /// The purchase if the caller may see it: made in this session, or
+    /// belonging to the signed-in account (bought signed in, or a guest
+    /// checkout with the account's email once that email is confirmed).
+    /// Anyone else gets the same 404 as for a purchase that does not exist.
+    pub async fn owned(
         &self,
         purchase_id: PurchaseId,
         session_id: &str,
+        account: Option<&Account>,
     ) -> Result<PurchaseRow, ApiError> {
         store::purchase(&self.store, purchase_id.0)
             .await
             .map_err(store_error_to_api)?
-            .filter(|p| p.session_id == session_id)
+            .filter(|p| {
+                p.session_id == session_id
+                    || account.is_some_and(|account| {
+                        p.user_id == account.id
+                            && (p.by_account || account.email_confirmed_at.is_some())
+                    })
+            })
             .ok_or_else(|| ApiError::not_found(format!("no purchase {purchase_id}")))
     }
 

@@ -3,7 +3,7 @@
 use super::Checkout;
 use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
 use crate::payments::card_guard::json_contains_card_number;
-use crate::session::BuyerSession;
+use crate::accounts::routes::MaybeSignedIn;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody, ErrorCode};
 use app::types::{HoldId, PurchaseId, PurchaseRequest, PurchaseView};
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
     ))]
 pub async fn purchase(
     State(checkout): State<Checkout>,
-    session: BuyerSession,
+    MaybeSignedIn { session, account }: MaybeSignedIn,
     headers: HeaderMap,
     ApiPath(hold_id): ApiPath<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
@@ -59,7 +59,7 @@ pub async fn purchase(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     let view = checkout
-        .purchase(hold_id, &session.id, key, request)
+        .purchase(hold_id, &session.key, account.as_ref(), key, request)
         .await?;
     Ok(session.attach((StatusCode::CREATED, Json(view))))
 }
@@ -71,12 +71,14 @@ pub async fn purchase(
 ))]
 pub async fn purchase_view(
     State(checkout): State<Checkout>,
-    session: BuyerSession,
+    MaybeSignedIn { session, account }: MaybeSignedIn,
     ApiPath(purchase_id): ApiPath<String>,
 ) -> HttpResult<Json<PurchaseView>> {
     let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
     Ok(Json(
-        checkout.purchase_view(purchase_id, &session.id).await?,
+        checkout
+            .purchase_view(purchase_id, &session.key, account.as_ref())
+            .await?,
     ))
 }
 
@@ -88,9 +90,13 @@ pub async fn purchase_view(
 ))]
 pub async fn refund(
     State(checkout): State<Checkout>,
-    session: BuyerSession,
+    MaybeSignedIn { session, account }: MaybeSignedIn,
     ApiPath(purchase_id): ApiPath<String>,
 ) -> HttpResult<Json<PurchaseView>> {
     let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
-    Ok(Json(checkout.refund(purchase_id, &session.id).await?))
+    Ok(Json(
+        checkout
+            .refund(purchase_id, &session.key, account.as_ref())
+            .await?,
+    ))
 }

@@ -5,7 +5,7 @@
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
 use app::types::SeatStatus;
-use rand::Rng;
+use crate::tickets::codes::{TicketClaim, TicketSigner};
 use sqlx::QueryBuilder;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -19,10 +19,20 @@ pub struct PurchaseRow {
     pub total_cents: i64,
     pub payment_ref: Option<String>,
     pub failure: Option<String>,
+    pub user_id: i64,
+    /// Bought while signed in to the account `user_id`.
+    pub by_account: bool,
 }
 
-const PURCHASE_COLUMNS: &str =
-    "id, event_id, hold_id, session_id, idempotency_key, status, total_cents, payment_ref, failure";
+const PURCHASE_COLUMNS: &str = "id, event_id, hold_id, session_id, idempotency_key, status, \
+     total_cents, payment_ref, failure, user_id, by_account";
+
+/// Who is paying: a signed-in account, or a guest giving an email.
+#[derive(Clone, Copy, Debug)]
+pub enum Buyer<'a> {
+    Account(i64),
+    Guest(&'a str),
+}
 
 #[derive(Debug)]
 pub enum BeginOutcome {
@@ -66,7 +76,7 @@ pub async fn begin_purchase(
     hold_id: i64,
     session_id: &str,
     key: &str,
-    email: &str,
+    buyer: Buyer<'_>,
     now: i64,
     payment_grace_ms: i64,
 ) -> Result<BeginOutcome, StoreError> {
@@ -90,18 +100,26 @@ pub async fn begin_purchase(
         if status != "active" || expires_at <= now {
             return Ok(BeginOutcome::HoldNotActive);
         }
-        sqlx::query("INSERT INTO users (email, created_at) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING")
-            .bind(email)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let (user_id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (user_id, by_account) = match buyer {
+            Buyer::Account(user_id) => (user_id, true),
+            Buyer::Guest(email) => {
+                // A guest purchase records (or reuses) a user row for its email.
+                sqlx::query("INSERT INTO users (email, created_at) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING")
+                    .bind(email)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let (user_id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (user_id, false)
+            }
+        };
         let sql = format!(
             "INSERT INTO purchases (event_id, hold_id, user_id, session_id, idempotency_key, status, \
-             total_cents, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7) \
+             total_cents, created_at, updated_at, by_account) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7, $8) \
              RETURNING {PURCHASE_COLUMNS}"
         );
         let inserted = sqlx::query_as::<_, PurchaseRow>(&sql)
@@ -112,6 +130,7 @@ pub async fn begin_purchase(
             .bind(key)
             .bind(total_cents)
             .bind(now)
+            .bind(by_account)
             .fetch_one(&mut *tx)
             .await;
         match inserted {
@@ -164,6 +183,7 @@ pub async fn complete_purchase(
     store: &Store,
     purchase: &PurchaseRow,
     charge_id: &str,
+    signer: &TicketSigner,
     now: i64,
 ) -> Result<Completion, StoreError> {
     let completion = on_pool!(store, pool => async {
@@ -212,7 +232,11 @@ pub async fn complete_purchase(
                 .push_bind(purchase.event_id)
                 .push_bind(*seat_id)
                 .push_bind("valid")
-                .push_bind(ticket_code())
+                .push_bind(signer.sign(TicketClaim {
+                    event_id: purchase.event_id,
+                    seat_id: *seat_id,
+                    purchase_id: purchase.id,
+                }))
                 .push_bind(now);
         });
         tickets.build().execute(&mut *tx).await?;
@@ -341,9 +365,3 @@ pub async fn tickets_of(store: &Store, purchase_id: i64) -> Result<Vec<TicketRow
     Ok(rows)
 }
 
-/// A ticket's gate code: 128 random bits. (Signed codes a gate can verify
-/// offline replace this with the accounts work.)
-fn ticket_code() -> String {
-    let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

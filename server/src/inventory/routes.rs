@@ -36,7 +36,7 @@ pub async fn create_hold(
     ApiJson(request): ApiJson<HoldRequest>,
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&event_id)?;
-    let hold = inventory.hold(event_id, &session.id, request).await?;
+    let hold = inventory.hold(event_id, &session.key, request).await?;
     Ok(session.attach((StatusCode::CREATED, Json(hold))))
 }
 
@@ -54,7 +54,7 @@ pub async fn get_hold(
         inventory
             .hold_view(
                 parse_path_id(&hold_id, HoldId::parse, "a hold")?,
-                &session.id,
+                &session.key,
             )
             .await?,
     ))
@@ -74,7 +74,7 @@ pub async fn release_hold(
     inventory
         .release(
             parse_path_id(&hold_id, HoldId::parse, "a hold")?,
-            &session.id,
+            &session.key,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

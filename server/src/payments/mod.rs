@@ -42,7 +42,10 @@ impl fmt::Debug for PaymentToken {
 pub struct ChargeRequest {
     pub amount_cents: i64,
     pub currency: &'static str,
+    /// A one-off token, or a saved card's method reference.
     pub token: PaymentToken,
+    /// The processor's customer a saved card belongs to.
+    pub customer: Option<String>,
     /// The purchase's idempotency key: the processor charges at most once per key.
     pub idempotency_key: String,
     pub description: String,
@@ -54,6 +57,19 @@ pub struct Charge {
     pub id: String,
     pub amount_cents: i64,
     pub refunded: bool,
+}
+
+/// A card saved at the processor for later one-click purchases. We keep
+/// only the processor's references and what the buyer needs to recognise
+/// the card (brand and last four digits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedCard {
+    /// The reusable payment method reference (`pm_…`).
+    pub method: PaymentToken,
+    /// The processor's customer the method is attached to (`cus_…`).
+    pub customer: Option<String>,
+    pub brand: String,
+    pub last4: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +96,8 @@ pub trait PaymentGateway: Send + Sync + fmt::Debug {
     /// The successful charge made under this idempotency key, if any, for
     /// reconciling purchases whose outcome we never learned.
     async fn find_charge(&self, idempotency_key: &str) -> Result<Option<Charge>, PaymentError>;
+    /// Turns a one-off token into a reusable card saved for `email`.
+    async fn save_card(&self, token: &PaymentToken, email: &str) -> Result<SavedCard, PaymentError>;
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! outcome of a charge whose reply was lost. Selected when a secret key is
 //! configured (`TESSERA_STRIPE_SECRET_KEY`).
 
-use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
+use super::{Charge, ChargeRequest, PaymentError, PaymentGateway, PaymentToken, SavedCard};
 use serde::Deserialize;
 use std::fmt;
 use std::time::Duration;
@@ -30,6 +30,23 @@ struct PaymentIntent {
     id: String,
     amount: i64,
     status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaymentMethod {
+    id: String,
+    card: CardDetails,
+}
+
+#[derive(Debug, Deserialize)]
+struct CardDetails {
+    brand: String,
+    last4: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Customer {
+    id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +135,11 @@ impl PaymentGateway for StripeGateway {
             ("automatic_payment_methods[enabled]", "true".into()),
             ("automatic_payment_methods[allow_redirects]", "never".into()),
         ];
+        if let Some(customer) = &request.customer {
+            // A saved card, charged without the buyer re-entering it.
+            form.push(("customer", customer.clone()));
+            form.push(("off_session", "true".into()));
+        }
         if token.starts_with("tok_") {
             form.push(("payment_method_data[type]", "card".into()));
             form.push(("payment_method_data[card][token]", token.to_string()));
@@ -201,5 +223,53 @@ impl PaymentGateway for StripeGateway {
                 amount_cents: intent.amount,
                 refunded: false,
             }))
+    }
+
+    /// Creates a PaymentMethod from the token, then a Customer with it
+    /// attached, so later PaymentIntents can charge it off-session.
+    async fn save_card(&self, token: &PaymentToken, email: &str) -> Result<SavedCard, PaymentError> {
+        let method: PaymentMethod = self
+            .post_form(
+                "/v1/payment_methods",
+                &[("type", "card"), ("card[token]", token.expose())],
+            )
+            .await?;
+        let customer: Customer = self
+            .post_form(
+                "/v1/customers",
+                &[("email", email), ("payment_method", &method.id)],
+            )
+            .await?;
+        Ok(SavedCard {
+            method: PaymentToken::parse(&method.id).ok_or_else(|| {
+                PaymentError::Unknown("unexpected payment method id from the processor".into())
+            })?,
+            customer: Some(customer.id),
+            brand: method.card.brand,
+            last4: method.card.last4,
+        })
+    }
+}
+
+impl StripeGateway {
+    async fn post_form<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, PaymentError> {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.secret_key)
+            .form(form)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if !response.status().is_success() {
+            return Err(Self::error_from(response).await);
+        }
+        response.json().await.map_err(|_| {
+            PaymentError::Unknown("unreadable reply from the payment processor".into())
+        })
     }
 }

@@ -2,10 +2,13 @@
 //! like a card processor's test mode: `tok_visa` (and any other well-formed
 //! token) succeeds, `tok_chargeDeclined` is declined, `tok_processing_error`
 //! fails transiently; charges are idempotent per key and refundable.
+//! Saved cards are `pm_saved_<card>_<random>`: the reference itself says
+//! which test card it stands for, so saved cards survive a restart of this
+//! in-memory processor.
 //! Latency and a random transient-fault rate can be configured to rehearse
 //! slow or flaky processors.
 
-use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
+use super::{Charge, ChargeRequest, PaymentError, PaymentGateway, PaymentToken, SavedCard};
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +17,30 @@ use std::time::Duration;
 
 pub const TOKEN_DECLINED: &str = "tok_chargeDeclined";
 pub const TOKEN_PROCESSING_ERROR: &str = "tok_processing_error";
+const SAVED_PREFIX: &str = "pm_saved_";
+
+/// Brand and last four digits of the processor's well-known test cards.
+fn test_card(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "mastercard" => ("mastercard", "4444"),
+        "amex" => ("amex", "8431"),
+        "discover" => ("discover", "1117"),
+        "visa_debit" => ("visa", "5556"),
+        _ => ("visa", "4242"),
+    }
+}
+
+/// The one-off token a saved reference stands for (`pm_saved_visa_ab12` →
+/// `tok_visa`); other tokens stand for themselves.
+fn effective_token(token: &PaymentToken) -> String {
+    match token.expose().strip_prefix(SAVED_PREFIX) {
+        Some(rest) => {
+            let card = rest.rsplit_once('_').map_or(rest, |(card, _nonce)| card);
+            format!("tok_{card}")
+        }
+        None => token.expose().to_string(),
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct TestGateway {
@@ -78,7 +105,7 @@ impl PaymentGateway for TestGateway {
         if let Some(outcome) = ledger.by_key.get(&request.idempotency_key) {
             return outcome.clone();
         }
-        let outcome = match request.token.expose() {
+        let outcome = match effective_token(&request.token).as_str() {
             TOKEN_DECLINED => Err(PaymentError::Declined("your card was declined".into())),
             TOKEN_PROCESSING_ERROR => Err(PaymentError::Transient(
                 "an error occurred while processing the card".into(),
@@ -125,6 +152,31 @@ impl PaymentGateway for TestGateway {
             _ => None,
         })
     }
+
+    async fn save_card(&self, token: &PaymentToken, _email: &str) -> Result<SavedCard, PaymentError> {
+        self.delay().await;
+        let card = match effective_token(token).as_str() {
+            TOKEN_DECLINED => {
+                return Err(PaymentError::Declined("your card was declined".into()))
+            }
+            TOKEN_PROCESSING_ERROR => {
+                return Err(PaymentError::Transient(
+                    "an error occurred while processing the card".into(),
+                ))
+            }
+            other => other.strip_prefix("tok_").unwrap_or("visa").to_string(),
+        };
+        let (brand, last4) = test_card(&card);
+        let nonce: u64 = rand::rng().random();
+        let reference = format!("{SAVED_PREFIX}{card}_{nonce:016x}");
+        Ok(SavedCard {
+            method: PaymentToken::parse(&reference)
+                .ok_or_else(|| PaymentError::Declined("this card cannot be saved".into()))?,
+            customer: None,
+            brand: brand.to_string(),
+            last4: last4.to_string(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +189,7 @@ mod tests {
             amount_cents: 5000,
             currency: "usd",
             token: PaymentToken::parse(token).expect("token"),
+            customer: None,
             idempotency_key: key.into(),
             description: "test".into(),
         }
@@ -171,6 +224,25 @@ mod tests {
             Err(PaymentError::Transient(_))
         ));
         assert_eq!(gateway.successful_charges(), 0);
+    }
+
+    #[tokio::test]
+    async fn saved_cards_charge_like_the_card_they_were_saved_from() {
+        let gateway = TestGateway::default();
+        let token = |raw: &str| PaymentToken::parse(raw).expect("token");
+        let visa = gateway
+            .save_card(&token("tok_mastercard"), "fan@example.com")
+            .await
+            .expect("saved");
+        assert_eq!((visa.brand.as_str(), visa.last4.as_str()), ("mastercard", "4444"));
+        assert!(visa.method.expose().starts_with("pm_saved_mastercard_"));
+        let mut charge = request("tok_visa", "saved-1");
+        charge.token = visa.method.clone();
+        assert!(gateway.charge(&charge).await.is_ok());
+        assert!(matches!(
+            gateway.save_card(&token(TOKEN_DECLINED), "fan@example.com").await,
+            Err(PaymentError::Declined(_))
+        ));
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
 //! The HTTP surface: REST API, health check, OpenAPI document, and the Leptos
 //! pages (with the cached home page), assembled into one axum router.
 
+pub mod csrf;
 pub mod home_cache;
 
+use crate::accounts::{self, Accounts};
 use crate::catalog::Catalog;
 use crate::checkout::{self, Checkout};
 use crate::config::{Config, Seed};
@@ -14,6 +16,7 @@ use crate::payments::test_gateway::TestGateway;
 use crate::payments::PaymentGateway;
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
+use crate::tickets::{self, codes::TicketSigner};
 use crate::{catalog, demo, inventory};
 use app::api::SharedBackend;
 use app::{shell, App};
@@ -42,6 +45,8 @@ pub enum StartError {
     Seed(#[from] catalog::create::CreateError),
     #[error("payment gateway: {0}")]
     Payments(String),
+    #[error(transparent)]
+    TicketKey(#[from] tickets::codes::KeyError),
 }
 
 /// Connects, migrates, seeds (if asked and empty) and builds the router.
@@ -83,17 +88,30 @@ pub async fn build_app_with_gateway(
     {
         tracing::info!("fresh database: demo data seeded");
     }
+    let ticket_signer = Arc::new(match &config.ticket_key {
+        Some(seed) => TicketSigner::from_seed_hex(seed)?,
+        None => TicketSigner::load_or_create(&config.ticket_key_file)?,
+    });
     let clock = Clock::default();
     let catalog = Catalog::new(store.clone(), clock.clone());
+    let accounts = Accounts::new(store.clone(), clock.clone(), gateway.clone());
     let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
     let state = AppState {
         leptos_options,
         inventory: Inventory::new(store.clone(), clock.clone(), live.clone()),
         live,
         catalog,
-        checkout: Checkout::new(store.clone(), clock, gateway),
+        checkout: Checkout::new(
+            store.clone(),
+            clock,
+            gateway,
+            ticket_signer.clone(),
+            accounts.clone(),
+        ),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
+        accounts,
+        ticket_signer,
     };
     if config.sweep_every_ms > 0 {
         sweeper::spawn(
@@ -134,10 +152,13 @@ pub fn router(state: AppState) -> Router {
         .merge(inventory::routes::router())
         .merge(checkout::routes::router())
         .merge(live::routes::router())
+        .merge(accounts::routes::router())
+        .merge(tickets::router())
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
         .merge(pages)
+        .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -173,6 +194,16 @@ fn page_routes() -> Vec<AxumRouteListing> {
         checkout::routes::purchase_view,
         checkout::routes::refund,
         live::routes::live,
+        accounts::routes::register,
+        accounts::routes::login,
+        accounts::routes::logout,
+        accounts::routes::confirm,
+        accounts::routes::me,
+        accounts::routes::save_payment_method,
+        accounts::routes::delete_payment_method,
+        accounts::routes::my_tickets,
+        tickets::public_key,
+        tickets::qr_code,
     )
 )]
 pub struct ApiDoc;

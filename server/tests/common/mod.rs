@@ -116,7 +116,12 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let options = server::default_leptos_options(addr);
     let (router, state) = build_app(&config, options).await.expect("build app");
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
     let app = TestApp {
         base_url: format!("http://{addr}"),
@@ -295,7 +300,12 @@ pub async fn spawn_app_with_gateway(
         .await
         .expect("build app");
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
     TestApp {
         base_url: format!("http://{addr}"),

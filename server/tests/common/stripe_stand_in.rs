@@ -1,7 +1,8 @@
 //! A local stand-in for Stripe's API, speaking its wire format (form-encoded
 //! requests, bearer auth, `Idempotency-Key` replay, JSON errors with
 //! `type`/`code`), for the parts the adapter uses: PaymentIntents create +
-//! confirm, refunds, and search by metadata.
+//! confirm, refunds, search by metadata, and saving a card (PaymentMethods
+//! from a token, Customers with a method attached).
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,6 +22,10 @@ pub struct Ledger {
     pub intents: HashMap<String, Value>,
     pub intents_created: usize,
     pub refunds: usize,
+    /// Saved payment methods by id, with the token they were made from.
+    pub methods: HashMap<String, String>,
+    /// Customer id → attached payment method id.
+    pub customers: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -36,6 +41,8 @@ impl StripeStandIn {
             .route("/v1/payment_intents", post(create_intent))
             .route("/v1/payment_intents/search", get(search_intents))
             .route("/v1/refunds", post(create_refund))
+            .route("/v1/payment_methods", post(create_payment_method))
+            .route("/v1/customers", post(create_customer))
             .with_state(ledger.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,7 +105,19 @@ async fn create_intent(
     let token = field("payment_method_data[card][token]")
         .or_else(|| field("payment_method"))
         .unwrap_or_default();
-    let outcome = if amount <= 0
+    // A saved method charges like the token it was made from, and only
+    // for the customer it is attached to.
+    let saved_for_someone_else = ledger.methods.contains_key(&token)
+        && field("customer").and_then(|c| ledger.customers.get(&c)) != Some(&token);
+    let token = ledger.methods.get(&token).cloned().unwrap_or(token);
+    let outcome = if saved_for_someone_else {
+        stripe_error(
+            400,
+            "invalid_request_error",
+            "resource_missing",
+            "The payment method does not belong to this customer.",
+        )
+    } else if amount <= 0
         || field("currency").is_none()
         || field("confirm").as_deref() != Some("true")
     {
@@ -215,4 +234,51 @@ async fn search_intents(
         .cloned()
         .collect();
     reply((200, json!({"object": "search_result", "data": data})))
+}
+
+async fn create_payment_method(
+    State(ledger): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if !authorised(&headers) {
+        return reply(stripe_error(401, "invalid_request_error", "api_key_invalid", "Invalid API Key provided"));
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let token = field("card[token]").unwrap_or_default();
+    if field("type").as_deref() != Some("card") || !token.starts_with("tok_") {
+        return reply(stripe_error(400, "invalid_request_error", "parameter_missing", "Missing card token"));
+    }
+    if token.ends_with("chargeDeclined") {
+        return reply(stripe_error(402, "card_error", "card_declined", "Your card was declined."));
+    }
+    let (brand, last4) = match token.as_str() {
+        "tok_mastercard" => ("mastercard", "4444"),
+        "tok_amex" => ("amex", "8431"),
+        _ => ("visa", "4242"),
+    };
+    let mut ledger = ledger.lock().expect("ledger");
+    let id = format!("pm_standin_{}", ledger.methods.len() + 1);
+    ledger.methods.insert(id.clone(), token);
+    reply((200, json!({"id": id, "object": "payment_method", "type": "card",
+        "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034}})))
+}
+
+async fn create_customer(
+    State(ledger): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if !authorised(&headers) {
+        return reply(stripe_error(401, "invalid_request_error", "api_key_invalid", "Invalid API Key provided"));
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut ledger = ledger.lock().expect("ledger");
+    let method = field("payment_method").unwrap_or_default();
+    if !ledger.methods.contains_key(&method) {
+        return reply(stripe_error(400, "invalid_request_error", "resource_missing", "No such PaymentMethod"));
+    }
+    let id = format!("cus_standin_{}", ledger.customers.len() + 1);
+    ledger.customers.insert(id.clone(), method);
+    reply((200, json!({"id": id, "object": "customer", "email": field("email")})))
 }

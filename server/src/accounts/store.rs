@@ -1,0 +1,233 @@
+//! Accounts and signed-in sessions in SQL.
+
+use crate::on_pool;
+use crate::store::{BeginWrite, Store, StoreError};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub email_confirmed_at: Option<i64>,
+    pub payment_token: Option<String>,
+    pub payment_customer: Option<String>,
+    pub payment_brand: Option<String>,
+    pub payment_last4: Option<String>,
+}
+
+const ACCOUNT_COLUMNS: &str = "u.id, u.email, u.display_name, u.role, u.password_hash, \
+     u.email_confirmed_at, u.payment_token, u.payment_customer, u.payment_brand, u.payment_last4";
+
+/// How long a sign-in lasts without signing in again.
+pub const SESSION_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+
+pub async fn by_email(store: &Store, email: &str) -> Result<Option<Account>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users u WHERE u.email = $1");
+    Ok(on_pool!(store, pool =>
+        sqlx::query_as::<_, Account>(&sql).bind(email).fetch_optional(pool).await)?)
+}
+
+/// The account signed in on the session stored as `session_key`.
+pub async fn by_session(
+    store: &Store,
+    session_key: &str,
+    now: i64,
+) -> Result<Option<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM auth_sessions a JOIN users u ON u.id = a.user_id \
+         WHERE a.token_hash = $1 AND a.expires_at > $2 AND u.password_hash IS NOT NULL"
+    );
+    Ok(on_pool!(store, pool =>
+        sqlx::query_as::<_, Account>(&sql).bind(session_key).bind(now).fetch_optional(pool).await)?)
+}
+
+/// What [`create`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Created {
+    /// A new account, or a guest record (earlier guest checkouts) upgraded.
+    Account(i64),
+    /// The email already belongs to an account with a password.
+    EmailTaken,
+}
+
+/// Creates an account, or gives a guest record a password. A guest record's
+/// earlier purchases stay hidden from the account until the email is
+/// confirmed, so registering someone else's address reveals nothing.
+pub async fn create(
+    store: &Store,
+    email: &str,
+    password_hash: &str,
+    display_name: &str,
+    confirm_token_hash: &str,
+    now: i64,
+) -> Result<Created, StoreError> {
+    let created = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let upgraded = sqlx::query(
+            "UPDATE users SET password_hash = $1, display_name = $2, confirm_token_hash = $3 \
+             WHERE email = $4 AND password_hash IS NULL",
+        )
+        .bind(password_hash)
+        .bind(display_name)
+        .bind(confirm_token_hash)
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+        if upgraded.rows_affected() == 0 {
+            let inserted = sqlx::query(
+                "INSERT INTO users (email, password_hash, display_name, confirm_token_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING",
+            )
+            .bind(email)
+            .bind(password_hash)
+            .bind(display_name)
+            .bind(confirm_token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(Created::EmailTaken);
+            }
+        }
+        let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(Created::Account(id))
+    }.await)?;
+    Ok(created)
+}
+
+/// Signs `user_id` in on the session `new_key`, moving what the browser's
+/// previous session (`old_key`) had — its holds and purchases — over to it,
+/// and ending any sign-in the previous session carried.
+pub async fn start_session(
+    store: &Store,
+    user_id: i64,
+    old_key: &str,
+    new_key: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query("DELETE FROM auth_sessions WHERE token_hash = $1 OR expires_at <= $2")
+            .bind(old_key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO auth_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new_key)
+        .bind(user_id)
+        .bind(now)
+        .bind(now + SESSION_LIFETIME_MS)
+        .execute(&mut *tx)
+        .await?;
+        // Purchase before hold: the lock order checkout uses.
+        sqlx::query("UPDATE purchases SET session_id = $1 WHERE session_id = $2")
+            .bind(new_key)
+            .bind(old_key)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE holds SET session_id = $1 WHERE session_id = $2")
+            .bind(new_key)
+            .bind(old_key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }.await)?;
+    Ok(())
+}
+
+pub async fn end_session(store: &Store, session_key: &str) -> Result<(), StoreError> {
+    on_pool!(store, pool => sqlx::query("DELETE FROM auth_sessions WHERE token_hash = $1")
+        .bind(session_key)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// Marks the email behind `token_hash` confirmed; false for an unknown or
+/// already used token.
+pub async fn confirm_email(store: &Store, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+    let done = on_pool!(store, pool => sqlx::query(
+        "UPDATE users SET email_confirmed_at = $1, confirm_token_hash = NULL WHERE confirm_token_hash = $2",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(done == 1)
+}
+
+pub async fn set_payment_method(
+    store: &Store,
+    user_id: i64,
+    card: Option<(&str, Option<&str>, &str, &str)>,
+) -> Result<(), StoreError> {
+    let (token, customer, brand, last4) = match card {
+        Some((token, customer, brand, last4)) => (Some(token), customer, Some(brand), Some(last4)),
+        None => (None, None, None, None),
+    };
+    on_pool!(store, pool => sqlx::query(
+        "UPDATE users SET payment_token = $1, payment_customer = $2, payment_brand = $3, \
+         payment_last4 = $4 WHERE id = $5",
+    )
+    .bind(token)
+    .bind(customer)
+    .bind(brand)
+    .bind(last4)
+    .bind(user_id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct MyTicketRow {
+    pub ticket_id: i64,
+    pub purchase_id: i64,
+    pub purchase_status: String,
+    pub event_id: i64,
+    pub event_name: String,
+    pub venue: String,
+    pub city: String,
+    pub starts_at: i64,
+    pub section: String,
+    pub row_label: String,
+    pub number: i64,
+    pub price_cents: i64,
+    pub status: String,
+    pub code: String,
+}
+
+/// Tickets of the account's purchases: those made signed in, and guest
+/// checkouts with its email once that email is confirmed.
+pub async fn tickets_of_account(
+    store: &Store,
+    user_id: i64,
+) -> Result<Vec<MyTicketRow>, StoreError> {
+    Ok(on_pool!(store, pool => sqlx::query_as::<_, MyTicketRow>(
+        "SELECT tk.id AS ticket_id, p.id AS purchase_id, p.status AS purchase_status, \
+         e.id AS event_id, e.name AS event_name, v.name AS venue, v.city, e.starts_at, \
+         sec.name AS section, s.row_label, s.number, t.price_cents, tk.status, tk.code \
+         FROM purchases p JOIN users u ON u.id = p.user_id \
+         JOIN tickets tk ON tk.purchase_id = p.id \
+         JOIN events e ON e.id = p.event_id JOIN venues v ON v.id = e.venue_id \
+         JOIN seats s ON s.id = tk.seat_id JOIN sections sec ON sec.id = s.section_id \
+         JOIN price_tiers t ON t.id = s.tier_id \
+         WHERE p.user_id = $1 AND (p.by_account OR u.email_confirmed_at IS NOT NULL) \
+         ORDER BY e.starts_at, tk.id",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await)?)
+}

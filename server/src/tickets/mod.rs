@@ -1,0 +1,96 @@
+//! Tickets: signed gate codes, their QR images, and the public key gates
+//! verify codes with.
+
+pub mod codes;
+
+use crate::accounts::routes::MaybeSignedIn;
+use crate::checkout::Checkout;
+use crate::error::{parse_path_id, store_error_to_api, ApiPath, HttpResult};
+use crate::on_pool;
+use crate::state::AppState;
+use app::error::{ApiError, ErrorBody};
+use app::types::{PurchaseId, TicketId};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use codes::TicketSigner;
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/tickets/public-key", get(public_key))
+        .route("/api/tickets/{id}/qr.svg", get(qr_code))
+}
+
+/// The Ed25519 public key that verifies ticket codes, for offline gates.
+#[utoipa::path(get, path = "/api/tickets/public-key", responses(
+    (status = 200, description = "`{\"algorithm\":\"Ed25519\",\"public_key\":\"<base64url>\"}`"),
+))]
+pub async fn public_key(State(signer): State<Arc<TicketSigner>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "algorithm": "Ed25519",
+        "public_key": signer.public_key_base64(),
+        "code_format": "TK1.base64url(event_id:u64be seat_id:u64be purchase_id:u64be signature:64)",
+    }))
+}
+
+/// The ticket's code as a QR image (SVG), for its owner only.
+#[utoipa::path(get, path = "/api/tickets/{id}/qr.svg", params(("id" = i64, Path)), responses(
+    (status = 200, content_type = "image/svg+xml"),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn qr_code(
+    State(state): State<AppState>,
+    MaybeSignedIn { session, account }: MaybeSignedIn,
+    ApiPath(ticket_id): ApiPath<String>,
+) -> HttpResult<impl IntoResponse> {
+    let ticket_id = parse_path_id(&ticket_id, TicketId::parse, "a ticket")?;
+    let not_found = || ApiError::not_found(format!("no ticket {ticket_id}"));
+    let (purchase_id, code): (i64, String) = on_pool!(&state.store, pool =>
+        sqlx::query_as("SELECT purchase_id, code FROM tickets WHERE id = $1")
+            .bind(ticket_id.0)
+            .fetch_optional(pool)
+            .await)
+    .map_err(|error| store_error_to_api(error.into()))?
+    .ok_or_else(not_found)?;
+    let checkout: &Checkout = &state.checkout;
+    checkout
+        .owned(PurchaseId(purchase_id), &session.key, account.as_ref())
+        .await
+        .map_err(|_| not_found())?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        qr_svg(&code).ok_or_else(ApiError::internal)?,
+    ))
+}
+
+/// An SVG QR code of `text`, medium error correction, with a quiet zone.
+pub fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_ticket_code_fits_in_a_qr_image() {
+        let signer = super::codes::TicketSigner::generate();
+        let code = signer.sign(super::codes::TicketClaim {
+            event_id: 1,
+            seat_id: 2,
+            purchase_id: 3,
+        });
+        let svg = super::qr_svg(&code).expect("svg");
+        assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{}", &svg[..60]);
+    }
+}
