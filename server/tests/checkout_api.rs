@@ -236,6 +236,13 @@ impl PaymentGateway for CrashAfterCharge {
     async fn find_charge(&self, key: &str) -> Result<Option<Charge>, PaymentError> {
         self.0.find_charge(key).await
     }
+    async fn save_card(
+        &self,
+        token: &server::payments::PaymentToken,
+        email: &str,
+    ) -> Result<server::payments::SavedCard, PaymentError> {
+        self.0.save_card(token, email).await
+    }
 }
 
 #[tokio::test]
