@@ -68,7 +68,11 @@ pub struct Config {
 
     /// Where the ticket signing key is kept when `TESSERA_TICKET_KEY` is
     /// unset; created on first start.
-    #[arg(long, env = "TESSERA_TICKET_KEY_FILE", default_value = "data/ticket-signing.key")]
+    #[arg(
+        long,
+        env = "TESSERA_TICKET_KEY_FILE",
+        default_value = "data/ticket-signing.key"
+    )]
     pub ticket_key_file: std::path::PathBuf,
 
     /// Where confirmation emails go: `log` prints them (with their link) to

@@ -2,6 +2,7 @@
 //! `{"error":{"code","message"}}` with the status its code documents. 5xx
 //! details are logged here and never sent to the client.
 
+use crate::payments::card_guard::json_contains_card_number;
 use crate::store::StoreError;
 use app::error::{ApiError, ErrorBody, ErrorCode};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -73,9 +74,32 @@ impl IntoResponse for HttpError {
 }
 
 /// `Json<T>` whose rejection is our JSON error instead of axum's plain text.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(HttpError))]
+/// Every field of every body is first searched for card numbers: one is
+/// refused (422 `card_data_refused`) before anything is parsed, stored or
+/// logged, so no client mistake can put card data in our database or logs.
 pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        if json_contains_card_number(&value) {
+            return Err(ApiError::new(
+                ErrorCode::CardDataRefused,
+                "card numbers are never accepted here; pay with the token from the card form",
+            )
+            .into());
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|error| ApiError::validation(error.to_string()).into())
+    }
+}
 
 /// `Query<T>` whose rejection is our JSON error.
 #[derive(axum::extract::FromRequestParts)]

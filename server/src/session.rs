@@ -115,7 +115,10 @@ impl<S: Send + Sync> FromRequestParts<S> for BuyerSession {
                 .get("x-forwarded-proto")
                 .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
         let session = Self::from_cookie_header(parts).unwrap_or_else(Self::generate);
-        Ok(Self { over_tls, ..session })
+        Ok(Self {
+            over_tls,
+            ..session
+        })
     }
 }
 

@@ -213,6 +213,8 @@ impl ServerProcess {
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("TESSERA_SEED", "none")
+            // Both servers sign tickets with one key, as a deployment must.
+            .env("TESSERA_TICKET_KEY", "7".repeat(64))
             .env("LEPTOS_OUTPUT_NAME", "tessera")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())

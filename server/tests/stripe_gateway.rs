@@ -30,7 +30,10 @@ async fn a_saved_card_is_charged_through_its_customer_only() {
         .save_card(&token, "fan@example.com")
         .await
         .expect("saved");
-    assert_eq!((saved.brand.as_str(), saved.last4.as_str()), ("mastercard", "4444"));
+    assert_eq!(
+        (saved.brand.as_str(), saved.last4.as_str()),
+        ("mastercard", "4444")
+    );
     assert!(saved.method.expose().starts_with("pm_"));
     let customer = saved.customer.clone().expect("a customer");
     assert!(customer.starts_with("cus_"));
@@ -38,7 +41,10 @@ async fn a_saved_card_is_charged_through_its_customer_only() {
     let mut request = charge_request("tok_visa", "saved-1");
     request.token = saved.method.clone();
     request.customer = Some(customer);
-    gateway.charge(&request).await.expect("charged the saved card");
+    gateway
+        .charge(&request)
+        .await
+        .expect("charged the saved card");
     // Without its customer the saved method is refused, as Stripe does.
     request.customer = None;
     request.idempotency_key = "saved-2".into();

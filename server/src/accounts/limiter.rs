@@ -40,24 +40,38 @@ impl LoginLimiter {
     /// How long until another attempt is allowed, if it is not allowed now.
     pub fn retry_after(&self, email: &str, address: &str, now: Instant) -> Option<Duration> {
         let mut failures = self.lock();
-        [(account_key(email), PER_ACCOUNT), (address_key(address), PER_ADDRESS)]
-            .into_iter()
-            .filter_map(|(key, limit)| {
-                let times = failures.get_mut(&key)?;
-                while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
-                    times.pop_front();
-                }
-                (times.len() >= limit)
-                    .then(|| times.front().map(|oldest| WINDOW - now.duration_since(*oldest)))
-                    .flatten()
-            })
-            .max()
+        [
+            (account_key(email), PER_ACCOUNT),
+            (address_key(address), PER_ADDRESS),
+        ]
+        .into_iter()
+        .filter_map(|(key, limit)| {
+            let times = failures.get_mut(&key)?;
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+            {
+                times.pop_front();
+            }
+            (times.len() >= limit)
+                .then(|| {
+                    times
+                        .front()
+                        .map(|oldest| WINDOW - now.duration_since(*oldest))
+                })
+                .flatten()
+        })
+        .max()
     }
 
     pub fn record_failure(&self, email: &str, address: &str, now: Instant) {
         let mut failures = self.lock();
         if failures.len() >= MAX_KEYS {
-            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < WINDOW)
+            });
         }
         for key in [account_key(email), address_key(address)] {
             failures.entry(key).or_default().push_back(now);
@@ -83,10 +97,19 @@ mod tests {
             assert_eq!(limiter.retry_after("a@x.io", "1.2.3.4", start), None);
             limiter.record_failure("a@x.io", "1.2.3.4", start);
         }
-        let wait = limiter.retry_after("a@x.io", "5.6.7.8", start).expect("locked");
+        let wait = limiter
+            .retry_after("a@x.io", "5.6.7.8", start)
+            .expect("locked");
         assert!(wait <= WINDOW && wait > WINDOW - Duration::from_secs(1));
-        assert_eq!(limiter.retry_after("b@x.io", "5.6.7.8", start), None, "others unaffected");
-        assert_eq!(limiter.retry_after("a@x.io", "5.6.7.8", start + WINDOW), None);
+        assert_eq!(
+            limiter.retry_after("b@x.io", "5.6.7.8", start),
+            None,
+            "others unaffected"
+        );
+        assert_eq!(
+            limiter.retry_after("a@x.io", "5.6.7.8", start + WINDOW),
+            None
+        );
     }
 
     #[test]

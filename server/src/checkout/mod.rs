@@ -10,7 +10,7 @@
 pub mod routes;
 pub mod store;
 
-use crate::accounts::{Accounts, Account};
+use crate::accounts::{Account, Accounts};
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::payments::{ChargeRequest, PaymentError, PaymentGateway, PaymentToken};
@@ -191,7 +191,10 @@ impl Checkout {
             },
             (None, Some(true)) => {
                 let account = account.ok_or_else(|| {
-                    ApiError::new(ErrorCode::Unauthenticated, "sign in to pay with a saved card")
+                    ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "sign in to pay with a saved card",
+                    )
                 })?;
                 let token = account
                     .payment_token
@@ -216,9 +219,10 @@ impl Checkout {
         charge_id: &str,
     ) -> Result<PurchaseView, ApiError> {
         let now = self.clock.now();
-        let completion = store::complete_purchase(&self.store, &purchase, charge_id, &self.signer, now)
-            .await
-            .map_err(store_error_to_api)?;
+        let completion =
+            store::complete_purchase(&self.store, &purchase, charge_id, &self.signer, now)
+                .await
+                .map_err(store_error_to_api)?;
         match completion {
             Completion::Sold => return self.view(purchase.id).await,
             Completion::AlreadySettled => {

@@ -4,8 +4,8 @@
 
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
-use app::types::SeatStatus;
 use crate::tickets::codes::{TicketClaim, TicketSigner};
+use app::types::SeatStatus;
 use sqlx::QueryBuilder;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -364,4 +364,3 @@ pub async fn tickets_of(store: &Store, purchase_id: i64) -> Result<Vec<TicketRow
     .await)?;
     Ok(rows)
 }
-

@@ -42,6 +42,54 @@ pub fn json_contains_card_number(value: &serde_json::Value) -> bool {
     }
 }
 
+/// Refuses a request whose URL (path or query, percent-decoded) carries a
+/// card number, before the request is traced: URLs are logged, bodies are
+/// checked by the JSON extractor.
+pub async fn refuse_card_numbers_in_urls(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let url = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or_default();
+    let decoded = percent_decode(url);
+    if contains_card_number(&decoded) {
+        return crate::error::HttpError(app::error::ApiError::new(
+            app::error::ErrorCode::CardDataRefused,
+            "card numbers are never accepted here",
+        ))
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `%20` and `+` back to spaces (and other escapes to their bytes), so a
+/// number typed with spaces is still found.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn luhn_valid(digits: &[u8]) -> bool {
     let sum: u32 = digits
         .iter()
@@ -79,6 +127,20 @@ mod tests {
         ] {
             assert!(contains_card_number(text), "{text}");
         }
+    }
+
+    #[test]
+    fn urls_are_decoded_before_they_are_searched() {
+        assert!(contains_card_number(&percent_decode(
+            "/api/events?q=4242%204242%204242%204242"
+        )));
+        assert!(contains_card_number(&percent_decode(
+            "/x?q=4242+4242+4242+4242"
+        )));
+        assert_eq!(percent_decode("/a%2"), "/a%2");
+        assert!(!contains_card_number(&percent_decode(
+            "/api/events/12/seats?limit=50"
+        )));
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub trait PaymentGateway: Send + Sync + fmt::Debug {
     /// reconciling purchases whose outcome we never learned.
     async fn find_charge(&self, idempotency_key: &str) -> Result<Option<Charge>, PaymentError>;
     /// Turns a one-off token into a reusable card saved for `email`.
-    async fn save_card(&self, token: &PaymentToken, email: &str) -> Result<SavedCard, PaymentError>;
+    async fn save_card(&self, token: &PaymentToken, email: &str)
+        -> Result<SavedCard, PaymentError>;
 }
 
 #[cfg(test)]

@@ -227,7 +227,11 @@ impl PaymentGateway for StripeGateway {
 
     /// Creates a PaymentMethod from the token, then a Customer with it
     /// attached, so later PaymentIntents can charge it off-session.
-    async fn save_card(&self, token: &PaymentToken, email: &str) -> Result<SavedCard, PaymentError> {
+    async fn save_card(
+        &self,
+        token: &PaymentToken,
+        email: &str,
+    ) -> Result<SavedCard, PaymentError> {
         let method: PaymentMethod = self
             .post_form(
                 "/v1/payment_methods",

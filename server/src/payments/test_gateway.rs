@@ -153,12 +153,14 @@ impl PaymentGateway for TestGateway {
         })
     }
 
-    async fn save_card(&self, token: &PaymentToken, _email: &str) -> Result<SavedCard, PaymentError> {
+    async fn save_card(
+        &self,
+        token: &PaymentToken,
+        _email: &str,
+    ) -> Result<SavedCard, PaymentError> {
         self.delay().await;
         let card = match effective_token(token).as_str() {
-            TOKEN_DECLINED => {
-                return Err(PaymentError::Declined("your card was declined".into()))
-            }
+            TOKEN_DECLINED => return Err(PaymentError::Declined("your card was declined".into())),
             TOKEN_PROCESSING_ERROR => {
                 return Err(PaymentError::Transient(
                     "an error occurred while processing the card".into(),
@@ -234,13 +236,18 @@ mod tests {
             .save_card(&token("tok_mastercard"), "fan@example.com")
             .await
             .expect("saved");
-        assert_eq!((visa.brand.as_str(), visa.last4.as_str()), ("mastercard", "4444"));
+        assert_eq!(
+            (visa.brand.as_str(), visa.last4.as_str()),
+            ("mastercard", "4444")
+        );
         assert!(visa.method.expose().starts_with("pm_saved_mastercard_"));
         let mut charge = request("tok_visa", "saved-1");
         charge.token = visa.method.clone();
         assert!(gateway.charge(&charge).await.is_ok());
         assert!(matches!(
-            gateway.save_card(&token(TOKEN_DECLINED), "fan@example.com").await,
+            gateway
+                .save_card(&token(TOKEN_DECLINED), "fan@example.com")
+                .await,
             Err(PaymentError::Declined(_))
         ));
     }

@@ -86,7 +86,8 @@ impl TicketSigner {
         }
         let mut seed = [0u8; 32];
         for (i, byte) in seed.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| KeyError::Malformed)?;
+            *byte =
+                u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| KeyError::Malformed)?;
         }
         Ok(Self {
             key: SigningKey::from_bytes(&seed),

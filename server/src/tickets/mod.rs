@@ -91,6 +91,10 @@ mod tests {
             purchase_id: 3,
         });
         let svg = super::qr_svg(&code).expect("svg");
-        assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{}", &svg[..60]);
+        assert!(
+            svg.starts_with("<?xml") && svg.contains("<svg"),
+            "{}",
+            &svg[..60]
+        );
     }
 }

@@ -69,14 +69,42 @@ mod tests {
     fn other_sites_cannot_change_state_but_our_pages_and_api_clients_can() {
         let host = ("host", "tickets.example.com");
         let cases = [
-            (Method::POST, vec![host, ("origin", "https://evil.example")], true),
-            (Method::DELETE, vec![host, ("sec-fetch-site", "cross-site")], true),
-            (Method::PUT, vec![host, ("sec-fetch-site", "same-site")], true),
+            (
+                Method::POST,
+                vec![host, ("origin", "https://evil.example")],
+                true,
+            ),
+            (
+                Method::DELETE,
+                vec![host, ("sec-fetch-site", "cross-site")],
+                true,
+            ),
+            (
+                Method::PUT,
+                vec![host, ("sec-fetch-site", "same-site")],
+                true,
+            ),
             (Method::POST, vec![host, ("origin", "null")], true),
-            (Method::POST, vec![host, ("origin", "https://tickets.example.com")], false),
-            (Method::POST, vec![host, ("sec-fetch-site", "same-origin"), ("origin", "https://tickets.example.com")], false),
+            (
+                Method::POST,
+                vec![host, ("origin", "https://tickets.example.com")],
+                false,
+            ),
+            (
+                Method::POST,
+                vec![
+                    host,
+                    ("sec-fetch-site", "same-origin"),
+                    ("origin", "https://tickets.example.com"),
+                ],
+                false,
+            ),
             (Method::POST, vec![host], false),
-            (Method::GET, vec![host, ("sec-fetch-site", "cross-site")], false),
+            (
+                Method::GET,
+                vec![host, ("sec-fetch-site", "cross-site")],
+                false,
+            ),
         ];
         for (method, headers, refused) in cases {
             let request = request(method.clone(), &headers);

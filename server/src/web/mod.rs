@@ -162,6 +162,10 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        // Outside the trace layer: a URL with a card number is never logged.
+        .layer(axum::middleware::from_fn(
+            crate::payments::card_guard::refuse_card_numbers_in_urls,
+        ))
         .with_state(state)
 }
 

@@ -325,12 +325,23 @@ impl Buyer<'_> {
         key: &str,
         token: &str,
     ) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({"email": "fan@example.com", "payment": {"token": token}});
+        self.purchase_with(hold_id, key, body).await
+    }
+
+    /// Pays for a hold with any request body.
+    pub async fn purchase_with(
+        &mut self,
+        hold_id: &serde_json::Value,
+        key: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let mut request = self
             .app
             .client
             .post(self.app.url(&format!("/api/holds/{hold_id}/purchase")))
             .header("idempotency-key", key)
-            .json(&serde_json::json!({"email": "fan@example.com", "payment": {"token": token}}));
+            .json(&body);
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
         }

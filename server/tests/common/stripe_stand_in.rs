@@ -242,15 +242,30 @@ async fn create_payment_method(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     if !authorised(&headers) {
-        return reply(stripe_error(401, "invalid_request_error", "api_key_invalid", "Invalid API Key provided"));
+        return reply(stripe_error(
+            401,
+            "invalid_request_error",
+            "api_key_invalid",
+            "Invalid API Key provided",
+        ));
     }
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let token = field("card[token]").unwrap_or_default();
     if field("type").as_deref() != Some("card") || !token.starts_with("tok_") {
-        return reply(stripe_error(400, "invalid_request_error", "parameter_missing", "Missing card token"));
+        return reply(stripe_error(
+            400,
+            "invalid_request_error",
+            "parameter_missing",
+            "Missing card token",
+        ));
     }
     if token.ends_with("chargeDeclined") {
-        return reply(stripe_error(402, "card_error", "card_declined", "Your card was declined."));
+        return reply(stripe_error(
+            402,
+            "card_error",
+            "card_declined",
+            "Your card was declined.",
+        ));
     }
     let (brand, last4) = match token.as_str() {
         "tok_mastercard" => ("mastercard", "4444"),
@@ -260,8 +275,11 @@ async fn create_payment_method(
     let mut ledger = ledger.lock().expect("ledger");
     let id = format!("pm_standin_{}", ledger.methods.len() + 1);
     ledger.methods.insert(id.clone(), token);
-    reply((200, json!({"id": id, "object": "payment_method", "type": "card",
-        "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034}})))
+    reply((
+        200,
+        json!({"id": id, "object": "payment_method", "type": "card",
+        "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034}}),
+    ))
 }
 
 async fn create_customer(
@@ -270,15 +288,28 @@ async fn create_customer(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     if !authorised(&headers) {
-        return reply(stripe_error(401, "invalid_request_error", "api_key_invalid", "Invalid API Key provided"));
+        return reply(stripe_error(
+            401,
+            "invalid_request_error",
+            "api_key_invalid",
+            "Invalid API Key provided",
+        ));
     }
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut ledger = ledger.lock().expect("ledger");
     let method = field("payment_method").unwrap_or_default();
     if !ledger.methods.contains_key(&method) {
-        return reply(stripe_error(400, "invalid_request_error", "resource_missing", "No such PaymentMethod"));
+        return reply(stripe_error(
+            400,
+            "invalid_request_error",
+            "resource_missing",
+            "No such PaymentMethod",
+        ));
     }
     let id = format!("cus_standin_{}", ledger.customers.len() + 1);
     ledger.customers.insert(id.clone(), method);
-    reply((200, json!({"id": id, "object": "customer", "email": field("email")})))
+    reply((
+        200,
+        json!({"id": id, "object": "customer", "email": field("email")}),
+    ))
 }

@@ -1,0 +1,619 @@
+//! Optional accounts over real HTTP: registration, sign-in and out, saved
+//! cards, email confirmation attaching guest purchases, "my tickets" with
+//! signed codes, and who may see and refund what.
+
+mod common;
+
+use app::types::EventId;
+use base64::Engine;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn setup() -> (TestApp, EventId, Vec<i64>) {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let seats = seat_map(&app, event)
+        .await
+        .1
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    (app, event, seats)
+}
+
+async fn register<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
+    let mut user = Buyer::new(app);
+    let (status, me) = user
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(
+                json!({"email": email, "password": "correct horse battery", "display_name": "Ada"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{me}");
+    user
+}
+
+async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
+    seat_map(app, event)
+        .await
+        .1
+        .into_iter()
+        .find(|(id, _)| *id == seat)
+        .expect("seat")
+        .1
+}
+
+/// Holds `seats` and pays with `payment`; returns the purchase.
+async fn buy(
+    buyer: &mut Buyer<'_>,
+    event: EventId,
+    seats: &[i64],
+    key: &str,
+    body: Value,
+) -> (u16, Value) {
+    let (status, hold) = buyer.hold(event, seats).await;
+    assert_eq!(status, 201, "{hold}");
+    buyer.purchase_with(&hold["hold_id"], key, body).await
+}
+
+#[tokio::test]
+async fn register_sign_out_and_in_again() {
+    let app = spawn_app().await;
+    let mut ada = register(&app, "Ada@Example.com").await;
+    let (status, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["display_name"], "Ada");
+    assert_eq!(me["role"], "fan");
+    assert_eq!(me["email_confirmed"], false);
+    assert_eq!(me["payment_method"], Value::Null);
+
+    // Sign-out ends the session on the server: the old cookie is dead too.
+    let signed_in_cookie = ada.cookie.clone();
+    assert_eq!(
+        ada.send(Method::POST, "/api/auth/logout", None).await.0,
+        204
+    );
+    assert_ne!(ada.cookie, signed_in_cookie, "a fresh anonymous session");
+    assert_eq!(ada.send(Method::GET, "/api/me", None).await.0, 401);
+    let mut replay = Buyer::new(&app);
+    replay.cookie = signed_in_cookie;
+    let (status, body) = replay.send(Method::GET, "/api/me", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+
+    // Sign-in replaces the session id (no fixation).
+    let before = ada.cookie.clone();
+    let (status, me) = ada
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": "ADA@example.com", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(
+        (status, me["email"].as_str()),
+        (200, Some("ada@example.com"))
+    );
+    assert_ne!(ada.cookie, before);
+    assert_eq!(ada.send(Method::GET, "/api/me", None).await.0, 200);
+
+    // The password is stored only as an Argon2id hash.
+    let (hash,): (String,) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT password_hash FROM users WHERE email = 'ada@example.com'").fetch_one(pool).await)
+    .expect("user");
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("correct horse"));
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_emails_look_alike_and_are_throttled() {
+    let app = spawn_app().await;
+    register(&app, "ada@example.com").await;
+    let login = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            Buyer::new(app)
+                .send(
+                    Method::POST,
+                    "/api/auth/login",
+                    Some(json!({"email": email, "password": password})),
+                )
+                .await
+        }
+    };
+    let wrong_password = login("ada@example.com", "not the password").await;
+    let unknown_email = login("nobody@example.com", "not the password").await;
+    assert_eq!(wrong_password.0, 401);
+    assert_eq!(
+        wrong_password, unknown_email,
+        "same status, code and message"
+    );
+    assert_eq!(wrong_password.1["error"]["code"], "invalid_credentials");
+
+    // Ten failures lock the account for a while: even the right password is refused.
+    for _ in 0..9 {
+        assert_eq!(login("ada@example.com", "guess").await.0, 401);
+    }
+    let (status, body) = login("ada@example.com", "correct horse battery").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+}
+
+#[tokio::test]
+async fn bad_registrations_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    register(&app, "ada@example.com").await;
+    let cases = [
+        (
+            json!({"email": "ada@example.com", "password": "another password", "display_name": "Eve"}),
+            409,
+            "email_taken",
+        ),
+        (
+            json!({"email": "not-an-email", "password": "long enough", "display_name": "Eve"}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"email": "eve@example.com", "password": "short", "display_name": "Eve"}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"email": "eve@example.com", "password": "long enough", "display_name": "  "}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"email": "eve@example.com", "password": "long enough"}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"email": "eve@example.com", "password": "long enough", "display_name": "Eve", "role": "admin"}),
+            422,
+            "validation",
+        ),
+        (
+            json!({"email": "eve@example.com", "password": "long enough", "display_name": "4242 4242 4242 4242"}),
+            422,
+            "card_data_refused",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (got, reply) = Buyer::new(&app)
+            .send(Method::POST, "/api/auth/register", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (got, reply["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let (users,): (i64,) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)
+    .expect("count");
+    assert_eq!(users, 1);
+    // The first account's password still works: the 409 changed nothing.
+    let (status, _) = Buyer::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": "ada@example.com", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_reference() {
+    let (app, event, seats) = setup().await;
+    let mut ada = register(&app, "ada@example.com").await;
+    let (status, card) = ada
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "tok_mastercard"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card, json!({"brand": "mastercard", "last4": "4444"}));
+    let (_, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["payment_method"], card);
+
+    let (status, purchase) = buy(
+        &mut ada,
+        event,
+        &seats[0..1],
+        "one-click-0001",
+        json!({"email": "ada@example.com", "payment": {"saved": true}}),
+    )
+    .await;
+    assert_eq!(
+        (status, purchase["status"].as_str()),
+        (201, Some("paid")),
+        "{purchase}"
+    );
+    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+
+    // What the database holds for the card: a processor reference, brand, last4.
+    let (token, brand, last4): (String, String, String) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT payment_token, payment_brand, payment_last4 FROM users WHERE email = 'ada@example.com'")
+            .fetch_one(pool).await)
+    .expect("user");
+    assert!(token.starts_with("pm_"), "{token}");
+    assert_eq!((brand.as_str(), last4.as_str()), ("mastercard", "4444"));
+
+    // Anything card-like is refused, and a declined card is not saved.
+    let (status, body) = ada
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "5555 5555 5555 4444"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("card_data_refused"))
+    );
+    let (status, _) = ada
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "tok_chargeDeclined"})),
+        )
+        .await;
+    assert_eq!(status, 402);
+    let (_, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["payment_method"], card, "the saved card is unchanged");
+
+    // Removed, it can no longer pay.
+    assert_eq!(
+        ada.send(Method::DELETE, "/api/me/payment-method", None)
+            .await
+            .0,
+        204
+    );
+    let (status, body) = buy(
+        &mut ada,
+        event,
+        &seats[1..2],
+        "one-click-0002",
+        json!({"email": "ada@example.com", "payment": {"saved": true}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("validation")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn paying_with_a_new_card_can_save_it_but_only_when_signed_in() {
+    let (app, event, seats) = setup().await;
+    let mut guest = Buyer::new(&app);
+    let (status, body) = buy(
+        &mut guest,
+        event,
+        &seats[0..1],
+        "save-guest-0001",
+        json!({"email": "g@example.com", "payment": {"token": "tok_visa"}, "save_payment_method": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (status, _) = guest
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "tok_visa"})),
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    let mut ada = register(&app, "ada@example.com").await;
+    let (status, purchase) = buy(
+        &mut ada,
+        event,
+        &seats[1..2],
+        "save-ada-0001",
+        json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}, "save_payment_method": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{purchase}");
+    let (_, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(
+        me["payment_method"],
+        json!({"brand": "visa", "last4": "4242"})
+    );
+}
+
+#[tokio::test]
+async fn holds_made_before_signing_in_move_to_the_signed_in_session() {
+    let (app, event, seats) = setup().await;
+    register(&app, "ada@example.com").await;
+    let mut ada = Buyer::new(&app);
+    let (_, hold) = ada.hold(event, &seats[0..2]).await;
+    let anonymous_cookie = ada.cookie.clone();
+    let (status, _) = ada
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": "ada@example.com", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    assert_eq!(ada.send(Method::GET, &path, None).await.0, 200);
+    // The pre-sign-in id no longer reaches it.
+    let mut old = Buyer::new(&app);
+    old.cookie = anonymous_cookie;
+    assert_eq!(old.send(Method::GET, &path, None).await.0, 404);
+    // And the purchase made signed in belongs to the account.
+    let (status, _) = ada
+        .purchase_with(
+            &hold["hold_id"],
+            "moved-hold-0001",
+            json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, tickets) = ada.send(Method::GET, "/api/me/tickets", None).await;
+    assert_eq!(
+        tickets["upcoming"].as_array().map(Vec::len),
+        Some(2),
+        "{tickets}"
+    );
+}
+
+#[tokio::test]
+async fn guest_purchases_join_the_account_once_its_email_is_confirmed() {
+    let (app, event, seats) = setup().await;
+    let mut guest = Buyer::new(&app);
+    let (status, purchase) = buy(
+        &mut guest,
+        event,
+        &seats[0..1],
+        "guest-first-0001",
+        json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{purchase}");
+
+    // Registering the address (from another browser) reveals nothing yet.
+    let mut ada = register(&app, "ada@example.com").await;
+    let (_, tickets) = ada.send(Method::GET, "/api/me/tickets", None).await;
+    assert_eq!(tickets["upcoming"], json!([]));
+    let path = format!("/api/purchases/{}", purchase["purchase_id"]);
+    assert_eq!(ada.send(Method::GET, &path, None).await.0, 404);
+
+    let bad = ada
+        .send(
+            Method::POST,
+            "/api/auth/confirm",
+            Some(json!({"token": "0".repeat(32)})),
+        )
+        .await;
+    assert_eq!(bad.0, 404);
+    let mail = app
+        .state
+        .accounts
+        .mailer()
+        .last_to("ada@example.com")
+        .expect("a confirmation email");
+    let token = mail
+        .body
+        .split("token=")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .expect("token in the link");
+    assert_eq!(
+        ada.send(
+            Method::POST,
+            "/api/auth/confirm",
+            Some(json!({"token": token}))
+        )
+        .await
+        .0,
+        204
+    );
+    // The link works once.
+    assert_eq!(
+        ada.send(
+            Method::POST,
+            "/api/auth/confirm",
+            Some(json!({"token": token}))
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], true);
+    let (_, tickets) = ada.send(Method::GET, "/api/me/tickets", None).await;
+    let upcoming = tickets["upcoming"].as_array().expect("upcoming");
+    assert_eq!(upcoming.len(), 1, "{tickets}");
+    assert_eq!(upcoming[0]["purchase_id"], purchase["purchase_id"]);
+    assert_eq!(upcoming[0]["refundable"], true);
+    assert_eq!(ada.send(Method::GET, &path, None).await.0, 200);
+}
+
+#[tokio::test]
+async fn only_the_owner_sees_refunds_and_scans_a_purchase() {
+    let (app, event, seats) = setup().await;
+    let mut owner = register(&app, "owner@example.com").await;
+    let (status, purchase) = buy(
+        &mut owner,
+        event,
+        &seats[0..2],
+        "owned-0001-aaaa",
+        json!({"email": "owner@example.com", "payment": {"token": "tok_visa"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{purchase}");
+    let view = format!("/api/purchases/{}", purchase["purchase_id"]);
+    let refund = format!("{view}/refund");
+    let ticket_id = &purchase["tickets"][0]["id"];
+    let qr = format!("/api/tickets/{ticket_id}/qr.svg");
+
+    // Anonymous, a guest with a purchase of their own, another account.
+    let mut anonymous = Buyer::new(&app);
+    let mut guest = Buyer::new(&app);
+    let (status, _) = buy(
+        &mut guest,
+        event,
+        &seats[2..3],
+        "guest-0001-bbbb",
+        json!({"email": "guest@example.com", "payment": {"token": "tok_visa"}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let mut other = register(&app, "other@example.com").await;
+    for (who, buyer) in [
+        ("anonymous", &mut anonymous),
+        ("guest", &mut guest),
+        ("other", &mut other),
+    ] {
+        assert_eq!(
+            buyer.send(Method::GET, &view, None).await.0,
+            404,
+            "{who} view"
+        );
+        assert_eq!(
+            buyer.send(Method::POST, &refund, None).await.0,
+            404,
+            "{who} refund"
+        );
+        assert_eq!(buyer.send(Method::GET, &qr, None).await.0, 404, "{who} qr");
+        let (_, tickets) = buyer.send(Method::GET, "/api/me/tickets", None).await;
+        assert!(
+            tickets["upcoming"].as_array().is_none_or(|t| t
+                .iter()
+                .all(|t| t["purchase_id"] != purchase["purchase_id"])),
+            "{who} tickets"
+        );
+    }
+    assert_eq!(
+        anonymous.send(Method::GET, "/api/me/tickets", None).await.0,
+        401
+    );
+    assert_eq!(guest.send(Method::GET, "/api/me", None).await.0, 401);
+    assert_eq!(
+        seat_status(&app, event, seats[0]).await,
+        "sold",
+        "nobody else refunded it"
+    );
+
+    // The owner, signed in from a new browser, sees it, its QR, and refunds it.
+    let mut elsewhere = Buyer::new(&app);
+    let (status, _) = elsewhere
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": "owner@example.com", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(elsewhere.send(Method::GET, &view, None).await.0, 200);
+    let response = app
+        .client
+        .get(app.url(&qr))
+        .header("cookie", elsewhere.cookie.clone().expect("cookie"))
+        .send()
+        .await
+        .expect("qr");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert!(response.text().await.expect("svg").contains("<svg"));
+    let (status, refunded) = elsewhere.send(Method::POST, &refund, None).await;
+    assert_eq!(
+        (status, refunded["status"].as_str()),
+        (200, Some("refunded"))
+    );
+    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
+    let (_, tickets) = owner.send(Method::GET, "/api/me/tickets", None).await;
+    let mine = tickets["upcoming"].as_array().expect("upcoming");
+    assert!(
+        mine.iter()
+            .all(|t| t["status"] == "refunded" && t["refundable"] == false),
+        "{tickets}"
+    );
+}
+
+#[tokio::test]
+async fn ticket_codes_verify_offline_with_the_published_key() {
+    let (app, event, seats) = setup().await;
+    let mut fan = Buyer::new(&app);
+    let (_, purchase) = buy(
+        &mut fan,
+        event,
+        &seats[0..2],
+        "codes-0001-aaaa",
+        json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}}),
+    )
+    .await;
+    let (status, key) = app.get_json("/api/tickets/public-key").await;
+    assert_eq!((status, key["algorithm"].as_str()), (200, Some("Ed25519")));
+    let key_bytes: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key["public_key"].as_str().expect("key"))
+        .expect("base64url")
+        .try_into()
+        .expect("32 bytes");
+    let public_key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).expect("key");
+    for ticket in purchase["tickets"].as_array().expect("tickets") {
+        let claim =
+            server::tickets::codes::verify(&public_key, ticket["code"].as_str().expect("code"))
+                .expect("a valid signature");
+        assert_eq!(EventId(claim.event_id), event);
+        assert_eq!(Some(claim.seat_id), ticket["seat_id"].as_i64());
+        assert_eq!(Some(claim.purchase_id), purchase["purchase_id"].as_i64());
+    }
+    // Another server's key (another deployment) does not accept them.
+    let stranger = server::tickets::codes::TicketSigner::generate();
+    let code = purchase["tickets"][0]["code"].as_str().expect("code");
+    assert!(server::tickets::codes::verify(&stranger.verifying_key(), code).is_none());
+}
+
+#[tokio::test]
+async fn requests_from_other_sites_are_refused_without_effect() {
+    let app = spawn_app().await;
+    let forged = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery", "display_name": "Ada"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(forged.status(), 403);
+    let body: Value = forged.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (users,): (i64,) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)
+    .expect("count");
+    assert_eq!(users, 0);
+    // The same request from our own page goes through.
+    let host = app.base_url.trim_start_matches("http://").to_string();
+    let ours = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("origin", format!("http://{host}"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery", "display_name": "Ada"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ours.status(), 201);
+}

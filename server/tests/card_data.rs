@@ -1,0 +1,257 @@
+//! No card number ever reaches the database or the logs. Card numbers are
+//! thrown at every endpoint that takes input, in every field and in URLs,
+//! with all logging on at debug level; then the whole database and the
+//! whole log are scanned for card-number patterns (Luhn-valid 13–19 digit
+//! runs). This file is its own test binary because it owns the process's
+//! log subscriber.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+use server::payments::card_guard::contains_card_number;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+const CARDS: [&str; 4] = [
+    "4242424242424242",
+    "4000 0566 5566 5556",
+    "5555-5555-5555-4444",
+    "378282246310005",
+];
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs of digits (with the spaces and dashes people type) that stand alone
+/// as words: digits inside longer alphanumeric words are hashes, ids or
+/// base64, not something a person typed as a card. 13-digit runs starting
+/// with 1 are epoch-millisecond timestamps; no card brand issues those.
+fn card_like_runs(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || ((chars[i] == ' ' || chars[i] == '-')
+                        && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
+                i += 1;
+            }
+            let ends_word = chars.get(i).is_none_or(|c| !c.is_ascii_alphanumeric());
+            let run: String = chars[start..i].iter().collect();
+            let digits: String = run.chars().filter(char::is_ascii_digit).collect();
+            let timestamp = digits.len() == 13 && digits.starts_with('1');
+            if ends_word && !timestamp && contains_card_number(&run) {
+                found.push(run);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// Everything the database stores, as text: the SQLite files byte for byte
+/// (freed pages and the write-ahead log included), or every PostgreSQL row.
+async fn database_text(app: &TestApp) -> String {
+    match app.store() {
+        server::store::Store::Sqlite(pool) => {
+            let (file,): (String,) =
+                sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(pool)
+                    .await
+                    .expect("database file");
+            ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| std::fs::read(format!("{file}{suffix}")).ok())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        server::store::Store::Postgres(pool) => {
+            let tables: Vec<(String,)> = sqlx::query_as(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("tables");
+            let mut text = String::new();
+            for (table,) in tables {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT t::text FROM \"{table}\" t"))
+                        .fetch_all(pool)
+                        .await
+                        .expect("rows");
+                for (row,) in rows {
+                    text.push_str(&row);
+                    text.push('\n');
+                }
+            }
+            text
+        }
+    }
+}
+
+#[tokio::test]
+async fn card_numbers_never_reach_the_database_or_the_logs() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .expect("the only subscriber in this binary");
+
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let seats: Vec<i64> = seat_map(&app, event)
+        .await
+        .1
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+
+    // A real account, a saved card and purchases, so the tables have rows.
+    let mut fan = Buyer::new(&app);
+    let register = json!({"email": "fan@example.com", "password": "correct horse battery", "display_name": "Fan"});
+    assert_eq!(
+        fan.send(Method::POST, "/api/auth/register", Some(register))
+            .await
+            .0,
+        201
+    );
+    let saved = fan
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "tok_visa"})),
+        )
+        .await;
+    assert_eq!(saved.0, 200);
+    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let paid = fan
+        .purchase_with(
+            &hold["hold_id"],
+            "card-scan-0001",
+            json!({"email": "fan@example.com", "payment": {"saved": true}}),
+        )
+        .await;
+    assert_eq!(paid.0, 201, "{}", paid.1);
+    let (_, second_hold) = fan.hold(event, &seats[1..2]).await;
+
+    // Card numbers in every field of every input, and in URLs.
+    let mut refused = 0;
+    for card in CARDS {
+        let bodies = [
+            (
+                Method::POST,
+                "/api/auth/register".to_string(),
+                json!({"email": "x@example.com", "password": card, "display_name": card}),
+            ),
+            (
+                Method::POST,
+                "/api/auth/login".to_string(),
+                json!({"email": card, "password": card}),
+            ),
+            (
+                Method::PUT,
+                "/api/me/payment-method".to_string(),
+                json!({"token": card}),
+            ),
+            (
+                Method::PUT,
+                "/api/me/payment-method".to_string(),
+                json!({"token": "tok_visa", "card": {"number": card, "cvc": "123"}}),
+            ),
+            (
+                Method::POST,
+                format!("/api/events/{event}/holds"),
+                json!({"seat_ids": [seats[2]], "note": card}),
+            ),
+            (
+                Method::POST,
+                "/api/auth/confirm".to_string(),
+                json!({"token": card}),
+            ),
+        ];
+        for (method, path, body) in bodies {
+            let (status, reply) = fan.send(method, &path, Some(body)).await;
+            assert_eq!(
+                (status, reply["error"]["code"].as_str()),
+                (422, Some("card_data_refused")),
+                "{path}"
+            );
+            refused += 1;
+        }
+        let purchase = fan
+            .purchase_with(
+                &second_hold["hold_id"],
+                &format!("card-{}", card.replace(' ', "")),
+                json!({"email": card, "payment": {"token": card}, "cvc": "123"}),
+            )
+            .await;
+        assert_eq!(purchase.0, 422);
+        for url in [
+            format!("/api/events?q={}", card.replace(' ', "%20")),
+            format!("/?q={}", card.replace(' ', "+")),
+            format!("/api/events/{card}"),
+        ] {
+            let (status, _) = fan.send(Method::GET, &url, None).await;
+            assert_eq!(status, 422, "{url}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, CARDS.len() * 9);
+
+    let stored = database_text(&app).await;
+    assert!(
+        stored.contains("fan@example.com"),
+        "the scan reads the data"
+    );
+    assert_eq!(
+        card_like_runs(&stored),
+        Vec::<String>::new(),
+        "card numbers in the database"
+    );
+    let logged = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
+    assert!(
+        logged.contains("/api/auth/register"),
+        "the scan reads the requests' log"
+    );
+    assert_eq!(
+        card_like_runs(&logged),
+        Vec::<String>::new(),
+        "card numbers in the logs"
+    );
+}
+
+#[test]
+fn the_scanner_finds_typed_card_numbers_but_not_hashes_or_timestamps() {
+    assert_eq!(
+        card_like_runs("email 4242 4242 4242 4242."),
+        vec!["4242 4242 4242 4242"]
+    );
+    assert_eq!(
+        card_like_runs("{\"n\":\"5555-5555-5555-4444\"}"),
+        vec!["5555-5555-5555-4444"]
+    );
+    assert!(card_like_runs("created_at=1764360000000 key=ab4242424242424242cd").is_empty());
+}
