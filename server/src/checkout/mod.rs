@@ -24,6 +24,14 @@ use app::types::{
 use std::sync::Arc;
 use store::{BeginOutcome, Buyer, Completion, PurchaseRow};
 
+/// How a purchase will be paid, decided (and validated) before it is recorded.
+enum PaymentPlan {
+    /// A one-off token or a saved card (with its processor customer).
+    Charge(PaymentToken, Option<String>),
+    /// Save this token to the signed-in account, then charge the saved card.
+    SaveThenCharge(PaymentToken),
+}
+
 /// How long a hold is guaranteed to outlive the start of its payment.
 pub const PAYMENT_GRACE_MS: i64 = 120_000;
 /// A charge call that has not answered by then counts as "outcome unknown".
@@ -86,7 +94,7 @@ impl Checkout {
     ) -> Result<PurchaseView, ApiError> {
         validate_idempotency_key(idempotency_key)?;
         let email = validate_email(&request.email)?;
-        let (token, customer) = self.payment_method(account, &request).await?;
+        let plan = Self::payment_plan(account, &request)?;
         let buyer = match account {
             Some(account) => Buyer::Account(account.id),
             None => Buyer::Guest(&email),
@@ -103,7 +111,7 @@ impl Checkout {
         )
         .await
         .map_err(store_error_to_api)?;
-        let purchase = match begun {
+        let (purchase, is_retry) = match begun {
             BeginOutcome::HoldNotFound => {
                 return Err(ApiError::not_found(format!("no hold {hold_id}")))
             }
@@ -122,12 +130,15 @@ impl Checkout {
                 match PurchaseStatus::parse(&existing.status) {
                     // A retry of an attempt that never settled: charge again
                     // under the same key, which the processor de-duplicates.
-                    Some(PurchaseStatus::Pending) => existing,
+                    Some(PurchaseStatus::Pending) => (existing, true),
                     _ => return self.settled_answer(existing).await,
                 }
             }
-            BeginOutcome::Started(purchase) => purchase,
+            BeginOutcome::Started(purchase) => (purchase, false),
         };
+        let (token, customer) = self
+            .method_to_charge(plan, account, &purchase, is_retry)
+            .await?;
         let request = ChargeRequest {
             amount_cents: purchase.total_cents,
             currency: "usd",
@@ -165,30 +176,24 @@ impl Checkout {
         }
     }
 
-    /// What to charge: the given token, the account's saved card, or the
-    /// given token saved to the account first (`save_payment_method`).
-    async fn payment_method(
-        &self,
+    /// Checks how the buyer wants to pay, before anything is recorded.
+    fn payment_plan(
         account: Option<&Account>,
         request: &PurchaseRequest,
-    ) -> Result<(PaymentToken, Option<String>), ApiError> {
+    ) -> Result<PaymentPlan, ApiError> {
         match (request.payment.token.as_deref(), request.payment.saved) {
-            (Some(token), None | Some(false)) => match account {
-                Some(account) if request.save_payment_method => {
-                    let (card, _) = self.accounts.save_card(account, token).await?;
-                    Ok((card.method, card.customer))
+            (Some(token), None | Some(false)) => {
+                let token = PaymentToken::parse(token)
+                    .ok_or_else(|| ApiError::validation("payment.token is not a payment token"))?;
+                match (account, request.save_payment_method) {
+                    (Some(_), true) => Ok(PaymentPlan::SaveThenCharge(token)),
+                    (None, true) => Err(ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "sign in to save a card",
+                    )),
+                    (_, false) => Ok(PaymentPlan::Charge(token, None)),
                 }
-                None if request.save_payment_method => Err(ApiError::new(
-                    ErrorCode::Unauthenticated,
-                    "sign in to save a card",
-                )),
-                _ => Ok((
-                    PaymentToken::parse(token).ok_or_else(|| {
-                        ApiError::validation("payment.token is not a payment token")
-                    })?,
-                    None,
-                )),
-            },
+            }
             (None, Some(true)) => {
                 let account = account.ok_or_else(|| {
                     ApiError::new(
@@ -203,11 +208,51 @@ impl Checkout {
                     .ok_or_else(|| {
                         ApiError::validation("there is no saved payment method on this account")
                     })?;
-                Ok((token, account.payment_customer.clone()))
+                Ok(PaymentPlan::Charge(token, account.payment_customer.clone()))
             }
             _ => Err(ApiError::validation(
                 "give payment.token or payment.saved: true",
             )),
+        }
+    }
+
+    /// The method to charge for a recorded purchase. Saving a card happens
+    /// here, once: a retry of the same purchase charges the card the first
+    /// attempt saved (a processor token can be used only once). A card the
+    /// processor will not save settles the purchase as failed.
+    async fn method_to_charge(
+        &self,
+        plan: PaymentPlan,
+        account: Option<&Account>,
+        purchase: &PurchaseRow,
+        is_retry: bool,
+    ) -> Result<(PaymentToken, Option<String>), ApiError> {
+        let token = match plan {
+            PaymentPlan::Charge(token, customer) => return Ok((token, customer)),
+            PaymentPlan::SaveThenCharge(token) => token,
+        };
+        let account = account.ok_or_else(ApiError::internal)?;
+        if is_retry {
+            if let Some(saved) = account
+                .payment_token
+                .as_deref()
+                .and_then(PaymentToken::parse)
+            {
+                return Ok((saved, account.payment_customer.clone()));
+            }
+        }
+        match self.accounts.save_card(account, token.expose()).await {
+            Ok((card, _)) => Ok((card.method, card.customer)),
+            Err(error) => {
+                let failure = if error.code == ErrorCode::PaymentDeclined {
+                    FAILURE_DECLINED
+                } else {
+                    FAILURE_PROCESSING
+                };
+                self.settle(purchase, PurchaseStatus::Failed, failure, None)
+                    .await?;
+                Err(error)
+            }
         }
     }
 
