@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod pages;
+pub mod staff;
 pub mod types;
 
 use leptos::prelude::*;

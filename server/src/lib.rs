@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod live;
 pub mod payments;
 pub mod session;
+pub mod staff;
 pub mod state;
 pub mod store;
 pub mod tickets;

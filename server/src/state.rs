@@ -5,6 +5,7 @@ use crate::catalog::Catalog;
 use crate::checkout::Checkout;
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
+use crate::staff::Staff;
 use crate::store::Store;
 use crate::tickets::codes::TicketSigner;
 use crate::web::home_cache::HomeCache;
@@ -22,5 +23,6 @@ pub struct AppState {
     pub live: LiveHub,
     pub home_cache: HomeCache,
     pub accounts: Accounts,
+    pub staff: Staff,
     pub ticket_signer: Arc<TicketSigner>,
 }

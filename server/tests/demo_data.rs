@@ -39,6 +39,20 @@ async fn a_fresh_database_is_seeded_once_with_the_demo_venues_and_events() {
     let tiers = detail["tiers"].as_array().expect("tiers").len();
     assert!((2..=4).contains(&tiers));
 
+    // The demo admin of the README can sign in, and is an admin.
+    let mut admin = Buyer::new(&app);
+    let (status, me) = admin
+        .send(
+            reqwest::Method::POST,
+            "/api/auth/login",
+            Some(serde_json::json!({
+                "email": server::demo::DEMO_ADMIN_EMAIL,
+                "password": server::demo::DEMO_ADMIN_PASSWORD,
+            })),
+        )
+        .await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")), "{me}");
+
     // Starting again on the same database does not seed twice.
     let again = spawn_app_with(config).await;
     let (_, body) = again.get_json("/api/events?limit=100").await;

@@ -311,7 +311,7 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn validate_password(password: &str) -> Result<(), ApiError> {
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
     let length = password.chars().count();
     if (passwords::MIN_LEN..=passwords::MAX_LEN).contains(&length) {
         Ok(())
@@ -324,7 +324,7 @@ fn validate_password(password: &str) -> Result<(), ApiError> {
     }
 }
 
-fn validate_display_name(raw: &str) -> Result<String, ApiError> {
+pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     if (1..=80).contains(&name.chars().count()) && !name.chars().any(char::is_control) {
         Ok(name.to_string())

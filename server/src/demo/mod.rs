@@ -293,6 +293,10 @@ fn section_tiers(
     }
 }
 
+/// The demo data's admin account, documented in the README for local use.
+pub const DEMO_ADMIN_EMAIL: &str = "admin@tessera.test";
+pub const DEMO_ADMIN_PASSWORD: &str = "tessera-demo-admin";
+
 /// Seeds the demo venues and events if the database has no venue yet.
 /// Returns whether it seeded.
 pub async fn seed_if_empty(

@@ -14,6 +14,7 @@ use crate::live::{self, LiveHub};
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::PaymentGateway;
+use crate::staff::{self, Staff};
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
 use crate::tickets::{self, codes::TicketSigner};
@@ -47,6 +48,8 @@ pub enum StartError {
     Payments(String),
     #[error(transparent)]
     TicketKey(#[from] tickets::codes::KeyError),
+    #[error("creating the demo admin failed: {0}")]
+    DemoAdmin(app::error::ApiError),
 }
 
 /// Connects, migrates, seeds (if asked and empty) and builds the router.
@@ -83,11 +86,8 @@ pub async fn build_app_with_gateway(
 ) -> Result<(Router, AppState), StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    if config.seed == Seed::Demo
-        && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?
-    {
-        tracing::info!("fresh database: demo data seeded");
-    }
+    let seeded_demo = config.seed == Seed::Demo
+        && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
     let ticket_signer = Arc::new(match &config.ticket_key {
         Some(seed) => TicketSigner::from_seed_hex(seed)?,
         None => TicketSigner::load_or_create(&config.ticket_key_file)?,
@@ -95,6 +95,7 @@ pub async fn build_app_with_gateway(
     let clock = Clock::default();
     let catalog = Catalog::new(store.clone(), clock.clone());
     let accounts = Accounts::new(store.clone(), clock.clone(), gateway.clone());
+    let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
     let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
     let state = AppState {
         leptos_options,
@@ -110,9 +111,28 @@ pub async fn build_app_with_gateway(
         ),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
+        staff,
         accounts,
         ticket_signer,
     };
+    if seeded_demo {
+        state
+            .staff
+            .create_account(
+                demo::DEMO_ADMIN_EMAIL,
+                demo::DEMO_ADMIN_PASSWORD.to_string(),
+                "Demo admin",
+                app::types::Role::Admin,
+            )
+            .await
+            .map_err(StartError::DemoAdmin)?;
+        tracing::info!("fresh database: demo data seeded");
+        tracing::warn!(
+            admin = demo::DEMO_ADMIN_EMAIL,
+            "the demo data has an admin whose password is in the README: for local use only \
+             (deploy with TESSERA_SEED=none)"
+        );
+    }
     if config.sweep_every_ms > 0 {
         sweeper::spawn(
             state.inventory.clone(),
@@ -154,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::routes::router())
         .merge(accounts::routes::router())
         .merge(tickets::router())
+        .merge(staff::routes::router())
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
@@ -208,6 +229,11 @@ fn page_routes() -> Vec<AxumRouteListing> {
         accounts::routes::my_tickets,
         tickets::public_key,
         tickets::qr_code,
+        staff::routes::stats,
+        staff::routes::live,
+        staff::routes::block_seats,
+        staff::routes::scan,
+        staff::routes::create_staff,
     )
 )]
 pub struct ApiDoc;

@@ -1,0 +1,256 @@
+//! Staff and admin HTTP routes. Roles are checked here, on the server, by
+//! the extractors every handler takes: anonymous callers get 401, signed-in
+//! fans 403.
+
+use super::{BlockOutcome, Staff, MAX_BLOCK};
+use crate::accounts::routes::SignedIn;
+use crate::accounts::{Account, Accounts};
+use crate::catalog::routes::parse_event_id;
+use crate::error::{ApiJson, ApiPath, HttpError, HttpResult};
+use crate::live::LiveHub;
+use crate::state::AppState;
+use app::error::{ApiError, ErrorBody, ErrorCode};
+use app::staff::{BlockSeatsRequest, CreateStaffRequest, EventStats, ScanRequest, ScanResult};
+use app::types::Role;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{FromRef, FromRequestParts, State, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::time::Duration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/staff/events/{id}/stats", get(stats))
+        .route("/api/staff/events/{id}/live", get(live))
+        .route("/api/staff/events/{id}/seats/block", post(block_seats))
+        .route("/api/tickets/scan", post(scan))
+        .route("/api/admin/staff", post(create_staff))
+}
+
+/// A signed-in staff member or admin.
+pub struct StaffOnly(pub Account);
+
+/// A signed-in admin.
+pub struct AdminOnly(pub Account);
+
+fn role_of(account: &Account) -> Role {
+    Role::parse(&account.role).unwrap_or(Role::Fan)
+}
+
+impl<S> FromRequestParts<S> for StaffOnly
+where
+    S: Send + Sync,
+    Accounts: FromRef<S>,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
+        match role_of(&account) {
+            Role::Staff | Role::Admin => Ok(Self(account)),
+            Role::Fan => Err(ApiError::new(ErrorCode::Forbidden, "venue staff only").into()),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for AdminOnly
+where
+    S: Send + Sync,
+    Accounts: FromRef<S>,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
+        match role_of(&account) {
+            Role::Admin => Ok(Self(account)),
+            _ => Err(ApiError::new(ErrorCode::Forbidden, "admins only").into()),
+        }
+    }
+}
+
+/// Sold / held / available / blocked (overall and per section), revenue,
+/// and sales per minute over the last hour.
+#[utoipa::path(get, path = "/api/staff/events/{id}/stats", params(("id" = i64, Path)), responses(
+    (status = 200, body = EventStats),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn stats(
+    State(staff): State<Staff>,
+    _staff_member: StaffOnly,
+    ApiPath(event_id): ApiPath<String>,
+) -> HttpResult<Json<EventStats>> {
+    let event_id = parse_event_id(&event_id)?;
+    Ok(Json(staff.stats(event_id).await?))
+}
+
+/// How often the live dashboard looks for news. The seat-change pump runs
+/// every 40 ms, so a sale reaches the dashboard within about 300 ms.
+const LIVE_TICK: Duration = Duration::from_millis(250);
+
+/// A WebSocket of [`EventStats`]: sent at once, then whenever the event's
+/// seats change (and when the minute turns, for the sales chart).
+#[utoipa::path(get, path = "/api/staff/events/{id}/live", params(("id" = i64, Path)), responses(
+    (status = 101, body = EventStats, description = "WebSocket of EventStats messages"),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+))]
+pub async fn live(
+    State(staff): State<Staff>,
+    State(hub): State<LiveHub>,
+    _staff_member: StaffOnly,
+    ApiPath(event_id): ApiPath<String>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> HttpResult<Response> {
+    let event_id = parse_event_id(&event_id)?;
+    let upgrade =
+        upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
+    let first = staff.stats(event_id).await?;
+    let channel = hub.channel(event_id).await?;
+    Ok(upgrade.on_upgrade(move |mut socket: WebSocket| async move {
+        let mut sent = first;
+        if send_stats(&mut socket, &sent).await.is_err() {
+            return;
+        }
+        let mut ticker = tokio::time::interval(LIVE_TICK);
+        let mut last_minute = crate::store::now_ms() / 60_000;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => continue,
+                },
+            }
+            let minute = crate::store::now_ms() / 60_000;
+            if channel.version() == sent.version && minute == last_minute {
+                continue;
+            }
+            last_minute = minute;
+            let Ok(fresh) = staff.stats(event_id).await else {
+                continue;
+            };
+            if fresh != sent {
+                if send_stats(&mut socket, &fresh).await.is_err() {
+                    return;
+                }
+                sent = fresh;
+            }
+        }
+    }))
+}
+
+async fn send_stats(socket: &mut WebSocket, stats: &EventStats) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(stats).unwrap_or_default();
+    socket.send(Message::Text(text.into())).await
+}
+
+/// Takes seats off sale (`blocked: true`, e.g. camera positions) or puts
+/// them back, all or none; open seat maps see it at once.
+#[utoipa::path(post, path = "/api/staff/events/{id}/seats/block", params(("id" = i64, Path)),
+    request_body = BlockSeatsRequest,
+    responses(
+        (status = 200, body = EventStats),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "seats_unavailable: held or sold (or not blocked, to unblock)"),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn block_seats(
+    State(staff): State<Staff>,
+    StaffOnly(member): StaffOnly,
+    ApiPath(event_id): ApiPath<String>,
+    ApiJson(request): ApiJson<BlockSeatsRequest>,
+) -> HttpResult<Json<EventStats>> {
+    let event_id = parse_event_id(&event_id)?;
+    let ids: Vec<i64> = request.seat_ids.iter().map(|id| id.0).collect();
+    let distinct: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    if ids.is_empty()
+        || ids.len() > MAX_BLOCK
+        || distinct.len() != ids.len()
+        || ids.iter().any(|id| *id <= 0)
+    {
+        return Err(ApiError::validation(format!(
+            "seat_ids must be 1 to {MAX_BLOCK} distinct positive seat ids"
+        ))
+        .into());
+    }
+    match staff.set_blocked(event_id, &ids, request.blocked).await? {
+        BlockOutcome::Changed { version } => {
+            tracing::info!(
+                staff = member.id,
+                event = event_id.0,
+                seats = ids.len(),
+                blocked = request.blocked,
+                version,
+                "seats blocked or unblocked"
+            );
+        }
+        BlockOutcome::Conflict(seats) => {
+            let mut error =
+                ApiError::seats_unavailable(seats.into_iter().map(app::types::SeatId).collect());
+            error.message = if request.blocked {
+                "some seats are held or sold; release or refund them first".into()
+            } else {
+                "some seats are not blocked".into()
+            };
+            return Err(error.into());
+        }
+        BlockOutcome::Unknown(seats) => {
+            return Err(ApiError::validation(format!("not seats of this event: {seats:?}")).into());
+        }
+    }
+    Ok(Json(staff.stats(event_id).await?))
+}
+
+/// Checks a ticket at the gate: `valid` the first time, `already_used`
+/// after, `invalid` for forged, refunded or other-event codes.
+#[utoipa::path(post, path = "/api/tickets/scan", request_body = ScanRequest, responses(
+    (status = 200, body = ScanResult),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+))]
+pub async fn scan(
+    State(staff): State<Staff>,
+    _staff_member: StaffOnly,
+    ApiJson(request): ApiJson<ScanRequest>,
+) -> HttpResult<Json<ScanResult>> {
+    if request.code.len() > 512 {
+        return Err(ApiError::validation("code is too long to be a ticket").into());
+    }
+    Ok(Json(staff.scan(&request.code, request.event_id).await?))
+}
+
+/// An admin creates a staff or admin account.
+#[utoipa::path(post, path = "/api/admin/staff", request_body = CreateStaffRequest, responses(
+    (status = 201),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+    (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+pub async fn create_staff(
+    State(staff): State<Staff>,
+    _admin: AdminOnly,
+    ApiJson(request): ApiJson<CreateStaffRequest>,
+) -> HttpResult<StatusCode> {
+    if request.role == Role::Fan {
+        return Err(ApiError::validation("role must be staff or admin").into());
+    }
+    staff
+        .create_account(
+            &request.email,
+            request.password,
+            &request.display_name,
+            request.role,
+        )
+        .await?;
+    Ok(StatusCode::CREATED)
+}

@@ -1,0 +1,469 @@
+//! Venue staff over real HTTP and WebSockets: roles enforced on every
+//! staff route, live sales figures, blocking seats, and gate scanning.
+
+mod common;
+
+use app::types::{EventId, Role};
+use common::*;
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn setup() -> (TestApp, EventId, Vec<i64>) {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let seats = seat_map(&app, event)
+        .await
+        .1
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    (app, event, seats)
+}
+
+/// Signs in an account made directly in the store with `role`, as the demo
+/// seed makes its admin.
+async fn member<'a>(app: &'a TestApp, email: &str, role: Role) -> Buyer<'a> {
+    app.state
+        .staff
+        .create_account(email, PASSWORD.into(), "Member", role)
+        .await
+        .expect("account");
+    let mut buyer = Buyer::new(app);
+    let (status, body) = buyer
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    buyer
+}
+
+async fn fan<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
+    let mut buyer = Buyer::new(app);
+    let (status, _) = buyer
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(json!({"email": email, "password": PASSWORD, "display_name": "Fan"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    buyer
+}
+
+/// Holds and pays for `seats`; returns the purchase.
+async fn buy(buyer: &mut Buyer<'_>, event: EventId, seats: &[i64], key: &str) -> Value {
+    let (status, hold) = buyer.hold(event, seats).await;
+    assert_eq!(status, 201, "{hold}");
+    let (status, purchase) = buyer.purchase(&hold["hold_id"], key, "tok_visa").await;
+    assert_eq!(status, 201, "{purchase}");
+    purchase
+}
+
+fn scan_body(code: &str, event: EventId) -> Value {
+    json!({"code": code, "event_id": event.0})
+}
+
+#[tokio::test]
+async fn every_staff_route_refuses_anonymous_guests_and_fans() {
+    let (app, event, seats) = setup().await;
+    let mut guest = Buyer::new(&app);
+    let purchase = buy(&mut guest, event, &seats[0..1], "guest-key-0001").await;
+    let code = purchase["tickets"][0]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let mut anonymous = Buyer::new(&app);
+    let mut fan = fan(&app, "fan@example.com").await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut admin = member(&app, "admin@example.com", Role::Admin).await;
+
+    let routes = [
+        (
+            Method::GET,
+            format!("/api/staff/events/{event}/stats"),
+            None,
+        ),
+        (Method::GET, format!("/api/staff/events/{event}/live"), None),
+        (
+            Method::POST,
+            format!("/api/staff/events/{event}/seats/block"),
+            Some(json!({"seat_ids": [seats[5]], "blocked": true})),
+        ),
+        (
+            Method::POST,
+            "/api/tickets/scan".to_string(),
+            Some(scan_body(&code, event)),
+        ),
+        (
+            Method::POST,
+            "/api/admin/staff".to_string(),
+            Some(
+                json!({"email": "new@example.com", "password": PASSWORD, "display_name": "New", "role": "staff"}),
+            ),
+        ),
+    ];
+    for (method, path, body) in &routes {
+        for (who, buyer, expected) in [
+            ("anonymous", &mut anonymous, 401),
+            ("guest", &mut guest, 401),
+            ("fan", &mut fan, 403),
+        ] {
+            let (status, reply) = buyer.send(method.clone(), path, body.clone()).await;
+            assert_eq!(status, expected, "{who} {method} {path}: {reply}");
+        }
+    }
+    // Refused requests changed nothing.
+    assert_eq!(seat_status(&app, event, seats[5]).await, "available");
+    let (_, stats) = staff.send(Method::GET, &routes[0].1, None).await;
+    assert_eq!(stats["blocked"], 0);
+    let (_, scanned) = staff
+        .send(Method::POST, &routes[3].1, routes[3].2.clone())
+        .await;
+    assert_eq!(
+        scanned["result"], "valid",
+        "the fans' scans did not use the ticket: {scanned}"
+    );
+    // Staff may not create accounts; admins may.
+    let (status, _) = staff
+        .send(Method::POST, &routes[4].1, routes[4].2.clone())
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = admin
+        .send(Method::POST, &routes[4].1, routes[4].2.clone())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut created = Buyer::new(&app);
+    let (status, me) = created
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": "new@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("staff")));
+}
+
+async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
+    seat_map(app, event)
+        .await
+        .1
+        .into_iter()
+        .find(|(id, _)| *id == seat)
+        .expect("seat")
+        .1
+}
+
+#[tokio::test]
+async fn stats_count_seats_revenue_and_sales_per_minute() {
+    let (app, event, seats) = setup().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let path = format!("/api/staff/events/{event}/stats");
+    let (status, empty) = staff.send(Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(
+        (empty["sold"].as_i64(), empty["available"].as_i64()),
+        (Some(0), Some(20))
+    );
+    assert_eq!(empty["sales_per_minute"].as_array().map(Vec::len), Some(60));
+
+    let mut fan = Buyer::new(&app);
+    let purchase = buy(&mut fan, event, &seats[0..2], "stats-key-0001").await; // Front: 2 x 5000
+    fan.hold(event, &seats[10..13]).await; // Back: 3 held
+    let (_, stats) = staff.send(Method::GET, &path, None).await;
+    assert_eq!(
+        (
+            stats["sold"].as_i64(),
+            stats["held"].as_i64(),
+            stats["available"].as_i64(),
+            stats["blocked"].as_i64()
+        ),
+        (Some(2), Some(3), Some(15), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(stats["revenue_cents"], 10_000);
+    let per_minute: Vec<i64> = stats["sales_per_minute"]
+        .as_array()
+        .expect("minutes")
+        .iter()
+        .map(|n| n.as_i64().expect("count"))
+        .collect();
+    assert_eq!(per_minute.iter().sum::<i64>(), 2);
+    assert_eq!(per_minute[59], 2, "this minute's sales are last");
+    let front = &stats["sections"][0];
+    assert_eq!(
+        (
+            front["section"].as_str(),
+            front["sold"].as_i64(),
+            front["capacity"].as_i64()
+        ),
+        (Some("Front"), Some(2), Some(10))
+    );
+    assert_eq!(stats["sections"][1]["held"], 3);
+
+    // A refund takes the revenue back and the seats back on sale.
+    let refund = format!("/api/purchases/{}/refund", purchase["purchase_id"]);
+    assert_eq!(fan.send(Method::POST, &refund, None).await.0, 200);
+    let (_, after) = staff.send(Method::GET, &path, None).await;
+    assert_eq!(
+        (after["sold"].as_i64(), after["revenue_cents"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        staff
+            .send(Method::GET, "/api/staff/events/999999/stats", None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
+    let (app, event, seats) = setup().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut fan = Buyer::new(&app);
+    buy(&mut fan, event, &seats[0..1], "block-key-0001").await;
+    let path = format!("/api/staff/events/{event}/seats/block");
+
+    // A sold seat among them: nothing is blocked, and the sold one is named.
+    let (status, body) = staff
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"seat_ids": [seats[1], seats[0]], "blocked": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["seat_ids"]),
+        (409, &json!([seats[0]])),
+        "{body}"
+    );
+    assert_eq!(seat_status(&app, event, seats[1]).await, "available");
+
+    let (status, stats) = staff
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"seat_ids": [seats[1], seats[2]], "blocked": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, stats["blocked"].as_i64()),
+        (200, Some(2)),
+        "{stats}"
+    );
+    assert_eq!(seat_status(&app, event, seats[1]).await, "blocked");
+    let (status, body) = Buyer::new(&app).hold(event, &seats[1..2]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("seats_unavailable"))
+    );
+
+    for (body, expected) in [
+        (json!({"seat_ids": [], "blocked": true}), 422),
+        (
+            json!({"seat_ids": [seats[3], seats[3]], "blocked": true}),
+            422,
+        ),
+        (json!({"seat_ids": [987654], "blocked": true}), 422),
+        (json!({"seat_ids": [seats[3]]}), 422),
+        (json!({"seat_ids": [seats[3]], "blocked": false}), 409),
+    ] {
+        let (status, reply) = staff.send(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, expected, "{body}: {reply}");
+    }
+    let (status, stats) = staff
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"seat_ids": [seats[1], seats[2]], "blocked": false})),
+        )
+        .await;
+    assert_eq!((status, stats["blocked"].as_i64()), (200, Some(0)));
+    assert_eq!(Buyer::new(&app).hold(event, &seats[1..2]).await.0, 201);
+}
+
+#[tokio::test]
+async fn a_ticket_is_admitted_once_and_forged_refunded_or_foreign_codes_never() {
+    let (app, event, seats) = setup().await;
+    let hall = add_venue(app.store(), "Other hall", "York").await;
+    let other_event = add_event(app.store(), hall, "Other show", 6).await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut fan = Buyer::new(&app);
+    let purchase = buy(&mut fan, event, &seats[0..2], "scan-key-0001").await;
+    let code = purchase["tickets"][0]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+
+    let (_, first) = staff
+        .send(
+            Method::POST,
+            "/api/tickets/scan",
+            Some(scan_body(&code, event)),
+        )
+        .await;
+    assert_eq!(first["result"], "valid", "{first}");
+    assert!(first["seat"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("Front")));
+    let (_, second) = staff
+        .send(
+            Method::POST,
+            "/api/tickets/scan",
+            Some(scan_body(&code, event)),
+        )
+        .await;
+    assert_eq!(second["result"], "already_used");
+    assert!(
+        second["first_scanned_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{second}"
+    );
+
+    // A code with one character changed, junk, and another event's gate.
+    let mut forged: Vec<char> = code.chars().collect();
+    forged[20] = if forged[20] == 'x' { 'y' } else { 'x' };
+    let forged: String = forged.into_iter().collect();
+    for bad in [forged.as_str(), "TK1.AAAA", "hello", ""] {
+        let (status, reply) = staff
+            .send(
+                Method::POST,
+                "/api/tickets/scan",
+                Some(scan_body(bad, event)),
+            )
+            .await;
+        assert_eq!(
+            (status, reply["result"].as_str()),
+            (200, Some("invalid")),
+            "{bad}: {reply}"
+        );
+    }
+    let other_code = purchase["tickets"][1]["code"].as_str().expect("code");
+    let (_, foreign) = staff
+        .send(
+            Method::POST,
+            "/api/tickets/scan",
+            Some(scan_body(other_code, other_event)),
+        )
+        .await;
+    assert_eq!(foreign["result"], "invalid");
+
+    // Refunded tickets are invalid (a used one blocks the refund, so buy anew).
+    let refunded = buy(&mut fan, event, &seats[5..6], "scan-key-0002").await;
+    let refund = format!("/api/purchases/{}/refund", refunded["purchase_id"]);
+    assert_eq!(fan.send(Method::POST, &refund, None).await.0, 200);
+    let refunded_code = refunded["tickets"][0]["code"].as_str().expect("code");
+    let (_, reply) = staff
+        .send(
+            Method::POST,
+            "/api/tickets/scan",
+            Some(scan_body(refunded_code, event)),
+        )
+        .await;
+    assert_eq!(reply["result"], "invalid");
+    assert!(reply["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("refunded")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scans_of_one_code_admit_exactly_once() {
+    let (app, event, seats) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let cookie = staff.cookie.clone().expect("cookie");
+    let mut fan = Buyer::new(&app);
+    let purchase = buy(&mut fan, event, &seats[0..1], "race-key-0001").await;
+    let code = purchase["tickets"][0]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let gates = (0..16).map(|_| {
+        let request = app
+            .client
+            .post(app.url("/api/tickets/scan"))
+            .header("cookie", cookie.clone())
+            .json(&scan_body(&code, event));
+        tokio::spawn(async move {
+            let reply: Value = request
+                .send()
+                .await
+                .expect("scan")
+                .json()
+                .await
+                .expect("JSON");
+            reply["result"].as_str().expect("result").to_string()
+        })
+    });
+    let results: Vec<String> = futures::future::join_all(gates)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| *r == "valid").count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(results.iter().filter(|r| *r == "already_used").count(), 15);
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_stats(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("stats in time")
+            .expect("open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            return serde_json::from_str(&text).expect("stats");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_live_dashboard_moves_when_a_fan_buys() {
+    let (app, event, seats) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let url = format!(
+        "{}/api/staff/events/{event}/live",
+        app.base_url.replacen("http://", "ws://", 1)
+    );
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
+    request.headers_mut().insert(
+        "cookie",
+        staff
+            .cookie
+            .clone()
+            .expect("cookie")
+            .parse()
+            .expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    let first = next_stats(&mut socket).await;
+    assert_eq!(first["sold"], 0);
+    let mut fan = Buyer::new(&app);
+    buy(&mut fan, event, &seats[0..2], "live-key-0001").await;
+    // Holding and selling may arrive as one or two updates.
+    let mut latest = next_stats(&mut socket).await;
+    while latest["sold"] != 2 {
+        latest = next_stats(&mut socket).await;
+    }
+    assert_eq!(latest["revenue_cents"], 10_000);
+}
