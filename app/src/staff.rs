@@ -96,3 +96,140 @@ pub struct CreateStaffRequest {
     pub display_name: String,
     pub role: Role,
 }
+
+/// How a venue's seats are laid out, generated into seats with positions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum VenueLayout {
+    /// Sections one behind another facing a stage (theatre, hall, club).
+    Stage { sections: Vec<StageSection> },
+    /// Rings of sections around a pitch (stadium, arena).
+    Bowl {
+        pitch_length_m: f64,
+        pitch_width_m: f64,
+        tiers: Vec<BowlTierLayout>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    pub name: String,
+    pub rows: u32,
+    pub seats_per_row: u32,
+    /// Curve the rows so their ends turn towards the stage.
+    #[serde(default)]
+    pub curved: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BowlTierLayout {
+    /// Sections are named prefix + number ("Lower 101", "Lower 102", …).
+    pub name_prefix: String,
+    pub sections: u32,
+    pub rows: u32,
+    pub seats_per_row: u32,
+}
+
+/// Body of `POST /api/staff/venues`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateVenueRequest {
+    pub name: String,
+    pub city: String,
+    pub layout: VenueLayout,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedVenue {
+    pub venue_id: crate::types::VenueId,
+    pub sections: Vec<String>,
+    pub seats: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RefundPolicy {
+    /// Buyers may refund until the event starts.
+    UntilStart,
+    /// No self-service refunds.
+    None,
+}
+
+impl RefundPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UntilStart => "until_start",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TierPrice {
+    pub name: String,
+    pub price_cents: i64,
+}
+
+/// Body of `POST /api/staff/events`. Every section of the venue is priced
+/// by naming its tier; seats to keep off sale are blocked afterwards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateEventRequest {
+    pub venue_id: crate::types::VenueId,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// RFC 3339.
+    pub starts_at: String,
+    /// RFC 3339; on sale at once when absent.
+    #[serde(default)]
+    pub onsale_at: Option<String>,
+    #[serde(default)]
+    pub hold_seconds: Option<i64>,
+    #[serde(default)]
+    pub max_tickets_per_buyer: Option<i64>,
+    #[serde(default)]
+    pub refund_policy: Option<RefundPolicy>,
+    pub tiers: Vec<TierPrice>,
+    /// Section name → tier name.
+    pub section_tiers: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedEvent {
+    pub event_id: EventId,
+    pub seats: i64,
+}
+
+/// Body of `PATCH /api/staff/events/{id}`: only the fields given change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEventRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub onsale_at: Option<String>,
+    #[serde(default)]
+    pub hold_seconds: Option<i64>,
+    #[serde(default)]
+    pub max_tickets_per_buyer: Option<i64>,
+    #[serde(default)]
+    pub refund_policy: Option<RefundPolicy>,
+}

@@ -104,6 +104,25 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
         ),
         (
             Method::POST,
+            "/api/staff/venues".to_string(),
+            Some(
+                json!({"name": "V", "city": "C", "layout": {"kind": "stage", "sections": [{"name": "S", "rows": 1, "seats_per_row": 1}]}}),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/staff/events".to_string(),
+            Some(
+                json!({"venue_id": 1, "name": "E", "starts_at": "2030-01-01", "tiers": [], "section_tiers": {}}),
+            ),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/staff/events/{event}"),
+            Some(json!({"name": "Renamed by a fan"})),
+        ),
+        (
+            Method::POST,
             "/api/admin/staff".to_string(),
             Some(
                 json!({"email": "new@example.com", "password": PASSWORD, "display_name": "New", "role": "staff"}),
@@ -131,14 +150,15 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
         scanned["result"], "valid",
         "the fans' scans did not use the ticket: {scanned}"
     );
+    let (_, detail) = staff
+        .send(Method::GET, &format!("/api/events/{event}"), None)
+        .await;
+    assert_eq!(detail["name"], "Show", "the fans' edit changed nothing");
     // Staff may not create accounts; admins may.
-    let (status, _) = staff
-        .send(Method::POST, &routes[4].1, routes[4].2.clone())
-        .await;
+    let (_, create_staff, body) = routes.last().expect("the admin route");
+    let (status, _) = staff.send(Method::POST, create_staff, body.clone()).await;
     assert_eq!(status, 403);
-    let (status, body) = admin
-        .send(Method::POST, &routes[4].1, routes[4].2.clone())
-        .await;
+    let (status, body) = admin.send(Method::POST, create_staff, body.clone()).await;
     assert_eq!(status, 201, "{body}");
     let mut created = Buyer::new(&app);
     let (status, me) = created
@@ -466,4 +486,173 @@ async fn the_live_dashboard_moves_when_a_fan_buys() {
         latest = next_stats(&mut socket).await;
     }
     assert_eq!(latest["revenue_cents"], 10_000);
+}
+
+fn in_days(days: i64) -> String {
+    server::catalog::format_ms(server::store::now_ms() + days * DAY_MS)
+}
+
+#[tokio::test]
+async fn staff_create_a_venue_from_a_layout_and_sell_an_event_there() {
+    let app = spawn_app().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let layout = json!({"name": "Corn Hall", "city": "Leeds", "layout": {"kind": "stage", "sections": [
+        {"name": "Stalls", "rows": 12, "seats_per_row": 20, "curved": true},
+        {"name": "Balcony", "rows": 4, "seats_per_row": 16},
+    ]}});
+    let (status, venue) = staff
+        .send(Method::POST, "/api/staff/venues", Some(layout))
+        .await;
+    assert_eq!(status, 201, "{venue}");
+    assert_eq!(
+        (venue["seats"].as_i64(), &venue["sections"]),
+        (Some(304), &json!(["Stalls", "Balcony"]))
+    );
+
+    let mut event = json!({
+        "venue_id": venue["venue_id"], "name": "Quartet", "description": "Strings",
+        "starts_at": in_days(10), "hold_seconds": 120, "max_tickets_per_buyer": 4,
+        "tiers": [{"name": "Stalls", "price_cents": 4500}, {"name": "Balcony", "price_cents": 2500}],
+        "section_tiers": {"Stalls": "Stalls", "Balcony": "Balcony"},
+    });
+    // Every section must be priced; tiers must exist; dates must make sense.
+    let mut unpriced = event.clone();
+    unpriced["section_tiers"] = json!({"Stalls": "Stalls"});
+    let mut unknown_tier = event.clone();
+    unknown_tier["section_tiers"]["Balcony"] = json!("Gallery");
+    let mut past = event.clone();
+    past["starts_at"] = json!(in_days(-1));
+    let mut long_hold = event.clone();
+    long_hold["hold_seconds"] = json!(86_400);
+    for (name, body) in [
+        ("unpriced", unpriced),
+        ("unknown tier", unknown_tier),
+        ("past", past),
+        ("hold", long_hold),
+    ] {
+        let (status, reply) = staff
+            .send(Method::POST, "/api/staff/events", Some(body))
+            .await;
+        assert_eq!(status, 422, "{name}: {reply}");
+    }
+    let (status, created) = staff
+        .send(Method::POST, "/api/staff/events", Some(event.clone()))
+        .await;
+    assert_eq!(
+        (status, created["seats"].as_i64()),
+        (201, Some(304)),
+        "{created}"
+    );
+    let event_id = EventId(created["event_id"].as_i64().expect("id"));
+    let (status, detail) = app.get_json(&format!("/api/events/{event_id}")).await;
+    assert_eq!(
+        (
+            status,
+            detail["hold_seconds"].as_i64(),
+            detail["max_tickets_per_buyer"].as_i64()
+        ),
+        (200, Some(120), Some(4))
+    );
+
+    // Edit: a new name and no refunds.
+    event["name"] = json!("ignored");
+    let patch = json!({"name": "Quartet in D", "refund_policy": "none"});
+    let path = format!("/api/staff/events/{event_id}");
+    assert_eq!(staff.send(Method::PATCH, &path, Some(patch)).await.0, 204);
+    let (_, detail) = app.get_json(&format!("/api/events/{event_id}")).await;
+    assert_eq!(detail["name"], "Quartet in D");
+    let (_, found) = app.get_json("/api/events?q=quartet%20in%20d").await;
+    assert_eq!(
+        found["events"].as_array().map(Vec::len),
+        Some(1),
+        "search follows the new name"
+    );
+    let bad = json!({"starts_at": in_days(-30)});
+    assert_eq!(
+        staff.send(Method::PATCH, &path, Some(bad)).await.0,
+        422,
+        "before its onsale"
+    );
+    assert_eq!(
+        staff
+            .send(Method::PATCH, "/api/staff/events/999999", Some(json!({})))
+            .await
+            .0,
+        404
+    );
+
+    let seats: Vec<i64> = seat_map(&app, event_id)
+        .await
+        .1
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut fan = Buyer::new(&app);
+    let purchase = buy(&mut fan, event_id, &seats[0..1], "new-event-0001").await;
+    let refund = format!("/api/purchases/{}/refund", purchase["purchase_id"]);
+    let (status, body) = fan.send(Method::POST, &refund, None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_refundable"))
+    );
+}
+
+#[tokio::test]
+async fn a_50000_seat_stadium_event_is_created_in_one_request() {
+    let app = spawn_app().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let layout = json!({"name": "Bowl", "city": "Leeds", "layout": {"kind": "bowl",
+    "pitch_length_m": 105.0, "pitch_width_m": 68.0, "tiers": [
+        {"name_prefix": "Lower ", "sections": 20, "rows": 25, "seats_per_row": 40},
+        {"name_prefix": "Upper ", "sections": 20, "rows": 25, "seats_per_row": 60},
+    ]}});
+    let (status, venue) = staff
+        .send(Method::POST, "/api/staff/venues", Some(layout))
+        .await;
+    assert_eq!(
+        (status, venue["seats"].as_i64()),
+        (201, Some(50_000)),
+        "{venue}"
+    );
+    let sections = venue["sections"].as_array().expect("sections");
+    let section_tiers: serde_json::Map<String, Value> = sections
+        .iter()
+        .map(|name| {
+            let name = name.as_str().expect("name");
+            let tier = if name.starts_with("Lower") {
+                "Lower"
+            } else {
+                "Upper"
+            };
+            (name.to_string(), json!(tier))
+        })
+        .collect();
+    let event = json!({
+        "venue_id": venue["venue_id"], "name": "Cup Final", "starts_at": in_days(20),
+        "tiers": [{"name": "Lower", "price_cents": 9000}, {"name": "Upper", "price_cents": 6000}],
+        "section_tiers": section_tiers,
+    });
+    let (status, created) = staff
+        .send(Method::POST, "/api/staff/events", Some(event))
+        .await;
+    assert_eq!(
+        (status, created["seats"].as_i64()),
+        (201, Some(50_000)),
+        "{created}"
+    );
+    let event_id = EventId(created["event_id"].as_i64().expect("id"));
+    let (_, stats) = staff
+        .send(
+            Method::GET,
+            &format!("/api/staff/events/{event_id}/stats"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            stats["available"].as_i64(),
+            stats["sections"].as_array().map(Vec::len)
+        ),
+        (Some(50_000), Some(40))
+    );
 }

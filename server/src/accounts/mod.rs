@@ -274,6 +274,7 @@ impl Accounts {
                 status,
                 code: row.code,
                 refundable: upcoming
+                    && row.refund_policy != "none"
                     && row.purchase_status == "paid"
                     && status == TicketStatus::Valid,
             };

@@ -201,6 +201,7 @@ pub struct MyTicketRow {
     pub venue: String,
     pub city: String,
     pub starts_at: i64,
+    pub refund_policy: String,
     pub section: String,
     pub row_label: String,
     pub number: i64,
@@ -217,7 +218,7 @@ pub async fn tickets_of_account(
 ) -> Result<Vec<MyTicketRow>, StoreError> {
     Ok(on_pool!(store, pool => sqlx::query_as::<_, MyTicketRow>(
         "SELECT tk.id AS ticket_id, p.id AS purchase_id, p.status AS purchase_status, \
-         e.id AS event_id, e.name AS event_name, v.name AS venue, v.city, e.starts_at, \
+         e.id AS event_id, e.name AS event_name, v.name AS venue, v.city, e.starts_at, e.refund_policy, \
          sec.name AS section, s.row_label, s.number, t.price_cents, tk.status, tk.code \
          FROM purchases p JOIN users u ON u.id = p.user_id \
          JOIN tickets tk ON tk.purchase_id = p.id \

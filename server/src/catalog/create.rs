@@ -44,6 +44,8 @@ pub struct EventSpec {
     pub onsale_at_ms: i64,
     pub hold_seconds: i64,
     pub max_tickets_per_buyer: i64,
+    /// `until_start` or `none`.
+    pub refund_policy: String,
     pub tiers: Vec<TierSpec>,
     /// `(section name, tier name)`: the price each section sells at.
     /// Sections left out are not on sale for this event.
@@ -118,7 +120,7 @@ pub async fn create_venue(store: &Store, spec: &VenueSpec) -> Result<VenueId, Cr
 pub async fn create_event(store: &Store, spec: &EventSpec) -> Result<EventId, CreateError> {
     validate_event(spec)?;
     let now = now_ms();
-    let search_text = search_text(store, spec).await?;
+    let search_text = search_text_for(store, spec).await?;
     let result: Result<i64, CreateError> = on_pool!(store, pool => async {
         let mut tx = pool.begin().await?;
         let sections: Vec<(i64, String)> =
@@ -133,8 +135,8 @@ pub async fn create_event(store: &Store, spec: &EventSpec) -> Result<EventId, Cr
         }
         let (event_id,): (i64,) = sqlx::query_as(
             "INSERT INTO events (venue_id, name, description, starts_at, onsale_at, hold_seconds, \
-             max_tickets_per_buyer, search_text, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             max_tickets_per_buyer, search_text, created_at, refund_policy) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(spec.venue_id.0)
         .bind(&spec.name)
@@ -145,6 +147,7 @@ pub async fn create_event(store: &Store, spec: &EventSpec) -> Result<EventId, Cr
         .bind(spec.max_tickets_per_buyer)
         .bind(&search_text)
         .bind(now)
+        .bind(&spec.refund_policy)
         .fetch_one(&mut *tx)
         .await?;
         let mut tier_ids = HashMap::new();
@@ -202,11 +205,18 @@ fn validate_event(spec: &EventSpec) -> Result<(), CreateError> {
     if spec.hold_seconds <= 0 || spec.max_tickets_per_buyer <= 0 {
         return invalid("hold length and per-buyer limit must be positive");
     }
+    if !matches!(spec.refund_policy.as_str(), "until_start" | "none") {
+        return invalid("refund_policy must be until_start or none");
+    }
     Ok(())
 }
 
 /// The lower-cased text the event search matches against.
-async fn search_text(store: &Store, spec: &EventSpec) -> Result<String, CreateError> {
+pub fn search_text(name: &str, venue_name: &str, city: &str, description: &str) -> String {
+    format!("{name} {venue_name} {city} {description}").to_lowercase()
+}
+
+async fn search_text_for(store: &Store, spec: &EventSpec) -> Result<String, CreateError> {
     let venue: Option<(String, String)> = on_pool!(store, pool =>
         sqlx::query_as("SELECT name, city FROM venues WHERE id = $1")
             .bind(spec.venue_id.0)
@@ -215,5 +225,10 @@ async fn search_text(store: &Store, spec: &EventSpec) -> Result<String, CreateEr
     )?;
     let (venue_name, city) =
         venue.ok_or_else(|| CreateError::Invalid(format!("no venue {}", spec.venue_id)))?;
-    Ok(format!("{} {} {} {}", spec.name, venue_name, city, spec.description).to_lowercase())
+    Ok(search_text(
+        &spec.name,
+        &venue_name,
+        &city,
+        &spec.description,
+    ))
 }

@@ -208,7 +208,7 @@ pub fn parse_event_query(query: &EventQuery, now: i64) -> Result<EventFilter, Ap
 }
 
 /// `YYYY-MM-DD` (a whole UTC day; `to` includes that day) or RFC 3339.
-fn parse_date(raw: &str, field: &str, end_of_day: bool) -> Result<i64, ApiError> {
+pub fn parse_date(raw: &str, field: &str, end_of_day: bool) -> Result<i64, ApiError> {
     let invalid = || ApiError::bad_request(format!("{field} must be YYYY-MM-DD or RFC 3339"));
     let instant = if raw.len() == 10 {
         let format = time::macros::format_description!("[year]-[month]-[day]");

@@ -359,6 +359,9 @@ impl Checkout {
             .await
             .map_err(store_error_to_api)?
             .ok_or_else(ApiError::internal)?;
+        if rules.refund_policy == "none" {
+            return Err(not_refundable("this event's tickets are not refundable"));
+        }
         if self.clock.now() >= rules.starts_at {
             return Err(not_refundable("refunds close when the event starts"));
         }

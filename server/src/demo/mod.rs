@@ -347,6 +347,7 @@ pub async fn seed(store: &Store, now_ms: i64, hold_seconds: i64) -> Result<(), C
             onsale_at_ms: now_ms - DAY_MS,
             hold_seconds,
             max_tickets_per_buyer: 8,
+            refund_policy: "until_start".into(),
             tiers,
             section_tiers: section_tiers(event.venue, &names, &stadium_tiers),
         };

@@ -34,11 +34,13 @@ pub struct EventRules {
     pub max_tickets_per_buyer: i64,
     pub starts_at: i64,
     pub onsale_at: i64,
+    pub refund_policy: String,
 }
 
 pub async fn event_rules(store: &Store, event_id: i64) -> Result<Option<EventRules>, StoreError> {
     let rules = on_pool!(store, pool => sqlx::query_as::<_, EventRules>(
-        "SELECT hold_seconds, max_tickets_per_buyer, starts_at, onsale_at FROM events WHERE id = $1",
+        "SELECT hold_seconds, max_tickets_per_buyer, starts_at, onsale_at, refund_policy \
+         FROM events WHERE id = $1",
     )
     .bind(event_id)
     .fetch_optional(pool)

@@ -2,6 +2,8 @@
 //! scanning of signed tickets, and staff accounts. Every route here checks
 //! the caller's role on the server (`routes::StaffOnly`, `routes::AdminOnly`).
 
+pub mod layout;
+pub mod manage;
 pub mod routes;
 
 use crate::accounts::passwords;

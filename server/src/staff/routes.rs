@@ -10,7 +10,10 @@ use crate::error::{ApiJson, ApiPath, HttpError, HttpResult};
 use crate::live::LiveHub;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody, ErrorCode};
-use app::staff::{BlockSeatsRequest, CreateStaffRequest, EventStats, ScanRequest, ScanResult};
+use app::staff::{
+    BlockSeatsRequest, CreateEventRequest, CreateStaffRequest, CreateVenueRequest, CreatedEvent,
+    CreatedVenue, EventStats, ScanRequest, ScanResult, UpdateEventRequest,
+};
 use app::types::Role;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
@@ -18,7 +21,7 @@ use axum::extract::{FromRef, FromRequestParts, State, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use std::time::Duration;
 
@@ -29,6 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/staff/events/{id}/seats/block", post(block_seats))
         .route("/api/tickets/scan", post(scan))
         .route("/api/admin/staff", post(create_staff))
+        .route("/api/staff/venues", post(create_venue))
+        .route("/api/staff/events", post(create_event))
+        .route("/api/staff/events/{id}", patch(update_event))
 }
 
 /// A signed-in staff member or admin.
@@ -253,4 +259,62 @@ pub async fn create_staff(
         )
         .await?;
     Ok(StatusCode::CREATED)
+}
+
+/// Creates a venue from a layout: sections facing a stage (straight or
+/// curved rows) or tiers of sections around a pitch.
+#[utoipa::path(post, path = "/api/staff/venues", request_body = CreateVenueRequest, responses(
+    (status = 201, body = CreatedVenue),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+pub async fn create_venue(
+    State(staff): State<Staff>,
+    _staff_member: StaffOnly,
+    ApiJson(request): ApiJson<CreateVenueRequest>,
+) -> HttpResult<(StatusCode, Json<CreatedVenue>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(staff.create_venue(request).await?),
+    ))
+}
+
+/// Creates an event with its price tiers; every section names its tier.
+#[utoipa::path(post, path = "/api/staff/events", request_body = CreateEventRequest, responses(
+    (status = 201, body = CreatedEvent),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+pub async fn create_event(
+    State(staff): State<Staff>,
+    _staff_member: StaffOnly,
+    ApiJson(request): ApiJson<CreateEventRequest>,
+) -> HttpResult<(StatusCode, Json<CreatedEvent>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(staff.create_event(request).await?),
+    ))
+}
+
+/// Edits an event's details and sale rules; only the fields sent change.
+#[utoipa::path(patch, path = "/api/staff/events/{id}", params(("id" = i64, Path)),
+    request_body = UpdateEventRequest,
+    responses(
+        (status = 204),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn update_event(
+    State(staff): State<Staff>,
+    _staff_member: StaffOnly,
+    ApiPath(event_id): ApiPath<String>,
+    ApiJson(request): ApiJson<UpdateEventRequest>,
+) -> HttpResult<StatusCode> {
+    let event_id = parse_event_id(&event_id)?;
+    staff.update_event(event_id, request).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

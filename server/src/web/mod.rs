@@ -234,6 +234,9 @@ fn page_routes() -> Vec<AxumRouteListing> {
         staff::routes::block_seats,
         staff::routes::scan,
         staff::routes::create_staff,
+        staff::routes::create_venue,
+        staff::routes::create_event,
+        staff::routes::update_event,
     )
 )]
 pub struct ApiDoc;

@@ -192,6 +192,7 @@ pub async fn add_event_with(
         onsale_at_ms: now_ms() - DAY_MS,
         hold_seconds: 300,
         max_tickets_per_buyer: 8,
+        refund_policy: "until_start".into(),
         tiers: vec![
             TierSpec {
                 name: "Front".into(),
