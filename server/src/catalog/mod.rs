@@ -43,7 +43,7 @@ impl Catalog {
         let next_cursor = if rows.len() as i64 > filter.limit {
             rows.truncate(filter.limit as usize);
             rows.last()
-                .map(|last| format!("{}_{}", last.starts_at, last.id))
+                .map(|last| format_cursor(last.starts_at, last.id))
         } else {
             None
         };
@@ -225,9 +225,19 @@ pub fn parse_date(raw: &str, field: &str, end_of_day: bool) -> Result<i64, ApiEr
     i64::try_from(instant.unix_timestamp_nanos() / 1_000_000).map_err(|_| invalid())
 }
 
+/// An opaque page cursor: `(starts_at, id)` in hex, dot-separated. Not a
+/// decimal timestamp: a 13-digit run in a URL can look like a card number
+/// to the card guard.
+fn format_cursor(starts_at: i64, id: i64) -> String {
+    format!("{starts_at:x}.{id:x}")
+}
+
 fn parse_cursor(cursor: &str) -> Option<(i64, i64)> {
-    let (starts_at, id) = cursor.split_once('_')?;
-    Some((starts_at.parse().ok()?, id.parse().ok()?))
+    let (starts_at, id) = cursor.split_once('.')?;
+    Some((
+        i64::from_str_radix(starts_at, 16).ok()?,
+        i64::from_str_radix(id, 16).ok()?,
+    ))
 }
 
 /// Milliseconds since the epoch → RFC 3339 in UTC.
@@ -270,6 +280,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(parse_event_query(&query, now).expect("valid").from_ms, now);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_never_look_like_card_numbers() {
+        let cursor = format_cursor(1_795_891_234_567, 42);
+        assert_eq!(parse_cursor(&cursor), Some((1_795_891_234_567, 42)));
+        assert!(!crate::payments::card_guard::contains_card_number(&cursor));
+        assert_eq!(parse_cursor("1795891234567_42"), None);
     }
 
     #[test]

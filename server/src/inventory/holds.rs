@@ -57,110 +57,185 @@ const SEATS_OF_SESSION: &str = "SELECT \
     (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
       WHERE p.session_id = $1 AND t.event_id = $2 AND t.status IN ('valid', 'used'))";
 
-/// Holds exactly `seat_ids` (distinct, non-empty) for `session_id`, or none
-/// of them. One conditional UPDATE claims the seats: a seat is claimable if
-/// it is available or its hold has expired (lazy reclaim), never by a read
-/// followed by a write.
-pub async fn claim_seats(
-    store: &Store,
-    event_id: i64,
-    session_id: &str,
-    seat_ids: &[i64],
-    max_per_buyer: i64,
-    now: i64,
-    expires_at: i64,
-) -> Result<ClaimOutcome, StoreError> {
-    let outcome = on_pool!(store, pool => async {
-        let mut tx = pool.begin_write().await?;
-        let version = crate::bump_event_version!(tx, event_id);
-        // Counted inside the transaction, after the version bump serialised
-        // this event's writers, so two parallel requests of one buyer cannot
-        // both pass the limit.
+/// The statements of one claim, inside the batch's transaction `$tx`
+/// (a savepoint): evaluates to the claim's [`ClaimOutcome`]. A macro
+/// because it runs on either backend's connection type.
+macro_rules! claim_one {
+    ($tx:ident, $request:expr, $version:expr) => {{
+        let request: &ClaimRequest = $request;
+        let version: i64 = $version;
+        let (event_id, seat_ids, now) = (request.event_id, &request.seat_ids, request.now);
+        // Counted after the version bump serialised this event's writers,
+        // so two parallel requests of one buyer cannot both pass the limit.
         let (already,): (i64,) = sqlx::query_as(SEATS_OF_SESSION)
-            .bind(session_id)
+            .bind(&request.session_id)
             .bind(event_id)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *$tx)
             .await?;
-        if already + seat_ids.len() as i64 > max_per_buyer {
-            tx.rollback().await?;
-            return Ok(ClaimOutcome::LimitExceeded { already });
-        }
-        let (total_cents,): (i64,) = {
-            let mut sum = QueryBuilder::new(
-                "SELECT CAST(COALESCE(SUM(t.price_cents), 0) AS BIGINT) FROM seats s \
-                 JOIN price_tiers t ON t.id = s.tier_id WHERE s.event_id = ",
-            );
-            sum.push_bind(event_id).push(" AND s.id IN (");
-            let mut ids = sum.separated(", ");
+        if already + seat_ids.len() as i64 > request.max_per_buyer {
+            ClaimOutcome::LimitExceeded { already }
+        } else {
+            let (total_cents,): (i64,) = {
+                let mut sum = QueryBuilder::new(
+                    "SELECT CAST(COALESCE(SUM(t.price_cents), 0) AS BIGINT) FROM seats s \
+                     JOIN price_tiers t ON t.id = s.tier_id WHERE s.event_id = ",
+                );
+                sum.push_bind(event_id).push(" AND s.id IN (");
+                let mut ids = sum.separated(", ");
+                for id in seat_ids {
+                    ids.push_bind(*id);
+                }
+                sum.push(")");
+                sum.build_query_as().fetch_one(&mut *$tx).await?
+            };
+            let (hold_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) \
+                 VALUES ($1, $2, 'active', $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(event_id)
+            .bind(&request.session_id)
+            .bind(request.expires_at)
+            .bind(seat_ids.len() as i64)
+            .bind(total_cents)
+            .bind(now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            let mut claim = QueryBuilder::new("UPDATE seats SET status = 'held', hold_id = ");
+            claim
+                .push_bind(hold_id)
+                .push(", held_until = ")
+                .push_bind(request.expires_at)
+                .push(", version = ")
+                .push_bind(version)
+                .push(" WHERE event_id = ")
+                .push_bind(event_id)
+                .push(" AND (status = 'available' OR (status = 'held' AND held_until <= ")
+                .push_bind(now)
+                .push(")) AND id IN (");
+            let mut ids = claim.separated(", ");
             for id in seat_ids {
                 ids.push_bind(*id);
             }
-            sum.push(")");
-            sum.build_query_as().fetch_one(&mut *tx).await?
-        };
-        let (hold_id,): (i64,) = sqlx::query_as(
-            "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) \
-             VALUES ($1, $2, 'active', $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(event_id)
-        .bind(session_id)
-        .bind(expires_at)
-        .bind(seat_ids.len() as i64)
-        .bind(total_cents)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-
-        let mut claim = QueryBuilder::new("UPDATE seats SET status = 'held', hold_id = ");
-        claim
-            .push_bind(hold_id)
-            .push(", held_until = ")
-            .push_bind(expires_at)
-            .push(", version = ")
-            .push_bind(version)
-            .push(" WHERE event_id = ")
-            .push_bind(event_id)
-            .push(" AND (status = 'available' OR (status = 'held' AND held_until <= ")
-            .push_bind(now)
-            .push(")) AND id IN (");
-        let mut ids = claim.separated(", ");
-        for id in seat_ids {
-            ids.push_bind(*id);
-        }
-        claim.push(") RETURNING id");
-        let claimed: Vec<(i64,)> = claim.build_query_as().fetch_all(&mut *tx).await?;
-
-        if claimed.len() != seat_ids.len() {
-            tx.rollback().await?;
-            let claimed: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
-            let mut existing = QueryBuilder::new("SELECT id FROM seats WHERE event_id = ");
-            existing.push_bind(event_id).push(" AND id IN (");
-            let mut ids = existing.separated(", ");
-            for id in seat_ids {
-                ids.push_bind(*id);
+            claim.push(") RETURNING id");
+            let claimed: Vec<(i64,)> = claim.build_query_as().fetch_all(&mut *$tx).await?;
+            if claimed.len() != seat_ids.len() {
+                let claimed: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
+                let mut existing = QueryBuilder::new("SELECT id FROM seats WHERE event_id = ");
+                existing.push_bind(event_id).push(" AND id IN (");
+                let mut ids = existing.separated(", ");
+                for id in seat_ids {
+                    ids.push_bind(*id);
+                }
+                existing.push(")");
+                let existing: Vec<(i64,)> = existing.build_query_as().fetch_all(&mut *$tx).await?;
+                let existing: Vec<i64> = existing.into_iter().map(|(id,)| id).collect();
+                let unknown: Vec<i64> = seat_ids.iter().copied().filter(|id| !existing.contains(id)).collect();
+                if unknown.is_empty() {
+                    ClaimOutcome::Unavailable(seat_ids.iter().copied().filter(|id| !claimed.contains(id)).collect())
+                } else {
+                    ClaimOutcome::Unknown(unknown)
+                }
+            } else {
+                let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
+                links.push_values(seat_ids, |mut row, seat_id| {
+                    row.push_bind(hold_id).push_bind(*seat_id);
+                });
+                links.build().execute(&mut *$tx).await?;
+                crate::insert_changes!($tx, event_id, version, seat_ids.iter().copied(), SeatStatus::Held, now);
+                ClaimOutcome::Claimed { hold_id, version }
             }
-            existing.push(")");
-            let existing: Vec<(i64,)> = existing.build_query_as().fetch_all(pool).await?;
-            let existing: Vec<i64> = existing.into_iter().map(|(id,)| id).collect();
-            let unknown: Vec<i64> = seat_ids.iter().copied().filter(|id| !existing.contains(id)).collect();
-            if !unknown.is_empty() {
-                return Ok(ClaimOutcome::Unknown(unknown));
-            }
-            let taken = seat_ids.iter().copied().filter(|id| !claimed.contains(id)).collect();
-            return Ok(ClaimOutcome::Unavailable(taken));
         }
+    }};
+}
 
-        let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
-        links.push_values(seat_ids, |mut row, seat_id| {
-            row.push_bind(hold_id).push_bind(*seat_id);
-        });
-        links.build().execute(&mut *tx).await?;
-        crate::insert_changes!(tx, event_id, version, seat_ids.iter().copied(), SeatStatus::Held, now);
+/// One buyer's request to hold exactly `seat_ids` (distinct, non-empty).
+#[derive(Clone, Debug)]
+pub struct ClaimRequest {
+    pub event_id: i64,
+    pub session_id: String,
+    pub seat_ids: Vec<i64>,
+    pub max_per_buyer: i64,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Runs many claims in one write transaction (group commit): one commit,
+/// one fsync and one version per event for the whole batch, instead of one
+/// each. Each claim is all-or-none on its own, inside a savepoint, and sees
+/// the claims before it, so the batch is exactly those claims run one after
+/// another. One conditional UPDATE claims a claim's seats: a seat is
+/// claimable if it is available or its hold has expired (lazy reclaim),
+/// never by a read followed by a write.
+///
+/// The outer error is a failure of the batch (nothing committed); the inner
+/// ones are failures of single claims (only those claims undone).
+pub async fn claim_batch(
+    store: &Store,
+    requests: &[ClaimRequest],
+) -> Result<Vec<Result<ClaimOutcome, sqlx::Error>>, StoreError> {
+    use sqlx::Connection;
+    let outcomes = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        // Every claim of one event in this batch shares the event's next
+        // version: the batch commits as one change of the seat map. The
+        // event row is locked (a no-op UPDATE: the same statement on both
+        // backends) at its first claim, and the version is written only if
+        // a claim succeeded, so refused claims leave no trace.
+        let mut versions: std::collections::HashMap<i64, (i64, bool)> =
+            std::collections::HashMap::new();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in requests {
+            let version = match versions.get(&request.event_id) {
+                Some((version, _)) => *version,
+                None => {
+                    let current: Option<(i64,)> = sqlx::query_as(
+                        "UPDATE events SET version = version WHERE id = $1 RETURNING version",
+                    )
+                    .bind(request.event_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((current,)) = current else {
+                        outcomes.push(Err(sqlx::Error::RowNotFound));
+                        continue;
+                    };
+                    versions.insert(request.event_id, (current + 1, false));
+                    current + 1
+                }
+            };
+            let mut claim_tx = tx.begin().await?;
+            let outcome = async {
+                let outcome = claim_one!(claim_tx, request, version);
+                Ok::<_, sqlx::Error>(outcome)
+            }
+            .await;
+            match outcome {
+                Ok(outcome @ ClaimOutcome::Claimed { .. }) => {
+                    claim_tx.commit().await?;
+                    if let Some((_, changed)) = versions.get_mut(&request.event_id) {
+                        *changed = true;
+                    }
+                    outcomes.push(Ok(outcome));
+                }
+                other => {
+                    claim_tx.rollback().await?;
+                    outcomes.push(other);
+                }
+            }
+        }
+        for (event_id, (version, changed)) in &versions {
+            if *changed {
+                sqlx::query("UPDATE events SET version = $1 WHERE id = $2")
+                    .bind(version)
+                    .bind(event_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(ClaimOutcome::Claimed { hold_id, version })
+        Ok::<_, sqlx::Error>(outcomes)
     }.await)?;
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -2,6 +2,7 @@
 //! DESIGN.md. The database is the authority; this layer validates input,
 //! enforces ownership and the per-buyer limit, and shapes answers.
 
+pub mod batcher;
 pub mod best_available;
 pub mod clock;
 pub mod holds;
@@ -14,6 +15,7 @@ use crate::live::LiveHub;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId};
+use batcher::HoldBatcher;
 use clock::Clock;
 use holds::ClaimOutcome;
 use std::collections::HashSet;
@@ -26,11 +28,18 @@ pub struct Inventory {
     store: Store,
     clock: Clock,
     live: LiveHub,
+    batcher: HoldBatcher,
 }
 
 impl Inventory {
+    /// Starts the hold writer task, so call it inside the runtime.
     pub fn new(store: Store, clock: Clock, live: LiveHub) -> Self {
-        Self { store, clock, live }
+        Self {
+            batcher: HoldBatcher::spawn(store.clone()),
+            store,
+            clock,
+            live,
+        }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -72,21 +81,14 @@ impl Inventory {
         }
         let expires_at = now + rules.hold_seconds * 1000;
         let claim = |seat_ids: Vec<i64>| {
-            let store = self.store.clone();
-            let session_id = session_id.to_string();
-            async move {
-                holds::claim_seats(
-                    &store,
-                    event_id.0,
-                    &session_id,
-                    &seat_ids,
-                    rules.max_tickets_per_buyer,
-                    now,
-                    expires_at,
-                )
-                .await
-                .map_err(store_error_to_api)
-            }
+            self.batcher.claim(holds::ClaimRequest {
+                event_id: event_id.0,
+                session_id: session_id.to_string(),
+                seat_ids,
+                max_per_buyer: rules.max_tickets_per_buyer,
+                now,
+                expires_at,
+            })
         };
         let outcome = match wanted {
             Wanted::Seats(seat_ids) => claim(seat_ids).await?,

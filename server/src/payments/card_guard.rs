@@ -4,15 +4,16 @@
 /// True when `text` contains a run of 13–19 digits (spaces and dashes
 /// between digits allowed, as people type them) that passes the Luhn check.
 /// The run is judged whole: checking every sub-window of longer numbers
-/// would flag one in ten ordinary long numbers.
+/// would flag one in ten ordinary long numbers. A 13-digit run starting
+/// with 1 is an epoch-millisecond timestamp (in ids, emails, cursors), not a
+/// card: no card brand issues 13-digit numbers starting with 1.
 pub fn contains_card_number(text: &str) -> bool {
-    let mut digits: Vec<u8> = Vec::new();
-    let check = |digits: &mut Vec<u8>| {
-        let found = (13..=19).contains(&digits.len()) && luhn_valid(digits);
-        digits.clear();
-        found
-    };
     let bytes = text.as_bytes();
+    let mut digits: Vec<u8> = Vec::new();
+    let is_card = |digits: &[u8]| {
+        let timestamp = digits.len() == 13 && digits[0] == 1;
+        (13..=19).contains(&digits.len()) && !timestamp && luhn_valid(digits)
+    };
     for (i, &byte) in bytes.iter().enumerate() {
         if byte.is_ascii_digit() {
             digits.push(byte - b'0');
@@ -21,12 +22,15 @@ pub fn contains_card_number(text: &str) -> bool {
                 && i > 0
                 && bytes[i - 1].is_ascii_digit()
                 && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-            if !separator && check(&mut digits) {
-                return true;
+            if !separator {
+                if is_card(&digits) {
+                    return true;
+                }
+                digits.clear();
             }
         }
     }
-    check(&mut digits)
+    is_card(&digits)
 }
 
 /// True when any string in the JSON value contains a card number.
@@ -127,6 +131,15 @@ mod tests {
         ] {
             assert!(contains_card_number(text), "{text}");
         }
+    }
+
+    #[test]
+    fn millisecond_timestamps_are_not_card_numbers() {
+        // Luhn-valid, so only the timestamp rule lets it through.
+        assert!(luhn_valid(&[1, 7, 9, 5, 8, 9, 1, 2, 3, 4, 5, 7, 1]));
+        assert!(!contains_card_number("fan1795891234571@example.com"));
+        assert!(contains_card_number("fan4242424242424242@example.com"));
+        assert!(contains_card_number("4222222222222"), "a 13-digit Visa");
     }
 
     #[test]
