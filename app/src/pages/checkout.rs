@@ -41,8 +41,12 @@ pub fn CheckoutPage() -> impl IntoView {
             let Ok(Some(me)) = client::current_account().await else {
                 return;
             };
-            // Never overwrite what the buyer already typed.
-            if email.with_untracked(|typed| typed.trim().is_empty()) {
+            // Never overwrite what the buyer already typed. `try_`: the buyer
+            // may have left the page while the answer was on its way.
+            if email
+                .try_with_untracked(|typed| typed.trim().is_empty())
+                .unwrap_or(false)
+            {
                 email.set(me.email.clone());
             }
             pay_with_saved.set(me.payment_method.is_some());
