@@ -5,6 +5,7 @@
 #[cfg(feature = "hydrate")]
 use crate::error::ErrorBody;
 use crate::error::{ApiError, ErrorCode};
+use crate::types::MeView;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -28,6 +29,7 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
         use gloo_net::http::{Method, RequestBuilder};
         let method = match method {
             "POST" => Method::POST,
+            "PUT" => Method::PUT,
             "DELETE" => Method::DELETE,
             _ => Method::GET,
         };
@@ -57,6 +59,16 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     {
         let _ = (method, path, body, idempotency_key);
         Err(ApiError::new(ErrorCode::Internal, "browser-only call"))
+    }
+}
+
+/// The signed-in account, or `None` for a guest (the API's 401 is the
+/// ordinary answer for a browser without an account, not a failure).
+pub async fn current_account() -> Result<Option<MeView>, ApiError> {
+    match call::<(), MeView>("GET", "/api/me", None, None).await {
+        Ok(me) => Ok(me),
+        Err(error) if error.code == ErrorCode::Unauthenticated => Ok(None),
+        Err(error) => Err(error),
     }
 }
 

@@ -54,6 +54,10 @@ pub fn App() -> impl IntoView {
             <header class="site-header">
                 <A href="/" attr:class="brand">"Tessera"</A>
                 <span class="tagline">"Pick your seat. Keep it."</span>
+                <nav class="site-nav" aria-label="Your account">
+                    <A href="/my/tickets">"My tickets"</A>
+                    <A href="/account">"Account"</A>
+                </nav>
             </header>
             <main>
                 <Routes fallback=pages::not_found::NotFound>
@@ -62,6 +66,9 @@ pub fn App() -> impl IntoView {
                     // first byte is sent.
                     <Route path=path!("/events/:id") view=pages::event::EventPage ssr=SsrMode::Async/>
                     <Route path=path!("/checkout/:hold_id") view=pages::checkout::CheckoutPage/>
+                    <Route path=path!("/account") view=pages::account::AccountPage/>
+                    <Route path=path!("/account/confirm") view=pages::confirm_email::ConfirmEmailPage/>
+                    <Route path=path!("/my/tickets") view=pages::my_tickets::MyTicketsPage/>
                 </Routes>
             </main>
             <footer class="site-footer">"Tessera — open-source ticketing"</footer>

@@ -307,6 +307,16 @@ pub enum TicketStatus {
     Refunded,
 }
 
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Used => "used",
+            Self::Refunded => "refunded",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TicketView {
@@ -502,6 +512,13 @@ impl Role {
 pub struct SavedCardView {
     pub brand: String,
     pub last4: String,
+}
+
+impl SavedCardView {
+    /// `"visa •••• 4242"`: how pages name a saved card.
+    pub fn label(&self) -> String {
+        format!("{} •••• {}", self.brand, self.last4)
+    }
 }
 
 /// `GET /api/me`: the signed-in account.

@@ -1,11 +1,13 @@
-//! Checkout: the held seats with a countdown, guest payment with a test-card
-//! token, and the confirmation with tickets. Rendered in the browser (the
-//! hold belongs to the browser's session cookie).
+//! Checkout: the held seats with a countdown, payment with a test-card token
+//! (or, signed in, the account's saved card), and the confirmation with
+//! tickets. Rendered in the browser (the hold belongs to the browser's
+//! session cookie).
 
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::types::{
-    format_cents, HoldId, HoldStatus, HoldView, PaymentChoice, PurchaseRequest, PurchaseView,
+    format_cents, HoldId, HoldStatus, HoldView, MeView, PaymentChoice, PurchaseRequest,
+    PurchaseView,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -27,6 +29,30 @@ pub fn CheckoutPage() -> impl IntoView {
     let busy = RwSignal::new(false);
     let email = RwSignal::new(String::new());
     let token = RwSignal::new("tok_visa".to_string());
+    // Signed-in buyers: the account, whether to pay with its saved card, and
+    // whether to save a newly entered one. Guests never leave the defaults.
+    let account: RwSignal<Option<MeView>> = RwSignal::new(None);
+    let pay_with_saved = RwSignal::new(false);
+    let save_card = RwSignal::new(false);
+
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            // A failure here only loses the conveniences; guest checkout still works.
+            let Ok(Some(me)) = client::current_account().await else {
+                return;
+            };
+            // Never overwrite what the buyer already typed. `try_`: the buyer
+            // may have left the page while the answer was on its way.
+            if email
+                .try_with_untracked(|typed| typed.trim().is_empty())
+                .unwrap_or(false)
+            {
+                email.set(me.email.clone());
+            }
+            pay_with_saved.set(me.payment_method.is_some());
+            account.set(Some(me));
+        });
+    });
 
     // Load the hold and tick the countdown, in the browser only.
     Effect::new(move |_| {
@@ -67,13 +93,25 @@ pub fn CheckoutPage() -> impl IntoView {
         let Some(id) = hold_id() else { return };
         busy.set(true);
         notice.set(None);
-        let request = PurchaseRequest {
-            email: email.get_untracked(),
-            payment: PaymentChoice {
-                token: Some(token.get_untracked()),
-                saved: None,
-            },
-            save_payment_method: false,
+        let signed_in = account.with_untracked(Option::is_some);
+        let request = if pay_with_saved.get_untracked() {
+            PurchaseRequest {
+                email: email.get_untracked(),
+                payment: PaymentChoice {
+                    token: None,
+                    saved: Some(true),
+                },
+                save_payment_method: false,
+            }
+        } else {
+            PurchaseRequest {
+                email: email.get_untracked(),
+                payment: PaymentChoice {
+                    token: Some(token.get_untracked()),
+                    saved: None,
+                },
+                save_payment_method: signed_in && save_card.get_untracked(),
+            }
         };
         leptos::task::spawn_local(async move {
             let key = client::new_idempotency_key();
@@ -126,7 +164,12 @@ pub fn CheckoutPage() -> impl IntoView {
                         <ul class="held-seats" data-testid="held-seats">{seats}</ul>
                         <p class="total">"Total "<strong>{format_cents(view.total_cents)}</strong></p>
                         {move || match purchase.get() {
-                            Some(done) => view! { <Confirmation purchase=done/> }.into_any(),
+                            Some(done) => view! {
+                                <Confirmation purchase=done/>
+                                {move || account.with(Option::is_some).then(|| view! {
+                                    <p><a href="/my/tickets" data-testid="see-my-tickets">"See all your tickets"</a></p>
+                                })}
+                            }.into_any(),
                             None if expired() => view! {
                                 <p class="expired" role="alert" data-testid="expired">
                                     "Your hold has expired and the seats were released. "
@@ -144,12 +187,43 @@ pub fn CheckoutPage() -> impl IntoView {
                                             prop:value=move || email.get()
                                             on:input=move |ev| email.set(event_target_value(&ev))/>
                                     </label>
-                                    <label>"Card (test mode)"
-                                        <select data-testid="card" on:change=move |ev| token.set(event_target_value(&ev))>
-                                            <option value="tok_visa">"Visa •••• 4242 — succeeds"</option>
-                                            <option value="tok_chargeDeclined">"Visa •••• 0002 — declined"</option>
-                                        </select>
-                                    </label>
+                                    {move || saved_card(account).map(|card| view! {
+                                        <fieldset class="payment-choice">
+                                            <legend>"Payment"</legend>
+                                            <label class="choice">
+                                                <input type="radio" name="payment-choice" data-testid="pay-saved"
+                                                    prop:checked=move || pay_with_saved.get()
+                                                    on:change=move |_| pay_with_saved.set(true)/>
+                                                {format!("Pay with {}", card.label())}
+                                            </label>
+                                            <label class="choice">
+                                                <input type="radio" name="payment-choice" data-testid="pay-new-card"
+                                                    prop:checked=move || !pay_with_saved.get()
+                                                    on:change=move |_| {
+                                                        // The card list below is drawn afresh, on its first option.
+                                                        token.set("tok_visa".to_string());
+                                                        pay_with_saved.set(false);
+                                                    }/>
+                                                "Use another card"
+                                            </label>
+                                        </fieldset>
+                                    })}
+                                    {move || (!pay_with_saved.get()).then(|| view! {
+                                        <label>"Card (test mode)"
+                                            <select data-testid="card" on:change=move |ev| token.set(event_target_value(&ev))>
+                                                <option value="tok_visa">"Visa •••• 4242 — succeeds"</option>
+                                                <option value="tok_chargeDeclined">"Visa •••• 0002 — declined"</option>
+                                            </select>
+                                        </label>
+                                    })}
+                                    {move || (account.with(Option::is_some) && !pay_with_saved.get()).then(|| view! {
+                                        <label class="choice">
+                                            <input type="checkbox" data-testid="save-card"
+                                                prop:checked=move || save_card.get()
+                                                on:change=move |ev| save_card.set(event_target_checked(&ev))/>
+                                            "Save this card for next time"
+                                        </label>
+                                    })}
                                     <p class="fine-print">"Card details are entered in the payment provider's form; Tessera only ever sees a token."</p>
                                     <button type="submit" class="primary" data-testid="pay" disabled=move || busy.get()>
                                         {move || if busy.get() { "Paying…" } else { "Pay now" }}
@@ -163,6 +237,11 @@ pub fn CheckoutPage() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The signed-in account's saved card, if there is one.
+fn saved_card(account: RwSignal<Option<MeView>>) -> Option<crate::types::SavedCardView> {
+    account.with(|me| me.as_ref().and_then(|me| me.payment_method.clone()))
 }
 
 #[component]

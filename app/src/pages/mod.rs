@@ -1,7 +1,10 @@
 //! One module per page.
 
+pub mod account;
 pub mod checkout;
+pub mod confirm_email;
 pub mod event;
 pub mod home;
+pub mod my_tickets;
 pub mod not_found;
 pub mod seat_map;

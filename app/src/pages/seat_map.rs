@@ -558,14 +558,19 @@ mod live {
     ) {
         let alive = StoredValue::new(true);
         on_cleanup(move || alive.set_value(false));
+        // The page's owner disposes `alive` right after the cleanup, and the
+        // socket can still deliver a message after that (the buyer's own hold
+        // arrives just as checkout opens): a disposed flag means "closed",
+        // never a panic.
+        let alive = move || alive.try_get_value().unwrap_or(false);
         leptos::task::spawn_local(async move {
             let mut backoff_ms = 500;
-            while alive.get_value() {
+            while alive() {
                 if let Some(url) = client::websocket_url(&format!("/api/events/{event_id}/live")) {
                     if let Ok(socket) = WebSocket::open(&url) {
                         let (_write, mut read) = socket.split();
                         while let Some(Ok(Message::Text(text))) = read.next().await {
-                            if !alive.get_value() {
+                            if !alive() {
                                 return;
                             }
                             let Ok(message) = serde_json::from_str::<LiveMessage>(&text) else {
@@ -579,7 +584,7 @@ mod live {
                         }
                     }
                 }
-                if !alive.get_value() {
+                if !alive() {
                     return;
                 }
                 link.set(Link::Reconnecting);

@@ -1,0 +1,356 @@
+//! Account: create one or sign in when signed out; when signed in, the
+//! account, whether its email is confirmed, its saved card and sign-out.
+//! Accounts are optional (guests can always buy), and the session cookie is
+//! HttpOnly, so the page asks the API who is signed in once it has hydrated.
+
+use crate::client;
+use crate::error::{ApiError, ErrorCode};
+use crate::types::{
+    LoginRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
+};
+use leptos::prelude::*;
+
+/// The payment provider's test tokens a card can be saved with. In
+/// production the provider's own card form produces the token instead.
+const TEST_CARDS: [(&str, &str); 3] = [
+    ("tok_visa", "Visa •••• 4242"),
+    ("tok_mastercard", "Mastercard •••• 4444"),
+    ("tok_amex", "American Express •••• 8431"),
+];
+
+const UNEXPECTED_ANSWER: &str = "Unexpected answer; please try again.";
+
+/// What the page knows about the browser's account.
+#[derive(Clone, Debug, PartialEq)]
+enum AccountState {
+    /// On the server and until the API has answered: not known yet.
+    Loading,
+    SignedOut,
+    SignedIn(MeView),
+    Failed(String),
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let state = RwSignal::new(AccountState::Loading);
+    let notice: RwSignal<Option<String>> = RwSignal::new(None);
+    let hydrated = crate::use_hydrated();
+
+    // Effects run only in the browser, so the server renders "Loading".
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            state.set(match client::current_account().await {
+                Ok(Some(me)) => AccountState::SignedIn(me),
+                Ok(None) => AccountState::SignedOut,
+                Err(error) => AccountState::Failed(error.message),
+            });
+        });
+    });
+
+    view! {
+        <section class="account" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Your account"</h1>
+            {move || notice.get().map(|text| view! {
+                <p class="notice" role="status" data-testid="account-notice">{text}</p>
+            })}
+            {move || match state.get() {
+                AccountState::Loading => view! { <p class="loading">"Loading your account…"</p> }.into_any(),
+                AccountState::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                AccountState::SignedOut => view! {
+                    <p class="fine-print">
+                        "An account is optional: it keeps your tickets in one place and can remember a card. "
+                        "Guests can buy without one."
+                    </p>
+                    <div class="account-forms">
+                        <RegisterForm state notice/>
+                        <SignInForm state notice/>
+                    </div>
+                }.into_any(),
+                AccountState::SignedIn(me) => view! { <AccountDetails me state notice/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// The API's error, said the way a person filling in the form needs it.
+fn register_error_message(error: ApiError) -> String {
+    match error.code {
+        ErrorCode::EmailTaken => {
+            "An account with this email already exists. Sign in instead.".to_string()
+        }
+        _ => error.message,
+    }
+}
+
+fn sign_in_error_message(error: ApiError) -> String {
+    match error.code {
+        ErrorCode::InvalidCredentials => {
+            "That email and password do not match an account.".to_string()
+        }
+        ErrorCode::RateLimited => {
+            "Too many sign-in attempts. Wait a minute, then try again.".to_string()
+        }
+        _ => error.message,
+    }
+}
+
+#[component]
+fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let display_name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error: RwSignal<Option<String>> = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        notice.set(None);
+        let request = RegisterRequest {
+            email: email.get_untracked().trim().to_string(),
+            password: password.get_untracked(),
+            display_name: display_name.get_untracked().trim().to_string(),
+        };
+        leptos::task::spawn_local(async move {
+            let answer: Result<Option<MeView>, ApiError> =
+                client::call("POST", "/api/auth/register", Some(&request), None).await;
+            busy.set(false);
+            match answer {
+                Ok(Some(me)) => {
+                    notice.set(Some(format!(
+                        "Welcome, {}! We sent a confirmation link to {}.",
+                        me.display_name, me.email
+                    )));
+                    // Replaces this form; nothing of it is touched afterwards.
+                    state.set(AccountState::SignedIn(me));
+                }
+                Ok(None) => error.set(Some(UNEXPECTED_ANSWER.into())),
+                Err(failure) => error.set(Some(register_error_message(failure))),
+            }
+        });
+    };
+
+    view! {
+        <form class="account-form" data-testid="register-form" on:submit=submit>
+            <h2>"Create an account"</h2>
+            <label>"Email"
+                <input type="email" required autocomplete="email" data-testid="register-email"
+                    prop:value=move || email.get()
+                    on:input=move |ev| email.set(event_target_value(&ev))/>
+            </label>
+            <label>"Display name"
+                <input type="text" required autocomplete="nickname" data-testid="register-name"
+                    prop:value=move || display_name.get()
+                    on:input=move |ev| display_name.set(event_target_value(&ev))/>
+            </label>
+            <label>"Password (8 to 128 characters)"
+                <input type="password" required minlength="8" maxlength="128" autocomplete="new-password"
+                    data-testid="register-password"
+                    prop:value=move || password.get()
+                    on:input=move |ev| password.set(event_target_value(&ev))/>
+            </label>
+            {move || error.get().map(|text| view! {
+                <p class="error" role="alert" data-testid="register-error">{text}</p>
+            })}
+            <button type="submit" class="primary" data-testid="register" disabled=move || busy.get()>
+                {move || if busy.get() { "Creating…" } else { "Create account" }}
+            </button>
+        </form>
+    }
+}
+
+#[component]
+fn SignInForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error: RwSignal<Option<String>> = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        notice.set(None);
+        let request = LoginRequest {
+            email: email.get_untracked().trim().to_string(),
+            password: password.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            let answer: Result<Option<MeView>, ApiError> =
+                client::call("POST", "/api/auth/login", Some(&request), None).await;
+            busy.set(false);
+            match answer {
+                Ok(Some(me)) => state.set(AccountState::SignedIn(me)),
+                Ok(None) => error.set(Some(UNEXPECTED_ANSWER.into())),
+                Err(failure) => error.set(Some(sign_in_error_message(failure))),
+            }
+        });
+    };
+
+    view! {
+        <form class="account-form" data-testid="sign-in-form" on:submit=submit>
+            <h2>"Sign in"</h2>
+            <label>"Email"
+                <input type="email" required autocomplete="email" data-testid="sign-in-email"
+                    prop:value=move || email.get()
+                    on:input=move |ev| email.set(event_target_value(&ev))/>
+            </label>
+            <label>"Password"
+                <input type="password" required autocomplete="current-password" data-testid="sign-in-password"
+                    prop:value=move || password.get()
+                    on:input=move |ev| password.set(event_target_value(&ev))/>
+            </label>
+            {move || error.get().map(|text| view! {
+                <p class="error" role="alert" data-testid="sign-in-error">{text}</p>
+            })}
+            <button type="submit" class="primary" data-testid="sign-in" disabled=move || busy.get()>
+                {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+            </button>
+        </form>
+    }
+}
+
+/// Sets the saved card of the signed-in account shown on the page.
+fn show_saved_card(state: RwSignal<AccountState>, card: Option<SavedCardView>) {
+    state.update(|current| {
+        if let AccountState::SignedIn(me) = current {
+            me.payment_method = card;
+        }
+    });
+}
+
+#[component]
+fn AccountDetails(
+    me: MeView,
+    state: RwSignal<AccountState>,
+    notice: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let token = RwSignal::new(TEST_CARDS[0].0.to_string());
+    let busy = RwSignal::new(false);
+
+    let save_card = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        notice.set(None);
+        let request = SavePaymentMethodRequest {
+            token: token.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            let answer: Result<Option<SavedCardView>, ApiError> =
+                client::call("PUT", "/api/me/payment-method", Some(&request), None).await;
+            busy.set(false);
+            match answer {
+                Ok(Some(card)) => {
+                    notice.set(Some(format!("Saved {}.", card.label())));
+                    show_saved_card(state, Some(card));
+                }
+                Ok(None) => notice.set(Some(UNEXPECTED_ANSWER.into())),
+                Err(error) if error.code == ErrorCode::PaymentDeclined => notice.set(Some(
+                    "That card was declined and was not saved. Try another.".into(),
+                )),
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    };
+
+    let remove_card = move |_| {
+        busy.set(true);
+        notice.set(None);
+        leptos::task::spawn_local(async move {
+            let answer =
+                client::call::<(), ()>("DELETE", "/api/me/payment-method", None, None).await;
+            busy.set(false);
+            match answer {
+                Ok(_) => {
+                    notice.set(Some("Your saved card was removed.".into()));
+                    show_saved_card(state, None);
+                }
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    };
+
+    let sign_out = move |_| {
+        busy.set(true);
+        notice.set(None);
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<(), ()>("POST", "/api/auth/logout", None, None).await;
+            busy.set(false);
+            match answer {
+                Ok(_) => {
+                    notice.set(Some("You are signed out.".into()));
+                    state.set(AccountState::SignedOut);
+                }
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    };
+
+    let confirmation = if me.email_confirmed {
+        view! { <dd data-testid="email-confirmed">"Confirmed"</dd> }.into_any()
+    } else {
+        view! {
+            <dd data-testid="email-confirmed">
+                "Not confirmed yet — open the link in the email we sent you."
+            </dd>
+        }
+        .into_any()
+    };
+    let has_card = me.payment_method.is_some();
+    let saved_card = match me.payment_method {
+        Some(card) => view! {
+            <p class="saved-card">
+                <span data-testid="saved-card">{card.label()}</span>
+                " "
+                <button type="button" class="secondary" data-testid="remove-card"
+                    disabled=move || busy.get() on:click=remove_card>
+                    "Remove"
+                </button>
+            </p>
+        }
+        .into_any(),
+        None => view! { <p class="empty" data-testid="saved-card">"No saved card."</p> }.into_any(),
+    };
+
+    view! {
+        <div class="account-details" data-testid="account-details">
+            <dl>
+                <dt>"Name"</dt>
+                <dd data-testid="account-name">{me.display_name}</dd>
+                <dt>"Email"</dt>
+                <dd data-testid="account-email">{me.email}</dd>
+                <dt>"Email confirmation"</dt>
+                {confirmation}
+            </dl>
+            <p><a href="/my/tickets">"See your tickets"</a></p>
+
+            <h2>"Saved card"</h2>
+            {saved_card}
+            <form class="add-card" on:submit=save_card>
+                <label>{if has_card { "Replace it with another card" } else { "Add a card" }}
+                    <select data-testid="new-card" on:change=move |ev| token.set(event_target_value(&ev))>
+                        // Selected from the signal: when the account changes this
+                        // form is redrawn in place, and the list must not keep
+                        // showing a card other than the one Save would send.
+                        {TEST_CARDS.into_iter().map(|(value, label)| view! {
+                            <option value=value prop:selected=move || token.get() == value>{label}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" class="primary" data-testid="save-card" disabled=move || busy.get()>
+                    "Save card"
+                </button>
+                <p class="fine-print">
+                    "Test mode: in production this is the payment provider's card form, "
+                    "and Tessera only ever receives a token and the card's last four digits."
+                </p>
+            </form>
+
+            <button type="button" class="secondary" data-testid="sign-out"
+                disabled=move || busy.get() on:click=sign_out>
+                "Sign out"
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,172 @@
+//! My tickets: the signed-in account's upcoming and past tickets, each with
+//! the QR code the gate scans, and a refund while the purchase allows one.
+//! Loaded from the browser: the list belongs to the session cookie.
+
+use crate::client;
+use crate::error::{ApiError, ErrorCode};
+use crate::types::{
+    format_cents, format_starts_at, MyTicket, MyTicketsView, PurchaseId, PurchaseView, TicketStatus,
+};
+use leptos::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+enum TicketsState {
+    /// On the server and until the API has answered.
+    Loading,
+    SignedOut,
+    Loaded(MyTicketsView),
+    Failed(String),
+}
+
+#[component]
+pub fn MyTicketsPage() -> impl IntoView {
+    let state = RwSignal::new(TicketsState::Loading);
+    let notice: RwSignal<Option<String>> = RwSignal::new(None);
+    // The purchase being refunded, so its buttons cannot be pressed twice.
+    let refunding: RwSignal<Option<PurchaseId>> = RwSignal::new(None);
+    let hydrated = crate::use_hydrated();
+
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<(), MyTicketsView>("GET", "/api/me/tickets", None, None)
+                .await
+                .and_then(|view| view.ok_or_else(ApiError::internal));
+            state.set(match answer {
+                Ok(view) => TicketsState::Loaded(view),
+                Err(error) if error.code == ErrorCode::Unauthenticated => TicketsState::SignedOut,
+                Err(error) => TicketsState::Failed(error.message),
+            });
+        });
+    };
+    Effect::new(move |_| load());
+
+    let refund = Callback::new(move |purchase_id: PurchaseId| {
+        refunding.set(Some(purchase_id));
+        notice.set(None);
+        leptos::task::spawn_local(async move {
+            let answer: Result<Option<PurchaseView>, ApiError> = client::call::<(), _>(
+                "POST",
+                &format!("/api/purchases/{purchase_id}/refund"),
+                None,
+                None,
+            )
+            .await;
+            refunding.set(None);
+            match answer {
+                Ok(_) => {
+                    notice.set(Some(format!(
+                        "Purchase #{purchase_id} was refunded and its seats are back on sale."
+                    )));
+                    // The refund changes every ticket of the purchase; ask again
+                    // rather than guess which rows it touched.
+                    load();
+                }
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    });
+
+    view! {
+        <section class="my-tickets" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"My tickets"</h1>
+            {move || notice.get().map(|text| view! {
+                <p class="notice" role="status" data-testid="tickets-notice">{text}</p>
+            })}
+            {move || match state.get() {
+                TicketsState::Loading => view! { <p class="loading">"Loading your tickets…"</p> }.into_any(),
+                TicketsState::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                TicketsState::SignedOut => view! {
+                    <p data-testid="signed-out">
+                        "Tickets bought with an account are listed here. "
+                        <a href="/account">"Sign in or create an account"</a>
+                        " to see yours."
+                    </p>
+                }.into_any(),
+                TicketsState::Loaded(view) => view! {
+                    <TicketList title="Upcoming" empty="No upcoming tickets." tickets=view.upcoming refund refunding/>
+                    <TicketList title="Past" empty="No past tickets." tickets=view.past refund refunding/>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn TicketList(
+    title: &'static str,
+    empty: &'static str,
+    tickets: Vec<MyTicket>,
+    refund: Callback<PurchaseId>,
+    refunding: RwSignal<Option<PurchaseId>>,
+) -> impl IntoView {
+    let body = if tickets.is_empty() {
+        view! { <p class="empty">{empty}</p> }.into_any()
+    } else {
+        view! {
+            <ul class="my-ticket-list">
+                {tickets.into_iter().map(|ticket| view! { <TicketCard ticket refund refunding/> }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <h2>{title}</h2>
+        {body}
+    }
+}
+
+#[component]
+fn TicketCard(
+    ticket: MyTicket,
+    refund: Callback<PurchaseId>,
+    refunding: RwSignal<Option<PurchaseId>>,
+) -> impl IntoView {
+    let seat = format!(
+        "Section {} · Row {} · Seat {}",
+        ticket.section, ticket.row, ticket.number
+    );
+    let status_label = match ticket.status {
+        TicketStatus::Valid => "Valid",
+        TicketStatus::Used => "Used",
+        TicketStatus::Refunded => "Refunded",
+    };
+    // A refunded ticket no longer admits anyone, so its code is not offered
+    // for scanning.
+    let qr = (ticket.status != TicketStatus::Refunded).then(|| {
+        view! {
+            <img class="qr" width="160" height="160"
+                src=format!("/api/tickets/{}/qr.svg", ticket.ticket_id)
+                alt=format!("QR code for {}, {}", ticket.event_name, seat)/>
+        }
+    });
+    let purchase_id = ticket.purchase_id;
+    let refund_button = ticket.refundable.then(|| {
+        view! {
+            <button type="button" class="secondary" data-testid="refund"
+                title=format!("Refunds every ticket of purchase #{purchase_id}")
+                disabled=move || refunding.get().is_some()
+                on:click=move |_| refund.run(purchase_id)>
+                {move || if refunding.get() == Some(purchase_id) { "Refunding…" } else { "Refund" }}
+            </button>
+        }
+    });
+
+    view! {
+        <li class="my-ticket" data-testid="my-ticket"
+            data-ticket-id=ticket.ticket_id.to_string()
+            data-status=ticket.status.as_str()>
+            {qr}
+            <div class="my-ticket-details">
+                <h3><a href=format!("/events/{}", ticket.event_id)>{ticket.event_name}</a></h3>
+                <p class="when">{format_starts_at(&ticket.starts_at)}</p>
+                <p class="where">{ticket.venue}", "{ticket.city}</p>
+                <p class="seat">{seat}" — "{format_cents(ticket.price_cents)}</p>
+                <p class=format!("ticket-status status-{}", ticket.status.as_str()) data-testid="ticket-status">
+                    {status_label}
+                </p>
+                <code class="ticket-code" data-testid="ticket-code">{ticket.code}</code>
+                {refund_button}
+            </div>
+        </li>
+    }
+}
