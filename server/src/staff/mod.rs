@@ -161,7 +161,9 @@ impl Staff {
                 .push_bind(to.as_str())
                 .push(", hold_id = NULL, held_until = NULL, version = ")
                 .push_bind(version)
-                .push(" WHERE event_id = ")
+                // By primary key, not by the (event, status) index: see
+                // `claim_one!` in inventory/holds.rs.
+                .push(" WHERE +event_id = ")
                 .push_bind(event_id.0);
             if blocked {
                 update
@@ -179,7 +181,7 @@ impl Staff {
             ids.push_unseparated(") RETURNING id");
             let changed: Vec<(i64,)> = update.build_query_as().fetch_all(&mut *tx).await?;
             if changed.len() != seat_ids.len() {
-                let mut lookup = QueryBuilder::new("SELECT id FROM seats WHERE event_id = ");
+                let mut lookup = QueryBuilder::new("SELECT id FROM seats WHERE +event_id = ");
                 lookup.push_bind(event_id.0).push(" AND id IN (");
                 let mut ids = lookup.separated(", ");
                 for id in seat_ids {
