@@ -440,7 +440,8 @@ async fn concurrent_scans_of_one_code_admit_exactly_once() {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn next_stats(socket: &mut Socket) -> Value {
+/// The next JSON text message of a WebSocket, within 5 s.
+async fn next_json(socket: &mut Socket) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
             .await
@@ -476,14 +477,14 @@ async fn the_live_dashboard_moves_when_a_fan_buys() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket");
-    let first = next_stats(&mut socket).await;
+    let first = next_json(&mut socket).await;
     assert_eq!(first["sold"], 0);
     let mut fan = Buyer::new(&app);
     buy(&mut fan, event, &seats[0..2], "live-key-0001").await;
     // Holding and selling may arrive as one or two updates.
-    let mut latest = next_stats(&mut socket).await;
+    let mut latest = next_json(&mut socket).await;
     while latest["sold"] != 2 {
-        latest = next_stats(&mut socket).await;
+        latest = next_json(&mut socket).await;
     }
     assert_eq!(latest["revenue_cents"], 10_000);
 }
@@ -654,5 +655,50 @@ async fn a_50000_seat_stadium_event_is_created_in_one_request() {
             stats["sections"].as_array().map(Vec::len)
         ),
         (Some(50_000), Some(40))
+    );
+}
+
+#[tokio::test]
+async fn open_seat_maps_see_blocked_seats_at_once() {
+    let (app, event, seats) = setup().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let url = format!(
+        "{}/api/events/{event}/live",
+        app.base_url.replacen("http://", "ws://", 1)
+    );
+    let (mut map, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let snapshot = next_json(&mut map).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    let path = format!("/api/staff/events/{event}/seats/block");
+    let (status, _) = staff
+        .send(
+            Method::POST,
+            &path,
+            Some(json!({"seat_ids": [seats[4], seats[5]], "blocked": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let delta = next_json(&mut map).await;
+    assert_eq!(delta["type"], "delta", "{delta}");
+    let mut changed: Vec<(i64, String)> = delta["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["seat_id"].as_i64().expect("id"),
+                c["status"].as_str().expect("status").to_string(),
+            )
+        })
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        vec![
+            (seats[4], "blocked".to_string()),
+            (seats[5], "blocked".to_string())
+        ]
     );
 }
