@@ -1,11 +1,12 @@
-//! Group commit of holds. Every hold request goes through one writer task
-//! that takes whatever requests are waiting (up to [`MAX_BATCH`]) and runs
-//! them as one transaction ([`holds::claim_batch`]): under an onsale flood
+//! Group commit of holds. Every hold and every release goes through one
+//! writer task that takes whatever requests are waiting (up to
+//! [`MAX_BATCH`]) and runs them as one transaction
+//! ([`holds::write_batch`]): under an onsale flood
 //! the database commits (and syncs to disk) once per batch instead of once
 //! per buyer, and SQLite's single writer is never fought over. When requests
 //! trickle in, a batch is a single request and nothing waits.
 
-use super::holds::{self, ClaimOutcome, ClaimRequest};
+use super::holds::{self, ClaimOutcome, ClaimRequest, EndRequest, SeatWrite, WriteOutcome};
 use crate::error::store_error_to_api;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
@@ -18,8 +19,8 @@ pub const MAX_BATCH: usize = 256;
 const QUEUE: usize = 8_192;
 
 struct Job {
-    request: ClaimRequest,
-    reply: oneshot::Sender<Result<ClaimOutcome, ApiError>>,
+    request: SeatWrite,
+    reply: oneshot::Sender<Result<WriteOutcome, ApiError>>,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +52,21 @@ impl HoldBatcher {
     }
 
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimOutcome, ApiError> {
+        match self.write(SeatWrite::Claim(request)).await? {
+            WriteOutcome::Claim(outcome) => Ok(outcome),
+            WriteOutcome::Ended(_) => Err(ApiError::internal()),
+        }
+    }
+
+    /// Ends a hold; returns the seats it put back on sale.
+    pub async fn end(&self, request: EndRequest) -> Result<Vec<i64>, ApiError> {
+        match self.write(SeatWrite::End(request)).await? {
+            WriteOutcome::Ended(freed) => Ok(freed),
+            WriteOutcome::Claim(_) => Err(ApiError::internal()),
+        }
+    }
+
+    async fn write(&self, request: SeatWrite) -> Result<WriteOutcome, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { request, reply })
@@ -63,8 +79,8 @@ impl HoldBatcher {
 async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let requests: Vec<ClaimRequest> = jobs.iter().map(|job| job.request.clone()).collect();
-        match holds::claim_batch(&store, &requests).await {
+        let requests: Vec<SeatWrite> = jobs.iter().map(|job| job.request.clone()).collect();
+        match holds::write_batch(&store, &requests).await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     let answer = outcome.map_err(|error| store_error_to_api(error.into()));

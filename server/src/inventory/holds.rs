@@ -156,6 +156,78 @@ macro_rules! claim_one {
     }};
 }
 
+/// The statements that end one hold inside the batch's transaction `$tx`:
+/// evaluates to the seats it put back on sale (none if the hold was not
+/// active, or for an expiry not yet due, or its seats were reclaimed).
+macro_rules! end_one {
+    ($tx:ident, $request:expr, $version:expr) => {{
+        let request: &EndRequest = $request;
+        // Only an expiry waits for the hold's time to run out.
+        let due_before = if request.new_status == "expired" {
+            request.now
+        } else {
+            i64::MAX
+        };
+        let ended = sqlx::query(
+            "UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active' AND expires_at <= $3",
+        )
+        .bind(request.new_status)
+        .bind(request.hold_id)
+        .bind(due_before)
+        .execute(&mut *$tx)
+        .await?;
+        if ended.rows_affected() == 0 {
+            Vec::new()
+        } else {
+            let freed: Vec<(i64,)> = sqlx::query_as(
+                "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = $1 \
+                 WHERE hold_id = $2 AND status = 'held' RETURNING id",
+            )
+            .bind($version)
+            .bind(request.hold_id)
+            .fetch_all(&mut *$tx)
+            .await?;
+            let freed: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
+            if !freed.is_empty() {
+                crate::insert_changes!($tx, request.event_id, $version, freed.iter().copied(), SeatStatus::Available, request.now);
+            }
+            freed
+        }
+    }};
+}
+
+/// Ending a hold: `released` by its buyer or `expired` by the sweeper.
+#[derive(Clone, Debug)]
+pub struct EndRequest {
+    pub hold_id: i64,
+    pub event_id: i64,
+    pub new_status: &'static str,
+    pub now: i64,
+}
+
+/// A change of seat state that goes through the batch writer.
+#[derive(Clone, Debug)]
+pub enum SeatWrite {
+    Claim(ClaimRequest),
+    End(EndRequest),
+}
+
+impl SeatWrite {
+    fn event_id(&self) -> i64 {
+        match self {
+            Self::Claim(claim) => claim.event_id,
+            Self::End(end) => end.event_id,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum WriteOutcome {
+    Claim(ClaimOutcome),
+    /// The seats an ended hold put back on sale.
+    Ended(Vec<i64>),
+}
+
 /// One buyer's request to hold exactly `seat_ids` (distinct, non-empty).
 #[derive(Clone, Debug)]
 pub struct ClaimRequest {
@@ -167,20 +239,20 @@ pub struct ClaimRequest {
     pub expires_at: i64,
 }
 
-/// Runs many claims in one write transaction (group commit): one commit,
-/// one fsync and one version per event for the whole batch, instead of one
-/// each. Each claim is all-or-none on its own, inside a savepoint, and sees
-/// the claims before it, so the batch is exactly those claims run one after
-/// another. One conditional UPDATE claims a claim's seats: a seat is
-/// claimable if it is available or its hold has expired (lazy reclaim),
-/// never by a read followed by a write.
+/// Runs many claims and hold endings in one write transaction (group
+/// commit): one commit, one fsync and one version per event for the whole
+/// batch, instead of one each. Each write is all-or-none on its own, inside
+/// a savepoint, and sees the writes before it, so the batch is exactly those
+/// writes run one after another. One conditional UPDATE claims a claim's
+/// seats: a seat is claimable if it is available or its hold has expired
+/// (lazy reclaim), never by a read followed by a write.
 ///
 /// The outer error is a failure of the batch (nothing committed); the inner
-/// ones are failures of single claims (only those claims undone).
-pub async fn claim_batch(
+/// ones are failures of single writes (only those undone).
+pub async fn write_batch(
     store: &Store,
-    requests: &[ClaimRequest],
-) -> Result<Vec<Result<ClaimOutcome, sqlx::Error>>, StoreError> {
+    requests: &[SeatWrite],
+) -> Result<Vec<Result<WriteOutcome, sqlx::Error>>, StoreError> {
     use sqlx::Connection;
     let outcomes = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
@@ -193,42 +265,50 @@ pub async fn claim_batch(
             std::collections::HashMap::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         for request in requests {
-            let version = match versions.get(&request.event_id) {
+            let event_id = request.event_id();
+            let version = match versions.get(&event_id) {
                 Some((version, _)) => *version,
                 None => {
                     let current: Option<(i64,)> = sqlx::query_as(
                         "UPDATE events SET version = version WHERE id = $1 RETURNING version",
                     )
-                    .bind(request.event_id)
+                    .bind(event_id)
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some((current,)) = current else {
                         outcomes.push(Err(sqlx::Error::RowNotFound));
                         continue;
                     };
-                    versions.insert(request.event_id, (current + 1, false));
+                    versions.insert(event_id, (current + 1, false));
                     current + 1
                 }
             };
-            let mut claim_tx = tx.begin().await?;
+            let mut write_tx = tx.begin().await?;
             let outcome = async {
-                let outcome = claim_one!(claim_tx, request, version);
-                Ok::<_, sqlx::Error>(outcome)
+                Ok::<_, sqlx::Error>(match request {
+                    SeatWrite::Claim(claim) => WriteOutcome::Claim(claim_one!(write_tx, claim, version)),
+                    SeatWrite::End(end) => WriteOutcome::Ended(end_one!(write_tx, end, version)),
+                })
             }
             .await;
-            match outcome {
-                Ok(outcome @ ClaimOutcome::Claimed { .. }) => {
-                    claim_tx.commit().await?;
-                    if let Some((_, changed)) = versions.get_mut(&request.event_id) {
-                        *changed = true;
-                    }
-                    outcomes.push(Ok(outcome));
-                }
-                other => {
-                    claim_tx.rollback().await?;
-                    outcomes.push(other);
+            // Kept: a successful claim, and any ending (a hold whose seats
+            // were already reclaimed still ends). Undone: refused claims.
+            let (keep, changed_seats) = match &outcome {
+                Ok(WriteOutcome::Claim(ClaimOutcome::Claimed { .. })) => (true, true),
+                Ok(WriteOutcome::Ended(freed)) => (true, !freed.is_empty()),
+                _ => (false, false),
+            };
+            if keep {
+                write_tx.commit().await?;
+            } else {
+                write_tx.rollback().await?;
+            }
+            if changed_seats {
+                if let Some((_, changed)) = versions.get_mut(&event_id) {
+                    *changed = true;
                 }
             }
+            outcomes.push(outcome);
         }
         for (event_id, (version, changed)) in &versions {
             if *changed {
@@ -284,59 +364,15 @@ pub async fn hold_seats(store: &Store, hold_id: i64) -> Result<Vec<SeatFields>, 
 /// Ends an active hold (`released` by its buyer, or `expired` by the
 /// sweeper) and puts its still-held seats back on sale. Returns the seats
 /// freed; none if the hold was not active (or, for expiry, not yet due).
-pub async fn end_hold(
-    store: &Store,
-    hold_id: i64,
-    event_id: i64,
-    new_status: &str,
-    now: i64,
-) -> Result<Vec<i64>, StoreError> {
-    // Only an expiry waits for the hold's time to run out.
-    let due_before = if new_status == "expired" {
-        now
-    } else {
-        i64::MAX
-    };
-    let freed = on_pool!(store, pool => async {
-        let mut tx = pool.begin_write().await?;
-        let version = crate::bump_event_version!(tx, event_id);
-        let ended = sqlx::query(
-            "UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active' AND expires_at <= $3",
-        )
-        .bind(new_status)
-        .bind(hold_id)
-        .bind(due_before)
-        .execute(&mut *tx)
-        .await?;
-        if ended.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        }
-        let freed: Vec<(i64,)> = sqlx::query_as(
-            "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = $1 \
-             WHERE hold_id = $2 AND status = 'held' RETURNING id",
-        )
-        .bind(version)
-        .bind(hold_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let freed: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
-        if freed.is_empty() {
-            // Its seats were already reclaimed by someone else: end the hold
-            // without a version that changes nothing.
-            tx.rollback().await?;
-            sqlx::query("UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active'")
-                .bind(new_status)
-                .bind(hold_id)
-                .execute(pool)
-                .await?;
-            return Ok(Vec::new());
-        }
-        crate::insert_changes!(tx, event_id, version, freed.iter().copied(), SeatStatus::Available, now);
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(freed)
-    }.await)?;
-    Ok(freed)
+pub async fn end_hold(store: &Store, request: EndRequest) -> Result<Vec<i64>, StoreError> {
+    let outcome = write_batch(store, &[SeatWrite::End(request)])
+        .await?
+        .pop()
+        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))??;
+    match outcome {
+        WriteOutcome::Ended(freed) => Ok(freed),
+        WriteOutcome::Claim(_) => Err(StoreError::Database(sqlx::Error::RowNotFound)),
+    }
 }
 
 /// Active holds whose time has run out, oldest first. Holds with a payment

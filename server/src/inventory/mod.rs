@@ -186,15 +186,14 @@ impl Inventory {
                 "this hold was already purchased",
             ));
         }
-        holds::end_hold(
-            &self.store,
-            hold_id.0,
-            hold.event_id,
-            HoldStatus::Released.as_str(),
-            self.clock.now(),
-        )
-        .await
-        .map_err(store_error_to_api)?;
+        self.batcher
+            .end(holds::EndRequest {
+                hold_id: hold_id.0,
+                event_id: hold.event_id,
+                new_status: HoldStatus::Released.as_str(),
+                now: self.clock.now(),
+            })
+            .await?;
         Ok(())
     }
 
@@ -208,10 +207,12 @@ impl Inventory {
         for (hold_id, event_id) in expired {
             freed += holds::end_hold(
                 &self.store,
-                hold_id,
-                event_id,
-                HoldStatus::Expired.as_str(),
-                now,
+                holds::EndRequest {
+                    hold_id,
+                    event_id,
+                    new_status: HoldStatus::Expired.as_str(),
+                    now,
+                },
             )
             .await
             .map_err(store_error_to_api)?
