@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
             <header class="site-header">
                 <A href="/" attr:class="brand">"Tessera"</A>
                 <span class="tagline">"Pick your seat. Keep it."</span>
+                <A href="/staff" attr:class="nav-staff">"Staff"</A>
             </header>
             <main>
                 <Routes fallback=pages::not_found::NotFound>
@@ -62,6 +63,12 @@ pub fn App() -> impl IntoView {
                     // first byte is sent.
                     <Route path=path!("/events/:id") view=pages::event::EventPage ssr=SsrMode::Async/>
                     <Route path=path!("/checkout/:hold_id") view=pages::checkout::CheckoutPage/>
+                    // Venue staff (the pages check the role; the server enforces it).
+                    <Route path=path!("/staff") view=pages::staff::StaffHomePage/>
+                    <Route path=path!("/staff/scan") view=pages::staff::scan::ScanPage/>
+                    <Route path=path!("/staff/venues/new") view=pages::staff::venue_form::NewVenuePage/>
+                    <Route path=path!("/staff/events/new") view=pages::staff::event_form::NewEventPage/>
+                    <Route path=path!("/staff/events/:id") view=pages::staff::dashboard::DashboardPage/>
                 </Routes>
             </main>
             <footer class="site-footer">"Tessera — open-source ticketing"</footer>

@@ -5,3 +5,4 @@ pub mod event;
 pub mod home;
 pub mod not_found;
 pub mod seat_map;
+pub mod staff;
