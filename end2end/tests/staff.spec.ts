@@ -175,10 +175,17 @@ test("a fan opening a staff dashboard is told it is for staff and sees no figure
   }
 });
 
-test("the staff home lists events and staff can create a venue and an event", async ({ browser }) => {
-  const staff = await staffPage(browser);
+test("staff sign in on the staff home, then create a venue and an event", async ({ browser }) => {
+  const context = await browser.newContext();
+  const staff = await context.newPage();
   try {
     await staff.goto("/staff");
+    await staff.getByTestId("staff-email").fill(ADMIN.email);
+    await staff.getByTestId("staff-password").fill("not-the-password");
+    await staff.getByTestId("staff-sign-in").click();
+    await expect(staff.getByTestId("notice")).toBeVisible();
+    await staff.getByTestId("staff-password").fill(ADMIN.password);
+    await staff.getByTestId("staff-sign-in").click();
     await expect(staff.getByTestId("staff-events").locator("li").first()).toBeVisible({ timeout: 30_000 });
     await staff.getByRole("link", { name: "New venue" }).click();
     await expect(staff).toHaveURL(/\/staff\/venues\/new/);
@@ -204,6 +211,6 @@ test("the staff home lists events and staff can create a venue and an event", as
     await expect(staff.getByTestId("stat-available")).toHaveText("64");
     await expect(staff.getByTestId("dashboard-title")).toHaveText(`${venueName} Opening Night`);
   } finally {
-    await staff.context().close();
+    await context.close();
   }
 });

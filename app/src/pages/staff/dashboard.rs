@@ -325,8 +325,8 @@ fn accept(stats: RwSignal<Option<EventStats>>, fresh: EventStats) {
 
 #[component]
 fn SalesChart(stats: RwSignal<Option<EventStats>>) -> impl IntoView {
-    const WIDTH: f64 = 640.0;
-    const HEIGHT: f64 = 200.0;
+    const WIDTH: f64 = 900.0;
+    const HEIGHT: f64 = 220.0;
     const LEFT: f64 = 40.0;
     const BOTTOM: f64 = 24.0;
     const TOP: f64 = 10.0;

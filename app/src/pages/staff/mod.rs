@@ -11,7 +11,7 @@ pub mod venue_form;
 
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
-use crate::types::{format_starts_at, EventList, MeView, Role};
+use crate::types::{format_starts_at, EventList, LoginRequest, MeView, Role};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -59,6 +59,7 @@ pub fn StaffGate(children: ChildrenFn) -> impl IntoView {
                     <section class="staff-denied" data-testid="staff-denied">
                         <h1>"Venue staff only"</h1>
                         <p>"Sign in with a staff account to use these pages."</p>
+                        <StaffSignIn access/>
                     </section>
                 }.into_any(),
                 Access::NotStaff => view! {
@@ -70,6 +71,51 @@ pub fn StaffGate(children: ChildrenFn) -> impl IntoView {
                 Access::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
             }}
         </div>
+    }
+}
+
+/// A plain sign-in form, so staff pages work on their own.
+#[component]
+fn StaffSignIn(access: RwSignal<Access>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let notice: RwSignal<Option<String>> = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let request = LoginRequest {
+            email: email.get_untracked().trim().to_string(),
+            password: password.get_untracked(),
+        };
+        busy.set(true);
+        notice.set(None);
+        leptos::task::spawn_local(async move {
+            let answer: Result<Option<MeView>, ApiError> =
+                client::call("POST", "/api/auth/login", Some(&request), None).await;
+            busy.set(false);
+            match answer {
+                Ok(Some(me)) if matches!(me.role, Role::Staff | Role::Admin) => {
+                    access.set(Access::Staff)
+                }
+                Ok(Some(_)) => access.set(Access::NotStaff),
+                Ok(None) => notice.set(Some("Unexpected answer from the server.".into())),
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    };
+    view! {
+        <form class="payment staff-sign-in" on:submit=submit>
+            {move || notice.get().map(|text| view! { <p class="notice" role="alert" data-testid="notice">{text}</p> })}
+            <label>"Email"
+                <input type="email" required autocomplete="username" data-testid="staff-email"
+                    prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
+            </label>
+            <label>"Password"
+                <input type="password" required autocomplete="current-password" data-testid="staff-password"
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+            </label>
+            <button type="submit" class="primary" data-testid="staff-sign-in" disabled=move || busy.get()>"Sign in"</button>
+        </form>
     }
 }
 
