@@ -7,12 +7,12 @@
 //! capacity. Small venues draw every seat (click one to pick it for
 //! blocking); large ones draw section outlines, as the fans' overview does.
 
-use super::{format_count, StaffGate};
+use super::{format_count, format_money, StaffGate};
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::pages::seat_map::{convex_hull, Bounds};
 use crate::staff::{BlockSeatsRequest, EventStats};
-use crate::types::{format_cents, EventDetail, EventId, SeatId, SeatMap, SeatStatus, SeatView};
+use crate::types::{EventDetail, EventId, SeatId, SeatMap, SeatStatus, SeatView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
@@ -37,21 +37,23 @@ pub fn DashboardPage() -> impl IntoView {
     }
 }
 
-/// Percentage of a section's seats that are sold or held.
+/// Percentage of a section's seats that are sold or held, rounded up, so a
+/// section with any seat taken is never shown as empty.
 fn fill_percent(sold: i64, held: i64, capacity: i64) -> i64 {
     if capacity <= 0 {
         return 0;
     }
-    ((sold + held) * 100) / capacity
+    ((sold + held) * 100 + capacity - 1) / capacity
 }
 
-/// Heat class for a fill percentage: five steps of 20 %.
+/// Heat class for a section's fill. Uneven steps: early sales matter most
+/// to staff, so a single sale already takes a section off the "none" colour.
 fn heat_class(percent: i64) -> &'static str {
     match percent {
-        i64::MIN..=19 => "heat-0",
-        20..=39 => "heat-1",
-        40..=59 => "heat-2",
-        60..=79 => "heat-3",
+        i64::MIN..=0 => "heat-0",
+        1..=24 => "heat-1",
+        25..=49 => "heat-2",
+        50..=79 => "heat-3",
         _ => "heat-4",
     }
 }
@@ -281,7 +283,7 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
                 <div class="figure held"><dt>"Held"</dt><dd data-testid="stat-held">{figure(|s| format_count(s.held))}</dd></div>
                 <div class="figure available"><dt>"Available"</dt><dd data-testid="stat-available">{figure(|s| format_count(s.available))}</dd></div>
                 <div class="figure blocked"><dt>"Blocked"</dt><dd data-testid="stat-blocked">{figure(|s| format_count(s.blocked))}</dd></div>
-                <div class="figure revenue"><dt>"Revenue"</dt><dd data-testid="stat-revenue">{figure(|s| format_cents(s.revenue_cents))}</dd></div>
+                <div class="figure revenue"><dt>"Revenue"</dt><dd data-testid="stat-revenue">{figure(|s| format_money(s.revenue_cents))}</dd></div>
             </dl>
             <h2>"Tickets sold per minute, last hour"</h2>
             <SalesChart stats/>
@@ -392,10 +394,10 @@ fn SalesChart(stats: RwSignal<Option<EventStats>>) -> impl IntoView {
 fn HeatLegend() -> impl IntoView {
     view! {
         <ul class="legend heat-legend" aria-label="Heat map legend">
-            <li><span class="swatch heat-0"></span>"under 20 % sold or held"</li>
-            <li><span class="swatch heat-1"></span>"20–39 %"</li>
-            <li><span class="swatch heat-2"></span>"40–59 %"</li>
-            <li><span class="swatch heat-3"></span>"60–79 %"</li>
+            <li><span class="swatch heat-0"></span>"none sold or held"</li>
+            <li><span class="swatch heat-1"></span>"up to 24 %"</li>
+            <li><span class="swatch heat-2"></span>"25–49 %"</li>
+            <li><span class="swatch heat-3"></span>"50–79 %"</li>
             <li><span class="swatch heat-4"></span>"80 % and over"</li>
             <li><span class="swatch blocked"></span>"Blocked seat"</li>
             <li><span class="swatch picked"></span>"Picked to block"</li>
@@ -585,10 +587,12 @@ mod tests {
     }
 
     #[test]
-    fn sections_are_coloured_in_steps_of_a_fifth() {
+    fn any_sale_colours_a_section_and_a_full_one_is_darkest() {
         assert_eq!(heat_class(fill_percent(0, 0, 100)), "heat-0");
+        assert_eq!(heat_class(fill_percent(1, 0, 1000)), "heat-1");
         assert_eq!(heat_class(fill_percent(15, 5, 100)), "heat-1");
-        assert_eq!(heat_class(fill_percent(59, 0, 100)), "heat-2");
+        assert_eq!(heat_class(fill_percent(49, 0, 100)), "heat-2");
+        assert_eq!(heat_class(fill_percent(59, 0, 100)), "heat-3");
         assert_eq!(heat_class(fill_percent(100, 0, 100)), "heat-4");
         assert_eq!(fill_percent(1, 0, 0), 0);
     }

@@ -186,6 +186,18 @@ pub fn format_count(n: i64) -> String {
     out
 }
 
+/// `1896000` → `"$18,960.00"`: [`format_cents`](crate::types::format_cents)
+/// with thousands separators, for the big figures.
+pub fn format_money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!(
+        "{sign}${}.{:02}",
+        format_count((abs / 100) as i64),
+        abs % 100
+    )
+}
+
 /// Percent-encodes everything but unreserved characters, for a query value.
 pub fn percent_encode(raw: &str) -> String {
     raw.bytes()
@@ -209,6 +221,8 @@ mod tests {
         assert_eq!(format_count(1000), "1,000");
         assert_eq!(format_count(50000), "50,000");
         assert_eq!(format_count(-1234567), "-1,234,567");
+        assert_eq!(format_money(1896000), "$18,960.00");
+        assert_eq!(format_money(5), "$0.05");
     }
 
     #[test]
