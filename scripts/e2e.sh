@@ -18,18 +18,21 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_server NAME [ENV=VALUE...]: prints the base URL once healthy.
+# start_server NAME URL_VAR [ENV=VALUE...]: sets URL_VAR to the base URL
+# once healthy. Not run in $(...): a subshell would lose the recorded pid,
+# and the cleanup would leave the server running.
 start_server() {
-  local name="$1"; shift
+  local name="$1" url_var="$2"; shift 2
   local port; port="$(free_port)"
-  env "$@" LEPTOS_SITE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$WORK/$name.db" RUST_LOG="${RUST_LOG:-info}" \
+  env "$@" LEPTOS_SITE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$WORK/$name.db" \
+    TESSERA_TICKET_KEY_FILE="$WORK/$name.key" RUST_LOG="${RUST_LOG:-info}" \
     target/release/server >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   local pid=$!
   # Poll the health check (the first start seeds a 50,000-seat stadium).
   for _ in $(seq 1 240); do
     if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-      echo "http://127.0.0.1:$port"
+      printf -v "$url_var" '%s' "http://127.0.0.1:$port"
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then break; fi
@@ -40,8 +43,8 @@ start_server() {
   return 1
 }
 
-BASE_URL="$(start_server main)"
-SHORT_HOLD_URL="$(start_server short-hold TESSERA_DEMO_HOLD_SECONDS=6)"
+start_server main BASE_URL
+start_server short-hold SHORT_HOLD_URL TESSERA_DEMO_HOLD_SECONDS=6
 
 status=0
 (cd end2end && TESSERA_BASE_URL="$BASE_URL" TESSERA_SHORT_HOLD_URL="$SHORT_HOLD_URL" npx playwright test) || status=$?

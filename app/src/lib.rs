@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                 <nav class="site-nav" aria-label="Your account">
                     <A href="/my/tickets">"My tickets"</A>
                     <A href="/account">"Account"</A>
+                    <A href="/staff" attr:class="nav-staff">"Staff"</A>
                 </nav>
             </header>
             <main>
@@ -69,6 +70,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=pages::account::AccountPage/>
                     <Route path=path!("/account/confirm") view=pages::confirm_email::ConfirmEmailPage/>
                     <Route path=path!("/my/tickets") view=pages::my_tickets::MyTicketsPage/>
+                    // Venue staff (the pages check the role; the server enforces it).
+                    <Route path=path!("/staff") view=pages::staff::StaffHomePage/>
+                    <Route path=path!("/staff/scan") view=pages::staff::scan::ScanPage/>
+                    <Route path=path!("/staff/venues/new") view=pages::staff::venue_form::NewVenuePage/>
+                    <Route path=path!("/staff/events/new") view=pages::staff::event_form::NewEventPage/>
+                    <Route path=path!("/staff/events/:id") view=pages::staff::dashboard::DashboardPage/>
                 </Routes>
             </main>
             <footer class="site-footer">"Tessera — open-source ticketing"</footer>

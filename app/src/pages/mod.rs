@@ -8,3 +8,4 @@ pub mod home;
 pub mod my_tickets;
 pub mod not_found;
 pub mod seat_map;
+pub mod staff;

@@ -40,8 +40,9 @@ struct SectionArea {
     centre: (f64, f64),
 }
 
-/// Convex hull (Andrew's monotone chain), counter-clockwise.
-fn convex_hull(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+/// Convex hull (Andrew's monotone chain), counter-clockwise. Also outlines
+/// sections on the staff heat map.
+pub(crate) fn convex_hull(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     points.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     points.dedup();
     if points.len() < 3 {
@@ -72,7 +73,7 @@ fn convex_hull(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 }
 
 #[derive(Clone, Copy)]
-struct Bounds {
+pub(crate) struct Bounds {
     min_x: f64,
     min_y: f64,
     max_x: f64,
@@ -80,7 +81,7 @@ struct Bounds {
 }
 
 impl Bounds {
-    fn of<'a>(points: impl Iterator<Item = &'a SeatView>) -> Self {
+    pub(crate) fn of<'a>(points: impl Iterator<Item = &'a SeatView>) -> Self {
         points.fold(
             Bounds {
                 min_x: f64::MAX,
@@ -97,7 +98,7 @@ impl Bounds {
         )
     }
 
-    fn view_box(&self, pad: f64) -> String {
+    pub(crate) fn view_box(&self, pad: f64) -> String {
         format!(
             "{:.1} {:.1} {:.1} {:.1}",
             self.min_x - pad,

@@ -1,0 +1,236 @@
+//! Pages for venue staff: the staff home, the live sales dashboard, gate
+//! scanning and the venue and event forms. Roles are enforced by the server;
+//! these pages only decide what to show. They ask `GET /api/me` once
+//! hydrated and render their content in the browser, so the server never
+//! renders staff figures into HTML.
+
+pub mod dashboard;
+pub mod event_form;
+pub mod scan;
+pub mod venue_form;
+
+use crate::client;
+use crate::error::{ApiError, ErrorCode};
+use crate::types::{format_starts_at, EventList, LoginRequest, MeView, Role};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// What the signed-in account may see here.
+#[derive(Clone, PartialEq)]
+enum Access {
+    Checking,
+    SignedOut,
+    NotStaff,
+    Staff,
+    Failed(String),
+}
+
+/// Shows `children` to staff and admins only; everyone else gets a short
+/// explanation and none of the content.
+#[component]
+pub fn StaffGate(children: ChildrenFn) -> impl IntoView {
+    let access = RwSignal::new(Access::Checking);
+    let hydrated = crate::use_hydrated();
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<(), MeView>("GET", "/api/me", None, None).await;
+            access.set(match answer {
+                Ok(Some(me)) if matches!(me.role, Role::Staff | Role::Admin) => Access::Staff,
+                Ok(Some(_)) => Access::NotStaff,
+                Ok(None) => Access::Failed("Unexpected answer from the server.".into()),
+                Err(error) if error.code == ErrorCode::Unauthenticated => Access::SignedOut,
+                Err(error) => Access::Failed(error.message),
+            });
+        });
+    });
+    let state = move || match access.get() {
+        Access::Checking => "checking",
+        Access::SignedOut => "signed-out",
+        Access::NotStaff => "not-staff",
+        Access::Staff => "staff",
+        Access::Failed(_) => "failed",
+    };
+    view! {
+        <div class="staff-area" data-hydrated=move || hydrated.get().to_string() data-access=state>
+            {move || match access.get() {
+                Access::Checking => view! { <p class="loading">"Checking your access…"</p> }.into_any(),
+                Access::Staff => children().into_any(),
+                Access::SignedOut => view! {
+                    <section class="staff-denied" data-testid="staff-denied">
+                        <h1>"Venue staff only"</h1>
+                        <p>"Sign in with a staff account to use these pages."</p>
+                        <StaffSignIn access/>
+                    </section>
+                }.into_any(),
+                Access::NotStaff => view! {
+                    <section class="staff-denied" data-testid="staff-denied">
+                        <h1>"Venue staff only"</h1>
+                        <p>"This account is not a staff account. Ask an admin for staff access."</p>
+                    </section>
+                }.into_any(),
+                Access::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// A plain sign-in form, so staff pages work on their own.
+#[component]
+fn StaffSignIn(access: RwSignal<Access>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let notice: RwSignal<Option<String>> = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let request = LoginRequest {
+            email: email.get_untracked().trim().to_string(),
+            password: password.get_untracked(),
+        };
+        busy.set(true);
+        notice.set(None);
+        leptos::task::spawn_local(async move {
+            let answer: Result<Option<MeView>, ApiError> =
+                client::call("POST", "/api/auth/login", Some(&request), None).await;
+            busy.set(false);
+            match answer {
+                Ok(Some(me)) if matches!(me.role, Role::Staff | Role::Admin) => {
+                    access.set(Access::Staff)
+                }
+                Ok(Some(_)) => access.set(Access::NotStaff),
+                Ok(None) => notice.set(Some("Unexpected answer from the server.".into())),
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    };
+    view! {
+        <form class="payment staff-sign-in" on:submit=submit>
+            {move || notice.get().map(|text| view! { <p class="notice" role="alert" data-testid="notice">{text}</p> })}
+            <label>"Email"
+                <input type="email" required autocomplete="username" data-testid="staff-email"
+                    prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
+            </label>
+            <label>"Password"
+                <input type="password" required autocomplete="current-password" data-testid="staff-password"
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+            </label>
+            <button type="submit" class="primary" data-testid="staff-sign-in" disabled=move || busy.get()>"Sign in"</button>
+        </form>
+    }
+}
+
+/// `/staff`: events to watch, and the staff tools.
+#[component]
+pub fn StaffHomePage() -> impl IntoView {
+    view! {
+        <StaffGate>
+            <StaffHome/>
+        </StaffGate>
+    }
+}
+
+#[component]
+fn StaffHome() -> impl IntoView {
+    let events: RwSignal<Option<Result<EventList, ApiError>>> = RwSignal::new(None);
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<(), EventList>("GET", "/api/events?limit=100", None, None)
+                .await
+                .and_then(|list| list.ok_or_else(ApiError::internal));
+            events.set(Some(answer));
+        });
+    });
+    view! {
+        <section class="staff-home">
+            <h1>"Staff"</h1>
+            <nav class="staff-tools" aria-label="Staff tools">
+                <A href="/staff/scan">"Gate scanning"</A>
+                <A href="/staff/venues/new">"New venue"</A>
+                <A href="/staff/events/new">"New event"</A>
+            </nav>
+            <h2>"Sales dashboards"</h2>
+            {move || match events.get() {
+                None => view! { <p class="loading">"Loading events…"</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="error" role="alert">{error.message}</p> }.into_any(),
+                Some(Ok(list)) if list.events.is_empty() => view! { <p class="empty">"No upcoming events."</p> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="staff-events" data-testid="staff-events">
+                        {list.events.into_iter().map(|event| view! {
+                            <li>
+                                <a href=format!("/staff/events/{}", event.id)>{event.name}</a>
+                                <span class="fine-print">
+                                    {format!(" · {}, {} · {}", event.venue, event.city, format_starts_at(&event.starts_at))}
+                                </span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// `12345` → `"12,345"`.
+pub fn format_count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1896000` → `"$18,960.00"`: [`format_cents`](crate::types::format_cents)
+/// with thousands separators, for the big figures.
+pub fn format_money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!(
+        "{sign}${}.{:02}",
+        format_count((abs / 100) as i64),
+        abs % 100
+    )
+}
+
+/// Percent-encodes everything but unreserved characters, for a query value.
+pub fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(format_count(0), "0");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1000), "1,000");
+        assert_eq!(format_count(50000), "50,000");
+        assert_eq!(format_count(-1234567), "-1,234,567");
+        assert_eq!(format_money(1896000), "$18,960.00");
+        assert_eq!(format_money(5), "$0.05");
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("Floor Front\nGallery"),
+            "Floor%20Front%0AGallery"
+        );
+        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
+    }
+}
