@@ -31,6 +31,7 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
             "POST" => Method::POST,
             "PUT" => Method::PUT,
             "DELETE" => Method::DELETE,
+            "PATCH" => Method::PATCH,
             _ => Method::GET,
         };
         let mut builder = RequestBuilder::new(path).method(method);
@@ -46,9 +47,12 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
             return Ok(None);
         }
         if response.ok() {
-            return response
-                .json::<R>()
-                .await
+            // Some answers (201 for a created account) have no body.
+            let text = response.text().await.map_err(|_| network_error())?;
+            if text.is_empty() {
+                return Ok(None);
+            }
+            return serde_json::from_str::<R>(&text)
                 .map(Some)
                 .map_err(|_| network_error());
         }

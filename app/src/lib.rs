@@ -76,6 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/staff/venues/new") view=pages::staff::venue_form::NewVenuePage/>
                     <Route path=path!("/staff/events/new") view=pages::staff::event_form::NewEventPage/>
                     <Route path=path!("/staff/events/:id") view=pages::staff::dashboard::DashboardPage/>
+                    <Route path=path!("/staff/events/:id/edit") view=pages::staff::event_edit::EditEventPage/>
+                    <Route path=path!("/staff/accounts") view=pages::staff::accounts::StaffAccountsPage/>
                 </Routes>
             </main>
             <footer class="site-footer">"Tessera — open-source ticketing"</footer>

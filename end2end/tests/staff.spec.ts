@@ -210,7 +210,39 @@ test("staff sign in on the staff home, then create a venue and an event", async 
     await expect(staff.locator('.dashboard[data-live="live"]')).toBeVisible({ timeout: 30_000 });
     await expect(staff.getByTestId("stat-available")).toHaveText("64");
     await expect(staff.getByTestId("dashboard-title")).toHaveText(`${venueName} Opening Night`);
+
+    // Edit it: a new name and a shorter hold; the public API follows.
+    await staff.getByTestId("edit-event").click();
+    await expect(staff).toHaveURL(/\/staff\/events\/\d+\/edit/);
+    await expect(staff.getByTestId("edit-name")).toHaveValue(`${venueName} Opening Night`);
+    await staff.getByTestId("edit-name").fill(`${venueName} Gala`);
+    await staff.getByTestId("edit-hold").fill("120");
+    await staff.getByTestId("edit-save").click();
+    await expect(staff.getByTestId("edit-notice")).toHaveText("Saved.");
+    const id = staff.url().match(/\/staff\/events\/(\d+)\/edit/)?.[1];
+    const detail = await (await staff.request.get(`/api/events/${id}`)).json();
+    expect([detail.name, detail.hold_seconds]).toEqual([`${venueName} Gala`, 120]);
   } finally {
     await context.close();
+  }
+});
+
+test("an admin creates a staff account that can then sign in as staff", async ({ browser }) => {
+  const admin = await staffPage(browser);
+  try {
+    const email = `usher-${randomUUID().slice(0, 8)}@example.com`;
+    await admin.goto("/staff/accounts");
+    await admin.getByTestId("new-staff-email").fill(email);
+    await admin.getByTestId("new-staff-name").fill("Usher");
+    await admin.getByTestId("new-staff-password").fill("usher-password-1");
+    await admin.getByTestId("create-staff").click();
+    await expect(admin.getByTestId("staff-account-notice")).toContainText(`Account created for ${email}`);
+    const usher = await browser.newContext();
+    const login = await usher.request.post("/api/auth/login", { data: { email, password: "usher-password-1" } });
+    expect(login.ok(), await login.text()).toBeTruthy();
+    expect((await login.json()).role).toBe("staff");
+    await usher.close();
+  } finally {
+    await admin.context().close();
   }
 });

@@ -274,7 +274,8 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
             <h1 data-testid="dashboard-title">{title}</h1>
             {move || detail.get().and_then(Result::ok).map(|event| view! {
                 <p class="when">{crate::types::format_starts_at(&event.starts_at)}" · "{event.venue.name}", "{event.venue.city}
-                    " · "<a href=format!("/events/{event_id}")>"public page"</a></p>
+                    " · "<a href=format!("/events/{event_id}")>"public page"</a>
+                    " · "<a href=format!("/staff/events/{event_id}/edit") data-testid="edit-event">"edit event"</a></p>
             })}
             <p class="live-status" role="status">{link_text}</p>
             {move || stats_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}

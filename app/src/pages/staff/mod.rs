@@ -4,7 +4,9 @@
 //! hydrated and render their content in the browser, so the server never
 //! renders staff figures into HTML.
 
+pub mod accounts;
 pub mod dashboard;
+pub mod event_edit;
 pub mod event_form;
 pub mod scan;
 pub mod venue_form;
@@ -147,6 +149,7 @@ fn StaffHome() -> impl IntoView {
                 <A href="/staff/scan">"Gate scanning"</A>
                 <A href="/staff/venues/new">"New venue"</A>
                 <A href="/staff/events/new">"New event"</A>
+                <A href="/staff/accounts">"Staff accounts"</A>
             </nav>
             <h2>"Sales dashboards"</h2>
             {move || match events.get() {
