@@ -128,11 +128,7 @@ impl Config {
             stripe_secret_key: None,
             stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
             // A fresh key per test server.
-            ticket_key: Some(
-                (0..32)
-                    .map(|_| format!("{:02x}", rand::random::<u8>()))
-                    .collect(),
-            ),
+            ticket_key: Some(crate::session::hex(&rand::random::<[u8; 32]>())),
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             mail: MailDelivery::Log,
         }

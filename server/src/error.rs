@@ -43,6 +43,11 @@ pub fn store_error_to_api(error: StoreError) -> ApiError {
     }
 }
 
+/// [`store_error_to_api`] for a query run directly with sqlx.
+pub fn sqlx_error_to_api(error: sqlx::Error) -> ApiError {
+    store_error_to_api(error.into())
+}
+
 impl From<JsonRejection> for HttpError {
     fn from(rejection: JsonRejection) -> Self {
         let code = match rejection {

@@ -29,19 +29,25 @@ pub struct BuyerSession {
     pub over_tls: bool,
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 128 random bits as 32 hex characters: session ids, email tokens.
+pub fn random_hex_128() -> String {
+    hex(&rand::rng().random::<[u8; 16]>())
+}
+
 /// Lower-case hex SHA-256, for values stored in place of secrets.
 pub fn sha256_hex(value: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(value.as_bytes()))
 }
 
 impl BuyerSession {
     pub fn generate() -> Self {
-        let bytes: [u8; 16] = rand::rng().random();
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = random_hex_128();
         Self {
             key: sha256_hex(&id),
             id,

@@ -38,16 +38,6 @@ async fn register<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
     user
 }
 
-async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
-    seat_map(app, event)
-        .await
-        .1
-        .into_iter()
-        .find(|(id, _)| *id == seat)
-        .expect("seat")
-        .1
-}
-
 /// Holds `seats` and pays with `payment`; returns the purchase.
 async fn buy(
     buyer: &mut Buyer<'_>,

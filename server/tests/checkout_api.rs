@@ -24,16 +24,6 @@ async fn setup(gateway: Arc<dyn PaymentGateway>) -> (TestApp, EventId, Vec<i64>)
     (app, event, seats)
 }
 
-async fn status_of(app: &TestApp, event: EventId, seat: i64) -> String {
-    seat_map(app, event)
-        .await
-        .1
-        .into_iter()
-        .find(|(id, _)| *id == seat)
-        .expect("seat")
-        .1
-}
-
 #[tokio::test]
 async fn a_guest_buys_held_seats_and_gets_tickets() {
     let gateway = Arc::new(TestGateway::default());
@@ -52,7 +42,7 @@ async fn a_guest_buys_held_seats_and_gets_tickets() {
         && t["code"]
             .as_str()
             .is_some_and(|c| c.starts_with("TK1.") && c.len() == 122)));
-    assert_eq!(status_of(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
     assert_eq!(gateway.successful_charges(), 1);
 
     let (_, hold_now) = fan
@@ -143,7 +133,7 @@ async fn a_declined_card_keeps_the_hold_and_a_new_attempt_can_succeed() {
         )
         .await;
     assert_eq!(hold_now["status"], "active");
-    assert_eq!(status_of(&app, event, seats[0]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, "held");
     // The same key replays the decline; a new key with a good card buys.
     assert_eq!(
         fan.purchase(&hold["hold_id"], "attempt-one-1", "tok_visa")
@@ -162,7 +152,7 @@ async fn a_declined_card_keeps_the_hold_and_a_new_attempt_can_succeed() {
         .purchase(&hold2["hold_id"], "flaky-attempt", "tok_processing_error")
         .await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(status_of(&app, event, seats[5]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[5]).await, "held");
 }
 
 #[tokio::test]
@@ -210,7 +200,7 @@ async fn a_charge_whose_hold_was_lost_is_refunded_automatically() {
         .charge_by_id(&refunded.0)
         .is_some_and(|c| c.refunded));
     assert_eq!(
-        status_of(&app, event, seats[1]).await,
+        seat_status(&app, event, seats[1]).await,
         "held",
         "the other buyer keeps their seat"
     );
@@ -326,8 +316,8 @@ async fn a_purchase_interrupted_after_the_charge_is_settled_on_restart() {
         )
     );
     assert_eq!(purchases[2].1, "failed");
-    assert_eq!(status_of(&after, event, seats[0]).await, "sold");
-    assert_eq!(status_of(&after, event, seats[2]).await, "held");
+    assert_eq!(seat_status(&after, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&after, event, seats[2]).await, "held");
     // Every charge ended as tickets or a refund.
     let refunded = (1..=2)
         .filter_map(|n| processor.charge_by_id(&format!("ch_test_{n}")))
@@ -372,7 +362,7 @@ async fn a_refund_puts_the_seats_back_on_sale() {
         .expect("tickets")
         .iter()
         .all(|t| t["status"] == "refunded"));
-    assert_eq!(status_of(&app, event, seats[0]).await, "available");
+    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
     assert!(gateway
         .charge_by_id("ch_test_1")
         .is_some_and(|c| c.refunded));
@@ -504,7 +494,7 @@ async fn card_numbers_and_bad_purchase_requests_are_refused_without_effect() {
     .expect("count");
     assert_eq!(purchases.0, 0, "nothing was recorded");
     assert_eq!(gateway.charge_calls(), 0);
-    assert_eq!(status_of(&app, event, seats[0]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, "held");
 }
 
 #[tokio::test]

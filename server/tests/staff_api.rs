@@ -171,16 +171,6 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
     assert_eq!((status, me["role"].as_str()), (200, Some("staff")));
 }
 
-async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
-    seat_map(app, event)
-        .await
-        .1
-        .into_iter()
-        .find(|(id, _)| *id == seat)
-        .expect("seat")
-        .1
-}
-
 #[tokio::test]
 async fn stats_count_seats_revenue_and_sales_per_minute() {
     let (app, event, seats) = setup().await;

@@ -17,7 +17,7 @@ use crate::checkout::validate_email;
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::payments::{PaymentError, PaymentGateway, PaymentToken, SavedCard};
-use crate::session::{sha256_hex, BuyerSession};
+use crate::session::{random_hex_128, sha256_hex, BuyerSession};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
@@ -77,7 +77,7 @@ impl Accounts {
         let hash = passwords::hash(request.password)
             .await
             .ok_or_else(ApiError::internal)?;
-        let token = random_token();
+        let token = random_hex_128();
         let created = store::create(
             &self.store,
             &email,
@@ -303,13 +303,6 @@ pub fn me_view(account: &Account) -> MeView {
             _ => None,
         },
     }
-}
-
-/// 128 random bits as 32 hex characters.
-fn random_token() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn validate_password(password: &str) -> Result<(), ApiError> {

@@ -7,7 +7,7 @@
 //! trickle in, a batch is a single request and nothing waits.
 
 use super::holds::{self, ClaimOutcome, ClaimRequest, EndRequest, SeatWrite, WriteOutcome};
-use crate::error::store_error_to_api;
+use crate::error::{sqlx_error_to_api, store_error_to_api};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
@@ -79,19 +79,19 @@ impl HoldBatcher {
 async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let requests: Vec<SeatWrite> = jobs.iter().map(|job| job.request.clone()).collect();
+        let (requests, replies): (Vec<SeatWrite>, Vec<_>) =
+            jobs.drain(..).map(|job| (job.request, job.reply)).unzip();
         match holds::write_batch(&store, &requests).await {
             Ok(outcomes) => {
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    let answer = outcome.map_err(|error| store_error_to_api(error.into()));
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The buyer may have gone (closed connection): nothing to tell.
-                    let _ = job.reply.send(answer);
+                    let _ = reply.send(outcome.map_err(sqlx_error_to_api));
                 }
             }
             Err(error) => {
                 let answer = store_error_to_api(error);
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(answer.clone()));
+                for reply in replies {
+                    let _ = reply.send(Err(answer.clone()));
                 }
             }
         }

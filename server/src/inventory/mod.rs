@@ -54,7 +54,9 @@ impl Inventory {
         request: HoldRequest,
     ) -> Result<HoldView, ApiError> {
         let wanted = match (request.seat_ids, request.best_available) {
-            (Some(seat_ids), None) => Wanted::Seats(validate_seat_ids(&seat_ids)?),
+            (Some(seat_ids), None) => {
+                Wanted::Seats(validate_seat_ids(&seat_ids, MAX_SEATS_PER_REQUEST)?)
+            }
             (None, Some(best)) => Wanted::Best(validate_best_available(best)?),
             _ => {
                 return Err(ApiError::validation(
@@ -255,13 +257,14 @@ fn validate_best_available(best: BestAvailable) -> Result<BestAvailable, ApiErro
     Ok(best)
 }
 
-fn validate_seat_ids(seat_ids: &[SeatId]) -> Result<Vec<i64>, ApiError> {
+/// A non-empty list of at most `max` distinct, positive seat ids.
+pub fn validate_seat_ids(seat_ids: &[SeatId], max: usize) -> Result<Vec<i64>, ApiError> {
     if seat_ids.is_empty() {
         return Err(ApiError::validation("seat_ids is empty"));
     }
-    if seat_ids.len() > MAX_SEATS_PER_REQUEST {
+    if seat_ids.len() > max {
         return Err(ApiError::validation(format!(
-            "at most {MAX_SEATS_PER_REQUEST} seats per request"
+            "at most {max} seats per request"
         )));
     }
     if let Some(bad) = seat_ids.iter().find(|id| id.0 <= 0) {
@@ -280,14 +283,14 @@ mod tests {
 
     #[test]
     fn seat_id_lists_must_be_non_empty_bounded_positive_and_distinct() {
-        assert!(validate_seat_ids(&[]).is_err());
-        assert!(validate_seat_ids(&[SeatId(1), SeatId(1)]).is_err());
-        assert!(validate_seat_ids(&[SeatId(0)]).is_err());
-        assert!(validate_seat_ids(&[SeatId(-5)]).is_err());
+        assert!(validate_seat_ids(&[], MAX_SEATS_PER_REQUEST).is_err());
+        assert!(validate_seat_ids(&[SeatId(1), SeatId(1)], MAX_SEATS_PER_REQUEST).is_err());
+        assert!(validate_seat_ids(&[SeatId(0)], MAX_SEATS_PER_REQUEST).is_err());
+        assert!(validate_seat_ids(&[SeatId(-5)], MAX_SEATS_PER_REQUEST).is_err());
         let too_many: Vec<_> = (1..=51).map(SeatId).collect();
-        assert!(validate_seat_ids(&too_many).is_err());
+        assert!(validate_seat_ids(&too_many, MAX_SEATS_PER_REQUEST).is_err());
         assert_eq!(
-            validate_seat_ids(&[SeatId(3), SeatId(2)]).ok(),
+            validate_seat_ids(&[SeatId(3), SeatId(2)], MAX_SEATS_PER_REQUEST).ok(),
             Some(vec![3, 2])
         );
     }

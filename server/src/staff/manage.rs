@@ -6,7 +6,7 @@ use super::layout;
 use super::Staff;
 use crate::catalog::create::{self, CreateError, EventSpec, TierSpec};
 use crate::catalog::parse_date;
-use crate::error::store_error_to_api;
+use crate::error::{sqlx_error_to_api, store_error_to_api};
 use crate::on_pool;
 use app::error::ApiError;
 use app::staff::{
@@ -109,7 +109,7 @@ impl Staff {
                 .bind(request.venue_id.0)
                 .fetch_all(pool)
                 .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         if sections.is_empty() {
             return Err(ApiError::validation(format!(
                 "no venue {}",
@@ -158,7 +158,7 @@ impl Staff {
                 .bind(event_id.0)
                 .fetch_one(pool)
                 .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         Ok(CreatedEvent { event_id, seats })
     }
 
@@ -190,7 +190,7 @@ impl Staff {
         .bind(event_id.0)
         .fetch_optional(pool)
         .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         let current = current.ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))?;
         let name = match &request.name {
             Some(name) => check_text(name, "name", 120, true)?,
@@ -239,7 +239,7 @@ impl Staff {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         tracing::info!(event = event_id.0, "event updated");
         Ok(())
     }

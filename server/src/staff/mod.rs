@@ -8,7 +8,7 @@ pub mod routes;
 
 use crate::accounts::passwords;
 use crate::catalog::format_ms;
-use crate::error::store_error_to_api;
+use crate::error::sqlx_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::on_pool;
 use crate::store::{BeginWrite, Store};
@@ -83,7 +83,7 @@ impl Staff {
         .bind(now)
         .fetch_all(pool)
         .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         let (revenue_cents,): (i64,) = on_pool!(store, pool => sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(total_cents), 0) AS BIGINT) FROM purchases \
              WHERE event_id = $1 AND status = 'paid'",
@@ -91,7 +91,7 @@ impl Staff {
         .bind(event_id.0)
         .fetch_one(pool)
         .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         let per_minute: Vec<(i64, i64)> = on_pool!(store, pool => sqlx::query_as(
             "SELECT (created_at - $2) / 60000 AS minute, COUNT(*) FROM tickets \
              WHERE event_id = $1 AND created_at >= $2 GROUP BY minute",
@@ -100,7 +100,7 @@ impl Staff {
         .bind(since)
         .fetch_all(pool)
         .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         let mut sales_per_minute = vec![0; MINUTES as usize];
         for (minute, count) in per_minute {
             if let Some(slot) = usize::try_from(minute)
@@ -201,7 +201,7 @@ impl Staff {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(BlockOutcome::Changed { version })
         }.await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         Ok(outcome)
     }
 
@@ -212,7 +212,7 @@ impl Staff {
                 .bind(event_id.0)
                 .fetch_optional(pool)
                 .await)
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         found
             .map(|(version,)| version)
             .ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))
@@ -255,7 +255,7 @@ impl Staff {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         let ticket: Option<(String, Option<i64>, String, String, i64)> =
             on_pool!(store, pool => sqlx::query_as(
             "SELECT tk.status, tk.scanned_at, sec.name, s.row_label, s.number FROM tickets tk \
@@ -265,7 +265,7 @@ impl Staff {
         .bind(code.trim())
         .fetch_optional(pool)
         .await)
-            .map_err(|error| store_error_to_api(error.into()))?;
+            .map_err(sqlx_error_to_api)?;
         let Some((status, scanned_at, section, row, number)) = ticket else {
             return Ok(invalid(
                 "genuine signature, but no such ticket was issued here",
@@ -325,7 +325,7 @@ impl Staff {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))
-        .map_err(|error| store_error_to_api(error.into()))?;
+        .map_err(sqlx_error_to_api)?;
         if inserted == 1 {
             tracing::info!(role = role.as_str(), "staff account created");
             Ok(())

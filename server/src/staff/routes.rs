@@ -43,8 +43,25 @@ pub struct StaffOnly(pub Account);
 /// A signed-in admin.
 pub struct AdminOnly(pub Account);
 
-fn role_of(account: &Account) -> Role {
-    Role::parse(&account.role).unwrap_or(Role::Fan)
+/// The signed-in account if its role is one of `allowed`: 401 when signed
+/// out, 403 for any other role.
+async fn signed_in_as<S>(
+    parts: &mut Parts,
+    state: &S,
+    allowed: &[Role],
+    refusal: &str,
+) -> Result<Account, HttpError>
+where
+    S: Send + Sync,
+    Accounts: FromRef<S>,
+{
+    let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
+    let role = Role::parse(&account.role).unwrap_or(Role::Fan);
+    if allowed.contains(&role) {
+        Ok(account)
+    } else {
+        Err(ApiError::new(ErrorCode::Forbidden, refusal).into())
+    }
 }
 
 impl<S> FromRequestParts<S> for StaffOnly
@@ -55,11 +72,14 @@ where
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
-        match role_of(&account) {
-            Role::Staff | Role::Admin => Ok(Self(account)),
-            Role::Fan => Err(ApiError::new(ErrorCode::Forbidden, "venue staff only").into()),
-        }
+        signed_in_as(
+            parts,
+            state,
+            &[Role::Staff, Role::Admin],
+            "venue staff only",
+        )
+        .await
+        .map(Self)
     }
 }
 
@@ -71,11 +91,9 @@ where
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
-        match role_of(&account) {
-            Role::Admin => Ok(Self(account)),
-            _ => Err(ApiError::new(ErrorCode::Forbidden, "admins only").into()),
-        }
+        signed_in_as(parts, state, &[Role::Admin], "admins only")
+            .await
+            .map(Self)
     }
 }
 
@@ -176,18 +194,7 @@ pub async fn block_seats(
     ApiJson(request): ApiJson<BlockSeatsRequest>,
 ) -> HttpResult<Json<EventStats>> {
     let event_id = parse_event_id(&event_id)?;
-    let ids: Vec<i64> = request.seat_ids.iter().map(|id| id.0).collect();
-    let distinct: std::collections::HashSet<i64> = ids.iter().copied().collect();
-    if ids.is_empty()
-        || ids.len() > MAX_BLOCK
-        || distinct.len() != ids.len()
-        || ids.iter().any(|id| *id <= 0)
-    {
-        return Err(ApiError::validation(format!(
-            "seat_ids must be 1 to {MAX_BLOCK} distinct positive seat ids"
-        ))
-        .into());
-    }
+    let ids = crate::inventory::validate_seat_ids(&request.seat_ids, MAX_BLOCK)?;
     match staff.set_blocked(event_id, &ids, request.blocked).await? {
         BlockOutcome::Changed { version } => {
             tracing::info!(

@@ -107,12 +107,7 @@ impl TicketSigner {
             Ok(hex) => Self::from_seed_hex(&hex),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let signer = Self::generate();
-                let hex: String = signer
-                    .key
-                    .to_bytes()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let hex = crate::session::hex(&signer.key.to_bytes());
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(file_error)?;
                 }

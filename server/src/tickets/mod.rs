@@ -5,7 +5,7 @@ pub mod codes;
 
 use crate::accounts::routes::MaybeSignedIn;
 use crate::checkout::Checkout;
-use crate::error::{parse_path_id, store_error_to_api, ApiPath, HttpResult};
+use crate::error::{parse_path_id, sqlx_error_to_api, ApiPath, HttpResult};
 use crate::on_pool;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
@@ -53,7 +53,7 @@ pub async fn qr_code(
             .bind(ticket_id.0)
             .fetch_optional(pool)
             .await)
-    .map_err(|error| store_error_to_api(error.into()))?
+    .map_err(sqlx_error_to_api)?
     .ok_or_else(not_found)?;
     let checkout: &Checkout = &state.checkout;
     checkout

@@ -285,6 +285,17 @@ pub async fn seat_map(app: &TestApp, event: EventId) -> (i64, Vec<(i64, String)>
     (body["version"].as_i64().expect("version"), seats)
 }
 
+/// One seat's status on the event's seat map.
+pub async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
+    seat_map(app, event)
+        .await
+        .1
+        .into_iter()
+        .find(|(id, _)| *id == seat)
+        .expect("seat")
+        .1
+}
+
 /// An app whose payments go through `gateway` (kept by the test to inspect).
 pub async fn spawn_app_with_gateway(
     database_url: String,
