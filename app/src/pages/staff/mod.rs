@@ -12,7 +12,7 @@ pub mod scan;
 pub mod venue_form;
 
 use crate::client;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::types::{format_starts_at, EventList, LoginRequest, MeView, Role};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -35,12 +35,10 @@ pub fn StaffGate(children: ChildrenFn) -> impl IntoView {
     let hydrated = crate::use_hydrated();
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), MeView>("GET", "/api/me", None, None).await;
-            access.set(match answer {
+            access.set(match client::current_account().await {
                 Ok(Some(me)) if matches!(me.role, Role::Staff | Role::Admin) => Access::Staff,
                 Ok(Some(_)) => Access::NotStaff,
-                Ok(None) => Access::Failed("Unexpected answer from the server.".into()),
-                Err(error) if error.code == ErrorCode::Unauthenticated => Access::SignedOut,
+                Ok(None) => Access::SignedOut,
                 Err(error) => Access::Failed(error.message),
             });
         });
