@@ -173,7 +173,7 @@ pub async fn event_sections(
 }
 
 /// A seat as the database describes it, joined with its section and tier.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct SeatFields {
     pub id: i64,
     pub section: String,

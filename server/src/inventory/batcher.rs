@@ -7,7 +7,7 @@
 //! trickle in, a batch is a single request and nothing waits.
 
 use super::holds::{self, ClaimOutcome, ClaimRequest, EndRequest, SeatWrite, WriteOutcome};
-use crate::error::{sqlx_error_to_api, store_error_to_api};
+use crate::error::store_error_to_api;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
@@ -54,6 +54,7 @@ impl HoldBatcher {
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimOutcome, ApiError> {
         match self.write(SeatWrite::Claim(request)).await? {
             WriteOutcome::Claim(outcome) => Ok(outcome),
+            WriteOutcome::NoSuchEvent => Err(ApiError::not_found("no such event")),
             WriteOutcome::Ended(_) => Err(ApiError::internal()),
         }
     }
@@ -62,6 +63,7 @@ impl HoldBatcher {
     pub async fn end(&self, request: EndRequest) -> Result<Vec<i64>, ApiError> {
         match self.write(SeatWrite::End(request)).await? {
             WriteOutcome::Ended(freed) => Ok(freed),
+            WriteOutcome::NoSuchEvent => Err(ApiError::not_found("no such event")),
             WriteOutcome::Claim(_) => Err(ApiError::internal()),
         }
     }
@@ -85,7 +87,7 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The buyer may have gone (closed connection): nothing to tell.
-                    let _ = reply.send(outcome.map_err(sqlx_error_to_api));
+                    let _ = reply.send(Ok(outcome));
                 }
             }
             Err(error) => {

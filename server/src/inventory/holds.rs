@@ -10,22 +10,24 @@ use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
 use app::types::SeatStatus;
 use sqlx::QueryBuilder;
+use std::collections::{HashMap, HashSet};
 
-/// A seat that was requested but could not be held.
+/// What became of one claim.
 #[derive(Debug, PartialEq)]
 pub enum ClaimOutcome {
+    /// Held; the seats as they are now, ordered by id.
     Claimed {
         hold_id: i64,
         version: i64,
+        total_cents: i64,
+        seats: Vec<SeatFields>,
     },
     /// Some requested seats are held, sold or blocked right now.
     Unavailable(Vec<i64>),
     /// Some requested seat ids are not seats of this event.
     Unknown(Vec<i64>),
     /// The buyer already has this many seats of the event; more would pass the limit.
-    LimitExceeded {
-        already: i64,
-    },
+    LimitExceeded { already: i64 },
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -48,49 +50,122 @@ pub async fn event_rules(store: &Store, event_id: i64) -> Result<Option<EventRul
     Ok(rules)
 }
 
-/// Seats a session has for an event: in active, unexpired holds, plus live
-/// tickets it bought. The per-buyer limit counts both. `+t.event_id` makes
-/// the planner start from the session's purchases, not from every ticket
-/// of the event.
-const SEATS_OF_SESSION: &str = "SELECT \
-    (SELECT COUNT(*) FROM seats s JOIN holds h ON h.id = s.hold_id \
-      WHERE h.session_id = $1 AND h.event_id = $2 AND h.status = 'active' \
-      AND s.status = 'held' AND s.held_until > $3) + \
-    (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
-      WHERE p.session_id = $1 AND +t.event_id = $2 AND t.status IN ('valid', 'used'))";
+/// Appends the number of seats a session has for an event: in active,
+/// unexpired holds, plus live tickets it bought. The per-buyer limit counts
+/// both. `+t.event_id` makes the planner start from the session's
+/// purchases, not from every ticket of the event.
+fn push_seats_of_session<DB: sqlx::Database>(
+    query: &mut QueryBuilder<'_, DB>,
+    session_id: &str,
+    event_id: i64,
+    now: i64,
+) where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query
+        .push("SELECT (SELECT COUNT(*) FROM seats s JOIN holds h ON h.id = s.hold_id WHERE h.session_id = ")
+        .push_bind(session_id.to_string())
+        .push(" AND h.event_id = ")
+        .push_bind(event_id)
+        .push(" AND h.status = 'active' AND s.status = 'held' AND s.held_until > ")
+        .push_bind(now)
+        .push(") + (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id WHERE p.session_id = ")
+        .push_bind(session_id.to_string())
+        .push(" AND +t.event_id = ")
+        .push_bind(event_id)
+        .push(" AND t.status IN ('valid', 'used'))");
+}
 
-/// The statements of one claim, inside the batch's transaction `$tx`
-/// (a savepoint): evaluates to the claim's [`ClaimOutcome`]. A macro
-/// because it runs on either backend's connection type.
+/// Appends `id, id, …)` to an `… IN (` list, one bound parameter per id.
+pub fn push_id_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, ids: &[i64])
+where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+}
+
+/// Whether a claim may take this seat now: it is on sale, or its hold ran
+/// out (lazy reclaim).
+fn is_claimable(seat: &SeatFields, now: i64) -> bool {
+    seat.status == SeatStatus::Available.as_str()
+        || (seat.status == SeatStatus::Held.as_str()
+            && seat.held_until.is_some_and(|until| until <= now))
+}
+
+/// One seat's change, logged in `seat_changes` when its batch commits.
+#[derive(Debug)]
+struct ChangeRecord {
+    event_id: i64,
+    version: i64,
+    seat_id: i64,
+    status: SeatStatus,
+    at: i64,
+}
+
+/// Rows per `INSERT` of change records: 5 parameters each stays far below
+/// both backends' limits on bound parameters.
+const CHANGES_PER_INSERT: usize = 1_000;
+
+/// What a claim reads before it writes: each requested seat of the event as
+/// it is now, and (the same on every row) how many seats the buyer already
+/// has. The count is a scalar subquery, computed once per statement.
+#[derive(Debug, sqlx::FromRow)]
+struct ClaimLookupRow {
+    #[sqlx(flatten)]
+    seat: SeatFields,
+    already: i64,
+}
+
+/// The statements of one claim inside the batch's transaction `$tx`, after
+/// the event's lock: evaluates to the claim's [`ClaimOutcome`] and pushes
+/// the seat changes it made onto `$changes`. A macro because it runs on
+/// either backend's connection type.
+///
+/// A claim reads first and writes only if it will succeed, so a refused
+/// claim leaves no trace and needs no savepoint. Nothing else can change
+/// these seats between the read and the write: every seat writer takes the
+/// event's lock first (the database write lock on SQLite). The write is a
+/// compare-and-set all the same; if it ever claims fewer seats than the read
+/// promised, the whole batch fails and rolls back rather than sell a seat
+/// twice.
 macro_rules! claim_one {
-    ($tx:ident, $request:expr, $version:expr) => {{
+    ($tx:ident, $request:expr, $version:expr, $changes:expr) => {{
         let request: &ClaimRequest = $request;
         let version: i64 = $version;
         let (event_id, seat_ids, now) = (request.event_id, &request.seat_ids, request.now);
-        // Counted after the version bump serialised this event's writers,
-        // so two parallel requests of one buyer cannot both pass the limit.
-        let (already,): (i64,) = sqlx::query_as(SEATS_OF_SESSION)
-            .bind(&request.session_id)
-            .bind(event_id)
-            .bind(now)
-            .fetch_one(&mut *$tx)
-            .await?;
-        if already + seat_ids.len() as i64 > request.max_per_buyer {
+        let mut lookup = QueryBuilder::new(
+            "SELECT s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, t.name AS tier, \
+             t.price_cents, s.status, s.held_until, (",
+        );
+        push_seats_of_session(&mut lookup, &request.session_id, event_id, now);
+        lookup
+            .push(") AS already FROM seats s JOIN sections sec ON sec.id = s.section_id \
+                   JOIN price_tiers t ON t.id = s.tier_id WHERE +s.event_id = ")
+            .push_bind(event_id)
+            .push(" AND s.id IN (");
+        push_id_list(&mut lookup, seat_ids);
+        let rows: Vec<ClaimLookupRow> = lookup.build_query_as().fetch_all(&mut *$tx).await?;
+        let already = rows.first().map_or(0, |row| row.already);
+        let found: Vec<i64> = rows.iter().map(|row| row.seat.id).collect();
+        let unknown: Vec<i64> = seat_ids.iter().copied().filter(|id| !found.contains(id)).collect();
+        let taken: Vec<i64> = rows
+            .iter()
+            .filter(|row| !is_claimable(&row.seat, now))
+            .map(|row| row.seat.id)
+            .collect();
+        if !unknown.is_empty() {
+            ClaimOutcome::Unknown(unknown)
+        } else if already + seat_ids.len() as i64 > request.max_per_buyer {
             ClaimOutcome::LimitExceeded { already }
+        } else if !taken.is_empty() {
+            ClaimOutcome::Unavailable(taken)
         } else {
-            let (total_cents,): (i64,) = {
-                let mut sum = QueryBuilder::new(
-                    "SELECT CAST(COALESCE(SUM(t.price_cents), 0) AS BIGINT) FROM seats s \
-                     JOIN price_tiers t ON t.id = s.tier_id WHERE s.event_id = ",
-                );
-                sum.push_bind(event_id).push(" AND s.id IN (");
-                let mut ids = sum.separated(", ");
-                for id in seat_ids {
-                    ids.push_bind(*id);
-                }
-                sum.push(")");
-                sum.build_query_as().fetch_one(&mut *$tx).await?
-            };
+            let total_cents: i64 = rows.iter().map(|row| row.seat.price_cents).sum();
             let (hold_id,): (i64,) = sqlx::query_as(
                 "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) \
                  VALUES ($1, $2, 'active', $3, $4, $5, $6) RETURNING id",
@@ -120,47 +195,35 @@ macro_rules! claim_one {
                 .push(" AND (status = 'available' OR (status = 'held' AND held_until <= ")
                 .push_bind(now)
                 .push(")) AND id IN (");
-            let mut ids = claim.separated(", ");
-            for id in seat_ids {
-                ids.push_bind(*id);
+            push_id_list(&mut claim, seat_ids);
+            let claimed = claim.build().execute(&mut *$tx).await?.rows_affected();
+            if claimed != seat_ids.len() as u64 {
+                tracing::error!(hold_id, claimed, wanted = seat_ids.len(), "claim changed fewer seats than it read as free; failing the batch");
+                return Err(sqlx::Error::Protocol("a claim lost seats it had read as free".into()));
             }
-            claim.push(") RETURNING id");
-            let claimed: Vec<(i64,)> = claim.build_query_as().fetch_all(&mut *$tx).await?;
-            if claimed.len() != seat_ids.len() {
-                let claimed: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
-                let mut existing = QueryBuilder::new("SELECT id FROM seats WHERE +event_id = ");
-                existing.push_bind(event_id).push(" AND id IN (");
-                let mut ids = existing.separated(", ");
-                for id in seat_ids {
-                    ids.push_bind(*id);
-                }
-                existing.push(")");
-                let existing: Vec<(i64,)> = existing.build_query_as().fetch_all(&mut *$tx).await?;
-                let existing: Vec<i64> = existing.into_iter().map(|(id,)| id).collect();
-                let unknown: Vec<i64> = seat_ids.iter().copied().filter(|id| !existing.contains(id)).collect();
-                if unknown.is_empty() {
-                    ClaimOutcome::Unavailable(seat_ids.iter().copied().filter(|id| !claimed.contains(id)).collect())
-                } else {
-                    ClaimOutcome::Unknown(unknown)
-                }
-            } else {
-                let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
-                links.push_values(seat_ids, |mut row, seat_id| {
-                    row.push_bind(hold_id).push_bind(*seat_id);
-                });
-                links.build().execute(&mut *$tx).await?;
-                crate::insert_changes!($tx, event_id, version, seat_ids.iter().copied(), SeatStatus::Held, now);
-                ClaimOutcome::Claimed { hold_id, version }
-            }
+            let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
+            links.push_values(seat_ids, |mut row, seat_id| {
+                row.push_bind(hold_id).push_bind(*seat_id);
+            });
+            links.build().execute(&mut *$tx).await?;
+            $changes.extend(seat_ids.iter().map(|&seat_id| ChangeRecord { event_id, version, seat_id, status: SeatStatus::Held, at: now }));
+            let mut seats: Vec<SeatFields> = rows.into_iter().map(|row| SeatFields {
+                status: SeatStatus::Held.as_str().to_string(),
+                held_until: Some(request.expires_at),
+                ..row.seat
+            }).collect();
+            seats.sort_by_key(|seat| seat.id);
+            ClaimOutcome::Claimed { hold_id, version, total_cents, seats }
         }
     }};
 }
 
 /// The statements that end one hold inside the batch's transaction `$tx`:
 /// evaluates to the seats it put back on sale (none if the hold was not
-/// active, or for an expiry not yet due, or its seats were reclaimed).
+/// active, or for an expiry not yet due, or its seats were reclaimed), and
+/// pushes those changes onto `$changes`.
 macro_rules! end_one {
-    ($tx:ident, $request:expr, $version:expr) => {{
+    ($tx:ident, $request:expr, $version:expr, $changes:expr) => {{
         let request: &EndRequest = $request;
         // Only an expiry waits for the hold's time to run out.
         let due_before = if request.new_status == "expired" {
@@ -188,9 +251,13 @@ macro_rules! end_one {
             .fetch_all(&mut *$tx)
             .await?;
             let freed: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
-            if !freed.is_empty() {
-                crate::insert_changes!($tx, request.event_id, $version, freed.iter().copied(), SeatStatus::Available, request.now);
-            }
+            $changes.extend(freed.iter().map(|&seat_id| ChangeRecord {
+                event_id: request.event_id,
+                version: $version,
+                seat_id,
+                status: SeatStatus::Available,
+                at: request.now,
+            }));
             freed
         }
     }};
@@ -226,6 +293,8 @@ pub enum WriteOutcome {
     Claim(ClaimOutcome),
     /// The seats an ended hold put back on sale.
     Ended(Vec<i64>),
+    /// The write named an event that does not exist.
+    NoSuchEvent,
 }
 
 /// One buyer's request to hold exactly `seat_ids` (distinct, non-empty).
@@ -241,33 +310,32 @@ pub struct ClaimRequest {
 
 /// Runs many claims and hold endings in one write transaction (group
 /// commit): one commit, one fsync and one version per event for the whole
-/// batch, instead of one each. Each write is all-or-none on its own, inside
-/// a savepoint, and sees the writes before it, so the batch is exactly those
-/// writes run one after another. One conditional UPDATE claims a claim's
-/// seats: a seat is claimable if it is available or its hold has expired
-/// (lazy reclaim), never by a read followed by a write.
+/// batch, instead of one each. The writes run one after another and each
+/// sees those before it, so the batch is exactly those writes in order.
+/// A claim's seats are taken by one conditional UPDATE: a seat is claimable
+/// if it is available or its hold has expired (lazy reclaim).
 ///
-/// The outer error is a failure of the batch (nothing committed); the inner
-/// ones are failures of single writes (only those undone).
+/// Refusals (seats taken, unknown, over the limit) are outcomes and write
+/// nothing. A database error fails the whole batch: nothing is committed
+/// and every writer in it gets the error.
 pub async fn write_batch(
     store: &Store,
     requests: &[SeatWrite],
-) -> Result<Vec<Result<WriteOutcome, sqlx::Error>>, StoreError> {
-    use sqlx::Connection;
+) -> Result<Vec<WriteOutcome>, StoreError> {
     let outcomes = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
-        // Every claim of one event in this batch shares the event's next
+        // Every write of one event in this batch shares the event's next
         // version: the batch commits as one change of the seat map. The
         // event row is locked (a no-op UPDATE: the same statement on both
-        // backends) at its first claim, and the version is written only if
-        // a claim succeeded, so refused claims leave no trace.
-        let mut versions: std::collections::HashMap<i64, (i64, bool)> =
-            std::collections::HashMap::new();
+        // backends) at its first write, and the version is written only if
+        // seats changed, so a batch of refusals leaves no trace.
+        let mut versions: HashMap<i64, i64> = HashMap::new();
+        let mut changes: Vec<ChangeRecord> = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         for request in requests {
             let event_id = request.event_id();
             let version = match versions.get(&event_id) {
-                Some((version, _)) => *version,
+                Some(version) => *version,
                 None => {
                     let current: Option<(i64,)> = sqlx::query_as(
                         "UPDATE events SET version = version WHERE id = $1 RETURNING version",
@@ -276,48 +344,38 @@ pub async fn write_batch(
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some((current,)) = current else {
-                        outcomes.push(Err(sqlx::Error::RowNotFound));
+                        outcomes.push(WriteOutcome::NoSuchEvent);
                         continue;
                     };
-                    versions.insert(event_id, (current + 1, false));
+                    versions.insert(event_id, current + 1);
                     current + 1
                 }
             };
-            let mut write_tx = tx.begin().await?;
-            let outcome = async {
-                Ok::<_, sqlx::Error>(match request {
-                    SeatWrite::Claim(claim) => WriteOutcome::Claim(claim_one!(write_tx, claim, version)),
-                    SeatWrite::End(end) => WriteOutcome::Ended(end_one!(write_tx, end, version)),
-                })
-            }
-            .await;
-            // Kept: a successful claim, and any ending (a hold whose seats
-            // were already reclaimed still ends). Undone: refused claims.
-            let (keep, changed_seats) = match &outcome {
-                Ok(WriteOutcome::Claim(ClaimOutcome::Claimed { .. })) => (true, true),
-                Ok(WriteOutcome::Ended(freed)) => (true, !freed.is_empty()),
-                _ => (false, false),
-            };
-            if keep {
-                write_tx.commit().await?;
-            } else {
-                write_tx.rollback().await?;
-            }
-            if changed_seats {
-                if let Some((_, changed)) = versions.get_mut(&event_id) {
-                    *changed = true;
-                }
-            }
-            outcomes.push(outcome);
+            outcomes.push(match request {
+                SeatWrite::Claim(claim) => WriteOutcome::Claim(claim_one!(tx, claim, version, changes)),
+                SeatWrite::End(end) => WriteOutcome::Ended(end_one!(tx, end, version, changes)),
+            });
         }
-        for (event_id, (version, changed)) in &versions {
-            if *changed {
-                sqlx::query("UPDATE events SET version = $1 WHERE id = $2")
-                    .bind(version)
-                    .bind(event_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        let changed_events: HashSet<i64> = changes.iter().map(|change| change.event_id).collect();
+        for event_id in changed_events {
+            sqlx::query("UPDATE events SET version = $1 WHERE id = $2")
+                .bind(versions[&event_id])
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in changes.chunks(CHANGES_PER_INSERT) {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ",
+            );
+            insert.push_values(chunk, |mut row, change| {
+                row.push_bind(change.event_id)
+                    .push_bind(change.version)
+                    .push_bind(change.seat_id)
+                    .push_bind(change.status.as_str())
+                    .push_bind(change.at);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(outcomes)
@@ -365,13 +423,9 @@ pub async fn hold_seats(store: &Store, hold_id: i64) -> Result<Vec<SeatFields>, 
 /// sweeper) and puts its still-held seats back on sale. Returns the seats
 /// freed; none if the hold was not active (or, for expiry, not yet due).
 pub async fn end_hold(store: &Store, request: EndRequest) -> Result<Vec<i64>, StoreError> {
-    let outcome = write_batch(store, &[SeatWrite::End(request)])
-        .await?
-        .pop()
-        .ok_or(StoreError::Database(sqlx::Error::RowNotFound))??;
-    match outcome {
-        WriteOutcome::Ended(freed) => Ok(freed),
-        WriteOutcome::Claim(_) => Err(StoreError::Database(sqlx::Error::RowNotFound)),
+    match write_batch(store, &[SeatWrite::End(request)]).await?.pop() {
+        Some(WriteOutcome::Ended(freed)) => Ok(freed),
+        _ => Err(StoreError::Database(sqlx::Error::RowNotFound)),
     }
 }
 

@@ -18,7 +18,9 @@ use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldVi
 use batcher::HoldBatcher;
 use clock::Clock;
 use holds::ClaimOutcome;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// No single request may hold more seats than this, whatever an event's limit.
 pub const MAX_SEATS_PER_REQUEST: usize = 50;
@@ -29,6 +31,7 @@ pub struct Inventory {
     clock: Clock,
     live: LiveHub,
     batcher: HoldBatcher,
+    rules_cache: Arc<Mutex<HashMap<i64, (holds::EventRules, Instant)>>>,
 }
 
 impl Inventory {
@@ -36,6 +39,7 @@ impl Inventory {
     pub fn new(store: Store, clock: Clock, live: LiveHub) -> Self {
         Self {
             batcher: HoldBatcher::spawn(store.clone()),
+            rules_cache: Arc::default(),
             store,
             clock,
             live,
@@ -65,10 +69,7 @@ impl Inventory {
             }
         };
         let now = self.clock.now();
-        let rules = holds::event_rules(&self.store, event_id.0)
-            .await
-            .map_err(store_error_to_api)?
-            .ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))?;
+        let rules = self.rules(event_id).await?;
         if now < rules.onsale_at {
             return Err(ApiError::new(
                 ErrorCode::NotOnSale,
@@ -127,9 +128,20 @@ impl Inventory {
             }
         };
         match outcome {
-            ClaimOutcome::Claimed { hold_id, .. } => {
-                self.hold_view(HoldId(hold_id), session_id).await
-            }
+            ClaimOutcome::Claimed {
+                hold_id,
+                total_cents,
+                seats,
+                ..
+            } => Ok(HoldView {
+                hold_id: HoldId(hold_id),
+                event_id,
+                status: HoldStatus::Active,
+                expires_at: format_ms(expires_at),
+                expires_in_ms: expires_at - now,
+                total_cents,
+                seats: seats.into_iter().map(|seat| seat.into_view(now)).collect(),
+            }),
             ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
                 taken.into_iter().map(SeatId).collect(),
             )),
@@ -152,6 +164,39 @@ impl Inventory {
     }
 
     /// The hold as its owner sees it; any other session gets 404.
+    /// The event's hold rules, from memory if read within [`RULES_TTL`]:
+    /// under an onsale flood every hold asks for the same event's rules.
+    async fn rules(&self, event_id: EventId) -> Result<holds::EventRules, ApiError> {
+        let cached = self
+            .rules_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&event_id.0)
+            .filter(|(_, read_at)| read_at.elapsed() < RULES_TTL)
+            .map(|(rules, _)| rules.clone());
+        if let Some(rules) = cached {
+            return Ok(rules);
+        }
+        let rules = holds::event_rules(&self.store, event_id.0)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))?;
+        self.rules_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(event_id.0, (rules.clone(), Instant::now()));
+        Ok(rules)
+    }
+
+    /// Drops the cached rules of an event whose settings were just changed
+    /// here, so this server applies them at once (others within [`RULES_TTL`]).
+    pub fn forget_rules(&self, event_id: EventId) {
+        self.rules_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&event_id.0);
+    }
+
     pub async fn hold_view(&self, hold_id: HoldId, session_id: &str) -> Result<HoldView, ApiError> {
         let hold = self.owned_hold(hold_id, session_id).await?;
         let now = self.clock.now();
@@ -237,6 +282,10 @@ impl Inventory {
 }
 
 const BEST_AVAILABLE_ATTEMPTS: usize = 5;
+/// How long a server trusts an event's hold rules (on-sale time, hold
+/// length, per-buyer limit) read from the database. A staff change made on
+/// another server applies here within this time.
+const RULES_TTL: Duration = Duration::from_secs(1);
 /// How many of the best placements concurrent buyers are spread over.
 const BEST_AVAILABLE_SPREAD: usize = 8;
 

@@ -7,6 +7,7 @@ use crate::accounts::routes::SignedIn;
 use crate::accounts::{Account, Accounts};
 use crate::catalog::routes::parse_event_id;
 use crate::error::{ApiJson, ApiPath, HttpError, HttpResult};
+use crate::inventory::Inventory;
 use crate::live::LiveHub;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody, ErrorCode};
@@ -317,11 +318,13 @@ pub async fn create_event(
     ))]
 pub async fn update_event(
     State(staff): State<Staff>,
+    State(inventory): State<Inventory>,
     _staff_member: StaffOnly,
     ApiPath(event_id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateEventRequest>,
 ) -> HttpResult<StatusCode> {
     let event_id = parse_event_id(&event_id)?;
     staff.update_event(event_id, request).await?;
+    inventory.forget_rules(event_id);
     Ok(StatusCode::NO_CONTENT)
 }
