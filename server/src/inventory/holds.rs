@@ -50,219 +50,6 @@ pub async fn event_rules(store: &Store, event_id: i64) -> Result<Option<EventRul
     Ok(rules)
 }
 
-/// Appends the number of seats a session has for an event: in active,
-/// unexpired holds, plus live tickets it bought. The per-buyer limit counts
-/// both. `+t.event_id` makes the planner start from the session's
-/// purchases, not from every ticket of the event.
-fn push_seats_of_session<DB: sqlx::Database>(
-    query: &mut QueryBuilder<'_, DB>,
-    session_id: &str,
-    event_id: i64,
-    now: i64,
-) where
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    query
-        .push("SELECT (SELECT COUNT(*) FROM seats s JOIN holds h ON h.id = s.hold_id WHERE h.session_id = ")
-        .push_bind(session_id.to_string())
-        .push(" AND h.event_id = ")
-        .push_bind(event_id)
-        .push(" AND h.status = 'active' AND s.status = 'held' AND s.held_until > ")
-        .push_bind(now)
-        .push(") + (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id WHERE p.session_id = ")
-        .push_bind(session_id.to_string())
-        .push(" AND +t.event_id = ")
-        .push_bind(event_id)
-        .push(" AND t.status IN ('valid', 'used'))");
-}
-
-/// Appends `id, id, …)` to an `… IN (` list, one bound parameter per id.
-pub fn push_id_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, ids: &[i64])
-where
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    query.push(")");
-}
-
-/// Whether a claim may take this seat now: it is on sale, or its hold ran
-/// out (lazy reclaim).
-fn is_claimable(seat: &SeatFields, now: i64) -> bool {
-    seat.status == SeatStatus::Available.as_str()
-        || (seat.status == SeatStatus::Held.as_str()
-            && seat.held_until.is_some_and(|until| until <= now))
-}
-
-/// One seat's change, logged in `seat_changes` when its batch commits.
-#[derive(Debug)]
-struct ChangeRecord {
-    event_id: i64,
-    version: i64,
-    seat_id: i64,
-    status: SeatStatus,
-    at: i64,
-}
-
-/// Rows per `INSERT` of change records: 5 parameters each stays far below
-/// both backends' limits on bound parameters.
-const CHANGES_PER_INSERT: usize = 1_000;
-
-/// What a claim reads before it writes: each requested seat of the event as
-/// it is now, and (the same on every row) how many seats the buyer already
-/// has. The count is a scalar subquery, computed once per statement.
-#[derive(Debug, sqlx::FromRow)]
-struct ClaimLookupRow {
-    #[sqlx(flatten)]
-    seat: SeatFields,
-    already: i64,
-}
-
-/// The statements of one claim inside the batch's transaction `$tx`, after
-/// the event's lock: evaluates to the claim's [`ClaimOutcome`] and pushes
-/// the seat changes it made onto `$changes`. A macro because it runs on
-/// either backend's connection type.
-///
-/// A claim reads first and writes only if it will succeed, so a refused
-/// claim leaves no trace and needs no savepoint. Nothing else can change
-/// these seats between the read and the write: every seat writer takes the
-/// event's lock first (the database write lock on SQLite). The write is a
-/// compare-and-set all the same; if it ever claims fewer seats than the read
-/// promised, the whole batch fails and rolls back rather than sell a seat
-/// twice.
-macro_rules! claim_one {
-    ($tx:ident, $request:expr, $version:expr, $changes:expr) => {{
-        let request: &ClaimRequest = $request;
-        let version: i64 = $version;
-        let (event_id, seat_ids, now) = (request.event_id, &request.seat_ids, request.now);
-        let mut lookup = QueryBuilder::new(
-            "SELECT s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, t.name AS tier, \
-             t.price_cents, s.status, s.held_until, (",
-        );
-        push_seats_of_session(&mut lookup, &request.session_id, event_id, now);
-        lookup
-            .push(") AS already FROM seats s JOIN sections sec ON sec.id = s.section_id \
-                   JOIN price_tiers t ON t.id = s.tier_id WHERE +s.event_id = ")
-            .push_bind(event_id)
-            .push(" AND s.id IN (");
-        push_id_list(&mut lookup, seat_ids);
-        let rows: Vec<ClaimLookupRow> = lookup.build_query_as().fetch_all(&mut *$tx).await?;
-        let already = rows.first().map_or(0, |row| row.already);
-        let found: Vec<i64> = rows.iter().map(|row| row.seat.id).collect();
-        let unknown: Vec<i64> = seat_ids.iter().copied().filter(|id| !found.contains(id)).collect();
-        let taken: Vec<i64> = rows
-            .iter()
-            .filter(|row| !is_claimable(&row.seat, now))
-            .map(|row| row.seat.id)
-            .collect();
-        if !unknown.is_empty() {
-            ClaimOutcome::Unknown(unknown)
-        } else if already + seat_ids.len() as i64 > request.max_per_buyer {
-            ClaimOutcome::LimitExceeded { already }
-        } else if !taken.is_empty() {
-            ClaimOutcome::Unavailable(taken)
-        } else {
-            let total_cents: i64 = rows.iter().map(|row| row.seat.price_cents).sum();
-            let (hold_id,): (i64,) = sqlx::query_as(
-                "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) \
-                 VALUES ($1, $2, 'active', $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(event_id)
-            .bind(&request.session_id)
-            .bind(request.expires_at)
-            .bind(seat_ids.len() as i64)
-            .bind(total_cents)
-            .bind(now)
-            .fetch_one(&mut *$tx)
-            .await?;
-            let mut claim = QueryBuilder::new("UPDATE seats SET status = 'held', hold_id = ");
-            claim
-                .push_bind(hold_id)
-                .push(", held_until = ")
-                .push_bind(request.expires_at)
-                .push(", version = ")
-                .push_bind(version)
-                // `+event_id`: a unary plus keeps the planner off the
-                // (event, status) index, which for an OR of statuses means
-                // walking every seat of the event; the ids are looked up by
-                // primary key instead (SQLite picked the index, at 50,000
-                // seats, and spent most of each claim there).
-                .push(" WHERE +event_id = ")
-                .push_bind(event_id)
-                .push(" AND (status = 'available' OR (status = 'held' AND held_until <= ")
-                .push_bind(now)
-                .push(")) AND id IN (");
-            push_id_list(&mut claim, seat_ids);
-            let claimed = claim.build().execute(&mut *$tx).await?.rows_affected();
-            if claimed != seat_ids.len() as u64 {
-                tracing::error!(hold_id, claimed, wanted = seat_ids.len(), "claim changed fewer seats than it read as free; failing the batch");
-                return Err(sqlx::Error::Protocol("a claim lost seats it had read as free".into()));
-            }
-            let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
-            links.push_values(seat_ids, |mut row, seat_id| {
-                row.push_bind(hold_id).push_bind(*seat_id);
-            });
-            links.build().execute(&mut *$tx).await?;
-            $changes.extend(seat_ids.iter().map(|&seat_id| ChangeRecord { event_id, version, seat_id, status: SeatStatus::Held, at: now }));
-            let mut seats: Vec<SeatFields> = rows.into_iter().map(|row| SeatFields {
-                status: SeatStatus::Held.as_str().to_string(),
-                held_until: Some(request.expires_at),
-                ..row.seat
-            }).collect();
-            seats.sort_by_key(|seat| seat.id);
-            ClaimOutcome::Claimed { hold_id, version, total_cents, seats }
-        }
-    }};
-}
-
-/// The statements that end one hold inside the batch's transaction `$tx`:
-/// evaluates to the seats it put back on sale (none if the hold was not
-/// active, or for an expiry not yet due, or its seats were reclaimed), and
-/// pushes those changes onto `$changes`.
-macro_rules! end_one {
-    ($tx:ident, $request:expr, $version:expr, $changes:expr) => {{
-        let request: &EndRequest = $request;
-        // Only an expiry waits for the hold's time to run out.
-        let due_before = if request.new_status == "expired" {
-            request.now
-        } else {
-            i64::MAX
-        };
-        let ended = sqlx::query(
-            "UPDATE holds SET status = $1 WHERE id = $2 AND status = 'active' AND expires_at <= $3",
-        )
-        .bind(request.new_status)
-        .bind(request.hold_id)
-        .bind(due_before)
-        .execute(&mut *$tx)
-        .await?;
-        if ended.rows_affected() == 0 {
-            Vec::new()
-        } else {
-            let freed: Vec<(i64,)> = sqlx::query_as(
-                "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = $1 \
-                 WHERE hold_id = $2 AND status = 'held' RETURNING id",
-            )
-            .bind($version)
-            .bind(request.hold_id)
-            .fetch_all(&mut *$tx)
-            .await?;
-            let freed: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
-            $changes.extend(freed.iter().map(|&seat_id| ChangeRecord {
-                event_id: request.event_id,
-                version: $version,
-                seat_id,
-                status: SeatStatus::Available,
-                at: request.now,
-            }));
-            freed
-        }
-    }};
-}
-
 /// Ending a hold: `released` by its buyer or `expired` by the sweeper.
 #[derive(Clone, Debug)]
 pub struct EndRequest {
@@ -270,6 +57,18 @@ pub struct EndRequest {
     pub event_id: i64,
     pub new_status: &'static str,
     pub now: i64,
+}
+
+impl EndRequest {
+    /// The hold ends only if it runs out before this: an expiry waits for
+    /// the hold's time, a release does not.
+    fn due_before(&self) -> i64 {
+        if self.new_status == "expired" {
+            self.now
+        } else {
+            i64::MAX
+        }
+    }
 }
 
 /// A change of seat state that goes through the batch writer.
@@ -308,54 +107,434 @@ pub struct ClaimRequest {
     pub expires_at: i64,
 }
 
+/// A requested seat as the batch reads it before writing.
+#[derive(Debug, sqlx::FromRow)]
+struct LookedUpSeat {
+    event_id: i64,
+    #[sqlx(flatten)]
+    seat: SeatFields,
+}
+
+/// Whether a claim may take this seat now: it is on sale, or its hold ran
+/// out (lazy reclaim).
+fn is_claimable(seat: &SeatFields, now: i64) -> bool {
+    seat.status == SeatStatus::Available.as_str()
+        || (seat.status == SeatStatus::Held.as_str()
+            && seat.held_until.is_some_and(|until| until <= now))
+}
+
+/// One seat's change, logged in `seat_changes` when its batch commits.
+#[derive(Debug)]
+struct ChangeRecord {
+    event_id: i64,
+    version: i64,
+    seat_id: i64,
+    status: SeatStatus,
+    at: i64,
+}
+
+/// A claim the batch has decided will succeed, waiting for its hold id.
+#[derive(Debug)]
+struct PlannedClaim<'a> {
+    index: usize,
+    request: &'a ClaimRequest,
+    version: i64,
+    total_cents: i64,
+    seats: Vec<SeatFields>,
+}
+
+/// Rows per multi-row statement: at most 5 parameters a row stays far below
+/// both backends' limits on bound parameters (32,766 on SQLite).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Appends `id, id, …)` to an `… IN (` list, one bound parameter per id.
+pub fn push_id_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, ids: &[i64])
+where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
+}
+
+/// Appends `'a', 'b', …)` to an `… IN (` list of session ids.
+fn push_text_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, texts: &[&str])
+where
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for text in texts {
+        list.push_bind(text.to_string());
+    }
+    query.push(")");
+}
+
+/// Seats the claiming sessions already have, per session and event: in
+/// active, unexpired holds, plus live tickets they bought. The per-buyer
+/// limit counts both. One row per (session, event) and source; the caller
+/// adds them up.
+fn push_seats_of_sessions<DB: sqlx::Database>(
+    query: &mut QueryBuilder<'_, DB>,
+    session_ids: &[&str],
+    now: i64,
+) where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query
+        .push(
+            "SELECT h.session_id, h.event_id, COUNT(*) FROM seats s JOIN holds h ON h.id = s.hold_id \
+             WHERE h.status = 'active' AND s.status = 'held' AND s.held_until > ",
+        )
+        .push_bind(now)
+        .push(" AND h.session_id IN (");
+    push_text_list(query, session_ids);
+    query.push(
+        " GROUP BY h.session_id, h.event_id UNION ALL \
+         SELECT p.session_id, t.event_id, COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
+         WHERE t.status IN ('valid', 'used') AND p.session_id IN (",
+    );
+    push_text_list(query, session_ids);
+    query.push(" GROUP BY p.session_id, t.event_id");
+}
+
+/// Decides every claim of the batch, in order, against the seats as read
+/// (after the batch's hold endings) and the seats earlier claims of the
+/// batch took; counts per (session, event) grow with each success, so one
+/// buyer's parallel claims cannot pass the limit together.
+fn plan_claims<'a>(
+    claims: &[(usize, &'a ClaimRequest, i64)],
+    mut seats: HashMap<i64, LookedUpSeat>,
+    mut counts: HashMap<(String, i64), i64>,
+) -> (Vec<(usize, ClaimOutcome)>, Vec<PlannedClaim<'a>>) {
+    let mut refused = Vec::new();
+    let mut planned = Vec::new();
+    for &(index, request, version) in claims {
+        let unknown: Vec<i64> = request
+            .seat_ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                seats
+                    .get(id)
+                    .is_none_or(|seat| seat.event_id != request.event_id)
+            })
+            .collect();
+        let key = (request.session_id.clone(), request.event_id);
+        let already = counts.get(&key).copied().unwrap_or(0);
+        let wanted = request.seat_ids.len() as i64;
+        let taken: Vec<i64> = request
+            .seat_ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                seats
+                    .get(id)
+                    .is_some_and(|seat| !is_claimable(&seat.seat, request.now))
+            })
+            .collect();
+        let outcome = if !unknown.is_empty() {
+            ClaimOutcome::Unknown(unknown)
+        } else if already + wanted > request.max_per_buyer {
+            ClaimOutcome::LimitExceeded { already }
+        } else if !taken.is_empty() {
+            ClaimOutcome::Unavailable(taken)
+        } else {
+            let mut held = Vec::with_capacity(request.seat_ids.len());
+            for id in &request.seat_ids {
+                if let Some(looked_up) = seats.get_mut(id) {
+                    looked_up.seat.status = SeatStatus::Held.as_str().to_string();
+                    looked_up.seat.held_until = Some(request.expires_at);
+                    held.push(looked_up.seat.clone());
+                }
+            }
+            held.sort_by_key(|seat| seat.id);
+            *counts.entry(key).or_default() += wanted;
+            planned.push(PlannedClaim {
+                index,
+                request,
+                version,
+                total_cents: held.iter().map(|seat| seat.price_cents).sum(),
+                seats: held,
+            });
+            continue;
+        };
+        refused.push((index, outcome));
+    }
+    (refused, planned)
+}
+
 /// Runs many claims and hold endings in one write transaction (group
 /// commit): one commit, one fsync and one version per event for the whole
-/// batch, instead of one each. The writes run one after another and each
-/// sees those before it, so the batch is exactly those writes in order.
-/// A claim's seats are taken by one conditional UPDATE: a seat is claimable
-/// if it is available or its hold has expired (lazy reclaim).
+/// batch, and a fixed number of statements however many writes it holds.
 ///
-/// Refusals (seats taken, unknown, over the limit) are outcomes and write
-/// nothing. A database error fails the whole batch: nothing is committed
-/// and every writer in it gets the error.
+/// The batch is equivalent to running its hold endings first, then its
+/// claims one after another in arrival order (any order of concurrent
+/// requests is a correct one):
+/// 1. lock each event (ascending ids, so batches of two servers cannot
+///    deadlock) and take its next version;
+/// 2. end the holds and free their seats;
+/// 3. read every requested seat and every claimant's seat count, and decide
+///    each claim in memory, in order, so claims of one batch never share a
+///    seat or pass a buyer's limit together;
+/// 4. write the successful claims: their holds, then their seats in one
+///    conditional UPDATE (available, or held with the hold run out). That
+///    compare-and-set must change exactly the seats decided; if it ever
+///    changes fewer, the whole batch fails and rolls back rather than sell
+///    a seat twice.
+///
+/// Nothing can change these seats between the read and the write: every
+/// seat writer takes the event's lock first (on SQLite, the database write
+/// lock). Refusals are outcomes and write nothing. A database error fails
+/// the whole batch: nothing is committed and every writer in it gets the
+/// error.
 pub async fn write_batch(
     store: &Store,
     requests: &[SeatWrite],
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let outcomes = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
-        // Every write of one event in this batch shares the event's next
-        // version: the batch commits as one change of the seat map. The
-        // event row is locked (a no-op UPDATE: the same statement on both
-        // backends) at its first write, and the version is written only if
-        // seats changed, so a batch of refusals leaves no trace.
+        let mut outcomes: Vec<Option<WriteOutcome>> = requests.iter().map(|_| None).collect();
+
+        // 1. Lock the events; a version is written only if seats changed.
+        let mut event_ids: Vec<i64> = requests.iter().map(SeatWrite::event_id).collect();
+        event_ids.sort_unstable();
+        event_ids.dedup();
         let mut versions: HashMap<i64, i64> = HashMap::new();
-        let mut changes: Vec<ChangeRecord> = Vec::new();
-        let mut outcomes = Vec::with_capacity(requests.len());
-        for request in requests {
-            let event_id = request.event_id();
-            let version = match versions.get(&event_id) {
-                Some(version) => *version,
-                None => {
-                    let current: Option<(i64,)> = sqlx::query_as(
-                        "UPDATE events SET version = version WHERE id = $1 RETURNING version",
-                    )
-                    .bind(event_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some((current,)) = current else {
-                        outcomes.push(WriteOutcome::NoSuchEvent);
-                        continue;
-                    };
-                    versions.insert(event_id, current + 1);
-                    current + 1
-                }
-            };
-            outcomes.push(match request {
-                SeatWrite::Claim(claim) => WriteOutcome::Claim(claim_one!(tx, claim, version, changes)),
-                SeatWrite::End(end) => WriteOutcome::Ended(end_one!(tx, end, version, changes)),
-            });
+        for event_id in event_ids {
+            let current: Option<(i64,)> = sqlx::query_as(
+                "UPDATE events SET version = version WHERE id = $1 RETURNING version",
+            )
+            .bind(event_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((current,)) = current {
+                versions.insert(event_id, current + 1);
+            }
         }
+        for (index, request) in requests.iter().enumerate() {
+            if !versions.contains_key(&request.event_id()) {
+                outcomes[index] = Some(WriteOutcome::NoSuchEvent);
+            }
+        }
+        let mut changes: Vec<ChangeRecord> = Vec::new();
+
+        // 2. End holds, grouped by what they become and when they are due.
+        let ends: Vec<(usize, &EndRequest)> = requests
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| outcomes[*index].is_none())
+            .filter_map(|(index, request)| match request {
+                SeatWrite::End(end) => Some((index, end)),
+                SeatWrite::Claim(_) => None,
+            })
+            .collect();
+        let mut freed_by_hold: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut groups: Vec<(&'static str, i64)> = ends.iter().map(|(_, end)| (end.new_status, end.due_before())).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for (new_status, due_before) in groups {
+            let hold_ids: Vec<i64> = ends
+                .iter()
+                .filter(|(_, end)| (end.new_status, end.due_before()) == (new_status, due_before))
+                .map(|(_, end)| end.hold_id)
+                .collect();
+            for chunk in hold_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut end_holds = QueryBuilder::new("UPDATE holds SET status = ");
+                end_holds
+                    .push_bind(new_status.to_string())
+                    .push(" WHERE status = 'active' AND expires_at <= ")
+                    .push_bind(due_before)
+                    .push(" AND id IN (");
+                push_id_list(&mut end_holds, chunk);
+                end_holds.push(" RETURNING id");
+                let ended: Vec<(i64,)> = end_holds.build_query_as().fetch_all(&mut *tx).await?;
+                let ended_ids: Vec<i64> = ended.into_iter().map(|(hold_id,)| hold_id).collect();
+                for hold_id in &ended_ids {
+                    freed_by_hold.insert(*hold_id, Vec::new());
+                }
+                if ended_ids.is_empty() {
+                    continue;
+                }
+                let mut held = QueryBuilder::new(
+                    "SELECT id, hold_id, event_id FROM seats WHERE status = 'held' AND hold_id IN (",
+                );
+                push_id_list(&mut held, &ended_ids);
+                let held: Vec<(i64, i64, i64)> = held.build_query_as().fetch_all(&mut *tx).await?;
+                let mut seat_events: Vec<i64> = held.iter().map(|(_, _, event_id)| *event_id).collect();
+                seat_events.sort_unstable();
+                seat_events.dedup();
+                for event_id in seat_events {
+                    let version = versions[&event_id];
+                    let mut free = QueryBuilder::new(
+                        "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = ",
+                    );
+                    free.push_bind(version)
+                        .push(" WHERE status = 'held' AND +event_id = ")
+                        .push_bind(event_id)
+                        .push(" AND hold_id IN (");
+                    push_id_list(&mut free, &ended_ids);
+                    free.build().execute(&mut *tx).await?;
+                }
+                let at = ends.iter().map(|(_, end)| end.now).max().unwrap_or_default();
+                for (seat_id, hold_id, event_id) in held {
+                    freed_by_hold.entry(hold_id).or_default().push(seat_id);
+                    changes.push(ChangeRecord {
+                        event_id,
+                        version: versions[&event_id],
+                        seat_id,
+                        status: SeatStatus::Available,
+                        at,
+                    });
+                }
+            }
+        }
+        for (index, end) in &ends {
+            // A hold ended twice in one batch frees its seats the first time.
+            let freed = freed_by_hold.remove(&end.hold_id).unwrap_or_default();
+            outcomes[*index] = Some(WriteOutcome::Ended(freed));
+        }
+
+        // 3. Read what the claims need and decide them.
+        let claims: Vec<(usize, &ClaimRequest, i64)> = requests
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| outcomes[*index].is_none())
+            .filter_map(|(index, request)| match request {
+                SeatWrite::Claim(claim) => Some((index, claim, versions[&claim.event_id])),
+                SeatWrite::End(_) => None,
+            })
+            .collect();
+        if !claims.is_empty() {
+            let mut seat_ids: Vec<i64> = claims
+                .iter()
+                .flat_map(|(_, claim, _)| claim.seat_ids.iter().copied())
+                .collect();
+            seat_ids.sort_unstable();
+            seat_ids.dedup();
+            let mut seats: HashMap<i64, LookedUpSeat> = HashMap::with_capacity(seat_ids.len());
+            for chunk in seat_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut lookup = QueryBuilder::new(
+                    "SELECT s.event_id, s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, \
+                     t.name AS tier, t.price_cents, s.status, s.held_until FROM seats s \
+                     JOIN sections sec ON sec.id = s.section_id JOIN price_tiers t ON t.id = s.tier_id \
+                     WHERE s.id IN (",
+                );
+                push_id_list(&mut lookup, chunk);
+                let rows: Vec<LookedUpSeat> = lookup.build_query_as().fetch_all(&mut *tx).await?;
+                seats.extend(rows.into_iter().map(|row| (row.seat.id, row)));
+            }
+            let mut session_ids: Vec<&str> = claims.iter().map(|(_, claim, _)| claim.session_id.as_str()).collect();
+            session_ids.sort_unstable();
+            session_ids.dedup();
+            let now = claims.iter().map(|(_, claim, _)| claim.now).max().unwrap_or_default();
+            let mut counts: HashMap<(String, i64), i64> = HashMap::new();
+            for chunk in session_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut count = QueryBuilder::new("");
+                push_seats_of_sessions(&mut count, chunk, now);
+                let rows: Vec<(String, i64, i64)> = count.build_query_as().fetch_all(&mut *tx).await?;
+                for (session_id, event_id, seats) in rows {
+                    *counts.entry((session_id, event_id)).or_default() += seats;
+                }
+            }
+            let (refused, planned) = plan_claims(&claims, seats, counts);
+            for (index, outcome) in refused {
+                outcomes[index] = Some(WriteOutcome::Claim(outcome));
+            }
+
+            // 4. Write the successful claims.
+            let mut hold_ids: Vec<i64> = Vec::with_capacity(planned.len());
+            for chunk in planned.chunks(ROWS_PER_STATEMENT / 8) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, claim| {
+                    row.push_bind(claim.request.event_id)
+                        .push_bind(claim.request.session_id.clone())
+                        .push_bind("active".to_string())
+                        .push_bind(claim.request.expires_at)
+                        .push_bind(claim.seats.len() as i64)
+                        .push_bind(claim.total_cents)
+                        .push_bind(claim.request.now);
+                });
+                insert.push(" RETURNING id");
+                let mut ids: Vec<(i64,)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                // Ids are drawn in the order of the rows; RETURNING's own
+                // order is not promised, so sort.
+                ids.sort_unstable();
+                hold_ids.extend(ids.into_iter().map(|(id,)| id));
+            }
+            if hold_ids.len() != planned.len() {
+                return Err(sqlx::Error::Protocol("a batch inserted fewer holds than planned".into()));
+            }
+            // (seat, hold, until, version, now) for every seat claimed.
+            let claimed_seats: Vec<(i64, i64, i64, i64, i64)> = planned
+                .iter()
+                .zip(&hold_ids)
+                .flat_map(|(claim, &hold_id)| {
+                    claim.seats.iter().map(move |seat| {
+                        (seat.id, hold_id, claim.request.expires_at, claim.version, claim.request.now)
+                    })
+                })
+                .collect();
+            let mut claimed = 0;
+            for chunk in claimed_seats.chunks(ROWS_PER_STATEMENT) {
+                let mut claim = QueryBuilder::new("UPDATE seats SET status = 'held', hold_id = v.column2, \
+                     held_until = v.column3, version = v.column4 FROM (");
+                claim.push_values(chunk, |mut row, (seat_id, hold_id, until, version, now)| {
+                    row.push_bind(*seat_id)
+                        .push_bind(*hold_id)
+                        .push_bind(*until)
+                        .push_bind(*version)
+                        .push_bind(*now);
+                });
+                claim.push(
+                    ") AS v WHERE seats.id = v.column1 AND (seats.status = 'available' \
+                     OR (seats.status = 'held' AND seats.held_until <= v.column5))",
+                );
+                claimed += claim.build().execute(&mut *tx).await?.rows_affected();
+            }
+            if claimed != claimed_seats.len() as u64 {
+                tracing::error!(claimed, planned = claimed_seats.len(), "a batch's claims changed fewer seats than it read as free; failing the batch");
+                return Err(sqlx::Error::Protocol("a claim lost seats it had read as free".into()));
+            }
+            for chunk in claimed_seats.chunks(ROWS_PER_STATEMENT) {
+                let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
+                links.push_values(chunk, |mut row, (seat_id, hold_id, ..)| {
+                    row.push_bind(*hold_id).push_bind(*seat_id);
+                });
+                links.build().execute(&mut *tx).await?;
+            }
+            for (claim, hold_id) in planned.into_iter().zip(hold_ids) {
+                changes.extend(claim.seats.iter().map(|seat| ChangeRecord {
+                    event_id: claim.request.event_id,
+                    version: claim.version,
+                    seat_id: seat.id,
+                    status: SeatStatus::Held,
+                    at: claim.request.now,
+                }));
+                outcomes[claim.index] = Some(WriteOutcome::Claim(ClaimOutcome::Claimed {
+                    hold_id,
+                    version: claim.version,
+                    total_cents: claim.total_cents,
+                    seats: claim.seats,
+                }));
+            }
+        }
+
+        // 5. Log the changes and move the versions of events that changed.
+        // A seat freed and claimed again in one batch is logged once, with
+        // where it ended: a version is a state of the seat map, and the log
+        // keys one change per seat and version.
+        let mut logged: HashSet<(i64, i64)> = HashSet::new();
+        let mut changes: Vec<ChangeRecord> = changes
+            .into_iter()
+            .rev()
+            .filter(|change| logged.insert((change.event_id, change.seat_id)))
+            .collect();
+        changes.reverse();
         let changed_events: HashSet<i64> = changes.iter().map(|change| change.event_id).collect();
         for event_id in changed_events {
             sqlx::query("UPDATE events SET version = $1 WHERE id = $2")
@@ -364,7 +543,7 @@ pub async fn write_batch(
                 .execute(&mut *tx)
                 .await?;
         }
-        for chunk in changes.chunks(CHANGES_PER_INSERT) {
+        for chunk in changes.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ",
             );
@@ -372,13 +551,16 @@ pub async fn write_batch(
                 row.push_bind(change.event_id)
                     .push_bind(change.version)
                     .push_bind(change.seat_id)
-                    .push_bind(change.status.as_str())
+                    .push_bind(change.status.as_str().to_string())
                     .push_bind(change.at);
             });
             insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(outcomes)
+        outcomes
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| sqlx::Error::Protocol("a write of the batch got no outcome".into()))
     }.await)?;
     Ok(outcomes)
 }

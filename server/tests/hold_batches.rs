@@ -1,0 +1,161 @@
+//! The batch writer's own rules, on a real database: one batch is the same
+//! as its hold endings followed by its claims, one after another. Claims of
+//! one batch never share a seat nor pass a buyer's limit together, a hold
+//! ended in a batch frees its seats for that batch's claims, and the whole
+//! batch is one version of the seat map.
+
+mod common;
+
+use common::*;
+use server::inventory::holds::{
+    changes_since, write_batch, ClaimOutcome, ClaimRequest, EndRequest, SeatWrite, WriteOutcome,
+};
+use server::store::now_ms;
+
+fn claim(event: i64, session: &str, seat_ids: &[i64]) -> SeatWrite {
+    let now = now_ms();
+    SeatWrite::Claim(ClaimRequest {
+        event_id: event,
+        session_id: session.to_string(),
+        seat_ids: seat_ids.to_vec(),
+        max_per_buyer: 8,
+        now,
+        expires_at: now + 300_000,
+    })
+}
+
+fn release(event: i64, hold_id: i64) -> SeatWrite {
+    SeatWrite::End(EndRequest {
+        hold_id,
+        event_id: event,
+        new_status: "released",
+        now: now_ms(),
+    })
+}
+
+fn claimed_hold(outcome: &WriteOutcome) -> i64 {
+    match outcome {
+        WriteOutcome::Claim(ClaimOutcome::Claimed { hold_id, .. }) => *hold_id,
+        other => panic!("expected a claimed hold, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn claims_of_one_batch_never_share_a_seat_nor_pass_a_limit_together() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Batch Hall", "Oslo").await;
+    let event = add_event(app.store(), venue, "Batch Night", 10).await;
+    let (version, seats) = seat_map(&app, event).await;
+    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            claim(event.0, "buyer-a", &[s[0], s[1]]),
+            claim(event.0, "buyer-b", &[s[1], s[2]]),
+            claim(event.0, "buyer-c", &[s[3]]),
+            // buyer-a has 2 seats from this very batch; 7 more passes 8.
+            claim(event.0, "buyer-a", &s[4..11]),
+            claim(event.0, "buyer-d", &[s[5], 999_999_999]),
+            claim(event.0 + 1_000, "buyer-e", &[s[6]]),
+        ],
+    )
+    .await
+    .expect("batch");
+
+    let hold_a = claimed_hold(&outcomes[0]);
+    assert_eq!(
+        outcomes[1],
+        WriteOutcome::Claim(ClaimOutcome::Unavailable(vec![s[1]]))
+    );
+    let hold_c = claimed_hold(&outcomes[2]);
+    assert_eq!(
+        outcomes[3],
+        WriteOutcome::Claim(ClaimOutcome::LimitExceeded { already: 2 })
+    );
+    assert_eq!(
+        outcomes[4],
+        WriteOutcome::Claim(ClaimOutcome::Unknown(vec![999_999_999]))
+    );
+    assert_eq!(outcomes[5], WriteOutcome::NoSuchEvent);
+    assert_ne!(hold_a, hold_c);
+    match &outcomes[0] {
+        WriteOutcome::Claim(ClaimOutcome::Claimed {
+            total_cents, seats, ..
+        }) => {
+            assert_eq!(*total_cents, 10_000, "two Front seats");
+            let ids: Vec<i64> = seats.iter().map(|seat| seat.id).collect();
+            assert_eq!(ids, vec![s[0], s[1]]);
+            assert!(seats.iter().all(|seat| seat.status == "held"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Only the three claimed seats changed, all under one new version.
+    for (index, seat) in s.iter().enumerate() {
+        let expected = if [0, 1, 3].contains(&index) {
+            "held"
+        } else {
+            "available"
+        };
+        assert_eq!(
+            seat_status(&app, event, *seat).await,
+            expected,
+            "seat {index}"
+        );
+    }
+    let changes = changes_since(app.store(), event.0, version)
+        .await
+        .expect("changes");
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(changes.iter().all(|change| change.version == version + 1));
+}
+
+#[tokio::test]
+async fn a_hold_ended_in_a_batch_frees_its_seats_for_that_batch_and_only_once() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Batch Hall", "Oslo").await;
+    let event = add_event(app.store(), venue, "Batch Night", 10).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
+        .await
+        .expect("first batch");
+    let hold_a = claimed_hold(&first[0]);
+    let (version, _) = seat_map(&app, event).await;
+
+    // The claim comes first in the batch, but endings run first.
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            claim(event.0, "buyer-b", &[s[1]]),
+            release(event.0, hold_a),
+            release(event.0, hold_a),
+        ],
+    )
+    .await
+    .expect("batch");
+    let hold_b = claimed_hold(&outcomes[0]);
+    let mut freed = match &outcomes[1] {
+        WriteOutcome::Ended(freed) => freed.clone(),
+        other => panic!("{other:?}"),
+    };
+    freed.sort_unstable();
+    assert_eq!(freed, vec![s[0], s[1]]);
+    assert_eq!(outcomes[2], WriteOutcome::Ended(vec![]));
+    assert_ne!(hold_a, hold_b);
+    assert_eq!(seat_status(&app, event, s[0]).await, "available");
+    assert_eq!(seat_status(&app, event, s[1]).await, "held");
+
+    // Freed, then held again in the same batch: one change per seat, with
+    // where it ended, under the one new version.
+    let changes = changes_since(app.store(), event.0, version)
+        .await
+        .expect("changes");
+    let logged: Vec<(i64, &str)> = changes
+        .iter()
+        .map(|change| (change.seat_id, change.status.as_str()))
+        .collect();
+    assert_eq!(logged, vec![(s[0], "available"), (s[1], "held")]);
+    assert!(changes.iter().all(|change| change.version == version + 1));
+}
