@@ -103,16 +103,17 @@ pub async fn begin_purchase(
         let (user_id, by_account) = match buyer {
             Buyer::Account(user_id) => (user_id, true),
             Buyer::Guest(email) => {
-                // A guest purchase records (or reuses) a user row for its email.
-                sqlx::query("INSERT INTO users (email, created_at) VALUES ($1, $2) ON CONFLICT (email) DO NOTHING")
-                    .bind(email)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let (user_id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-                    .bind(email)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                // A guest purchase records (or reuses) a user row for its
+                // email. The no-op update makes RETURNING give the id of an
+                // existing row too, in one statement.
+                let (user_id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO users (email, created_at) VALUES ($1, $2) \
+                     ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
+                )
+                .bind(email)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
                 (user_id, false)
             }
         };
@@ -204,14 +205,11 @@ pub async fn complete_purchase(
             tx.rollback().await?;
             return Ok(Completion::AlreadySettled);
         }
-        let (seat_count,): (i64,) = sqlx::query_as("SELECT seat_count FROM holds WHERE id = $1")
-            .bind(purchase.hold_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE holds SET status = 'purchased' WHERE id = $1")
-            .bind(purchase.hold_id)
-            .execute(&mut *tx)
-            .await?;
+        let (seat_count,): (i64,) =
+            sqlx::query_as("UPDATE holds SET status = 'purchased' WHERE id = $1 RETURNING seat_count")
+                .bind(purchase.hold_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let sold: Vec<(i64,)> = sqlx::query_as(
             "UPDATE seats SET status = 'sold', held_until = NULL, version = $1 \
              WHERE hold_id = $2 AND status = 'held' RETURNING id",
