@@ -6,6 +6,7 @@ pub mod batcher;
 pub mod best_available;
 pub mod clock;
 pub mod holds;
+pub mod picks;
 pub mod routes;
 pub mod sweeper;
 
@@ -18,6 +19,7 @@ use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldVi
 use batcher::HoldBatcher;
 use clock::Clock;
 use holds::ClaimOutcome;
+use picks::RecentPicks;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +34,7 @@ pub struct Inventory {
     live: LiveHub,
     batcher: HoldBatcher,
     rules_cache: Arc<Mutex<HashMap<i64, (holds::EventRules, Instant)>>>,
+    picks: Arc<RecentPicks>,
 }
 
 impl Inventory {
@@ -40,6 +43,7 @@ impl Inventory {
         Self {
             batcher: HoldBatcher::spawn(store.clone()),
             rules_cache: Arc::default(),
+            picks: Arc::default(),
             store,
             clock,
             live,
@@ -97,28 +101,45 @@ impl Inventory {
             Wanted::Seats(seat_ids) => claim(seat_ids).await?,
             Wanted::Best(best) => {
                 // Candidates come from the live in-memory map; buyers are
-                // spread at random over the best few placements, and seats a
-                // failed claim found taken are avoided on the next try.
+                // spread at random over the best few placements, around the
+                // seats other requests here just picked (see `picks`), and
+                // seats a failed claim found taken are avoided on the next try.
                 let channel = self.live.channel(event_id).await?;
                 let mut taken: HashSet<i64> = HashSet::new();
                 let mut attempt = 0;
                 loop {
                     attempt += 1;
-                    let free: Vec<_> = channel
-                        .free_seats(best.section.as_deref(), best.max_price_cents)
-                        .into_iter()
-                        .filter(|seat| !taken.contains(&seat.id))
-                        .collect();
-                    let candidates =
-                        best_available::ranked(&free, best.count as usize, BEST_AVAILABLE_SPREAD);
+                    let picked_elsewhere = self.picks.current(Instant::now());
+                    let free_of = |skip_picked: bool| -> Vec<best_available::FreeSeat> {
+                        channel
+                            .free_seats(best.section.as_deref(), best.max_price_cents)
+                            .into_iter()
+                            .filter(|seat| !taken.contains(&seat.id))
+                            .filter(|seat| !skip_picked || !picked_elsewhere.contains(&seat.id))
+                            .collect()
+                    };
+                    let count = best.count as usize;
+                    let mut candidates =
+                        best_available::ranked(&free_of(true), count, BEST_AVAILABLE_SPREAD);
+                    if candidates.is_empty() && !picked_elsewhere.is_empty() {
+                        // Only seats others are claiming are left: try them,
+                        // some of those claims may fail.
+                        candidates =
+                            best_available::ranked(&free_of(false), count, BEST_AVAILABLE_SPREAD);
+                    }
                     if candidates.is_empty() {
                         return Err(ApiError::new(
                             ErrorCode::SeatsUnavailable,
                             format!("no {} seats together match your choice", best.count),
                         ));
                     }
-                    let pick = rand::random_range(0..candidates.len());
-                    match claim(candidates[pick].clone()).await? {
+                    let pick = candidates.swap_remove(rand::random_range(0..candidates.len()));
+                    self.picks.note(&pick, Instant::now());
+                    let outcome = claim(pick.clone()).await;
+                    if !matches!(outcome, Ok(ClaimOutcome::Claimed { .. })) {
+                        self.picks.forget(&pick);
+                    }
+                    match outcome? {
                         ClaimOutcome::Unavailable(lost) if attempt < BEST_AVAILABLE_ATTEMPTS => {
                             taken.extend(lost);
                         }
