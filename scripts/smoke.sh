@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loadgen smoke run (a few seconds): an onsale against the release server on
 # a fresh SQLite database, failing only on correctness (an oversold seat read
-# back from the database, or an unexpected 5xx), never on speed.
+# back from the database, an unexpected 5xx, or a live viewer that never got
+# its snapshot), never on speed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,9 +20,9 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 
-echo "--- buyers holding named seats and paying ---"
+echo "--- buyers holding named seats and paying, watched by live viewers ---"
 target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 4 --mode buy \
-  --database-url "$DB" --check
+  --viewers 20 --measure-viewers 5 --database-url "$DB" --check
 echo "--- buyers asking for best available seats and paying ---"
 target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 3 --mode buy \
   --best-available --database-url "$DB" --check

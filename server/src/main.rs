@@ -27,6 +27,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::parse();
+    // Every live seat-map viewer holds a socket: raise the open-file soft
+    // limit to the hard limit so thousands of viewers are not refused at
+    // the default of 1,024.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
     let mut leptos_options = leptos::config::get_configuration(None)?.leptos_options;
     if leptos_options.output_name.is_empty() {
         // Built without cargo-leptos: use the name the workspace metadata gives.

@@ -10,6 +10,7 @@
 //! database reach every instance's viewers the same way.
 
 pub mod routes;
+pub mod socket;
 pub mod viewer;
 
 use crate::catalog::Catalog;

@@ -1,5 +1,6 @@
 //! `GET /api/events/{id}/live`: the seat map over a WebSocket.
 
+use super::socket::{self, LiveUpgrade, NotAnUpgrade};
 use super::viewer::serve_viewer;
 use super::LiveHub;
 use crate::catalog::routes::parse_event_id;
@@ -7,12 +8,10 @@ use crate::error::{ApiPath, HttpResult};
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::LiveMessage;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use futures::StreamExt;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/events/{id}/live", get(live))
@@ -28,14 +27,14 @@ pub fn router() -> Router<AppState> {
 pub async fn live(
     State(hub): State<LiveHub>,
     ApiPath(event_id): ApiPath<String>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<LiveUpgrade, NotAnUpgrade>,
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&event_id)?;
     let upgrade =
         upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
     let channel = hub.channel(event_id).await?;
     Ok(upgrade.on_upgrade(move |socket| async move {
-        let (sink, stream) = socket.split();
+        let (sink, stream) = socket::split(socket);
         serve_viewer(channel, sink, stream).await;
     }))
 }

@@ -1,0 +1,23 @@
+# Sourced by the bench scripts: starts the release server on a fresh SQLite
+# database in a temporary folder, and stops it (and removes the folder) on
+# exit. Sets PORT, BASE, DB, PID, WORK and EVENT (the stadium event).
+[ -x target/release/server ] && [ -x target/release/loadgen ] || {
+  echo "build first: cargo build --release -p server --bins" >&2
+  exit 1
+}
+WORK="$(mktemp -d /tmp/tessera-bench.XXXXXX)"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+BASE="http://127.0.0.1:$PORT"
+DB="sqlite://$WORK/tessera.db"
+# The server raises its own open-file limit to the hard limit; so does loadgen.
+LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DB" TESSERA_TICKET_KEY_FILE="$WORK/ticket.key" \
+  RUST_LOG=warn target/release/server >"$WORK/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 240); do
+  curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+EVENT="$(curl -fsS "$BASE/api/events?limit=100" |
+  python3 -c "import json,sys; print([e['id'] for e in json.load(sys.stdin)['events'] if e['venue']=='Northgate Stadium'][0])")"
+echo "server pid $PID on $BASE, stadium event $EVENT" >&2
