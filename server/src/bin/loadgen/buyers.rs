@@ -95,9 +95,15 @@ pub async fn buyer(shared: Arc<Shared>, index: usize) {
         let body = if shared.args.best_available {
             serde_json::json!({"best_available": {"count": shared.args.seats_per_hold}})
         } else {
-            let start = shared
+            let mut start = shared
                 .next_seat
                 .fetch_add(shared.args.seats_per_hold, Ordering::Relaxed);
+            if shared.args.mode == Mode::Hold {
+                // Held seats are released again: go round the map, so a
+                // fast server does not run out of seats before the time is up.
+                let per_lap = shared.seats.len() - shared.seats.len() % shared.args.seats_per_hold;
+                start %= per_lap.max(1);
+            }
             let Some(seats) = shared.seats.get(start..start + shared.args.seats_per_hold) else {
                 shared.sold_out.store(true, Ordering::Relaxed);
                 break;
