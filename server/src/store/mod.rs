@@ -210,9 +210,9 @@ impl Store {
             .foreign_keys(true)
             // A stadium event is 50,000 seats; SQLite's default page cache
             // (2 MB per connection) kept re-reading its pages from the OS,
-            // a system call each (a fifth of the hold path's samples were in
-            // the kernel). Mapping the file into memory instead made
-            // purchases 12 % slower; a larger cache per connection did not.
+            // a system call each. 32 MB per connection took holds from
+            // about 3,000 to 3,900 a second (BENCHMARKS.md). Mapping the
+            // file into memory as well made purchases ~12 % slower.
             .pragma("cache_size", "-32768");
         let folder = options.get_filename().parent().map(|p| p.to_path_buf());
         if let Some(folder) = folder.filter(|f| !f.as_os_str().is_empty()) {
