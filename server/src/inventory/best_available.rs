@@ -4,11 +4,14 @@
 //! all-or-nothing compare-and-set, retried if someone got there first.
 
 /// A seat that is free right now, in venue order (section, row, number).
-#[derive(Clone, Debug, PartialEq)]
-pub struct FreeSeat {
+/// It borrows its names from the live seat map: a stadium has 50,000 seats,
+/// and copying their names for every request was most of the cost of best
+/// available in an onsale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FreeSeat<'a> {
     pub id: i64,
-    pub section: String,
-    pub row_label: String,
+    pub section: &'a str,
+    pub row_label: &'a str,
     pub number: i64,
     pub price_cents: i64,
 }
@@ -16,7 +19,7 @@ pub struct FreeSeat {
 /// Picks seats for `count` buyers sitting together, or `None` if no row has
 /// that many adjacent free seats. `seats` must be sorted by section, row and
 /// number (the order the venue lists them).
-pub fn choose(seats: &[FreeSeat], count: usize) -> Option<Vec<i64>> {
+pub fn choose(seats: &[FreeSeat<'_>], count: usize) -> Option<Vec<i64>> {
     ranked(seats, count, 1).into_iter().next()
 }
 
@@ -25,11 +28,11 @@ pub fn choose(seats: &[FreeSeat], count: usize) -> Option<Vec<i64>> {
 /// in the venue first. Buyers arriving together are spread over these (see
 /// the caller), so an onsale flood does not all aim at the same two seats,
 /// and nobody is offered a worse placement than the best.
-pub fn ranked(seats: &[FreeSeat], count: usize, limit: usize) -> Vec<Vec<i64>> {
+pub fn ranked(seats: &[FreeSeat<'_>], count: usize, limit: usize) -> Vec<Vec<i64>> {
     if count == 0 || limit == 0 {
         return Vec::new();
     }
-    let mut placements: Vec<(Rank, &[FreeSeat])> = Vec::new();
+    let mut placements: Vec<(Rank, &[FreeSeat<'_>])> = Vec::new();
     for run in runs(seats) {
         if run.len() < count {
             continue;
@@ -63,7 +66,7 @@ pub fn ranked(seats: &[FreeSeat], count: usize, limit: usize) -> Vec<Vec<i64>> {
 type Rank = (bool, i64, i64);
 
 /// Maximal runs of consecutive seat numbers within one row.
-fn runs(seats: &[FreeSeat]) -> Vec<&[FreeSeat]> {
+fn runs<'s, 'a>(seats: &'s [FreeSeat<'a>]) -> Vec<&'s [FreeSeat<'a>]> {
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 1..=seats.len() {
@@ -85,13 +88,19 @@ mod tests {
     use super::*;
 
     /// A row of section `section_id` with these free seat numbers, all at `price`.
-    fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<FreeSeat> {
+    fn row(
+        numbers: &[i64],
+        price: i64,
+        section_id: i64,
+        row_label: &'static str,
+    ) -> Vec<FreeSeat<'static>> {
+        let section: &'static str = Box::leak(section_id.to_string().into_boxed_str());
         numbers
             .iter()
             .map(|&number| FreeSeat {
                 id: section_id * 1000 + number,
-                section: section_id.to_string(),
-                row_label: row_label.into(),
+                section,
+                row_label,
                 number,
                 price_cents: price,
             })

@@ -110,22 +110,23 @@ impl Inventory {
                 loop {
                     attempt += 1;
                     let picked_elsewhere = self.picks.current(Instant::now());
-                    let free_of = |skip_picked: bool| -> Vec<best_available::FreeSeat> {
-                        channel
-                            .free_seats(best.section.as_deref(), best.max_price_cents)
-                            .into_iter()
-                            .filter(|seat| !taken.contains(&seat.id))
-                            .filter(|seat| !skip_picked || !picked_elsewhere.contains(&seat.id))
-                            .collect()
-                    };
                     let count = best.count as usize;
-                    let mut candidates =
-                        best_available::ranked(&free_of(true), count, BEST_AVAILABLE_SPREAD);
+                    let ranked_from = |skip_picked: bool| {
+                        channel.with_free_seats(
+                            best.section.as_deref(),
+                            best.max_price_cents,
+                            |id| {
+                                let picked = skip_picked && picked_elsewhere.contains(&id);
+                                !taken.contains(&id) && !picked
+                            },
+                            |free| best_available::ranked(free, count, BEST_AVAILABLE_SPREAD),
+                        )
+                    };
+                    let mut candidates = ranked_from(true);
                     if candidates.is_empty() && !picked_elsewhere.is_empty() {
                         // Only seats others are claiming are left: try them,
                         // some of those claims may fail.
-                        candidates =
-                            best_available::ranked(&free_of(false), count, BEST_AVAILABLE_SPREAD);
+                        candidates = ranked_from(false);
                     }
                     if candidates.is_empty() {
                         return Err(ApiError::new(

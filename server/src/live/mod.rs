@@ -103,29 +103,35 @@ impl EventChannel {
         (state.version, json)
     }
 
-    /// Seats free right now (as of the last tick) within the constraints,
-    /// in venue order: the candidates for best available, read from memory
-    /// instead of 50,000 rows per request. The claim re-checks in the database.
-    pub fn free_seats(
+    /// Runs `choose` over the seats free right now (as of the last tick)
+    /// within the constraints and that `keep` accepts, in venue order: the
+    /// candidates for best available, read from memory instead of 50,000
+    /// rows per request, and borrowed rather than copied. The claim
+    /// re-checks in the database.
+    pub fn with_free_seats<T>(
         &self,
         section: Option<&str>,
         max_price_cents: Option<i64>,
-    ) -> Vec<crate::inventory::best_available::FreeSeat> {
+        keep: impl Fn(i64) -> bool,
+        choose: impl FnOnce(&[crate::inventory::best_available::FreeSeat<'_>]) -> T,
+    ) -> T {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state
+        let free: Vec<_> = state
             .seats
             .iter()
             .filter(|seat| seat.status == SeatStatus::Available)
             .filter(|seat| section.is_none_or(|name| seat.section == name))
             .filter(|seat| max_price_cents.is_none_or(|max| seat.price_cents <= max))
+            .filter(|seat| keep(seat.id.0))
             .map(|seat| crate::inventory::best_available::FreeSeat {
                 id: seat.id.0,
-                section: seat.section.clone(),
-                row_label: seat.row.clone(),
+                section: &seat.section,
+                row_label: &seat.row,
                 number: seat.number,
                 price_cents: seat.price_cents,
             })
-            .collect()
+            .collect();
+        choose(&free)
     }
 
     pub fn version(&self) -> i64 {
