@@ -3,7 +3,7 @@
 //! a row that [`super::Checkout::reconcile_pending`] can settle later.
 
 use crate::on_pool;
-use crate::store::{BeginWrite, Store, StoreError};
+use crate::store::{push_id_list, BeginWrite, Store, StoreError};
 use crate::tickets::codes::{TicketClaim, TicketSigner};
 use app::types::SeatStatus;
 use sqlx::QueryBuilder;
@@ -323,14 +323,11 @@ pub async fn refund_purchase(
             "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = ",
         );
         release.push_bind(version).push(" WHERE status = 'sold' AND id IN (");
-        let mut ids = release.separated(", ");
-        for (seat_id,) in &seats {
-            ids.push_bind(*seat_id);
-        }
-        release.push(")");
+        let seat_ids: Vec<i64> = seats.iter().map(|(id,)| *id).collect();
+        push_id_list(&mut release, &seat_ids);
         if !seats.is_empty() {
             release.build().execute(&mut *tx).await?;
-            crate::insert_changes!(tx, purchase.event_id, version, seats.iter().map(|(id,)| *id), SeatStatus::Available, now);
+            crate::insert_changes!(tx, purchase.event_id, version, seat_ids.iter().copied(), SeatStatus::Available, now);
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(true)

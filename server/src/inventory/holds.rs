@@ -7,7 +7,7 @@
 
 use crate::catalog::queries::SeatFields;
 use crate::on_pool;
-use crate::store::{BeginWrite, Store, StoreError};
+use crate::store::{push_id_list, BeginWrite, Store, StoreError};
 use app::types::SeatStatus;
 use sqlx::QueryBuilder;
 use std::collections::{HashMap, HashSet};
@@ -146,18 +146,6 @@ struct PlannedClaim<'a> {
 /// Rows per multi-row statement: at most 5 parameters a row stays far below
 /// both backends' limits on bound parameters (32,766 on SQLite).
 const ROWS_PER_STATEMENT: usize = 1_000;
-
-/// Appends `id, id, …)` to an `… IN (` list, one bound parameter per id.
-pub fn push_id_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, ids: &[i64])
-where
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    query.push(")");
-}
 
 /// Appends `'a', 'b', …)` to an `… IN (` list of session ids.
 fn push_text_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, texts: &[&str])

@@ -11,7 +11,7 @@ use crate::catalog::format_ms;
 use crate::error::sqlx_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::on_pool;
-use crate::store::{BeginWrite, Store};
+use crate::store::{push_id_list, BeginWrite, Store};
 use crate::tickets::codes::{self, TicketSigner};
 use app::error::{ApiError, ErrorCode};
 use app::staff::{EventStats, ScanOutcome, ScanResult, SectionStats};
@@ -174,20 +174,13 @@ impl Staff {
                 update.push(" AND status = 'blocked'");
             }
             update.push(" AND id IN (");
-            let mut ids = update.separated(", ");
-            for id in seat_ids {
-                ids.push_bind(*id);
-            }
-            ids.push_unseparated(") RETURNING id");
+            push_id_list(&mut update, seat_ids);
+            update.push(" RETURNING id");
             let changed: Vec<(i64,)> = update.build_query_as().fetch_all(&mut *tx).await?;
             if changed.len() != seat_ids.len() {
                 let mut lookup = QueryBuilder::new("SELECT id FROM seats WHERE +event_id = ");
                 lookup.push_bind(event_id.0).push(" AND id IN (");
-                let mut ids = lookup.separated(", ");
-                for id in seat_ids {
-                    ids.push_bind(*id);
-                }
-                ids.push_unseparated(")");
+                push_id_list(&mut lookup, seat_ids);
                 let known: Vec<(i64,)> = lookup.build_query_as().fetch_all(&mut *tx).await?;
                 tx.rollback().await?;
                 let unknown = missing(seat_ids, &known);

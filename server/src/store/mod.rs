@@ -5,7 +5,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{PgPool, QueryBuilder, SqlitePool};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -128,6 +128,19 @@ impl BeginWrite for PgPool {
             })
         }
     }
+}
+
+/// Appends `id, id, …)` to an `… IN (` list, one bound parameter per id:
+/// the dynamic id lists of holds, blocking and refunds.
+pub fn push_id_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, ids: &[i64])
+where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
 }
 
 /// Appends one version's changes to the event's log, inside `$tx`.
