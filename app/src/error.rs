@@ -42,8 +42,12 @@ pub enum ErrorCode {
     Forbidden,
     /// 409: an account with this email already exists.
     EmailTaken,
-    /// 429: too many requests.
+    /// 429: too many requests; `retry_after_seconds` (and the
+    /// `Retry-After` header) say when to try again.
     RateLimited,
+    /// 422: confirming this email from a browser not signed in to its
+    /// account also sets the account's password: send `new_password`.
+    NewPasswordRequired,
     /// 503: a dependency (database, payment provider) is unavailable; retry.
     Unavailable,
     /// 500: a bug or an unexpected failure; details are in the server log only.
@@ -63,7 +67,10 @@ impl ErrorCode {
             Self::Unauthenticated | Self::InvalidCredentials => 401,
             Self::Forbidden => 403,
             Self::PaymentDeclined => 402,
-            Self::Validation | Self::TicketLimitExceeded | Self::CardDataRefused => 422,
+            Self::Validation
+            | Self::TicketLimitExceeded
+            | Self::CardDataRefused
+            | Self::NewPasswordRequired => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -79,6 +86,10 @@ pub struct ApiError {
     /// With `seats_unavailable`: the requested seats that were not free.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seat_ids: Option<Vec<crate::types::SeatId>>,
+    /// With `rate_limited`: seconds until a retry can succeed (also sent as
+    /// the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -87,6 +98,7 @@ impl ApiError {
             code,
             message: message.into(),
             seat_ids: None,
+            retry_after_seconds: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -103,6 +115,16 @@ impl ApiError {
             code: ErrorCode::SeatsUnavailable,
             message: "some of those seats were just taken; pick others".into(),
             seat_ids: Some(seat_ids),
+            retry_after_seconds: None,
+        }
+    }
+    /// 429 `rate_limited`: retry after `wait` (rounded up to whole seconds,
+    /// at least one).
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after_seconds: Some(seconds.max(1)),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
     pub fn unauthenticated() -> Self {

@@ -1,8 +1,24 @@
 //! Configuration from the environment (or flags), with secrets redacted.
 
+use crate::net::{LimitSettings, TrustedProxies};
 use crate::store::redact_url;
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 use std::fmt;
+use std::num::NonZeroU32;
+
+// Per-address defaults, for a real onsale: see the README's configuration
+// table for why these numbers.
+const HOLDS_PER_MINUTE: NonZeroU32 = non_zero(120);
+const SESSIONS_PER_MINUTE: NonZeroU32 = non_zero(60);
+const REGISTRATIONS_PER_HOUR: NonZeroU32 = non_zero(20);
+
+const fn non_zero(n: u32) -> NonZeroU32 {
+    match NonZeroU32::new(n) {
+        Some(n) => n,
+        None => panic!("a rate of zero"),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Seed {
@@ -79,6 +95,62 @@ pub struct Config {
     /// the server log, for development without a mail server.
     #[arg(long, env = "TESSERA_MAIL", value_enum, default_value = "log")]
     pub mail: MailDelivery,
+
+    /// How long an email confirmation (or claim) link works, in hours.
+    #[arg(long, env = "TESSERA_CONFIRM_LINK_HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=24 * 30))]
+    pub confirm_link_hours: i64,
+
+    /// Our own proxies and load balancers (comma-separated CIDRs or
+    /// addresses): only from these is `X-Forwarded-For` believed.
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// `off` turns the per-address caps and rates off (load tests and
+    /// benchmarks from one address only); the per-buyer limit stays.
+    #[arg(long, env = "TESSERA_CLIENT_LIMITS", value_enum, default_value = "on")]
+    pub client_limits: Switch,
+
+    /// Seats one client address may hold at once in one event.
+    #[arg(long, env = "TESSERA_ADDRESS_SEATS_PER_EVENT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub address_seats_per_event: i64,
+
+    /// New holds one client address may start per minute (all at once, then
+    /// spread over the minute).
+    #[arg(long, env = "TESSERA_ADDRESS_HOLDS_PER_MINUTE", default_value_t = HOLDS_PER_MINUTE)]
+    pub address_holds_per_minute: NonZeroU32,
+
+    /// New buyer sessions (holds from browsers without a session cookie)
+    /// one client address may start per minute.
+    #[arg(long, env = "TESSERA_ADDRESS_SESSIONS_PER_MINUTE", default_value_t = SESSIONS_PER_MINUTE)]
+    pub address_sessions_per_minute: NonZeroU32,
+
+    /// Registrations one client address may make per hour.
+    #[arg(long, env = "TESSERA_ADDRESS_REGISTRATIONS_PER_HOUR", default_value_t = REGISTRATIONS_PER_HOUR)]
+    pub address_registrations_per_hour: NonZeroU32,
+
+    /// Failed sign-ins per account in 15 minutes before it is locked for
+    /// the rest of the window.
+    #[arg(long, env = "TESSERA_SIGN_IN_FAILURES_PER_ACCOUNT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failures_per_account: u32,
+
+    /// Failed sign-ins per client address in 15 minutes, whatever the
+    /// accounts (password spraying).
+    #[arg(long, env = "TESSERA_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failures_per_address: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address.
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not a CIDR (10.0.0.0/8) or an IP address"))
 }
 
 /// How outgoing email is delivered.
@@ -107,6 +179,27 @@ impl fmt::Debug for Config {
             .field("ticket_key", &self.ticket_key.as_ref().map(|_| "***"))
             .field("ticket_key_file", &self.ticket_key_file)
             .field("mail", &self.mail)
+            .field("confirm_link_hours", &self.confirm_link_hours)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_limits", &self.client_limits)
+            .field("address_seats_per_event", &self.address_seats_per_event)
+            .field("address_holds_per_minute", &self.address_holds_per_minute)
+            .field(
+                "address_sessions_per_minute",
+                &self.address_sessions_per_minute,
+            )
+            .field(
+                "address_registrations_per_hour",
+                &self.address_registrations_per_hour,
+            )
+            .field(
+                "sign_in_failures_per_account",
+                &self.sign_in_failures_per_account,
+            )
+            .field(
+                "sign_in_failures_per_address",
+                &self.sign_in_failures_per_address,
+            )
             .finish()
     }
 }
@@ -131,6 +224,38 @@ impl Config {
             ticket_key: Some(crate::session::hex(&rand::random::<[u8; 32]>())),
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             mail: MailDelivery::Log,
+            confirm_link_hours: 24,
+            trusted_proxies: Vec::new(),
+            // On, as deployed: tests that fire from one address on purpose
+            // turn them off.
+            client_limits: Switch::On,
+            address_seats_per_event: 100,
+            address_holds_per_minute: HOLDS_PER_MINUTE,
+            address_sessions_per_minute: SESSIONS_PER_MINUTE,
+            address_registrations_per_hour: REGISTRATIONS_PER_HOUR,
+            sign_in_failures_per_account: 10,
+            sign_in_failures_per_address: 100,
         }
+    }
+
+    /// The per-address limits as configured.
+    pub fn limit_settings(&self) -> LimitSettings {
+        LimitSettings {
+            enabled: self.client_limits == Switch::On,
+            seats_per_event: self.address_seats_per_event,
+            holds_per_minute: self.address_holds_per_minute,
+            sessions_per_minute: self.address_sessions_per_minute,
+            registrations_per_hour: self.address_registrations_per_hour,
+        }
+    }
+
+    pub fn trusted_proxy_list(&self) -> TrustedProxies {
+        TrustedProxies::new(self.trusted_proxies.clone())
+    }
+
+    /// The same settings with the per-address limits off.
+    pub fn without_client_limits(mut self) -> Self {
+        self.client_limits = Switch::Off;
+        self
     }
 }

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod inventory;
 pub mod live;
+pub mod net;
 pub mod payments;
 pub mod session;
 pub mod staff;

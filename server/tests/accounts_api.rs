@@ -141,7 +141,11 @@ async fn wrong_passwords_and_unknown_emails_look_alike_and_are_throttled() {
 #[tokio::test]
 async fn bad_registrations_are_refused_and_change_nothing() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
+    let mut ada = register(&app, "ada@example.com").await;
+    // Confirmed: registering the address again is refused (an unconfirmed
+    // one would get a claim link instead).
+    let token = mailed_token(&app, "ada@example.com");
+    assert_eq!(confirm(&mut ada, json!({"token": token})).await.0, 204);
     let cases = [
         (
             json!({"email": "ada@example.com", "password": "another password", "display_name": "Eve"}),
@@ -606,4 +610,285 @@ async fn requests_from_other_sites_are_refused_without_effect() {
         .await
         .expect("request");
     assert_eq!(ours.status(), 201);
+}
+
+/// The token of the latest link mailed to `to`.
+fn mailed_token(app: &TestApp, to: &str) -> String {
+    let mail = app
+        .state
+        .accounts
+        .mailer()
+        .last_to(to)
+        .expect("an email with a link");
+    mail.body
+        .split("token=")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .expect("token in the link")
+        .to_string()
+}
+
+async fn confirm(browser: &mut Buyer<'_>, body: Value) -> (u16, Value) {
+    browser
+        .send(Method::POST, "/api/auth/confirm", Some(body))
+        .await
+}
+
+async fn login_as(app: &TestApp, email: &str, password: &str) -> u16 {
+    Buyer::new(app)
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_at_one_account_are_checked_at_most_the_limit() {
+    let app = spawn_app().await;
+    register(&app, "ada@example.com").await;
+    let guesses = (0..200).map(|i| {
+        let app = &app;
+        async move {
+            Buyer::new(app)
+                .send(
+                    Method::POST,
+                    "/api/auth/login",
+                    Some(json!({"email": "ada@example.com", "password": format!("guess number {i}")})),
+                )
+                .await
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|(status, _)| *status == 401).count();
+    let throttled = answers
+        .iter()
+        .filter(|(status, body)| *status == 429 && body["error"]["code"] == "rate_limited")
+        .count();
+    assert_eq!((checked, throttled), (10, 190), "{answers:?}");
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_throttled_before_any_hashing() {
+    let app = spawn_app().await;
+    for i in 0..20 {
+        register(&app, &format!("fan{}@example.com", char::from(b'a' + i))).await;
+    }
+    let response = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"email": "one-more@example.com", "password": "long enough", "display_name": "Eve"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 429);
+    let wait: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let (users,): (i64,) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)
+    .expect("count");
+    assert_eq!(users, 20);
+}
+
+#[tokio::test]
+async fn registering_a_guests_email_first_never_takes_over_their_tickets() {
+    let (app, event, seats) = setup().await;
+    let mut guest = Buyer::new(&app);
+    let (status, purchase) = buy(
+        &mut guest,
+        event,
+        &seats[0..1],
+        "victim-guest-0001",
+        json!({"email": "victim@example.com", "payment": {"token": "tok_visa"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{purchase}");
+
+    // Someone else registers the address first and stays signed in.
+    let mut mallory = register(&app, "victim@example.com").await;
+    let token = mailed_token(&app, "victim@example.com");
+
+    // The owner opens the link in their own browser: proving the mailbox is
+    // not enough while someone else's password is on the account…
+    let mut owner = Buyer::new(&app);
+    let (status, body) = confirm(&mut owner, json!({"token": token})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("new_password_required")),
+        "{body}"
+    );
+    let (_, me) = mallory.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], false, "the refusal changed nothing");
+
+    // …they choose a password, and only then is the address confirmed.
+    let (status, body) = confirm(
+        &mut owner,
+        json!({"token": token, "new_password": "the owner's own password"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, me) = owner.send(Method::GET, "/api/me", None).await;
+    assert_eq!((status, me["email_confirmed"].as_bool()), (200, Some(true)));
+    let (_, tickets) = owner.send(Method::GET, "/api/me/tickets", None).await;
+    assert_eq!(
+        tickets["upcoming"][0]["purchase_id"], purchase["purchase_id"],
+        "{tickets}"
+    );
+
+    // The registrant is signed out everywhere and their password is gone.
+    assert_eq!(mallory.send(Method::GET, "/api/me", None).await.0, 401);
+    let path = format!("/api/purchases/{}", purchase["purchase_id"]);
+    assert_eq!(mallory.send(Method::GET, &path, None).await.0, 404);
+    assert_eq!(
+        login_as(&app, "victim@example.com", "correct horse battery").await,
+        401
+    );
+    assert_eq!(
+        login_as(&app, "victim@example.com", "the owner's own password").await,
+        200
+    );
+    // The link worked once.
+    let (status, _) = confirm(
+        &mut Buyer::new(&app),
+        json!({"token": token, "new_password": "mallory again, later"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_owner_claims_an_address_someone_else_registered_but_never_confirmed() {
+    let app = spawn_app().await;
+    let mut mallory = register(&app, "owner@example.com").await;
+    let (status, _) = mallory
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "tok_visa"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Registering the address again mails a claim link instead of failing;
+    // nobody is signed in by it and the first password still works.
+    let mut owner = Buyer::new(&app);
+    let (status, body) = owner
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(json!({"email": "Owner@example.com", "password": "the owner's password", "display_name": "Owner"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["email"], "owner@example.com");
+    assert_eq!(owner.send(Method::GET, "/api/me", None).await.0, 401);
+    assert_eq!(
+        login_as(&app, "owner@example.com", "correct horse battery").await,
+        200
+    );
+
+    let token = mailed_token(&app, "owner@example.com");
+    let (status, body) = confirm(
+        &mut owner,
+        json!({"token": token, "new_password": "the owner's password"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, me) = owner.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], true);
+    assert_eq!(
+        me["payment_method"],
+        Value::Null,
+        "not the registrant's card"
+    );
+    assert_eq!(mallory.send(Method::GET, "/api/me", None).await.0, 401);
+    assert_eq!(
+        login_as(&app, "owner@example.com", "correct horse battery").await,
+        401
+    );
+
+    // A confirmed address cannot be claimed again.
+    let (status, body) = Buyer::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(json!({"email": "owner@example.com", "password": "yet another one", "display_name": "X"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("email_taken"))
+    );
+}
+
+#[tokio::test]
+async fn confirmation_links_expire() {
+    let app = spawn_app().await;
+    let mut ada = register(&app, "ada@example.com").await;
+    let token = mailed_token(&app, "ada@example.com");
+    app.state
+        .inventory
+        .clock()
+        .advance(24 * 3600 * 1000 + 60_000);
+    let (status, body) = confirm(&mut ada, json!({"token": token})).await;
+    assert_eq!(status, 404, "{body}");
+    let (_, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], false);
+}
+
+#[tokio::test]
+async fn sign_in_throttling_behind_a_trusted_proxy_counts_each_client_not_the_balancer() {
+    let mut config = server::config::Config::for_database(fresh_database_url().await);
+    config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    let app = spawn_app_with(config).await;
+    register(&app, "ada@example.com").await;
+    let login = |email: String, password: &'static str, client: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/auth/login"))
+                .header("x-forwarded-for", client)
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    // One client guesses at 100 accounts: it is stopped…
+    for i in 0..100 {
+        assert_eq!(
+            login(format!("user{i}@example.com"), "guess", "198.51.100.1").await,
+            401
+        );
+    }
+    assert_eq!(
+        login(
+            "ada@example.com".into(),
+            "correct horse battery",
+            "198.51.100.1"
+        )
+        .await,
+        429
+    );
+    // …but the other clients behind the same balancer sign in as ever.
+    assert_eq!(
+        login(
+            "ada@example.com".into(),
+            "correct horse battery",
+            "198.51.100.2"
+        )
+        .await,
+        200
+    );
 }

@@ -181,7 +181,13 @@ async fn run(ops: Vec<Op>) {
                     seat_ids: Some(seats.iter().map(|&s| SeatId(seat_ids[s])).collect()),
                     best_available: None,
                 };
-                let got = inventory.hold(event, &sessions[buyer], request).await;
+                let holder = server::inventory::Holder {
+                    session_id: &sessions[buyer],
+                    new_session: false,
+                    account_id: None,
+                    client: server::net::ClientKey::of([192, 0, 2, buyer as u8].into()),
+                };
+                let got = inventory.hold(event, holder, request).await;
                 if model.buyer_seats(buyer) + seats.len() > MAX_PER_BUYER {
                     let error = got.expect_err(&context);
                     assert_eq!(error.code, ErrorCode::TicketLimitExceeded, "{context}");

@@ -121,6 +121,9 @@ impl Checkout {
                     "this hold has expired, was released or is already paid for",
                 ))
             }
+            BeginOutcome::TicketLimitExceeded => {
+                return Err(crate::inventory::buyer_limit::limit_error())
+            }
             BeginOutcome::Existing(existing) => {
                 if existing.session_id != session_id || existing.hold_id != hold_id.0 {
                     return Err(ApiError::validation(

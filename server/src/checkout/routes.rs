@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
         (status = 402, body = ErrorBody, description = "payment_declined; the hold is kept"),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "hold_not_active"),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "ticket_limit_exceeded (the email's tickets of the event plus this hold pass the per-buyer limit; nothing is charged), or invalid input"),
         (status = 503, body = ErrorBody),
     ))]
 pub async fn purchase(

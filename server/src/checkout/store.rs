@@ -42,6 +42,9 @@ pub enum BeginOutcome {
     HoldNotFound,
     /// The hold expired, was released, or is already being paid for.
     HoldNotActive,
+    /// The buyer's email already has so many tickets of the event (bought
+    /// or being paid for) that this hold would pass the per-buyer limit.
+    TicketLimitExceeded,
     /// Recorded as pending; the hold now lasts at least until the grace ends.
     Started(PurchaseRow),
 }
@@ -117,6 +120,12 @@ pub async fn begin_purchase(
                 (user_id, false)
             }
         };
+        if crate::inventory::buyer_limit::over_limit_at_purchase(&mut tx, user_id, hold_id)
+            .await?
+            .is_some()
+        {
+            return Ok(BeginOutcome::TicketLimitExceeded);
+        }
         let sql = format!(
             "INSERT INTO purchases (event_id, hold_id, user_id, session_id, idempotency_key, status, \
              total_cents, created_at, updated_at, by_account) \

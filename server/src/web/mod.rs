@@ -4,13 +4,14 @@
 pub mod csrf;
 pub mod home_cache;
 
-use crate::accounts::{self, Accounts};
+use crate::accounts::{self, AccountPolicy, Accounts};
 use crate::catalog::Catalog;
 use crate::checkout::{self, Checkout};
 use crate::config::{Config, Seed};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
 use crate::live::{self, LiveHub};
+use crate::net::ClientLimits;
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::PaymentGateway;
@@ -94,12 +95,33 @@ pub async fn build_app_with_gateway(
     });
     let clock = Clock::default();
     let catalog = Catalog::new(store.clone(), clock.clone());
-    let accounts = Accounts::new(store.clone(), clock.clone(), gateway.clone());
+    let client_limits = ClientLimits::new(config.limit_settings(), config.trusted_proxy_list());
+    if !config.limit_settings().enabled {
+        tracing::warn!(
+            "per-address limits are off (TESSERA_CLIENT_LIMITS=off): for load tests only"
+        );
+    }
+    let accounts = Accounts::new(
+        store.clone(),
+        clock.clone(),
+        gateway.clone(),
+        AccountPolicy {
+            link_lifetime_ms: config.confirm_link_hours * 3_600_000,
+            sign_in_failures_per_account: config.sign_in_failures_per_account,
+            sign_in_failures_per_address: config.sign_in_failures_per_address,
+            limits: client_limits.clone(),
+        },
+    );
     let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
     let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
     let state = AppState {
         leptos_options,
-        inventory: Inventory::new(store.clone(), clock.clone(), live.clone()),
+        inventory: Inventory::new(
+            store.clone(),
+            clock.clone(),
+            live.clone(),
+            client_limits.clone(),
+        ),
         live,
         catalog,
         checkout: Checkout::new(
@@ -114,6 +136,7 @@ pub async fn build_app_with_gateway(
         staff,
         accounts,
         ticket_signer,
+        client_limits,
     };
     if seeded_demo {
         state
