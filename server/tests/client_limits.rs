@@ -370,3 +370,18 @@ async fn seats_paid_for_or_released_no_longer_count_against_the_address() {
     let (status, _, body) = cookieless_hold(&app, event, &seats[6..12], &[]).await;
     assert_eq!(status, 201, "{body}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_refusals_and_the_claim() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get_json("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let paths = &doc["paths"];
+    assert!(paths["/api/events/{id}/holds"]["post"]["responses"]["429"].is_object());
+    assert!(paths["/api/auth/register"]["post"]["responses"]["202"].is_object());
+    assert!(paths["/api/auth/register"]["post"]["responses"]["429"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["ClaimLinkSent"].is_object(), "{schemas}");
+    assert!(schemas["ConfirmEmailRequest"]["properties"]["new_password"].is_object());
+    assert!(schemas["ApiError"]["properties"]["retry_after_seconds"].is_object());
+}
