@@ -259,3 +259,48 @@ impl Config {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_single_addresses_and_refuse_anything_else() {
+        let config = Config::try_parse_from([
+            "server",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.0.2.7,fd00::/8",
+            "--client-limits",
+            "off",
+        ])
+        .expect("parses");
+        let proxies = config.trusted_proxy_list();
+        assert!(proxies.contains("10.1.2.3".parse().expect("ip")));
+        assert!(proxies.contains("192.0.2.7".parse().expect("ip")));
+        assert!(!proxies.contains("192.0.2.8".parse().expect("ip")));
+        assert!(proxies.contains("fd12::1".parse().expect("ip")));
+        assert!(!config.limit_settings().enabled);
+        assert!(Config::try_parse_from(["server", "--trusted-proxies", "10.0.0.0/8,lb"]).is_err());
+        assert!(Config::try_parse_from(["server", "--address-holds-per-minute", "0"]).is_err());
+    }
+
+    #[test]
+    fn client_limits_are_on_by_default_for_servers_and_tests() {
+        let parsed = Config::try_parse_from(["server"]).expect("parses");
+        let for_tests = Config::for_database("sqlite://x.db");
+        assert!(parsed.limit_settings().enabled);
+        assert_eq!(parsed.limit_settings(), for_tests.limit_settings());
+        assert_eq!(
+            (
+                parsed.sign_in_failures_per_account,
+                parsed.sign_in_failures_per_address,
+                parsed.confirm_link_hours
+            ),
+            (
+                for_tests.sign_in_failures_per_account,
+                for_tests.sign_in_failures_per_address,
+                for_tests.confirm_link_hours
+            )
+        );
+    }
+}
