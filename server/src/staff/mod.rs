@@ -291,6 +291,11 @@ impl Staff {
         })
     }
 
+    /// The clock the figures are computed with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Creates a staff or admin account (admins only call this).
     pub async fn create_account(
         &self,

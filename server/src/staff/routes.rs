@@ -25,6 +25,7 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -138,22 +139,32 @@ pub async fn live(
         upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
     let first = staff.stats(event_id).await?;
     let channel = hub.channel(event_id).await?;
+    // Subscribed for as long as the socket is open: the hub drops an event
+    // nobody is subscribed to after a minute, and the pump then stops
+    // moving its version, so a dashboard watching alone would freeze.
+    let mut changes = channel.subscribe();
     Ok(upgrade.on_upgrade(move |mut socket: WebSocket| async move {
         let mut sent = first;
         if send_stats(&mut socket, &sent).await.is_err() {
             return;
         }
         let mut ticker = tokio::time::interval(LIVE_TICK);
-        let mut last_minute = crate::store::now_ms() / 60_000;
+        let mut last_minute = staff.clock().now() / 60_000;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
+                // The figures are read on the tick, however many changes
+                // arrived since; the frames only need taking off the queue.
+                frame = changes.recv() => match frame {
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                },
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 },
             }
-            let minute = crate::store::now_ms() / 60_000;
+            let minute = staff.clock().now() / 60_000;
             if channel.version() == sent.version && minute == last_minute {
                 continue;
             }

@@ -96,7 +96,12 @@ pub async fn build_app_with_gateway(
     let catalog = Catalog::new(store.clone(), clock.clone());
     let accounts = Accounts::new(store.clone(), clock.clone(), gateway.clone());
     let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
-    let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
+    let live = LiveHub::new(
+        store.clone(),
+        catalog.clone(),
+        clock.clone(),
+        live::DEFAULT_BUFFER,
+    );
     let state = AppState {
         leptos_options,
         inventory: Inventory::new(store.clone(), clock.clone(), live.clone()),
