@@ -46,6 +46,9 @@ pub enum ErrorCode {
     RateLimited,
     /// 503: a dependency (database, payment provider) is unavailable; retry.
     Unavailable,
+    /// 503: this server has no payment processor configured, so nothing can
+    /// be bought or saved; nothing was charged or recorded.
+    PaymentsNotConfigured,
     /// 500: a bug or an unexpected failure; details are in the server log only.
     Internal,
 }
@@ -65,7 +68,7 @@ impl ErrorCode {
             Self::PaymentDeclined => 402,
             Self::Validation | Self::TicketLimitExceeded | Self::CardDataRefused => 422,
             Self::RateLimited => 429,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::PaymentsNotConfigured => 503,
             Self::Internal => 500,
         }
     }

@@ -206,6 +206,7 @@ impl Accounts {
         account: &Account,
         token: &str,
     ) -> Result<(SavedCard, SavedCardView), ApiError> {
+        crate::payments::ensure_configured(self.gateway.as_ref())?;
         let token = PaymentToken::parse(token)
             .ok_or_else(|| ApiError::validation("token is not a payment token"))?;
         let card = self

@@ -7,12 +7,13 @@ pub mod home_cache;
 use crate::accounts::{self, Accounts};
 use crate::catalog::Catalog;
 use crate::checkout::{self, Checkout};
-use crate::config::{Config, Seed};
+use crate::config::{Config, PaymentProcessor};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
 use crate::live::{self, LiveHub};
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
+use crate::payments::unconfigured::Unconfigured;
 use crate::payments::PaymentGateway;
 use crate::staff::{self, Staff};
 use crate::state::AppState;
@@ -52,28 +53,23 @@ pub enum StartError {
     DemoAdmin(app::error::ApiError),
 }
 
-/// Connects, migrates, seeds (if asked and empty) and builds the router.
-/// Payments go to Stripe when a secret key is configured, else to the
-/// built-in test gateway.
+/// Connects, migrates, seeds (in demo mode, if empty) and builds the
+/// router. Payments go to the processor [`Config::payment_processor`] names.
 pub async fn build_app(
     config: &Config,
     leptos_options: LeptosOptions,
 ) -> Result<(Router, AppState), StartError> {
-    let gateway: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
-        Some(secret_key) => {
-            tracing::info!(api = %config.stripe_api_base, "payments: Stripe");
-            Arc::new(
-                StripeGateway::new(&config.stripe_api_base, secret_key)
-                    .map_err(|error| StartError::Payments(error.to_string()))?,
-            )
-        }
-        None => {
-            tracing::info!("payments: built-in test gateway (test cards only)");
-            Arc::new(TestGateway::new(
-                Duration::from_millis(config.payment_latency_ms),
-                config.payment_fault_rate,
-            ))
-        }
+    let processor = (config.payment_processor(), &config.stripe_secret_key);
+    let gateway: Arc<dyn PaymentGateway> = match processor {
+        (PaymentProcessor::Stripe, Some(secret_key)) => Arc::new(
+            StripeGateway::new(&config.stripe_api_base, secret_key)
+                .map_err(|error| StartError::Payments(error.to_string()))?,
+        ),
+        (PaymentProcessor::TestGateway, _) => Arc::new(TestGateway::new(
+            Duration::from_millis(config.payment_latency_ms),
+            config.payment_fault_rate,
+        )),
+        _ => Arc::new(Unconfigured),
     };
     build_app_with_gateway(config, leptos_options, gateway).await
 }
@@ -86,8 +82,9 @@ pub async fn build_app_with_gateway(
 ) -> Result<(Router, AppState), StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let seeded_demo = config.seed == Seed::Demo
-        && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
+    // Outside demo mode nothing is ever seeded: a deployment starts empty.
+    let seeded_demo =
+        config.demo && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
     let ticket_signer = Arc::new(match &config.ticket_key {
         Some(seed) => TicketSigner::from_seed_hex(seed)?,
         None => TicketSigner::load_or_create(&config.ticket_key_file)?,
@@ -134,8 +131,8 @@ pub async fn build_app_with_gateway(
         tracing::info!("fresh database: demo data seeded");
         tracing::warn!(
             admin = demo::DEMO_ADMIN_EMAIL,
-            "the demo data has an admin whose password is in the README: for local use only \
-             (deploy with TESSERA_SEED=none)"
+            "the demo data has an admin whose password is in the README: demo mode is for \
+             local use only"
         );
     }
     if config.sweep_every_ms > 0 {
