@@ -42,6 +42,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 409: an account with this email already exists.
     EmailTaken,
+    /// 409: the change would leave no enabled admin account.
+    LastAdmin,
     /// 429: too many requests.
     RateLimited,
     /// 503: a dependency (database, payment provider) is unavailable; retry.
@@ -62,7 +64,8 @@ impl ErrorCode {
             | Self::HoldNotActive
             | Self::NotOnSale
             | Self::NotRefundable
-            | Self::EmailTaken => 409,
+            | Self::EmailTaken
+            | Self::LastAdmin => 409,
             Self::Unauthenticated | Self::InvalidCredentials => 401,
             Self::Forbidden => 403,
             Self::PaymentDeclined => 402,

@@ -21,8 +21,8 @@ use crate::session::{random_hex_128, sha256_hex, BuyerSession};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
-    EventId, LoginRequest, MeView, MyTicket, MyTicketsView, PurchaseId, RegisterRequest, Role,
-    SavedCardView, TicketId, TicketStatus,
+    ChangePasswordRequest, EventId, LoginRequest, MeView, MyTicket, MyTicketsView, PurchaseId,
+    RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
 use mail::{Mail, Mailer};
@@ -183,6 +183,51 @@ impl Accounts {
             .await
             .map_err(store_error_to_api)?;
         Ok(session.rotated())
+    }
+
+    /// Changes the password, given the current one (throttled like
+    /// sign-in, so a stolen session cannot guess it). Every other session
+    /// of the account is signed out; this one stays signed in.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        session: &BuyerSession,
+        request: ChangePasswordRequest,
+        client_address: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(wait) = self
+            .limiter
+            .retry_after(&account.email, client_address, Instant::now())
+        {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many wrong passwords; try again in {} minutes",
+                    wait.as_secs().div_ceil(60)
+                ),
+            ));
+        }
+        validate_password(&request.new_password)?;
+        let current = account.password_hash.clone();
+        if !passwords::verify(request.current_password, current).await {
+            self.limiter
+                .record_failure(&account.email, client_address, Instant::now());
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the current password is not right",
+            ));
+        }
+        let hash = passwords::hash(request.new_password)
+            .await
+            .ok_or_else(ApiError::internal)?;
+        store::set_password(&self.store, account.id, &hash, &session.key)
+            .await
+            .map_err(store_error_to_api)?;
+        tracing::info!(
+            user = account.id,
+            "password changed; other sessions signed out"
+        );
+        Ok(())
     }
 
     pub async fn confirm_email(&self, token: &str) -> Result<(), ApiError> {

@@ -315,6 +315,20 @@ impl Staff {
         .await
         .map(|_| ())
     }
+
+    /// The account with this email, as an admin sees it.
+    pub async fn find_user(&self, email: &str) -> Result<app::staff::UserView, ApiError> {
+        members::find_by_email(&self.store, email).await
+    }
+
+    /// Changes an account's role or disables it (admins only call this).
+    pub async fn update_user(
+        &self,
+        id: i64,
+        change: &app::staff::UpdateUserRequest,
+    ) -> Result<app::staff::UserView, ApiError> {
+        members::update(&self.store, self.clock.now(), id, change).await
+    }
 }
 
 /// Ids of `wanted` not among `found`.
