@@ -42,6 +42,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 409: an account with this email already exists.
     EmailTaken,
+    /// 409: the change would leave no enabled admin account.
+    LastAdmin,
     /// 429: too many requests; `retry_after_seconds` (and the
     /// `Retry-After` header) say when to try again.
     RateLimited,
@@ -50,6 +52,9 @@ pub enum ErrorCode {
     NewPasswordRequired,
     /// 503: a dependency (database, payment provider) is unavailable; retry.
     Unavailable,
+    /// 503: this server has no payment processor configured, so nothing can
+    /// be bought or saved; nothing was charged or recorded.
+    PaymentsNotConfigured,
     /// 500: a bug or an unexpected failure; details are in the server log only.
     Internal,
 }
@@ -63,7 +68,8 @@ impl ErrorCode {
             | Self::HoldNotActive
             | Self::NotOnSale
             | Self::NotRefundable
-            | Self::EmailTaken => 409,
+            | Self::EmailTaken
+            | Self::LastAdmin => 409,
             Self::Unauthenticated | Self::InvalidCredentials => 401,
             Self::Forbidden => 403,
             Self::PaymentDeclined => 402,
@@ -72,7 +78,7 @@ impl ErrorCode {
             | Self::CardDataRefused
             | Self::NewPasswordRequired => 422,
             Self::RateLimited => 429,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::PaymentsNotConfigured => 503,
             Self::Internal => 500,
         }
     }

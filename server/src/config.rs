@@ -2,7 +2,8 @@
 
 use crate::net::{LimitSettings, TrustedProxies};
 use crate::store::redact_url;
-use clap::{Parser, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::ValueEnum;
 use ipnet::IpNet;
 use std::fmt;
 use std::num::NonZeroU32;
@@ -20,29 +21,42 @@ const fn non_zero(n: u32) -> NonZeroU32 {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Seed {
-    /// Seed the demo venues and events into an empty database.
-    Demo,
-    /// Start with an empty database.
-    None,
-}
-
 /// Server settings. The listen address comes from `LEPTOS_SITE_ADDR`
 /// (read by Leptos), everything else from here.
-#[derive(Clone, Parser)]
-#[command(name = "server", about = "Tessera ticketing server")]
+///
+/// Production is the default: a fresh database starts empty, nobody can
+/// sign in until an operator creates the first admin (`server admin
+/// create`), and nothing can be bought until a payment processor is
+/// configured. Demo mode (`TESSERA_DEMO=1`, for development, tests and
+/// benchmarks) seeds demo data with a demo admin and takes test cards.
+#[derive(Clone, clap::Args)]
 pub struct Config {
     /// `sqlite://path/to/file.db` (embedded, the default) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/tessera.db")]
     pub database_url: String,
 
-    /// What a fresh database is seeded with.
-    #[arg(long, env = "TESSERA_SEED", value_enum, default_value = "demo")]
-    pub seed: Seed,
+    /// Demo and development mode: a fresh database is seeded with the demo
+    /// venues, events and admin (whose password is public), and without a
+    /// processor configured payments go to the built-in test gateway. Never
+    /// on a server others can reach.
+    #[arg(
+        long,
+        env = "TESSERA_DEMO",
+        default_value = "0",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = PossibleValuesParser::new(["1", "0", "true", "false"])
+            .map(|value| value == "1" || value == "true"),
+    )]
+    pub demo: bool,
 
-    /// Hold length of the seeded demo events, in seconds (tests shorten it
-    /// to watch holds expire).
+    /// Not a setting: lets tests and tools use the built-in test gateway
+    /// without demo mode's data (see [`Config::for_database`]).
+    #[arg(skip)]
+    pub test_payments: bool,
+
+    /// Demo mode: hold length of the seeded demo events, in seconds (the
+    /// end2end suite shortens it to watch holds expire).
     #[arg(long, env = "TESSERA_DEMO_HOLD_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..=3600))]
     pub demo_hold_seconds: i64,
 
@@ -60,16 +74,17 @@ pub struct Config {
     #[arg(long, env = "TESSERA_RECONCILE_SECONDS", default_value_t = 30)]
     pub reconcile_every_secs: u64,
 
-    /// Built-in test payment gateway: added latency per call, in milliseconds.
+    /// Built-in test gateway (demo mode): added latency per call, in milliseconds.
     #[arg(long, env = "TESSERA_PAYMENT_LATENCY_MS", default_value_t = 0)]
     pub payment_latency_ms: u64,
 
-    /// Built-in test payment gateway: share of charges that fail transiently (0 to 1).
+    /// Built-in test gateway (demo mode): share of charges that fail transiently (0 to 1).
     #[arg(long, env = "TESSERA_PAYMENT_FAULT_RATE", default_value_t = 0.0)]
     pub payment_fault_rate: f64,
 
-    /// Stripe secret key; when set, payments go to Stripe instead of the
-    /// built-in test gateway.
+    /// Stripe secret key: payments go to Stripe. Without it (or another
+    /// processor) a production server sells nothing: purchases answer
+    /// `503 payments_not_configured`.
     #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<String>,
 
@@ -164,7 +179,8 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
-            .field("seed", &self.seed)
+            .field("demo", &self.demo)
+            .field("test_payments", &self.test_payments)
             .field("demo_hold_seconds", &self.demo_hold_seconds)
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("sweep_every_ms", &self.sweep_every_ms)
@@ -204,14 +220,37 @@ impl fmt::Debug for Config {
     }
 }
 
+/// Where payments go, as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentProcessor {
+    /// Stripe, with the configured secret key.
+    Stripe,
+    /// The built-in test gateway: test cards only, no money moves.
+    TestGateway,
+    /// None: nothing can be bought.
+    None,
+}
+
+impl PaymentProcessor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::TestGateway => "test-gateway",
+            Self::None => "none",
+        }
+    }
+}
+
 impl Config {
-    /// Defaults for tests and tools: the given database, no demo data, and no
+    /// Defaults for tests and tools: the given database, no demo data, the
+    /// built-in test gateway (so tests can buy with test cards), and no
     /// background sweeping or reconciliation (tests call them when they mean
     /// to, so a background run never races an assertion).
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
-            seed: Seed::None,
+            demo: false,
+            test_payments: true,
             demo_hold_seconds: 300,
             home_cache_seconds: 60,
             sweep_every_ms: 0,
@@ -258,16 +297,108 @@ impl Config {
         self.client_limits = Switch::Off;
         self
     }
+
+    /// [`Config::for_database`] as a production server has it when no
+    /// processor is configured: no test gateway, so nothing can be bought.
+    pub fn production_for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            test_payments: false,
+            ..Self::for_database(database_url)
+        }
+    }
+
+    /// Where payments go: a configured processor first; else the test
+    /// gateway in demo mode (or for tests); else nowhere.
+    pub fn payment_processor(&self) -> PaymentProcessor {
+        if self.stripe_secret_key.is_some() {
+            PaymentProcessor::Stripe
+        } else if self.demo || self.test_payments {
+            PaymentProcessor::TestGateway
+        } else {
+            PaymentProcessor::None
+        }
+    }
+
+    /// The start-up line's facts: mode, database (password redacted),
+    /// payment processor and mail delivery.
+    pub fn summary(&self) -> String {
+        format!(
+            "mode={} database={} payments={} mail={}",
+            if self.demo { "demo" } else { "production" },
+            redact_url(&self.database_url),
+            self.payment_processor().as_str(),
+            self.mail
+                .to_possible_value()
+                .map(|value| value.get_name().to_string())
+                .unwrap_or_default(),
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Flags::try_parse_from(std::iter::once("server").chain(args.iter().copied()))
+            .map(|flags| flags.config)
+    }
+
+    #[test]
+    fn demo_mode_is_one_or_true_and_nothing_vaguer() {
+        for on in ["--demo", "--demo=1", "--demo=true"] {
+            assert!(parse(&[on]).expect(on).demo, "{on}");
+        }
+        for off in ["--demo=0", "--demo=false"] {
+            assert!(!parse(&[off]).expect(off).demo, "{off}");
+        }
+        assert!(parse(&["--demo=yes"]).is_err());
+    }
+
+    #[test]
+    fn payments_go_to_a_configured_processor_else_the_test_gateway_only_in_demo_mode() {
+        let production = Config::production_for_database("sqlite://x.db");
+        assert_eq!(production.payment_processor(), PaymentProcessor::None);
+        let demo = Config {
+            demo: true,
+            ..production.clone()
+        };
+        assert_eq!(demo.payment_processor(), PaymentProcessor::TestGateway);
+        let stripe = Config {
+            stripe_secret_key: Some("sk_test_123".into()),
+            ..demo
+        };
+        assert_eq!(stripe.payment_processor(), PaymentProcessor::Stripe);
+        assert_eq!(
+            Config::for_database("sqlite://x.db").payment_processor(),
+            PaymentProcessor::TestGateway
+        );
+    }
+
+    #[test]
+    fn the_start_up_summary_names_mode_database_and_payments_without_secrets() {
+        let config = Config {
+            stripe_secret_key: Some("sk_live_secret".into()),
+            ..Config::production_for_database("postgres://app:hunter2@db/tessera")
+        };
+        assert_eq!(
+            config.summary(),
+            "mode=production database=postgres://app:***@db/tessera payments=stripe mail=log"
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:?}").contains("sk_live_secret"));
+    }
 
     #[test]
     fn trusted_proxies_take_cidrs_and_single_addresses_and_refuse_anything_else() {
-        let config = Config::try_parse_from([
-            "server",
+        let config = parse(&[
             "--trusted-proxies",
             "10.0.0.0/8, 192.0.2.7,fd00::/8",
             "--client-limits",
@@ -280,13 +411,13 @@ mod tests {
         assert!(!proxies.contains("192.0.2.8".parse().expect("ip")));
         assert!(proxies.contains("fd12::1".parse().expect("ip")));
         assert!(!config.limit_settings().enabled);
-        assert!(Config::try_parse_from(["server", "--trusted-proxies", "10.0.0.0/8,lb"]).is_err());
-        assert!(Config::try_parse_from(["server", "--address-holds-per-minute", "0"]).is_err());
+        assert!(parse(&["--trusted-proxies", "10.0.0.0/8,lb"]).is_err());
+        assert!(parse(&["--address-holds-per-minute", "0"]).is_err());
     }
 
     #[test]
     fn client_limits_are_on_by_default_for_servers_and_tests() {
-        let parsed = Config::try_parse_from(["server"]).expect("parses");
+        let parsed = parse(&[]).expect("parses");
         let for_tests = Config::for_database("sqlite://x.db");
         assert!(parsed.limit_settings().enabled);
         assert_eq!(parsed.limit_settings(), for_tests.limit_settings());

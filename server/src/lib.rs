@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod checkout;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;

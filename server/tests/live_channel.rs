@@ -212,7 +212,6 @@ impl ServerProcess {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("TESSERA_SEED", "none")
             // Both servers sign tickets with one key, as a deployment must.
             .env("TESSERA_TICKET_KEY", "7".repeat(64))
             .env("LEPTOS_OUTPUT_NAME", "tessera")

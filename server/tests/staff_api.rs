@@ -444,10 +444,8 @@ async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
-#[tokio::test]
-async fn the_live_dashboard_moves_when_a_fan_buys() {
-    let (app, event, seats) = setup().await;
-    let staff = member(&app, "staff@example.com", Role::Staff).await;
+/// Opens the live dashboard of `event` as the signed-in `member`.
+async fn open_dashboard(app: &TestApp, member: &Buyer<'_>, event: EventId) -> Socket {
     let url = format!(
         "{}/api/staff/events/{event}/live",
         app.base_url.replacen("http://", "ws://", 1)
@@ -457,26 +455,70 @@ async fn the_live_dashboard_moves_when_a_fan_buys() {
             .expect("request");
     request.headers_mut().insert(
         "cookie",
-        staff
+        member
             .cookie
             .clone()
             .expect("cookie")
             .parse()
             .expect("header"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket");
+    socket
+}
+
+/// The dashboard's figures once they show `sold` seats sold; fails unless
+/// that happens within `within`.
+async fn until_sold(socket: &mut Socket, sold: i64, within: Duration) -> Value {
+    tokio::time::timeout(within, async {
+        loop {
+            let figures = next_json(socket).await;
+            if figures["sold"] == sold {
+                return figures;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the dashboard did not show {sold} sold within {within:?}"))
+}
+
+#[tokio::test]
+async fn the_live_dashboard_moves_when_a_fan_buys() {
+    let (app, event, seats) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut socket = open_dashboard(&app, &staff, event).await;
     let first = next_json(&mut socket).await;
     assert_eq!(first["sold"], 0);
     let mut fan = Buyer::new(&app);
     buy(&mut fan, event, &seats[0..2], "live-key-0001").await;
     // Holding and selling may arrive as one or two updates.
-    let mut latest = next_json(&mut socket).await;
-    while latest["sold"] != 2 {
-        latest = next_json(&mut socket).await;
-    }
+    let latest = until_sold(&mut socket, 2, Duration::from_secs(5)).await;
     assert_eq!(latest["revenue_cents"], 10_000);
+}
+
+#[tokio::test]
+async fn the_live_dashboard_keeps_moving_when_no_seat_map_is_open_past_the_idle_time() {
+    let (app, event, seats) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut socket = open_dashboard(&app, &staff, event).await;
+    assert_eq!(next_json(&mut socket).await["sold"], 0);
+    // Nobody has the event's seat map open: only the dashboard watches it.
+    // Move past the time after which an unwatched event leaves memory, and
+    // run a pump pass (the background pump runs one every tick as well).
+    app.state
+        .inventory
+        .clock()
+        .advance(server::live::IDLE_EVICT_MS + 1_000);
+    app.state.live.pump_once().await.expect("pump pass");
+    let mut fan = Buyer::new(&app);
+    buy(&mut fan, event, &seats[0..2], "idle-key-0001").await;
+    until_sold(&mut socket, 2, Duration::from_secs(5)).await;
+    // A second sale, well inside the minute the clock moved into: only the
+    // event's changes can bring it, not the turn of the minute.
+    buy(&mut fan, event, &seats[2..4], "idle-key-0002").await;
+    let latest = until_sold(&mut socket, 4, Duration::from_secs(3)).await;
+    assert_eq!(latest["revenue_cents"], 20_000);
 }
 
 fn in_days(days: i64) -> String {

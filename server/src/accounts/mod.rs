@@ -22,7 +22,8 @@ use crate::session::{random_hex_128, sha256_hex, BuyerSession};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
-    ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket, MyTicketsView, PurchaseId,
+    ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
+    MyTicketsView, PurchaseId,
     RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
@@ -275,6 +276,51 @@ impl Accounts {
         Ok(session.rotated())
     }
 
+    /// Changes the password, given the current one (throttled like
+    /// sign-in, so a stolen session cannot guess it). Every other session
+    /// of the account is signed out; this one stays signed in.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        session: &BuyerSession,
+        request: ChangePasswordRequest,
+        client: ClientKey,
+    ) -> Result<(), ApiError> {
+        validate_password(&request.new_password)?;
+        let attempt = self
+            .limiter
+            .reserve(&account.email, client, Instant::now())
+            .map_err(|wait| {
+                ApiError::rate_limited(
+                    format!(
+                        "too many wrong passwords; try again in {} minutes",
+                        wait.as_secs().div_ceil(60).max(1)
+                    ),
+                    wait,
+                )
+            })?;
+        let current = account.password_hash.clone();
+        if !passwords::verify(request.current_password, current).await {
+            // The attempt stays counted.
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the current password is not right",
+            ));
+        }
+        self.limiter.succeeded(attempt);
+        let hash = passwords::hash(request.new_password)
+            .await
+            .ok_or_else(ApiError::internal)?;
+        store::set_password(&self.store, account.id, &hash, &session.key)
+            .await
+            .map_err(store_error_to_api)?;
+        tracing::info!(
+            user = account.id,
+            "password changed; other sessions signed out"
+        );
+        Ok(())
+    }
+
     /// Follows a confirmation or claim link (unexpired, once). From a
     /// browser signed in to the link's account, that confirms the email.
     /// From any other browser the clicker must choose a new password: the
@@ -344,6 +390,7 @@ impl Accounts {
         account: &Account,
         token: &str,
     ) -> Result<(SavedCard, SavedCardView), ApiError> {
+        crate::payments::ensure_configured(self.gateway.as_ref())?;
         let token = PaymentToken::parse(token)
             .ok_or_else(|| ApiError::validation("token is not a payment token"))?;
         let card = self

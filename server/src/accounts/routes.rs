@@ -7,8 +7,8 @@ use crate::session::BuyerSession;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{
-    ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView, MyTicketsView, RegisterRequest,
-    SavePaymentMethodRequest, SavedCardView,
+    ChangePasswordRequest, ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView,
+    MyTicketsView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
 };
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/confirm", post(confirm))
         .route("/api/me", get(me))
+        .route("/api/me/password", post(change_password))
         .route(
             "/api/me/payment-method",
             put(save_payment_method).delete(delete_payment_method),
@@ -160,6 +161,26 @@ pub async fn confirm(
 ))]
 pub async fn me(signed_in: SignedIn) -> Json<MeView> {
     Json(me_view(&signed_in.account))
+}
+
+/// Changes the signed-in account's password; the current one is required.
+/// Every other session of the account is signed out, this one stays.
+#[utoipa::path(post, path = "/api/me/password", request_body = ChangePasswordRequest, responses(
+    (status = 204),
+    (status = 401, body = ErrorBody, description = "unauthenticated, or invalid_credentials: the current password is not right"),
+    (status = 422, body = ErrorBody, description = "the new password is too short or too long"),
+    (status = 429, body = ErrorBody, description = "too many wrong passwords"),
+))]
+pub async fn change_password(
+    State(accounts): State<Accounts>,
+    signed_in: SignedIn,
+    client: ClientAddr,
+    ApiJson(request): ApiJson<ChangePasswordRequest>,
+) -> HttpResult<StatusCode> {
+    accounts
+        .change_password(&signed_in.account, &signed_in.session, request, client.key)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Saves a card for one-click purchases: send the token from the

@@ -23,13 +23,18 @@ const ACCOUNT_COLUMNS: &str = "u.id, u.email, u.display_name, u.role, u.password
 /// How long a sign-in lasts without signing in again.
 pub const SESSION_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
 
+/// The account to sign in with this email. A disabled account is not
+/// found: signing in to it fails as for an unknown email.
 pub async fn by_email(store: &Store, email: &str) -> Result<Option<Account>, StoreError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users u WHERE u.email = $1");
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL"
+    );
     Ok(on_pool!(store, pool =>
         sqlx::query_as::<_, Account>(&sql).bind(email).fetch_optional(pool).await)?)
 }
 
-/// The account signed in on the session stored as `session_key`.
+/// The account signed in on the session stored as `session_key`; none once
+/// an admin has disabled the account.
 pub async fn by_session(
     store: &Store,
     session_key: &str,
@@ -37,7 +42,8 @@ pub async fn by_session(
 ) -> Result<Option<Account>, StoreError> {
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM auth_sessions a JOIN users u ON u.id = a.user_id \
-         WHERE a.token_hash = $1 AND a.expires_at > $2 AND u.password_hash IS NOT NULL"
+         WHERE a.token_hash = $1 AND a.expires_at > $2 AND u.password_hash IS NOT NULL \
+         AND u.disabled_at IS NULL"
     );
     Ok(on_pool!(store, pool =>
         sqlx::query_as::<_, Account>(&sql).bind(session_key).bind(now).fetch_optional(pool).await)?)
@@ -257,6 +263,31 @@ pub async fn end_session(store: &Store, session_key: &str) -> Result<(), StoreEr
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// Replaces the account's password hash and ends every sign-in of the
+/// account except the session stored as `keep_session`.
+pub async fn set_password(
+    store: &Store,
+    user_id: i64,
+    password_hash: &str,
+    keep_session: &str,
+) -> Result<(), StoreError> {
+    on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }.await)?;
     Ok(())
 }
 

@@ -92,6 +92,7 @@ impl Checkout {
         idempotency_key: &str,
         request: PurchaseRequest,
     ) -> Result<PurchaseView, ApiError> {
+        crate::payments::ensure_configured(self.gateway.as_ref())?;
         validate_idempotency_key(idempotency_key)?;
         let email = validate_email(&request.email)?;
         let plan = Self::payment_plan(account, &request)?;

@@ -15,22 +15,25 @@ pub mod viewer;
 
 use crate::catalog::Catalog;
 use crate::error::store_error_to_api;
+use crate::inventory::clock::Clock;
 use crate::inventory::holds::changes_since;
 use crate::store::Store;
 use app::error::ApiError;
 use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// How often the pump reads the change log: the batching tick of deltas.
 pub const TICK: Duration = Duration::from_millis(40);
 /// Frames a viewer may fall behind before it is resynchronised by snapshot.
 pub const DEFAULT_BUFFER: usize = 256;
-/// An event nobody has watched for this long is dropped from memory.
-const IDLE_EVICT: Duration = Duration::from_secs(60);
+/// An event nobody has watched for this long (in milliseconds of the
+/// inventory's clock, so tests can move past it) is dropped from memory.
+pub const IDLE_EVICT_MS: i64 = 60_000;
 
 /// A serialised delta, shared by every viewer of the event.
 #[derive(Debug)]
@@ -53,11 +56,24 @@ pub struct EventChannel {
     pub event_id: EventId,
     state: RwLock<SeatMapState>,
     sender: broadcast::Sender<Arc<DeltaFrame>>,
-    last_watched: Mutex<Instant>,
+    clock: Clock,
+    /// When somebody last subscribed or was found subscribed, by `clock`.
+    last_watched_ms: AtomicI64,
 }
 
 impl EventChannel {
+    #[cfg(test)]
     fn new(event_id: EventId, version: i64, seats: Vec<SeatView>, buffer: usize) -> Self {
+        Self::with_clock(event_id, version, seats, buffer, Clock::default())
+    }
+
+    fn with_clock(
+        event_id: EventId,
+        version: i64,
+        seats: Vec<SeatView>,
+        buffer: usize,
+        clock: Clock,
+    ) -> Self {
         let index = seats
             .iter()
             .enumerate()
@@ -73,13 +89,25 @@ impl EventChannel {
                 snapshot_json: None,
             }),
             sender,
-            last_watched: Mutex::new(Instant::now()),
+            last_watched_ms: AtomicI64::new(clock.now()),
+            clock,
         }
     }
 
+    /// Deltas from now on. While any receiver is alive the channel stays in
+    /// memory and the pump keeps it current.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<DeltaFrame>> {
-        *self.last_watched.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.mark_watched();
         self.sender.subscribe()
+    }
+
+    fn mark_watched(&self) {
+        self.last_watched_ms
+            .store(self.clock.now(), Ordering::Relaxed);
+    }
+
+    fn idle_for_ms(&self) -> i64 {
+        self.clock.now() - self.last_watched_ms.load(Ordering::Relaxed)
     }
 
     /// The current snapshot message and its version, serialised once per
@@ -187,6 +215,7 @@ fn to_frame(message: &LiveMessage) -> Utf8Bytes {
 pub struct LiveHub {
     store: Store,
     catalog: Catalog,
+    clock: Clock,
     buffer: usize,
     channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
     /// Serialises first loads so one event's map is read from the database once.
@@ -203,10 +232,12 @@ impl std::fmt::Debug for LiveHub {
 }
 
 impl LiveHub {
-    pub fn new(store: Store, catalog: Catalog, buffer: usize) -> Self {
+    /// `clock` is the inventory's, so tests can move past the idle eviction.
+    pub fn new(store: Store, catalog: Catalog, clock: Clock, buffer: usize) -> Self {
         Self {
             store,
             catalog,
+            clock,
             buffer,
             channels: Arc::default(),
             loading: Arc::default(),
@@ -231,11 +262,12 @@ impl LiveHub {
             return Ok(channel);
         }
         let map = self.catalog.seat_map(event_id).await?;
-        let channel = Arc::new(EventChannel::new(
+        let channel = Arc::new(EventChannel::with_clock(
             event_id,
             map.version,
             map.seats,
             self.buffer,
+            self.clock.clone(),
         ));
         self.channels
             .lock()
@@ -256,17 +288,8 @@ impl LiveHub {
         for channel in channels {
             let watched = channel.sender.receiver_count() > 0;
             if watched {
-                *channel
-                    .last_watched
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Instant::now();
-            } else if channel
-                .last_watched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .elapsed()
-                > IDLE_EVICT
-            {
+                channel.mark_watched();
+            } else if channel.idle_for_ms() > IDLE_EVICT_MS {
                 self.channels
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

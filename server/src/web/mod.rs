@@ -7,13 +7,14 @@ pub mod home_cache;
 use crate::accounts::{self, AccountPolicy, Accounts};
 use crate::catalog::Catalog;
 use crate::checkout::{self, Checkout};
-use crate::config::{Config, Seed};
+use crate::config::{Config, PaymentProcessor};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
 use crate::live::{self, LiveHub};
 use crate::net::ClientLimits;
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
+use crate::payments::unconfigured::Unconfigured;
 use crate::payments::PaymentGateway;
 use crate::staff::{self, Staff};
 use crate::state::AppState;
@@ -53,28 +54,23 @@ pub enum StartError {
     DemoAdmin(app::error::ApiError),
 }
 
-/// Connects, migrates, seeds (if asked and empty) and builds the router.
-/// Payments go to Stripe when a secret key is configured, else to the
-/// built-in test gateway.
+/// Connects, migrates, seeds (in demo mode, if empty) and builds the
+/// router. Payments go to the processor [`Config::payment_processor`] names.
 pub async fn build_app(
     config: &Config,
     leptos_options: LeptosOptions,
 ) -> Result<(Router, AppState), StartError> {
-    let gateway: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
-        Some(secret_key) => {
-            tracing::info!(api = %config.stripe_api_base, "payments: Stripe");
-            Arc::new(
-                StripeGateway::new(&config.stripe_api_base, secret_key)
-                    .map_err(|error| StartError::Payments(error.to_string()))?,
-            )
-        }
-        None => {
-            tracing::info!("payments: built-in test gateway (test cards only)");
-            Arc::new(TestGateway::new(
-                Duration::from_millis(config.payment_latency_ms),
-                config.payment_fault_rate,
-            ))
-        }
+    let processor = (config.payment_processor(), &config.stripe_secret_key);
+    let gateway: Arc<dyn PaymentGateway> = match processor {
+        (PaymentProcessor::Stripe, Some(secret_key)) => Arc::new(
+            StripeGateway::new(&config.stripe_api_base, secret_key)
+                .map_err(|error| StartError::Payments(error.to_string()))?,
+        ),
+        (PaymentProcessor::TestGateway, _) => Arc::new(TestGateway::new(
+            Duration::from_millis(config.payment_latency_ms),
+            config.payment_fault_rate,
+        )),
+        _ => Arc::new(Unconfigured),
     };
     build_app_with_gateway(config, leptos_options, gateway).await
 }
@@ -87,8 +83,9 @@ pub async fn build_app_with_gateway(
 ) -> Result<(Router, AppState), StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let seeded_demo = config.seed == Seed::Demo
-        && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
+    // Outside demo mode nothing is ever seeded: a deployment starts empty.
+    let seeded_demo =
+        config.demo && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
     let ticket_signer = Arc::new(match &config.ticket_key {
         Some(seed) => TicketSigner::from_seed_hex(seed)?,
         None => TicketSigner::load_or_create(&config.ticket_key_file)?,
@@ -113,7 +110,12 @@ pub async fn build_app_with_gateway(
         },
     );
     let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
-    let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
+    let live = LiveHub::new(
+        store.clone(),
+        catalog.clone(),
+        clock.clone(),
+        live::DEFAULT_BUFFER,
+    );
     let state = AppState {
         leptos_options,
         inventory: Inventory::new(
@@ -152,8 +154,8 @@ pub async fn build_app_with_gateway(
         tracing::info!("fresh database: demo data seeded");
         tracing::warn!(
             admin = demo::DEMO_ADMIN_EMAIL,
-            "the demo data has an admin whose password is in the README: for local use only \
-             (deploy with TESSERA_SEED=none)"
+            "the demo data has an admin whose password is in the README: demo mode is for \
+             local use only"
         );
     }
     if config.sweep_every_ms > 0 {
@@ -247,6 +249,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
         accounts::routes::logout,
         accounts::routes::confirm,
         accounts::routes::me,
+        accounts::routes::change_password,
         accounts::routes::save_payment_method,
         accounts::routes::delete_payment_method,
         accounts::routes::my_tickets,
@@ -257,6 +260,8 @@ fn page_routes() -> Vec<AxumRouteListing> {
         staff::routes::block_seats,
         staff::routes::scan,
         staff::routes::create_staff,
+        staff::routes::find_user,
+        staff::routes::update_user,
         staff::routes::create_venue,
         staff::routes::create_event,
         staff::routes::update_event,
