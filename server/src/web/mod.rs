@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod home_cache;
+pub mod limits;
 
 use crate::accounts::{self, Accounts};
 use crate::catalog::Catalog;
@@ -14,6 +15,7 @@ use crate::live::{self, LiveHub};
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::PaymentGateway;
+use crate::session::SessionKey;
 use crate::staff::{self, Staff};
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
@@ -25,11 +27,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use home_cache::{serve_cached_home, HomeCache};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use limits::CommonResponses;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -149,7 +152,12 @@ pub async fn build_app_with_gateway(
     Ok((router(state.clone()), state))
 }
 
+/// The whole HTTP surface. Outermost first, every request is searched for
+/// card numbers (before anything logs it), traced, compressed, given the
+/// session key, has the framework's refusals turned into JSON errors, has
+/// its body limited and is checked for cross-site forgery.
 pub fn router(state: AppState) -> Router {
+    let session_key = SessionKey::new(state.ticket_signer.derive_secret("tessera session ids v1"));
     let backend: SharedBackend = Arc::new(state.catalog.clone());
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -180,12 +188,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(pages)
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-        // Outside the trace layer: a URL with a card number is never logged.
+        .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(
-            crate::payments::card_guard::refuse_card_numbers_in_urls,
+            crate::error::json_framework_errors,
+        ))
+        .layer(Extension(session_key))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(limits::request_span))
+        // Outside the trace layer: a card number is never logged.
+        .layer(axum::middleware::from_fn(
+            crate::payments::card_guard::refuse_card_numbers,
         ))
         .with_state(state)
 }
@@ -204,6 +216,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&CommonResponses),
     info(
         title = "Tessera API",
         description = "Ticket sales: events, seats, holds, purchases."
