@@ -79,6 +79,26 @@ pub struct Config {
     /// the server log, for development without a mail server.
     #[arg(long, env = "TESSERA_MAIL", value_enum, default_value = "log")]
     pub mail: MailDelivery,
+
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle kept-alive connection stays open).
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a request may take to be answered before it gets a 503
+    /// (WebSockets excepted).
+    #[arg(long, env = "TESSERA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Connections open at once, live WebSockets included; more wait to be
+    /// accepted.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+
+    /// Seconds a live viewer's socket may stay blocked (the viewer stopped
+    /// reading) before the viewer is dropped.
+    #[arg(long, env = "TESSERA_LIVE_SEND_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_send_timeout_secs: u64,
 }
 
 /// How outgoing email is delivered.
@@ -107,6 +127,10 @@ impl fmt::Debug for Config {
             .field("ticket_key", &self.ticket_key.as_ref().map(|_| "***"))
             .field("ticket_key_file", &self.ticket_key_file)
             .field("mail", &self.mail)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("live_send_timeout_secs", &self.live_send_timeout_secs)
             .finish()
     }
 }
@@ -131,6 +155,10 @@ impl Config {
             ticket_key: Some(crate::session::hex(&rand::random::<[u8; 32]>())),
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             mail: MailDelivery::Log,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 25_000,
+            live_send_timeout_secs: 10,
         }
     }
 }

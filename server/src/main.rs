@@ -6,6 +6,7 @@
 use clap::Parser;
 use server::config::Config;
 use server::web::build_app;
+use server::web::serve::{serve, ServeSettings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -44,13 +45,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (app, state) = build_app(&config, leptos_options).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    // Connection addresses feed sign-in throttling.
-    axum::serve(
+    // Header-read timeout, connection cap, connection addresses (they feed
+    // sign-in throttling) and graceful shutdown.
+    serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        ServeSettings::from_config(&config),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())

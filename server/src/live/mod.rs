@@ -8,8 +8,11 @@
 //! thousand. A pump task reads each watched event's `seat_changes` after the
 //! version it has: changes committed by any server instance on the same
 //! database reach every instance's viewers the same way.
+//!
+//! The same map answers `GET /api/events/{id}/seats` ([`seat_map`]).
 
 pub mod routes;
+pub mod seat_map;
 pub mod socket;
 pub mod viewer;
 
@@ -20,6 +23,7 @@ use crate::store::Store;
 use app::error::ApiError;
 use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
 use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -31,6 +35,8 @@ pub const TICK: Duration = Duration::from_millis(40);
 pub const DEFAULT_BUFFER: usize = 256;
 /// An event nobody has watched for this long is dropped from memory.
 const IDLE_EVICT: Duration = Duration::from_secs(60);
+/// How long a viewer's socket may stay blocked before the viewer is dropped.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A serialised delta, shared by every viewer of the event.
 #[derive(Debug)]
@@ -47,6 +53,11 @@ struct SeatMapState {
     index: HashMap<SeatId, usize>,
     /// The snapshot message for `version`, serialised on first demand.
     snapshot_json: Option<Utf8Bytes>,
+    /// Held seats (by index) whose hold has run out, not yet swept, as of
+    /// the last read of the seats table; a seat leaves when it changes.
+    expired: Vec<usize>,
+    /// `GET /api/events/{id}/seats`, made on first demand.
+    rest_body: Option<seat_map::Body>,
 }
 
 pub struct EventChannel {
@@ -54,6 +65,8 @@ pub struct EventChannel {
     state: RwLock<SeatMapState>,
     sender: broadcast::Sender<Arc<DeltaFrame>>,
     last_watched: Mutex<Instant>,
+    /// When the last completed refresh for a seat-map read began.
+    read_refreshed_from: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl EventChannel {
@@ -71,10 +84,22 @@ impl EventChannel {
                 seats,
                 index,
                 snapshot_json: None,
+                expired: Vec::new(),
+                rest_body: None,
             }),
             sender,
             last_watched: Mutex::new(Instant::now()),
+            read_refreshed_from: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Viewers connected right now.
+    pub fn viewer_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    fn touch(&self) {
+        *self.last_watched.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<DeltaFrame>> {
@@ -158,6 +183,7 @@ impl EventChannel {
             let seat_id = SeatId(change.seat_id);
             if let Some(&at) = state.index.get(&seat_id) {
                 state.seats[at].status = status;
+                state.expired.retain(|&expired| expired != at);
             }
             wire.push(SeatChange { seat_id, status });
         }
@@ -188,6 +214,7 @@ pub struct LiveHub {
     store: Store,
     catalog: Catalog,
     buffer: usize,
+    send_timeout: Duration,
     channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
     /// Serialises first loads so one event's map is read from the database once.
     loading: Arc<tokio::sync::Mutex<()>>,
@@ -208,9 +235,34 @@ impl LiveHub {
             store,
             catalog,
             buffer,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             channels: Arc::default(),
             loading: Arc::default(),
         }
+    }
+
+    /// How long a viewer's socket may stay blocked before it is dropped.
+    pub fn with_send_timeout(self, send_timeout: Duration) -> Self {
+        Self {
+            send_timeout,
+            ..self
+        }
+    }
+
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// The event's seat map as `GET /api/events/{id}/seats` answers it,
+    /// as of the call; gzipped if asked.
+    pub async fn seat_map(&self, event_id: EventId, gzip: bool) -> Result<Bytes, ApiError> {
+        let channel = self.channel(event_id).await?;
+        channel.touch();
+        channel
+            .refresh_for_read(&self.store, self.catalog.clock())
+            .await
+            .map_err(store_error_to_api)?;
+        Ok(channel.seat_map_body(gzip))
     }
 
     fn existing(&self, event_id: EventId) -> Option<Arc<EventChannel>> {

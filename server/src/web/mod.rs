@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod home_cache;
 pub mod limits;
+pub mod serve;
 
 use crate::accounts::{self, Accounts};
 use crate::catalog::Catalog;
@@ -99,7 +100,8 @@ pub async fn build_app_with_gateway(
     let catalog = Catalog::new(store.clone(), clock.clone());
     let accounts = Accounts::new(store.clone(), clock.clone(), gateway.clone());
     let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
-    let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
+    let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER)
+        .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs));
     let state = AppState {
         leptos_options,
         inventory: Inventory::new(store.clone(), clock.clone(), live.clone()),
@@ -149,14 +151,16 @@ pub async fn build_app_with_gateway(
         );
     }
     state.live.spawn_pump();
-    Ok((router(state.clone()), state))
+    let request_timeout = Duration::from_secs(config.request_timeout_secs);
+    Ok((router(state.clone(), request_timeout), state))
 }
 
 /// The whole HTTP surface. Outermost first, every request is searched for
 /// card numbers (before anything logs it), traced, compressed, given the
-/// session key, has the framework's refusals turned into JSON errors, has
-/// its body limited and is checked for cross-site forgery.
-pub fn router(state: AppState) -> Router {
+/// session key, has the framework's refusals turned into JSON errors, is
+/// cut off after `request_timeout`, has its body limited and is checked
+/// for cross-site forgery.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let session_key = SessionKey::new(state.ticket_signer.derive_secret("tessera session ids v1"));
     let backend: SharedBackend = Arc::new(state.catalog.clone());
     let pages = Router::new()
@@ -189,6 +193,10 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
         .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            limits::time_limit,
+        ))
         .layer(axum::middleware::from_fn(
             crate::error::json_framework_errors,
         ))
@@ -224,7 +232,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
     paths(
         catalog::routes::list_events,
         catalog::routes::event_detail,
-        catalog::routes::seat_map,
+        live::routes::seat_map,
         inventory::routes::create_hold,
         inventory::routes::get_hold,
         inventory::routes::release_hold,
