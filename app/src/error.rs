@@ -14,6 +14,12 @@ use std::fmt;
 pub enum ErrorCode {
     /// 400: the request could not be parsed.
     BadRequest,
+    /// 405: the path exists but not with this method (see `Allow`).
+    MethodNotAllowed,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 415: the body is not JSON (`Content-Type: application/json`).
+    UnsupportedMediaType,
     /// 404: no such thing, or not yours.
     NotFound,
     /// 409: one or more requested seats are not free.
@@ -50,7 +56,8 @@ pub enum ErrorCode {
     /// 422: confirming this email from a browser not signed in to its
     /// account also sets the account's password: send `new_password`.
     NewPasswordRequired,
-    /// 503: a dependency (database, payment provider) is unavailable; retry.
+    /// 503: a dependency (database, payment provider) is unavailable, or the
+    /// request took longer than the server allows; retry.
     Unavailable,
     /// 503: this server has no payment processor configured, so nothing can
     /// be bought or saved; nothing was charged or recorded.
@@ -63,6 +70,9 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::BadRequest => 400,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::NotFound => 404,
             Self::SeatsUnavailable
             | Self::HoldNotActive

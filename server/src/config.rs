@@ -152,6 +152,26 @@ pub struct Config {
     /// accounts (password spraying).
     #[arg(long, env = "TESSERA_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_failures_per_address: u32,
+
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle kept-alive connection stays open).
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a request may take to be answered before it gets a 503
+    /// (WebSockets excepted).
+    #[arg(long, env = "TESSERA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Connections open at once, live WebSockets included; more wait to be
+    /// accepted.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+
+    /// Seconds a live viewer's socket may stay blocked (the viewer stopped
+    /// reading) before the viewer is dropped.
+    #[arg(long, env = "TESSERA_LIVE_SEND_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_send_timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -216,6 +236,10 @@ impl fmt::Debug for Config {
                 "sign_in_failures_per_address",
                 &self.sign_in_failures_per_address,
             )
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("live_send_timeout_secs", &self.live_send_timeout_secs)
             .finish()
     }
 }
@@ -274,6 +298,10 @@ impl Config {
             address_registrations_per_hour: REGISTRATIONS_PER_HOUR,
             sign_in_failures_per_account: 10,
             sign_in_failures_per_address: 100,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 25_000,
+            live_send_timeout_secs: 10,
         }
     }
 

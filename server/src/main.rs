@@ -8,6 +8,7 @@ use clap::Parser;
 use server::cli::Cli;
 use server::config::{Config, PaymentProcessor};
 use server::web::build_app;
+use server::web::serve::{self, ServeSettings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -75,13 +76,15 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let (app, state) = build_app(&config, leptos_options).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    // Connection addresses feed sign-in throttling.
-    axum::serve(
+    // Header-read timeout, connection cap, connection addresses (they feed
+    // sign-in throttling) and graceful shutdown.
+    serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        ServeSettings::from_config(&config),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -892,3 +892,132 @@ async fn sign_in_throttling_behind_a_trusted_proxy_counts_each_client_not_the_ba
         200
     );
 }
+
+/// The `Set-Cookie` values of a response.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().expect("ascii").to_string())
+        .collect()
+}
+
+/// Holds one seat with the given `Cookie` header (and TLS as the load
+/// balancer reports it); returns the answer and its cookies.
+async fn hold_with_cookie(
+    app: &TestApp,
+    event: EventId,
+    seat: i64,
+    cookie: Option<&str>,
+    over_tls: bool,
+) -> (Value, Vec<String>) {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/api/events/{event}/holds")))
+        .json(&json!({"seat_ids": [seat]}));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if over_tls {
+        request = request.header("x-forwarded-proto", "https");
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), 201);
+    let cookies = set_cookies(&response);
+    (response.json().await.expect("JSON"), cookies)
+}
+
+#[tokio::test]
+async fn a_session_id_the_client_chose_is_replaced_by_one_the_server_minted() {
+    let (app, event, seats) = setup().await;
+    // The shape ids used to have, chosen by the client (session fixation).
+    let chosen = "tessera_session=0123456789abcdef0123456789abcdef";
+    let (hold, cookies) = hold_with_cookie(&app, event, seats[0], Some(chosen), false).await;
+    assert_eq!(cookies.len(), 1, "a fresh id is issued: {cookies:?}");
+    let minted = cookies[0].split(';').next().expect("pair").to_string();
+    assert_ne!(minted, chosen);
+    assert!(!minted.bytes().any(|b| b.is_ascii_digit()), "{minted}");
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let status_with = |cookie: &str| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .header("cookie", cookie.to_string());
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(status_with(chosen).await, 404, "the chosen id owns nothing");
+    assert_eq!(status_with(&minted).await, 200);
+    // An id minted here is kept: no new cookie.
+    let (_, cookies) = hold_with_cookie(&app, event, seats[1], Some(&minted), false).await;
+    assert!(cookies.is_empty(), "{cookies:?}");
+}
+
+#[tokio::test]
+async fn over_tls_the_session_cookie_is_host_prefixed_and_both_names_are_read() {
+    let (app, event, seats) = setup().await;
+    let (hold, cookies) = hold_with_cookie(&app, event, seats[0], None, true).await;
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("__Host-tessera_session="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let pair = cookie.split(';').next().expect("pair").to_string();
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("cookie", &pair)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200, "the __Host- cookie is read");
+
+    // A browser still holding the plain name from before is recognised,
+    // and its id moves to the __Host- name.
+    let id = pair.split_once('=').expect("pair").1;
+    let plain = format!("tessera_session={id}");
+    let (_, cookies) = hold_with_cookie(&app, event, seats[1], Some(&plain), true).await;
+    assert!(
+        cookies[0].starts_with(&format!("__Host-tessera_session={id};")),
+        "{cookies:?}"
+    );
+    assert!(cookies[1].starts_with("tessera_session=;") && cookies[1].contains("Max-Age=0"));
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("cookie", &plain)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200, "the plain name is read too");
+}
+
+#[tokio::test]
+async fn servers_sharing_a_ticket_key_accept_each_others_sessions() {
+    let database_url = fresh_database_url().await;
+    let mut config = server::config::Config::for_database(database_url);
+    let first = spawn_app_with(config.clone()).await;
+    let hall = add_venue(first.store(), "Hall", "Hull").await;
+    let event = add_event(first.store(), hall, "Show", 5).await;
+    let (_, seats) = seat_map(&first, event).await;
+    let mut fan = Buyer::new(&first);
+    let (_, hold) = fan.hold(event, &[seats[0].0]).await;
+    let cookie = fan.cookie.clone().expect("cookie");
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let on = |app: &TestApp| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .header("cookie", cookie.clone());
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    let second = spawn_app_with(config.clone()).await;
+    assert_eq!(on(&second).await, 200, "same key: the same session");
+    config.ticket_key = Some("5".repeat(64));
+    let other_key = spawn_app_with(config).await;
+    assert_eq!(on(&other_key).await, 404, "another key: a stranger");
+}

@@ -734,3 +734,85 @@ async fn open_seat_maps_see_blocked_seats_at_once() {
         ]
     );
 }
+
+/// The staff socket speaks for the session its cookie names; a page on
+/// another site must not open it with the browser's cookie.
+#[tokio::test]
+async fn the_live_dashboard_refuses_a_handshake_from_another_site() {
+    let (app, event, _) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let url = format!(
+        "{}/api/staff/events/{event}/live",
+        app.base_url.replacen("http://", "ws://", 1)
+    );
+    let handshake = |origin: String| {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.clone(),
+            )
+            .expect("request");
+        let headers = request.headers_mut();
+        let cookie = staff.cookie.clone().expect("cookie");
+        headers.insert("cookie", cookie.parse().expect("header"));
+        headers.insert("origin", origin.parse().expect("header"));
+        request
+    };
+    let foreign =
+        tokio_tungstenite::connect_async(handshake("https://tickets.example.evil".into()))
+            .await
+            .expect_err("refused");
+    let tokio_tungstenite::tungstenite::Error::Http(response) = foreign else {
+        panic!("an HTTP refusal, got {foreign:?}");
+    };
+    assert_eq!(response.status(), 403);
+    let body: Value =
+        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("JSON error");
+    assert_eq!(body["error"]["code"], "forbidden");
+    // From our own pages it opens.
+    let (mut socket, _) = tokio_tungstenite::connect_async(handshake(app.base_url.clone()))
+        .await
+        .expect("same origin");
+    assert_eq!(next_json(&mut socket).await["sold"], 0);
+}
+
+/// The layout's size is checked from its numbers before any seat is made:
+/// a request for billions of seats is refused at once.
+#[tokio::test]
+async fn a_venue_of_billions_of_seats_is_refused_at_once() {
+    let app = spawn_app().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    // Every tier within the per-block limits; 1.7 billion seats in all.
+    let tiers: Vec<Value> = (0..900)
+        .map(|_| json!({"name_prefix": "T", "sections": 64, "rows": 150, "seats_per_row": 200}))
+        .collect();
+    let layout = json!({"name": "Huge", "city": "Leeds", "layout": {"kind": "bowl",
+        "pitch_length_m": 105.0, "pitch_width_m": 68.0, "tiers": tiers}});
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(app.url("/api/staff/venues"))
+        .header("cookie", staff.cookie.clone().expect("cookie"))
+        .json(&layout)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("answered (not still generating seats)");
+    let took = started.elapsed();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "validation", "{body}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // A stage of many sections, each allowed, too many together.
+    let sections: Vec<Value> = (0..201)
+        .map(|i| json!({"name": format!("S{i}"), "rows": 150, "seats_per_row": 200}))
+        .collect();
+    let layout =
+        json!({"name": "Long", "city": "Leeds", "layout": {"kind": "stage", "sections": sections}});
+    let (status, body) = staff
+        .send(Method::POST, "/api/staff/venues", Some(layout))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("validation"))
+    );
+}

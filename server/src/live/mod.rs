@@ -8,8 +8,11 @@
 //! thousand. A pump task reads each watched event's `seat_changes` after the
 //! version it has: changes committed by any server instance on the same
 //! database reach every instance's viewers the same way.
+//!
+//! The same map answers `GET /api/events/{id}/seats` ([`seat_map`]).
 
 pub mod routes;
+pub mod seat_map;
 pub mod socket;
 pub mod viewer;
 
@@ -21,10 +24,11 @@ use crate::store::Store;
 use app::error::ApiError;
 use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
 use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// How often the pump reads the change log: the batching tick of deltas.
@@ -34,6 +38,8 @@ pub const DEFAULT_BUFFER: usize = 256;
 /// An event nobody has watched for this long (in milliseconds of the
 /// inventory's clock, so tests can move past it) is dropped from memory.
 pub const IDLE_EVICT_MS: i64 = 60_000;
+/// How long a viewer's socket may stay blocked before the viewer is dropped.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A serialised delta, shared by every viewer of the event.
 #[derive(Debug)]
@@ -50,6 +56,11 @@ struct SeatMapState {
     index: HashMap<SeatId, usize>,
     /// The snapshot message for `version`, serialised on first demand.
     snapshot_json: Option<Utf8Bytes>,
+    /// Held seats (by index) whose hold has run out, not yet swept, as of
+    /// the last read of the seats table; a seat leaves when it changes.
+    expired: Vec<usize>,
+    /// `GET /api/events/{id}/seats`, made on first demand.
+    rest_body: Option<seat_map::Body>,
 }
 
 pub struct EventChannel {
@@ -59,6 +70,8 @@ pub struct EventChannel {
     clock: Clock,
     /// When somebody last subscribed or was found subscribed, by `clock`.
     last_watched_ms: AtomicI64,
+    /// When the last completed refresh for a seat-map read began.
+    read_refreshed_from: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl EventChannel {
@@ -87,11 +100,19 @@ impl EventChannel {
                 seats,
                 index,
                 snapshot_json: None,
+                expired: Vec::new(),
+                rest_body: None,
             }),
             sender,
             last_watched_ms: AtomicI64::new(clock.now()),
             clock,
+            read_refreshed_from: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Viewers connected right now.
+    pub fn viewer_count(&self) -> usize {
+        self.sender.receiver_count()
     }
 
     /// Deltas from now on. While any receiver is alive the channel stays in
@@ -186,6 +207,7 @@ impl EventChannel {
             let seat_id = SeatId(change.seat_id);
             if let Some(&at) = state.index.get(&seat_id) {
                 state.seats[at].status = status;
+                state.expired.retain(|&expired| expired != at);
             }
             wire.push(SeatChange { seat_id, status });
         }
@@ -217,6 +239,7 @@ pub struct LiveHub {
     catalog: Catalog,
     clock: Clock,
     buffer: usize,
+    send_timeout: Duration,
     channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
     /// Serialises first loads so one event's map is read from the database once.
     loading: Arc<tokio::sync::Mutex<()>>,
@@ -239,9 +262,34 @@ impl LiveHub {
             catalog,
             clock,
             buffer,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             channels: Arc::default(),
             loading: Arc::default(),
         }
+    }
+
+    /// How long a viewer's socket may stay blocked before it is dropped.
+    pub fn with_send_timeout(self, send_timeout: Duration) -> Self {
+        Self {
+            send_timeout,
+            ..self
+        }
+    }
+
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// The event's seat map as `GET /api/events/{id}/seats` answers it,
+    /// as of the call; gzipped if asked.
+    pub async fn seat_map(&self, event_id: EventId, gzip: bool) -> Result<Bytes, ApiError> {
+        let channel = self.channel(event_id).await?;
+        channel.mark_watched();
+        channel
+            .refresh_for_read(&self.store, self.catalog.clock())
+            .await
+            .map_err(store_error_to_api)?;
+        Ok(channel.seat_map_body(gzip))
     }
 
     fn existing(&self, event_id: EventId) -> Option<Arc<EventChannel>> {

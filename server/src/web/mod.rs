@@ -3,6 +3,8 @@
 
 pub mod csrf;
 pub mod home_cache;
+pub mod limits;
+pub mod serve;
 
 use crate::accounts::{self, AccountPolicy, Accounts};
 use crate::catalog::Catalog;
@@ -16,6 +18,7 @@ use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::unconfigured::Unconfigured;
 use crate::payments::PaymentGateway;
+use crate::session::SessionKey;
 use crate::staff::{self, Staff};
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
@@ -27,11 +30,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use home_cache::{serve_cached_home, HomeCache};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use limits::CommonResponses;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -115,7 +119,8 @@ pub async fn build_app_with_gateway(
         catalog.clone(),
         clock.clone(),
         live::DEFAULT_BUFFER,
-    );
+    )
+    .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs));
     let state = AppState {
         leptos_options,
         inventory: Inventory::new(
@@ -171,10 +176,17 @@ pub async fn build_app_with_gateway(
         );
     }
     state.live.spawn_pump();
-    Ok((router(state.clone()), state))
+    let request_timeout = Duration::from_secs(config.request_timeout_secs);
+    Ok((router(state.clone(), request_timeout), state))
 }
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface. Outermost first, every request is searched for
+/// card numbers (before anything logs it), traced, compressed, given the
+/// session key, has the framework's refusals turned into JSON errors, is
+/// cut off after `request_timeout`, has its body limited and is checked
+/// for cross-site forgery.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let session_key = SessionKey::new(state.ticket_signer.derive_secret("tessera session ids v1"));
     let backend: SharedBackend = Arc::new(state.catalog.clone());
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -205,12 +217,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(pages)
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-        // Outside the trace layer: a URL with a card number is never logged.
+        .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            limits::time_limit,
+        ))
         .layer(axum::middleware::from_fn(
-            crate::payments::card_guard::refuse_card_numbers_in_urls,
+            crate::error::json_framework_errors,
+        ))
+        .layer(Extension(session_key))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(limits::request_span))
+        // Outside the trace layer: a card number is never logged.
+        .layer(axum::middleware::from_fn(
+            crate::payments::card_guard::refuse_card_numbers,
         ))
         .with_state(state)
 }
@@ -229,6 +249,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&CommonResponses),
     info(
         title = "Tessera API",
         description = "Ticket sales: events, seats, holds, purchases."
@@ -236,7 +257,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
     paths(
         catalog::routes::list_events,
         catalog::routes::event_detail,
-        catalog::routes::seat_map,
+        live::routes::seat_map,
         inventory::routes::create_hold,
         inventory::routes::get_hold,
         inventory::routes::release_hold,
