@@ -30,6 +30,9 @@ pub enum ErrorCode {
     CardDataRefused,
     /// 402: the payment was declined.
     PaymentDeclined,
+    /// 422: this `Idempotency-Key` was already used in this session for a
+    /// different request (another hold, email or payment choice).
+    IdempotencyKeyReused,
     /// 422: the request parsed but its values are not acceptable.
     Validation,
     /// 401: this needs a signed-in account.
@@ -63,7 +66,10 @@ impl ErrorCode {
             Self::Unauthenticated | Self::InvalidCredentials => 401,
             Self::Forbidden => 403,
             Self::PaymentDeclined => 402,
-            Self::Validation | Self::TicketLimitExceeded | Self::CardDataRefused => 422,
+            Self::Validation
+            | Self::TicketLimitExceeded
+            | Self::CardDataRefused
+            | Self::IdempotencyKeyReused => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
