@@ -19,12 +19,12 @@ scripts/setup-toolchain.sh
 step "format"
 cargo fmt --all -- --check
 
-step "lint (server + shared crate, and the browser bundle for wasm)"
-cargo clippy -p app -p server --all-targets -- -D warnings
+step "lint (server + shared crate + Stripe stand-in, and the browser bundle for wasm)"
+cargo clippy -p app -p server -p stripe-stand-in --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
-timeout 1800 cargo test -p app -p server
+timeout 1800 cargo test -p app -p server -p stripe-stand-in
 
 step "the same tests on PostgreSQL"
 timeout 1800 scripts/with-postgres.sh cargo test -p app -p server

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     CardDataRefused,
     /// 402: the payment was declined.
     PaymentDeclined,
+    /// 422: this `Idempotency-Key` was already used in this session for a
+    /// different request (another hold, email or payment choice).
+    IdempotencyKeyReused,
     /// 422: the request parsed but its values are not acceptable.
     Validation,
     /// 401: this needs a signed-in account.
@@ -86,7 +89,8 @@ impl ErrorCode {
             Self::Validation
             | Self::TicketLimitExceeded
             | Self::CardDataRefused
-            | Self::NewPasswordRequired => 422,
+            | Self::NewPasswordRequired
+            | Self::IdempotencyKeyReused => 422,
             Self::RateLimited => 429,
             Self::Unavailable | Self::PaymentsNotConfigured => 503,
             Self::Internal => 500,

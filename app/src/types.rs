@@ -278,6 +278,9 @@ pub enum PurchaseStatus {
     Pending,
     Paid,
     Failed,
+    /// The refund is decided (its tickets no longer admit anyone) and the
+    /// payment processor has not confirmed it yet.
+    Refunding,
     Refunded,
 }
 
@@ -287,14 +290,21 @@ impl PurchaseStatus {
             Self::Pending => "pending",
             Self::Paid => "paid",
             Self::Failed => "failed",
+            Self::Refunding => "refunding",
             Self::Refunded => "refunded",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Pending, Self::Paid, Self::Failed, Self::Refunded]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            Self::Pending,
+            Self::Paid,
+            Self::Failed,
+            Self::Refunding,
+            Self::Refunded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 }
 

@@ -69,10 +69,17 @@ pub struct Config {
     #[arg(long, env = "TESSERA_SWEEP_MS", default_value_t = 500)]
     pub sweep_every_ms: u64,
 
-    /// How often purchases left pending by a crash are settled against the
-    /// payment provider (also once at start-up); 0 turns it off.
+    /// How often the reconciler settles what a crash or a lost reply left
+    /// open (pending purchases, unfinished refunds, late payments), in
+    /// seconds (also once at start-up); 0 turns it off.
     #[arg(long, env = "TESSERA_RECONCILE_SECONDS", default_value_t = 30)]
     pub reconcile_every_secs: u64,
+
+    /// How long a failed purchase whose payment could still succeed late
+    /// (its confirmation was in flight when it was settled) is watched, in
+    /// hours; a late success is refunded.
+    #[arg(long, env = "TESSERA_LATE_PAYMENT_WATCH_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub late_payment_watch_hours: u64,
 
     /// Built-in test gateway (demo mode): added latency per call, in milliseconds.
     #[arg(long, env = "TESSERA_PAYMENT_LATENCY_MS", default_value_t = 0)]
@@ -205,6 +212,7 @@ impl fmt::Debug for Config {
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("sweep_every_ms", &self.sweep_every_ms)
             .field("reconcile_every_secs", &self.reconcile_every_secs)
+            .field("late_payment_watch_hours", &self.late_payment_watch_hours)
             .field("payment_latency_ms", &self.payment_latency_ms)
             .field("payment_fault_rate", &self.payment_fault_rate)
             .field(
@@ -279,6 +287,7 @@ impl Config {
             home_cache_seconds: 60,
             sweep_every_ms: 0,
             reconcile_every_secs: 0,
+            late_payment_watch_hours: 24,
             payment_latency_ms: 0,
             payment_fault_rate: 0.0,
             stripe_secret_key: None,

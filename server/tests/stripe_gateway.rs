@@ -1,29 +1,76 @@
-//! The Stripe adapter against a local stand-in that speaks Stripe's wire
-//! format: the same trait, the same checkout, a different processor.
+//! The Stripe adapter against the local stand-in (`tools/stripe-stand-in`),
+//! which speaks Stripe's wire format: the same trait, the same checkout, a
+//! different processor. Recovery never uses search: the stand-in's index
+//! lags by an hour in these tests.
 
 mod common;
 
-use common::stripe_stand_in::{StripeStandIn, SECRET_KEY};
 use common::*;
 use reqwest::Method;
 use server::payments::stripe::StripeGateway;
-use server::payments::{ChargeRequest, PaymentError, PaymentGateway, PaymentToken};
+use server::payments::{
+    Confirmation, Intent, IntentRequest, IntentStatus, Outcome, PaymentError, PaymentGateway,
+    PaymentToken,
+};
 use std::sync::Arc;
+use std::time::Duration;
+use stripe_stand_in::{Options, StripeStandIn, SECRET_KEY};
 
-fn charge_request(token: &str, key: &str) -> ChargeRequest {
-    ChargeRequest {
+async fn stand_in() -> StripeStandIn {
+    StripeStandIn::start_with(Options {
+        search_lag: Duration::from_secs(3600),
+        ..Options::default()
+    })
+    .await
+    .expect("stand-in")
+}
+
+fn intent_request(key: &str, customer: Option<String>) -> IntentRequest {
+    IntentRequest {
         amount_cents: 4200,
         currency: "usd",
-        token: PaymentToken::parse(token).expect("token"),
-        customer: None,
+        customer,
         idempotency_key: key.into(),
+        purchase_id: 7,
         description: "test".into(),
     }
 }
 
+fn with(token: &PaymentToken, off_session: bool) -> Confirmation {
+    Confirmation {
+        method: token.clone(),
+        off_session,
+    }
+}
+
+/// Creates a payment and confirms it with `token`.
+async fn pay(
+    gateway: &StripeGateway,
+    key: &str,
+    token: &str,
+    customer: Option<String>,
+) -> Result<Intent, PaymentError> {
+    let off_session = customer.is_some();
+    let intent = gateway
+        .create_intent(&intent_request(key, customer))
+        .await?;
+    let token = PaymentToken::parse(token).expect("token");
+    gateway
+        .confirm(&intent.id, &with(&token, off_session))
+        .await
+}
+
+fn succeeded(stripe: &StripeStandIn) -> usize {
+    stripe
+        .records()
+        .iter()
+        .filter(|r| r["status"] == "succeeded")
+        .count()
+}
+
 #[tokio::test]
 async fn a_saved_card_is_charged_through_its_customer_only() {
-    let stripe = StripeStandIn::start().await;
+    let stripe = stand_in().await;
     let gateway = StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client");
     let token = PaymentToken::parse("tok_mastercard").expect("token");
     let saved = gateway
@@ -34,21 +81,18 @@ async fn a_saved_card_is_charged_through_its_customer_only() {
         (saved.brand.as_str(), saved.last4.as_str()),
         ("mastercard", "4444")
     );
-    assert!(saved.method.expose().starts_with("pm_"));
     let customer = saved.customer.clone().expect("a customer");
     assert!(customer.starts_with("cus_"));
+    let method = saved.method.expose().to_string();
+    assert!(method.starts_with("pm_"));
 
-    let mut request = charge_request("tok_visa", "saved-1");
-    request.token = saved.method.clone();
-    request.customer = Some(customer);
-    gateway
-        .charge(&request)
-        .await
-        .expect("charged the saved card");
+    let paid = pay(&gateway, "saved-1", &method, Some(customer)).await;
+    assert_eq!(paid.map(|i| i.status), Ok(IntentStatus::Succeeded));
     // Without its customer the saved method is refused, as Stripe does.
-    request.customer = None;
-    request.idempotency_key = "saved-2".into();
-    assert!(gateway.charge(&request).await.is_err());
+    assert!(matches!(
+        pay(&gateway, "saved-2", &method, None).await,
+        Err(PaymentError::Invalid(_))
+    ));
     // A declined card cannot be saved.
     let declined = PaymentToken::parse("tok_chargeDeclined").expect("token");
     assert!(matches!(
@@ -58,84 +102,92 @@ async fn a_saved_card_is_charged_through_its_customer_only() {
 }
 
 #[tokio::test]
-async fn charges_are_idempotent_refundable_and_findable() {
-    let stripe = StripeStandIn::start().await;
+async fn payments_are_created_once_per_key_confirmed_once_and_refunded_once() {
+    let stripe = stand_in().await;
     let gateway = StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client");
-    let charge = gateway
-        .charge(&charge_request("tok_visa", "idem-1"))
+    let created = gateway
+        .create_intent(&intent_request("idem-1", None))
         .await
-        .expect("charged");
-    assert!(charge.id.starts_with("pi_"));
-    assert_eq!(charge.amount_cents, 4200);
+        .expect("created");
+    assert_eq!(created.outcome(), Outcome::Open);
     let again = gateway
-        .charge(&charge_request("tok_visa", "idem-1"))
+        .create_intent(&intent_request("idem-1", None))
         .await
         .expect("replayed");
-    assert_eq!(again.id, charge.id);
+    assert_eq!(again.id, created.id);
     assert_eq!(
         stripe.intents_created(),
         1,
-        "the same key never charges twice"
+        "the same key never creates twice"
     );
+    let mut other = intent_request("idem-1", None);
+    other.amount_cents = 1;
+    assert!(matches!(
+        gateway.create_intent(&other).await,
+        Err(PaymentError::Invalid(_))
+    ));
 
+    let visa = PaymentToken::parse("tok_visa").expect("token");
+    let paid = gateway
+        .confirm(&created.id, &with(&visa, false))
+        .await
+        .expect("confirmed");
+    assert_eq!(paid.outcome(), Outcome::Charged);
+    assert_eq!(paid.amount_cents, 4200);
     assert_eq!(
-        gateway
-            .find_charge("idem-1")
-            .await
-            .expect("search")
-            .map(|c| c.id),
-        Some(charge.id.clone())
+        gateway.confirm(&created.id, &with(&visa, false)).await,
+        Ok(paid.clone()),
+        "a repeated confirmation gets the first answer"
     );
-    assert_eq!(
-        gateway.find_charge("idem-unknown").await.expect("search"),
-        None
-    );
+    assert_eq!(gateway.retrieve(&created.id).await, Ok(paid.clone()));
+    assert!(gateway.cancel(&created.id).await.is_err());
 
-    gateway.refund(&charge.id).await.expect("refunded");
+    gateway.refund(&created.id).await.expect("refunded");
     gateway
-        .refund(&charge.id)
+        .refund(&created.id)
         .await
         .expect("refunding twice is harmless");
     assert_eq!(stripe.refunds(), 1);
-    let pm = gateway
-        .charge(&charge_request("pm_card_visa", "idem-2"))
-        .await
-        .expect("payment method");
-    assert_ne!(pm.id, charge.id);
+    assert_eq!(stripe.records()[0]["amount_refunded"], 4200);
+    assert!(gateway.retrieve("not-a-payment/../x").await.is_err());
 }
 
 #[tokio::test]
 async fn declines_transient_failures_and_bad_keys_are_told_apart() {
-    let stripe = StripeStandIn::start().await;
+    let stripe = stand_in().await;
     let gateway = StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client");
     assert!(matches!(
-        gateway
-            .charge(&charge_request("tok_chargeDeclined", "d-1"))
-            .await,
+        pay(&gateway, "d-1", "tok_chargeDeclined", None).await,
         Err(PaymentError::Declined(_))
     ));
     assert!(matches!(
-        gateway
-            .charge(&charge_request("tok_processing_error", "p-1"))
-            .await,
+        pay(&gateway, "p-1", "tok_processing_error", None).await,
         Err(PaymentError::Transient(_))
     ));
+    // The failed attempt is on the payment, for whoever looks it up.
+    let declined = stripe.records()[0]["id"].as_str().expect("id").to_string();
+    let looked_up = gateway.retrieve(&declined).await.expect("retrieved");
+    assert!(matches!(
+        looked_up.outcome(),
+        Outcome::Failed(PaymentError::Declined(_))
+    ));
+    let canceled = gateway.cancel(&declined).await.expect("canceled");
+    assert!(matches!(canceled.outcome(), Outcome::Failed(_)));
+
     let wrong_key = StripeGateway::new(&stripe.base_url, "sk_test_wrong").expect("client");
-    assert!(wrong_key
-        .charge(&charge_request("tok_visa", "w-1"))
-        .await
-        .is_err());
+    assert!(matches!(
+        pay(&wrong_key, "w-1", "tok_visa", None).await,
+        Err(PaymentError::Invalid(_))
+    ));
     let unreachable = StripeGateway::new("http://127.0.0.1:9", SECRET_KEY).expect("client");
     assert!(matches!(
-        unreachable.charge(&charge_request("tok_visa", "u-1")).await,
+        pay(&unreachable, "u-1", "tok_visa", None).await,
         Err(PaymentError::Transient(_))
     ));
-    assert_eq!(stripe.intents_created(), 0);
+    assert_eq!(succeeded(&stripe), 0);
 }
 
-#[tokio::test]
-async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
-    let stripe = StripeStandIn::start().await;
+async fn stripe_app(stripe: &StripeStandIn) -> (TestApp, app::types::EventId, Vec<i64>) {
     let gateway = Arc::new(StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client"));
     let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
@@ -146,7 +198,13 @@ async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
         .into_iter()
         .map(|(id, _)| id)
         .collect();
+    (app, event, seats)
+}
 
+#[tokio::test]
+async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
+    let stripe = stand_in().await;
+    let (app, event, seats) = stripe_app(&stripe).await;
     let mut fan = Buyer::new(&app);
     let (_, hold) = fan.hold(event, &seats[0..2]).await;
     let (status, body) = fan
@@ -163,7 +221,10 @@ async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
             .0,
         201
     );
-    assert_eq!(stripe.intents_created(), 1);
+    assert_eq!(succeeded(&stripe), 1);
+    // The client's key never reaches the processor.
+    let records = serde_json::to_string(&stripe.records()).expect("JSON");
+    assert!(!records.contains("stripe-success"), "{records}");
 
     let (status, refunded) = fan
         .send(
@@ -176,4 +237,103 @@ async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
     assert_eq!(stripe.refunds(), 1);
     let (_, map) = seat_map(&app, event).await;
     assert_eq!(map[0].1, "available");
+}
+
+#[tokio::test]
+async fn a_lost_reply_is_recovered_by_the_payment_id_without_the_search_index() {
+    let stripe = stand_in().await;
+    let (app, event, seats) = stripe_app(&stripe).await;
+    // The confirmation is carried out, but its reply is lost.
+    let mut fan = Buyer::new(&app);
+    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    stripe.lose_next_replies_to("/confirm", 1);
+    let (status, _) = fan
+        .purchase(&hold["hold_id"], "lost-reply-1", "tok_visa")
+        .await;
+    assert_eq!(status, 503);
+    // Here the creation's reply is lost: the payment exists, its id was
+    // never recorded, and it was never confirmed.
+    let mut other = Buyer::new(&app);
+    let (_, other_hold) = other.hold(event, &seats[2..3]).await;
+    stripe.lose_next_replies_to("/v1/payment_intents", 1);
+    let (status, _) = other
+        .purchase(&other_hold["hold_id"], "lost-create-1", "tok_visa")
+        .await;
+    assert_eq!(status, 503);
+    assert_eq!(stripe.intents_created(), 2);
+
+    app.state.inventory.clock().advance(2 * 60_000);
+    app.state.checkout.reconcile().await.expect("reconcile");
+    let (status, purchase) = fan
+        .purchase(&hold["hold_id"], "lost-reply-1", "tok_visa")
+        .await;
+    assert_eq!(
+        status, 201,
+        "the payment succeeded, so the seats are sold: {purchase}"
+    );
+    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    // The replayed creation found the same payment (no second one) and,
+    // as it was never confirmed, canceled it.
+    let (status, _) = other
+        .purchase(&other_hold["hold_id"], "lost-create-1", "tok_visa")
+        .await;
+    assert_eq!(status, 503);
+    let records = stripe.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1]["status"], "canceled");
+    assert_eq!(succeeded(&stripe), 1);
+}
+
+#[tokio::test]
+async fn a_refund_whose_reply_is_lost_is_finished_by_the_reconciler() {
+    let stripe = stand_in().await;
+    let (app, event, seats) = stripe_app(&stripe).await;
+    let mut fan = Buyer::new(&app);
+    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let (_, purchase) = fan
+        .purchase(&hold["hold_id"], "refund-lost-1", "tok_visa")
+        .await;
+    let code = purchase["tickets"][0]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let path = format!("/api/purchases/{}/refund", purchase["purchase_id"]);
+
+    stripe.lose_next_replies_to("/v1/refunds", 1);
+    let (status, body) = fan.send(Method::POST, &path, None).await;
+    assert_eq!(status, 503, "{body}");
+    let (_, now) = fan
+        .send(
+            Method::GET,
+            &format!("/api/purchases/{}", purchase["purchase_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(now["status"], "refunding");
+    // The decision stands: the ticket no longer admits anyone.
+    let scanned = app
+        .state
+        .staff
+        .scan(&code, Some(event))
+        .await
+        .expect("scan");
+    assert_ne!(scanned.result, app::staff::ScanOutcome::Valid);
+    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+
+    app.state.inventory.clock().advance(2 * 60_000);
+    assert_eq!(app.state.checkout.reconcile().await.expect("reconcile"), 1);
+    let (_, now) = fan
+        .send(
+            Method::GET,
+            &format!("/api/purchases/{}", purchase["purchase_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(now["status"], "refunded");
+    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
+    assert_eq!(
+        stripe.refunds(),
+        1,
+        "the replayed refund is the same refund"
+    );
 }

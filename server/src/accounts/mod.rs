@@ -23,8 +23,7 @@ use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
     ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
-    MyTicketsView, PurchaseId,
-    RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
+    MyTicketsView, PurchaseId, RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
 use mail::{Mail, Mailer};

@@ -7,8 +7,8 @@ use crate::session::BuyerSession;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{
-    ChangePasswordRequest, ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView,
-    MyTicketsView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
+    ChangePasswordRequest, ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView, MyTicketsView,
+    RegisterRequest, SavePaymentMethodRequest, SavedCardView,
 };
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;

@@ -1,19 +1,29 @@
 //! Checkout: paying for a hold, idempotently, through the payment gateway;
 //! refunds; and reconciling purchases whose outcome a crash left unknown.
 //!
-//! The order of steps is what makes it safe: record `pending` (and extend
-//! the hold) → charge with the purchase's idempotency key → sell in one
-//! transaction. A charge whose seats could no longer be sold is refunded at
-//! once; one whose process died before the sale is settled on restart by
-//! asking the processor what happened under that key.
+//! The order of steps is what makes it safe, whatever crashes when:
+//! record `pending` (remembering the hold's expiry, extending it for the
+//! payment) → create the payment under a key derived from the purchase →
+//! record its id, in its own commit → confirm it → sell in one transaction.
+//! From the moment a payment could move money its id is on the purchase
+//! (or, before that, replaying its creation returns it), so its outcome is
+//! always found by asking the processor about that id, never by searching.
+//! A payment that succeeds for a purchase that was not sold (seats lost,
+//! or already settled `failed`) is refunded. A declined or failed attempt
+//! gives the hold back its old expiry: the payment grace covers a charge
+//! in flight only. See [`reconcile`] for what happens after a crash and
+//! [`refund`] for refunds.
 
+mod payment;
+pub mod reconcile;
+pub mod refund;
 pub mod routes;
 pub mod store;
 
 use crate::accounts::{Account, Accounts};
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
-use crate::payments::{ChargeRequest, PaymentError, PaymentGateway, PaymentToken};
+use crate::payments::{Confirmation, PaymentGateway, PaymentToken};
 use crate::store::Store;
 use crate::tickets::codes::TicketSigner;
 use app::error::{ApiError, ErrorCode};
@@ -21,8 +31,12 @@ use app::types::{
     EventId, HoldId, PurchaseId, PurchaseRequest, PurchaseStatus, PurchaseView, SeatId, TicketId,
     TicketStatus, TicketView,
 };
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use store::{BeginOutcome, Buyer, Completion, PurchaseRow};
+use std::time::Duration;
+use store::{BeginOutcome, Buyer, NewPurchase, PurchaseRow, Timing};
+
+pub use reconcile::spawn_reconciler;
 
 /// How a purchase will be paid, decided (and validated) before it is recorded.
 enum PaymentPlan {
@@ -32,15 +46,18 @@ enum PaymentPlan {
     SaveThenCharge(PaymentToken),
 }
 
-/// How long a hold is guaranteed to outlive the start of its payment.
+/// How long a hold is guaranteed to outlive the start of a charge in flight.
 pub const PAYMENT_GRACE_MS: i64 = 120_000;
-/// A charge call that has not answered by then counts as "outcome unknown".
-pub const CHARGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-/// Pending purchases older than this are reconciled against the processor:
-/// past the charge timeout (so no call is still in flight), and before the
-/// payment grace runs out (so a process that died mid-payment and restarts
-/// promptly still sells the seats instead of refunding).
+/// A processor call that has not answered by then counts as "outcome unknown".
+pub const PROCESSOR_TIMEOUT: Duration = Duration::from_secs(30);
+/// A pending purchase is reconciled this long after its last attempt began:
+/// past the processor timeout (so its own calls have given up), and before
+/// the payment grace runs out (so a process that died mid-payment and
+/// restarts promptly still sells the seats instead of refunding).
 pub const RECONCILE_AFTER_MS: i64 = 60_000;
+/// How long a failed purchase whose payment could still succeed late is
+/// watched by default (Stripe keeps idempotency keys for 24 hours).
+pub const DEFAULT_LATE_PAYMENT_WATCH: Duration = Duration::from_secs(24 * 3600);
 
 const FAILURE_DECLINED: &str = "declined";
 const FAILURE_PROCESSING: &str = "processing_error";
@@ -53,6 +70,7 @@ pub struct Checkout {
     gateway: Arc<dyn PaymentGateway>,
     signer: Arc<TicketSigner>,
     accounts: Accounts,
+    late_payment_watch_ms: i64,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -77,11 +95,28 @@ impl Checkout {
             gateway,
             signer,
             accounts,
+            late_payment_watch_ms: DEFAULT_LATE_PAYMENT_WATCH.as_millis() as i64,
         }
     }
 
-    /// Pays for a hold. The same `idempotency_key` again returns the first
-    /// answer and never charges twice. Signed in, the purchase belongs to
+    /// How long a failed purchase whose payment might still succeed is
+    /// watched (a late success is refunded).
+    pub fn with_late_payment_watch(mut self, watch: Duration) -> Self {
+        self.late_payment_watch_ms = i64::try_from(watch.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            now: self.clock.now(),
+            payment_grace_ms: PAYMENT_GRACE_MS,
+            reconcile_after_ms: RECONCILE_AFTER_MS,
+        }
+    }
+
+    /// Pays for a hold. The same `idempotency_key` again in the same
+    /// session returns the first answer and never charges twice; with a
+    /// different request it is refused. Signed in, the purchase belongs to
     /// the account and may use (or save) its card; as a guest it is
     /// recorded under the given email.
     pub async fn purchase(
@@ -96,22 +131,26 @@ impl Checkout {
         validate_idempotency_key(idempotency_key)?;
         let email = validate_email(&request.email)?;
         let plan = Self::payment_plan(account, &request)?;
-        let buyer = match account {
-            Some(account) => Buyer::Account(account.id),
-            None => Buyer::Guest(&email),
-        };
-        let now = self.clock.now();
-        let begun = store::begin_purchase(
-            &self.store,
-            hold_id.0,
+        let fingerprint = fingerprint(hold_id, &email, &request);
+        let processor_key = new_processor_key();
+        let new = NewPurchase {
+            hold_id: hold_id.0,
             session_id,
-            idempotency_key,
-            buyer,
-            now,
-            PAYMENT_GRACE_MS,
-        )
-        .await
-        .map_err(store_error_to_api)?;
+            request_key: idempotency_key,
+            fingerprint: &fingerprint,
+            processor_key: &processor_key,
+            customer: match &plan {
+                PaymentPlan::Charge(_, customer) => customer.as_deref(),
+                PaymentPlan::SaveThenCharge(_) => None,
+            },
+            buyer: match account {
+                Some(account) => Buyer::Account(account.id),
+                None => Buyer::Guest(&email),
+            },
+        };
+        let begun = store::begin_purchase(&self.store, new, self.timing())
+            .await
+            .map_err(store_error_to_api)?;
         let (purchase, is_retry) = match begun {
             BeginOutcome::HoldNotFound => {
                 return Err(ApiError::not_found(format!("no hold {hold_id}")))
@@ -126,58 +165,43 @@ impl Checkout {
                 return Err(crate::inventory::buyer_limit::limit_error())
             }
             BeginOutcome::Existing(existing) => {
-                if existing.session_id != session_id || existing.hold_id != hold_id.0 {
-                    return Err(ApiError::validation(
-                        "this Idempotency-Key was already used for another purchase",
+                if existing
+                    .request_fingerprint
+                    .as_deref()
+                    .is_some_and(|first| first != fingerprint)
+                    || existing.hold_id != hold_id.0
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::IdempotencyKeyReused,
+                        "this Idempotency-Key was already used for a different purchase request",
                     ));
                 }
-                match PurchaseStatus::parse(&existing.status) {
-                    // A retry of an attempt that never settled: charge again
-                    // under the same key, which the processor de-duplicates.
-                    Some(PurchaseStatus::Pending) => (existing, true),
-                    _ => return self.settled_answer(existing).await,
+                match self.take_over(&existing).await? {
+                    Some(purchase) => (purchase, true),
+                    None => return self.answer(existing.id).await,
                 }
             }
             BeginOutcome::Started(purchase) => (purchase, false),
         };
-        let (token, customer) = self
+        let (method, customer) = self
             .method_to_charge(plan, account, &purchase, is_retry)
             .await?;
-        let request = ChargeRequest {
-            amount_cents: purchase.total_cents,
-            currency: "usd",
-            token,
-            customer,
-            idempotency_key: purchase.idempotency_key.clone(),
-            description: format!("Tessera purchase {}", purchase.id),
+        let confirmation = Confirmation {
+            method,
+            off_session: customer.is_some(),
         };
-        let charge = tokio::time::timeout(CHARGE_TIMEOUT, self.gateway.charge(&request))
-            .await
-            .unwrap_or_else(|_| {
-                Err(PaymentError::Unknown(
-                    "the processor did not answer in time".into(),
-                ))
-            });
-        match charge {
-            Ok(charge) => self.sell_or_refund(purchase, &charge.id).await,
-            Err(PaymentError::Declined(_)) => {
-                self.settle(&purchase, PurchaseStatus::Failed, FAILURE_DECLINED, None)
-                    .await?;
-                Err(declined())
-            }
-            Err(PaymentError::Transient(_)) => {
-                self.settle(&purchase, PurchaseStatus::Failed, FAILURE_PROCESSING, None)
-                    .await?;
-                Err(processing_error())
-            }
-            Err(PaymentError::Unknown(reason)) => {
-                tracing::warn!(purchase = purchase.id, %reason, "payment outcome unknown; left pending");
-                Err(ApiError::new(
-                    ErrorCode::Unavailable,
-                    "we could not confirm your payment yet; retry with the same Idempotency-Key",
-                ))
-            }
+        self.pay(purchase, confirmation, customer).await
+    }
+
+    /// A retry takes a pending purchase over (its payment is then looked up
+    /// and finished); `None` if it is settled already.
+    async fn take_over(&self, existing: &PurchaseRow) -> Result<Option<PurchaseRow>, ApiError> {
+        if PurchaseStatus::parse(&existing.status) != Some(PurchaseStatus::Pending) {
+            return Ok(None);
         }
+        store::take_over(&self.store, existing.id, self.timing())
+            .await
+            .map_err(store_error_to_api)
     }
 
     /// Checks how the buyer wants to pay, before anything is recorded.
@@ -253,79 +277,27 @@ impl Checkout {
                 } else {
                     FAILURE_PROCESSING
                 };
-                self.settle(purchase, PurchaseStatus::Failed, failure, None)
-                    .await?;
+                self.fail(purchase, failure, None).await?;
                 Err(error)
             }
         }
     }
 
-    /// After a successful charge: sell the seats, or refund at once if the
-    /// hold lost them.
-    async fn sell_or_refund(
-        &self,
-        purchase: PurchaseRow,
-        charge_id: &str,
-    ) -> Result<PurchaseView, ApiError> {
-        let now = self.clock.now();
-        let completion =
-            store::complete_purchase(&self.store, &purchase, charge_id, &self.signer, now)
-                .await
-                .map_err(store_error_to_api)?;
-        match completion {
-            Completion::Sold => return self.view(purchase.id).await,
-            Completion::AlreadySettled => {
-                let settled = store::purchase(&self.store, purchase.id)
-                    .await
-                    .map_err(store_error_to_api)?
-                    .ok_or_else(ApiError::internal)?;
-                return self.settled_answer(settled).await;
-            }
-            Completion::SeatsLost => {}
-        }
-        tracing::warn!(
-            purchase = purchase.id,
-            "charged but the hold lost its seats; refunding"
-        );
-        self.gateway.refund(charge_id).await.map_err(|error| {
-            // Stays pending with no sale: reconciliation retries the refund.
-            tracing::error!(purchase = purchase.id, %error, "automatic refund failed");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "your seats were lost; the refund is being retried",
-            )
-        })?;
-        self.settle(
-            &purchase,
-            PurchaseStatus::Refunded,
-            FAILURE_HOLD_LOST,
-            Some(charge_id),
-        )
-        .await?;
-        Err(hold_lost())
+    /// The answer a settled purchase gives, read afresh.
+    async fn answer(&self, purchase_id: i64) -> Result<PurchaseView, ApiError> {
+        let purchase = store::purchase(&self.store, purchase_id)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(ApiError::internal)?;
+        self.settled_answer(purchase).await
     }
 
-    async fn settle(
-        &self,
-        purchase: &PurchaseRow,
-        status: PurchaseStatus,
-        failure: &str,
-        payment_ref: Option<&str>,
-    ) -> Result<(), ApiError> {
-        store::settle_unsold(
-            &self.store,
-            purchase.id,
-            status.as_str(),
-            failure,
-            payment_ref,
-            self.clock.now(),
-        )
-        .await
-        .map_err(store_error_to_api)
-    }
-
-    /// The answer a settled purchase gave the first time.
+    /// The answer a settled purchase gave the first time: the error it
+    /// failed with, or the purchase (paid, or refunded since).
     async fn settled_answer(&self, purchase: PurchaseRow) -> Result<PurchaseView, ApiError> {
+        if PurchaseStatus::parse(&purchase.status) == Some(PurchaseStatus::Pending) {
+            return Err(outcome_unknown());
+        }
         match purchase.failure.as_deref() {
             Some(FAILURE_DECLINED) => Err(declined()),
             Some(FAILURE_PROCESSING) => Err(processing_error()),
@@ -343,92 +315,6 @@ impl Checkout {
     ) -> Result<PurchaseView, ApiError> {
         self.owned(purchase_id, session_id, account).await?;
         self.view(purchase_id.0).await
-    }
-
-    /// Refunds a paid purchase before its event starts; its seats go back on sale.
-    pub async fn refund(
-        &self,
-        purchase_id: PurchaseId,
-        session_id: &str,
-        account: Option<&Account>,
-    ) -> Result<PurchaseView, ApiError> {
-        let purchase = self.owned(purchase_id, session_id, account).await?;
-        let not_refundable = |message: &str| ApiError::new(ErrorCode::NotRefundable, message);
-        match PurchaseStatus::parse(&purchase.status) {
-            Some(PurchaseStatus::Paid) => {}
-            Some(PurchaseStatus::Refunded) => return self.view(purchase.id).await,
-            _ => return Err(not_refundable("only a paid purchase can be refunded")),
-        }
-        let rules = crate::inventory::holds::event_rules(&self.store, purchase.event_id)
-            .await
-            .map_err(store_error_to_api)?
-            .ok_or_else(ApiError::internal)?;
-        if rules.refund_policy == "none" {
-            return Err(not_refundable("this event's tickets are not refundable"));
-        }
-        if self.clock.now() >= rules.starts_at {
-            return Err(not_refundable("refunds close when the event starts"));
-        }
-        let tickets = store::tickets_of(&self.store, purchase.id)
-            .await
-            .map_err(store_error_to_api)?;
-        if tickets.iter().any(|t| t.status == "used") {
-            return Err(not_refundable(
-                "a ticket of this purchase was already scanned at the gate",
-            ));
-        }
-        let charge_id = purchase
-            .payment_ref
-            .clone()
-            .ok_or_else(ApiError::internal)?;
-        self.gateway.refund(&charge_id).await.map_err(|error| {
-            tracing::warn!(purchase = purchase.id, %error, "refund failed at the processor");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "the refund could not be made right now; try again",
-            )
-        })?;
-        store::refund_purchase(&self.store, &purchase, self.clock.now())
-            .await
-            .map_err(store_error_to_api)?;
-        self.view(purchase.id).await
-    }
-
-    /// Settles purchases left pending by a crash or a lost processor reply:
-    /// sold if the processor charged and the seats are still held, refunded
-    /// if it charged but the seats are gone, failed if it never charged.
-    /// Returns how many it settled.
-    pub async fn reconcile_pending(&self, older_than_ms: i64) -> Result<usize, ApiError> {
-        let cutoff = self.clock.now() - older_than_ms;
-        let stale = store::stale_pending(&self.store, cutoff)
-            .await
-            .map_err(store_error_to_api)?;
-        let mut settled = 0;
-        for purchase in stale {
-            let charge = match self.gateway.find_charge(&purchase.idempotency_key).await {
-                Ok(charge) => charge,
-                Err(error) => {
-                    tracing::warn!(purchase = purchase.id, %error, "cannot reconcile yet");
-                    continue;
-                }
-            };
-            match charge {
-                Some(charge) => {
-                    let id = purchase.id;
-                    match self.sell_or_refund(purchase, &charge.id).await {
-                        Ok(_) => tracing::info!(purchase = id, "reconciled: sold"),
-                        Err(error) => tracing::info!(purchase = id, %error, "reconciled: not sold"),
-                    }
-                }
-                None => {
-                    self.settle(&purchase, PurchaseStatus::Failed, FAILURE_PROCESSING, None)
-                        .await?;
-                    tracing::info!(purchase = purchase.id, "reconciled: never charged");
-                }
-            }
-            settled += 1;
-        }
-        Ok(settled)
     }
 
     /// The purchase if the caller may see it: made in this session, or
@@ -489,27 +375,17 @@ impl Checkout {
     }
 }
 
-/// Settles stale pending purchases at start-up (a previous process may have
-/// died mid-payment) and then every `every`.
-pub fn spawn_reconciler(
-    checkout: Checkout,
-    every: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            if let Ok(settled @ 1..) = checkout.reconcile_pending(RECONCILE_AFTER_MS).await {
-                tracing::info!(settled, "reconciled pending purchases");
-            }
-        }
-    })
-}
-
 fn declined() -> ApiError {
     ApiError::new(
         ErrorCode::PaymentDeclined,
-        "your card was declined; your seats are still held",
+        "your card was declined; your seats stay held until your hold expires",
+    )
+}
+
+fn outcome_unknown() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        "we could not confirm your payment yet; retry with the same Idempotency-Key",
     )
 }
 
@@ -524,6 +400,29 @@ fn hold_lost() -> ApiError {
     ApiError::new(
         ErrorCode::HoldNotActive,
         "your seats were released before the payment completed; the charge was refunded",
+    )
+}
+
+/// What a purchase request asked for (hold, email, payment choice), so the
+/// same key with a different request is recognised. Hashed: the token it
+/// names is not kept.
+fn fingerprint(hold_id: HoldId, email: &str, request: &PurchaseRequest) -> String {
+    let asked = format!(
+        "hold={hold_id}\nemail={email}\ntoken={}\nsaved={}\nsave={}",
+        request.payment.token.as_deref().unwrap_or_default(),
+        request.payment.saved.unwrap_or(false),
+        request.save_payment_method,
+    );
+    crate::session::hex(&Sha256::digest(asked.as_bytes()))
+}
+
+/// The key the processor sees for a purchase's payment: random, so it
+/// never collides with another database's purchases at the same processor
+/// account, and never a client's key.
+fn new_processor_key() -> String {
+    format!(
+        "tessera-{}",
+        crate::session::hex(&rand::random::<[u8; 16]>())
     )
 }
 

@@ -1,7 +1,11 @@
 //! Payments behind one trait. The embedded default is [`test_gateway`], a
-//! local processor in test mode; a real processor's adapter implements the
-//! same trait. Card numbers and CVVs never reach this server: buyers pay
-//! with a token the processor's own form issued.
+//! local processor in test mode; [`stripe`] is Stripe's adapter. Both follow
+//! the PaymentIntents model: a payment is created under an idempotency key
+//! derived from the purchase, its id is recorded, and only then is it
+//! confirmed, so a payment whose reply was lost is found again by its id
+//! (or by replaying its creation), never by searching. Card numbers and
+//! CVVs never reach this server: buyers pay with a token the processor's
+//! own form issued.
 
 pub mod card_guard;
 pub mod stripe;
@@ -40,25 +44,99 @@ impl fmt::Debug for PaymentToken {
     }
 }
 
+/// A payment to set up at the processor, not yet confirmed (nothing is
+/// charged until [`PaymentGateway::confirm`]).
 #[derive(Clone, Debug)]
-pub struct ChargeRequest {
+pub struct IntentRequest {
     pub amount_cents: i64,
     pub currency: &'static str,
-    /// A one-off token, or a saved card's method reference.
-    pub token: PaymentToken,
     /// The processor's customer a saved card belongs to.
     pub customer: Option<String>,
-    /// The purchase's idempotency key: the processor charges at most once per key.
+    /// Derived from the purchase, never a client's key: the same request
+    /// under it again returns the same payment instead of a second one.
     pub idempotency_key: String,
+    pub purchase_id: i64,
     pub description: String,
 }
 
-/// A successful charge as the processor reports it.
+/// How to pay a created payment.
+#[derive(Clone, Debug)]
+pub struct Confirmation {
+    /// A one-off token, or a saved card's method reference.
+    pub method: PaymentToken,
+    /// A saved card charged without the buyer re-entering it.
+    pub off_session: bool,
+}
+
+/// Where a payment stands, by the processor's own statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntentStatus {
+    /// No payment method yet, or the last confirmation failed (see
+    /// [`Intent::last_error`]).
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    /// The buyer must act (3-D Secure); not offered yet.
+    RequiresAction,
+    /// Confirmed; the processor has not decided yet.
+    Processing,
+    RequiresCapture,
+    Succeeded,
+    Canceled,
+}
+
+impl IntentStatus {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "requires_payment_method" => Self::RequiresPaymentMethod,
+            "requires_confirmation" => Self::RequiresConfirmation,
+            "requires_action" => Self::RequiresAction,
+            "processing" => Self::Processing,
+            "requires_capture" => Self::RequiresCapture,
+            "succeeded" => Self::Succeeded,
+            "canceled" => Self::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+/// A payment as the processor reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Charge {
+pub struct Intent {
     pub id: String,
     pub amount_cents: i64,
-    pub refunded: bool,
+    pub status: IntentStatus,
+    /// Why the last confirmation failed, if it did.
+    pub last_error: Option<PaymentError>,
+}
+
+/// What an [`Intent`] means for the purchase it pays for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The money moved.
+    Charged,
+    /// Confirmed and not decided yet: ask again later.
+    Processing,
+    /// No money moved, and none will unless it is confirmed again (the
+    /// last confirmation failed, or it was canceled).
+    Failed(PaymentError),
+    /// Never confirmed as far as the processor knows, or waiting for the
+    /// buyer: no money has moved, but a confirmation still on its way
+    /// could yet move it. Canceling settles it for good.
+    Open,
+}
+
+impl Intent {
+    pub fn outcome(&self) -> Outcome {
+        match (self.status, &self.last_error) {
+            (IntentStatus::Succeeded, _) => Outcome::Charged,
+            (IntentStatus::Processing | IntentStatus::RequiresCapture, _) => Outcome::Processing,
+            (IntentStatus::Canceled, _) => {
+                Outcome::Failed(PaymentError::Invalid("the payment was canceled".into()))
+            }
+            (IntentStatus::RequiresPaymentMethod, Some(error)) => Outcome::Failed(error.clone()),
+            _ => Outcome::Open,
+        }
+    }
 }
 
 /// A card saved at the processor for later one-click purchases. We keep
@@ -79,25 +157,42 @@ pub enum PaymentError {
     /// The card was declined; retrying the same payment will not help.
     #[error("payment declined: {0}")]
     Declined(String),
-    /// The processor failed before charging; a new attempt may succeed.
+    /// The processor did not act (it failed before charging, or was never
+    /// reached); a new attempt may succeed.
     #[error("payment processor unavailable: {0}")]
     Transient(String),
-    /// We do not know whether the charge happened (timeout, lost reply).
-    /// The purchase stays pending and is reconciled against the processor.
+    /// We do not know whether the processor acted (timeout, lost reply).
     #[error("payment outcome unknown: {0}")]
     Unknown(String),
+    /// The processor refused the request itself (no such payment, a state
+    /// that does not allow it, an idempotency key reused with other
+    /// parameters); asking again will not help.
+    #[error("payment request refused: {0}")]
+    Invalid(String),
 }
 
+/// A card processor, by the PaymentIntents model: create a payment, then
+/// confirm it, and look it up by id whenever its outcome is in doubt.
+/// Every call that changes something is safe to repeat.
 #[async_trait::async_trait]
 pub trait PaymentGateway: Send + Sync + fmt::Debug {
-    /// Charges once per idempotency key: the same key again returns the
-    /// first outcome without a second charge.
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
-    /// Refunds a charge in full; refunding twice is harmless.
-    async fn refund(&self, charge_id: &str) -> Result<(), PaymentError>;
-    /// The successful charge made under this idempotency key, if any, for
-    /// reconciling purchases whose outcome we never learned.
-    async fn find_charge(&self, idempotency_key: &str) -> Result<Option<Charge>, PaymentError>;
+    /// Creates a payment, unconfirmed. The same request under the same
+    /// idempotency key returns the same payment (for a day at least).
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PaymentError>;
+    /// Charges the payment with this method. Confirming it again with the
+    /// same method returns the first answer instead of charging again.
+    async fn confirm(
+        &self,
+        intent_id: &str,
+        confirmation: &Confirmation,
+    ) -> Result<Intent, PaymentError>;
+    /// The payment as the processor sees it now.
+    async fn retrieve(&self, intent_id: &str) -> Result<Intent, PaymentError>;
+    /// Makes sure an unconfirmed payment can never be charged. Refused
+    /// (`Invalid`) once it has succeeded or was canceled before.
+    async fn cancel(&self, intent_id: &str) -> Result<Intent, PaymentError>;
+    /// Refunds a successful payment in full; refunding twice is harmless.
+    async fn refund(&self, intent_id: &str) -> Result<(), PaymentError>;
     /// Turns a one-off token into a reusable card saved for `email`.
     async fn save_card(&self, token: &PaymentToken, email: &str)
         -> Result<SavedCard, PaymentError>;

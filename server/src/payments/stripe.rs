@@ -1,9 +1,15 @@
-//! Stripe adapter: PaymentIntents created and confirmed in one call with the
-//! purchase's `Idempotency-Key`, refunds, and a metadata search to find the
-//! outcome of a charge whose reply was lost. Selected when a secret key is
-//! configured (`TESSERA_STRIPE_SECRET_KEY`).
+//! Stripe adapter, by the PaymentIntents API: a payment is created
+//! unconfirmed under the purchase's processor key (`Idempotency-Key`),
+//! confirmed once its id is recorded, and otherwise found by that id
+//! (`GET /v1/payment_intents/{id}`), never through search, whose index
+//! lags. Confirmations, cancellations and refunds carry keys derived from
+//! the payment id, so repeating any of them is harmless. Selected when a
+//! secret key is configured (`TESSERA_STRIPE_SECRET_KEY`).
 
-use super::{Charge, ChargeRequest, PaymentError, PaymentGateway, PaymentToken, SavedCard};
+use super::{
+    Confirmation, Intent, IntentRequest, IntentStatus, PaymentError, PaymentGateway, PaymentToken,
+    SavedCard,
+};
 use serde::Deserialize;
 use std::fmt;
 use std::time::Duration;
@@ -30,6 +36,8 @@ struct PaymentIntent {
     id: String,
     amount: i64,
     status: String,
+    #[serde(default)]
+    last_payment_error: Option<StripeError>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,11 +58,6 @@ struct Customer {
 }
 
 #[derive(Debug, Deserialize)]
-struct SearchResult {
-    data: Vec<PaymentIntent>,
-}
-
-#[derive(Debug, Deserialize)]
 struct ErrorEnvelope {
     error: StripeError,
 }
@@ -67,6 +70,41 @@ struct StripeError {
     code: Option<String>,
     #[serde(default)]
     message: Option<String>,
+}
+
+impl StripeError {
+    /// Classifies an error the way Stripe documents them.
+    fn classify(self, status: u16) -> PaymentError {
+        let code = self.code.unwrap_or_default();
+        let message = self.message.unwrap_or_else(|| format!("HTTP {status}"));
+        match (status, self.kind.as_str(), code.as_str()) {
+            (_, "card_error", "processing_error") => PaymentError::Transient(message),
+            (_, "card_error", _) => PaymentError::Declined(message),
+            (429, _, _) => PaymentError::Transient("rate limited".into()),
+            // Another request under the same key is still running: its
+            // outcome is not known yet.
+            (409, _, _) => PaymentError::Unknown(message),
+            (400..=404, _, _) => PaymentError::Invalid(message),
+            // 5xx and anything unexpected: Stripe may or may not have acted.
+            _ => PaymentError::Unknown(message),
+        }
+    }
+}
+
+impl PaymentIntent {
+    fn into_intent(self) -> Result<Intent, PaymentError> {
+        let status = IntentStatus::parse(&self.status).ok_or_else(|| {
+            PaymentError::Unknown(format!("unexpected payment status {}", self.status))
+        })?;
+        Ok(Intent {
+            id: self.id,
+            amount_cents: self.amount,
+            status,
+            // Stripe's last_payment_error carries no HTTP status; a card
+            // error is what it holds.
+            last_error: self.last_payment_error.map(|error| error.classify(402)),
+        })
+    }
 }
 
 impl StripeGateway {
@@ -89,26 +127,61 @@ impl StripeGateway {
         format!("{}{}", self.api_base, path)
     }
 
-    /// Classifies a non-success reply the way Stripe documents its errors.
-    async fn error_from(response: reqwest::Response) -> PaymentError {
-        let status = response.status();
-        let body: Option<ErrorEnvelope> = response.json().await.ok();
-        let (kind, code, message) = match body {
-            Some(ErrorEnvelope { error }) => (
-                error.kind,
-                error.code.unwrap_or_default(),
-                error.message.unwrap_or_default(),
-            ),
-            None => (String::new(), String::new(), format!("HTTP {status}")),
-        };
-        match (kind.as_str(), code.as_str()) {
-            ("card_error", "processing_error") => PaymentError::Transient(message),
-            ("card_error", _) => PaymentError::Declined(message),
-            (_, _) if status.as_u16() == 429 => PaymentError::Transient("rate limited".into()),
-            ("invalid_request_error", _) => PaymentError::Declined(message),
-            // 5xx and anything unexpected: Stripe may or may not have acted.
-            _ => PaymentError::Unknown(message),
+    /// The path of one payment. Ids come from Stripe; anything else is
+    /// refused rather than put into a URL.
+    fn intent_path(intent_id: &str, action: &str) -> Result<String, PaymentError> {
+        let well_formed = intent_id.starts_with("pi_")
+            && intent_id.len() <= 255
+            && intent_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !well_formed {
+            return Err(PaymentError::Invalid(format!(
+                "not a payment id: {intent_id:?}"
+            )));
         }
+        Ok(format!("/v1/payment_intents/{intent_id}{action}"))
+    }
+
+    async fn error_from(response: reqwest::Response) -> PaymentError {
+        let status = response.status().as_u16();
+        match response.json::<ErrorEnvelope>().await {
+            Ok(ErrorEnvelope { error }) => error.classify(status),
+            Err(_) => PaymentError::Unknown(format!("HTTP {status}")),
+        }
+    }
+
+    /// Sends a request and reads the reply as `T`, or classifies the error.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, PaymentError> {
+        let response = request
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if !response.status().is_success() {
+            return Err(Self::error_from(response).await);
+        }
+        response.json().await.map_err(|_| {
+            PaymentError::Unknown("unreadable reply from the payment processor".into())
+        })
+    }
+
+    /// A POST under an idempotency key.
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        form: &[(&str, String)],
+    ) -> Result<T, PaymentError> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("Idempotency-Key", key)
+            .form(form);
+        self.send(request).await
     }
 }
 
@@ -124,105 +197,76 @@ fn transport_error(error: reqwest::Error) -> PaymentError {
 
 #[async_trait::async_trait]
 impl PaymentGateway for StripeGateway {
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-        let token = request.token.expose();
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PaymentError> {
+        // Everything here comes from the purchase row, so a replay after a
+        // crash sends exactly the same parameters.
         let mut form: Vec<(&str, String)> = vec![
             ("amount", request.amount_cents.to_string()),
             ("currency", request.currency.to_string()),
-            ("confirm", "true".into()),
             ("description", request.description.clone()),
-            ("metadata[idempotency_key]", request.idempotency_key.clone()),
+            ("metadata[purchase_id]", request.purchase_id.to_string()),
             ("automatic_payment_methods[enabled]", "true".into()),
             ("automatic_payment_methods[allow_redirects]", "never".into()),
         ];
         if let Some(customer) = &request.customer {
-            // A saved card, charged without the buyer re-entering it.
             form.push(("customer", customer.clone()));
-            form.push(("off_session", "true".into()));
         }
+        let intent: PaymentIntent = self
+            .post("/v1/payment_intents", &request.idempotency_key, &form)
+            .await?;
+        intent.into_intent()
+    }
+
+    async fn confirm(
+        &self,
+        intent_id: &str,
+        confirmation: &Confirmation,
+    ) -> Result<Intent, PaymentError> {
+        let token = confirmation.method.expose();
+        let mut form: Vec<(&str, String)> = Vec::new();
         if token.starts_with("tok_") {
             form.push(("payment_method_data[type]", "card".into()));
             form.push(("payment_method_data[card][token]", token.to_string()));
         } else {
             form.push(("payment_method", token.to_string()));
         }
-        let response = self
-            .http
-            .post(self.url("/v1/payment_intents"))
-            .bearer_auth(&self.secret_key)
-            .header("Idempotency-Key", &request.idempotency_key)
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(Self::error_from(response).await);
+        if confirmation.off_session {
+            form.push(("off_session", "true".into()));
         }
-        let intent: PaymentIntent = response.json().await.map_err(|_| {
-            PaymentError::Unknown("unreadable reply from the payment processor".into())
-        })?;
-        match intent.status.as_str() {
-            "succeeded" => Ok(Charge {
-                id: intent.id,
-                amount_cents: intent.amount,
-                refunded: false,
-            }),
-            "requires_payment_method" => {
-                Err(PaymentError::Declined("the card was declined".into()))
+        let path = Self::intent_path(intent_id, "/confirm")?;
+        let intent: PaymentIntent = self
+            .post(&path, &format!("{intent_id}-confirm"), &form)
+            .await?;
+        intent.into_intent()
+    }
+
+    async fn retrieve(&self, intent_id: &str) -> Result<Intent, PaymentError> {
+        let path = Self::intent_path(intent_id, "")?;
+        let intent: PaymentIntent = self.send(self.http.get(self.url(&path))).await?;
+        intent.into_intent()
+    }
+
+    async fn cancel(&self, intent_id: &str) -> Result<Intent, PaymentError> {
+        let path = Self::intent_path(intent_id, "/cancel")?;
+        let intent: PaymentIntent = self
+            .post(&path, &format!("{intent_id}-cancel"), &[])
+            .await?;
+        intent.into_intent()
+    }
+
+    async fn refund(&self, intent_id: &str) -> Result<(), PaymentError> {
+        Self::intent_path(intent_id, "")?;
+        let form = [("payment_intent", intent_id.to_string())];
+        let refunded: Result<serde_json::Value, _> = self
+            .post("/v1/refunds", &format!("{intent_id}-refund"), &form)
+            .await;
+        match refunded {
+            Ok(_) => Ok(()),
+            Err(PaymentError::Invalid(message)) if message.contains("already been refunded") => {
+                Ok(())
             }
-            // requires_action (3-D Secure) and the rest cannot finish here.
-            other => Err(PaymentError::Declined(format!("payment needs {other}"))),
+            Err(error) => Err(error),
         }
-    }
-
-    async fn refund(&self, charge_id: &str) -> Result<(), PaymentError> {
-        let response = self
-            .http
-            .post(self.url("/v1/refunds"))
-            .bearer_auth(&self.secret_key)
-            .header("Idempotency-Key", format!("refund-{charge_id}"))
-            .form(&[("payment_intent", charge_id)])
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        match Self::error_from(response).await {
-            PaymentError::Declined(message) if message.contains("already been refunded") => Ok(()),
-            error => Err(error),
-        }
-    }
-
-    async fn find_charge(&self, idempotency_key: &str) -> Result<Option<Charge>, PaymentError> {
-        // Keys are ours (visible ASCII, checked at the API); quotes escaped anyway.
-        let query = format!(
-            "metadata['idempotency_key']:'{}'",
-            idempotency_key.replace('\'', "\\'")
-        );
-        let response = self
-            .http
-            .get(self.url("/v1/payment_intents/search"))
-            .bearer_auth(&self.secret_key)
-            .query(&[("query", query.as_str())])
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(Self::error_from(response).await);
-        }
-        let found: SearchResult = response.json().await.map_err(|_| {
-            PaymentError::Unknown("unreadable reply from the payment processor".into())
-        })?;
-        Ok(found
-            .data
-            .into_iter()
-            .find(|intent| intent.status == "succeeded")
-            .map(|intent| Charge {
-                id: intent.id,
-                amount_cents: intent.amount,
-                refunded: false,
-            }))
     }
 
     /// Creates a PaymentMethod from the token, then a Customer with it
@@ -232,18 +276,23 @@ impl PaymentGateway for StripeGateway {
         token: &PaymentToken,
         email: &str,
     ) -> Result<SavedCard, PaymentError> {
-        let method: PaymentMethod = self
-            .post_form(
-                "/v1/payment_methods",
-                &[("type", "card"), ("card[token]", token.expose())],
-            )
-            .await?;
-        let customer: Customer = self
-            .post_form(
-                "/v1/customers",
-                &[("email", email), ("payment_method", &method.id)],
-            )
-            .await?;
+        // A token Stripe does not know is the buyer's card problem.
+        let declined = |error| match error {
+            PaymentError::Invalid(message) => PaymentError::Declined(message),
+            other => other,
+        };
+        let form = [
+            ("type", "card".to_string()),
+            ("card[token]", token.expose().to_string()),
+        ];
+        let request = self.http.post(self.url("/v1/payment_methods")).form(&form);
+        let method: PaymentMethod = self.send(request).await.map_err(declined)?;
+        let form = [
+            ("email", email.to_string()),
+            ("payment_method", method.id.clone()),
+        ];
+        let request = self.http.post(self.url("/v1/customers")).form(&form);
+        let customer: Customer = self.send(request).await.map_err(declined)?;
         Ok(SavedCard {
             method: PaymentToken::parse(&method.id).ok_or_else(|| {
                 PaymentError::Unknown("unexpected payment method id from the processor".into())
@@ -251,29 +300,6 @@ impl PaymentGateway for StripeGateway {
             customer: Some(customer.id),
             brand: method.card.brand,
             last4: method.card.last4,
-        })
-    }
-}
-
-impl StripeGateway {
-    async fn post_form<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> Result<T, PaymentError> {
-        let response = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.secret_key)
-            .form(form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(Self::error_from(response).await);
-        }
-        response.json().await.map_err(|_| {
-            PaymentError::Unknown("unreadable reply from the payment processor".into())
         })
     }
 }

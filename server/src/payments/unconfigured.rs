@@ -5,7 +5,9 @@
 //! older purchase), they fail as a processor that cannot be reached, and
 //! nothing is charged.
 
-use super::{Charge, ChargeRequest, PaymentError, PaymentGateway, PaymentToken, SavedCard};
+use super::{
+    Confirmation, Intent, IntentRequest, PaymentError, PaymentGateway, PaymentToken, SavedCard,
+};
 
 #[derive(Debug, Default)]
 pub struct Unconfigured;
@@ -16,15 +18,27 @@ fn unavailable() -> PaymentError {
 
 #[async_trait::async_trait]
 impl PaymentGateway for Unconfigured {
-    async fn charge(&self, _request: &ChargeRequest) -> Result<Charge, PaymentError> {
+    async fn create_intent(&self, _request: &IntentRequest) -> Result<Intent, PaymentError> {
         Err(unavailable())
     }
 
-    async fn refund(&self, _charge_id: &str) -> Result<(), PaymentError> {
+    async fn confirm(
+        &self,
+        _intent_id: &str,
+        _confirmation: &Confirmation,
+    ) -> Result<Intent, PaymentError> {
         Err(unavailable())
     }
 
-    async fn find_charge(&self, _idempotency_key: &str) -> Result<Option<Charge>, PaymentError> {
+    async fn retrieve(&self, _intent_id: &str) -> Result<Intent, PaymentError> {
+        Err(unavailable())
+    }
+
+    async fn cancel(&self, _intent_id: &str) -> Result<Intent, PaymentError> {
+        Err(unavailable())
+    }
+
+    async fn refund(&self, _intent_id: &str) -> Result<(), PaymentError> {
         Err(unavailable())
     }
 

@@ -214,7 +214,9 @@ impl Staff {
     /// Checks a ticket at the gate. The signature is checked first (a
     /// forged code never touches the database); then one conditional
     /// UPDATE admits a valid ticket exactly once, however many gates scan
-    /// it at the same moment.
+    /// it at the same moment. Only `valid` is admitted: a refund takes its
+    /// tickets out of `valid` in the transaction that decides it (before
+    /// the processor is asked), so a scan and a refund never both succeed.
     pub async fn scan(
         &self,
         code: &str,

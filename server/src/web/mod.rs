@@ -137,7 +137,8 @@ pub async fn build_app_with_gateway(
             gateway,
             ticket_signer.clone(),
             accounts.clone(),
-        ),
+        )
+        .with_late_payment_watch(Duration::from_secs(config.late_payment_watch_hours * 3600)),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
         staff,

@@ -4,8 +4,6 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
-pub mod stripe_stand_in;
-
 use app::types::{EventId, VenueId};
 use server::catalog::create::{
     create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
@@ -350,4 +348,23 @@ impl Buyer<'_> {
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON"))
     }
+}
+
+/// Waits (polling, with a 10 s limit) until `sql`, a query returning one
+/// count, reaches `at_least`: for sequencing a test against work in flight.
+pub async fn wait_for_count(app: &TestApp, sql: &str, at_least: i64) {
+    let poll = async {
+        loop {
+            let (count,): (i64,) = server::on_pool!(app.store(), pool =>
+                sqlx::query_as(sql).fetch_one(pool).await)
+            .expect("count");
+            if count >= at_least {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {sql} to reach {at_least}"));
 }

@@ -1,0 +1,46 @@
+//! `stripe-stand-in --addr 127.0.0.1:0 --latency-ms N --search-lag-ms N`:
+//! serves the stand-in until killed. Its first line on stdout is the API
+//! base (`http://127.0.0.1:PORT`), once it accepts connections.
+
+use clap::Parser;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+use stripe_stand_in::{Options, StripeStandIn, SECRET_KEY};
+
+#[derive(Parser)]
+#[command(
+    name = "stripe-stand-in",
+    about = "A local stand-in for Stripe's API, for tests"
+)]
+struct Args {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Latency added before every request is carried out, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// How long a new PaymentIntent stays invisible to search, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    search_lag_ms: u64,
+    /// The secret key requests must carry.
+    #[arg(long, default_value = SECRET_KEY)]
+    secret_key: String,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let options = Options {
+        secret_key: args.secret_key,
+        latency: Duration::from_millis(args.latency_ms),
+        search_lag: Duration::from_millis(args.search_lag_ms),
+    };
+    let stand_in = StripeStandIn::bind(args.addr, options).await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", stand_in.base_url)?;
+    stdout.flush()?;
+    // Serves in the background until the process is stopped.
+    std::future::pending::<()>().await;
+    Ok(())
+}
