@@ -273,14 +273,26 @@ impl PaymentProcessor {
     }
 }
 
+/// The ticket key of test servers: one per database, so servers on one
+/// database share it, as deployed servers must (a test that restarts its
+/// server keeps its sessions and tickets), and unrelated tests do not.
+fn test_ticket_key(database_url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::session::hex(&Sha256::digest(format!(
+        "tessera test ticket key {database_url}"
+    )))
+}
+
 impl Config {
     /// Defaults for tests and tools: the given database, no demo data, the
     /// built-in test gateway (so tests can buy with test cards), and no
     /// background sweeping or reconciliation (tests call them when they mean
     /// to, so a background run never races an assertion).
     pub fn for_database(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
         Self {
-            database_url: database_url.into(),
+            ticket_key: Some(test_ticket_key(&database_url)),
+            database_url,
             demo: false,
             test_payments: true,
             demo_hold_seconds: 300,
@@ -292,8 +304,6 @@ impl Config {
             payment_fault_rate: 0.0,
             stripe_secret_key: None,
             stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
-            // A fresh key per test server.
-            ticket_key: Some(crate::session::hex(&rand::random::<[u8; 32]>())),
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             mail: MailDelivery::Log,
             confirm_link_hours: 24,

@@ -294,8 +294,15 @@ pub async fn spawn_app_with_gateway(
     database_url: String,
     gateway: std::sync::Arc<dyn server::payments::PaymentGateway>,
 ) -> TestApp {
+    spawn_app_with_config_and_gateway(Config::for_database(database_url), gateway).await
+}
+
+/// An app with `config` whose payments go through `gateway`.
+pub async fn spawn_app_with_config_and_gateway(
+    config: Config,
+    gateway: std::sync::Arc<dyn server::payments::PaymentGateway>,
+) -> TestApp {
     init_logs();
-    let config = Config::for_database(database_url);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
