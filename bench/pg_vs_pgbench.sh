@@ -13,7 +13,8 @@ mkdir -p "$OUT"
 DB="${PG_URL%/postgres}/bench"
 psql "$PG_URL" -qc "CREATE DATABASE bench"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DB" RUST_LOG=warn target/release/server >"$OUT/pg-server.log" 2>&1 &
+# Demo mode: the demo stadium to hold seats in. One loopback address: per-address caps off.
+TESSERA_DEMO=1 TESSERA_CLIENT_LIMITS=off LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DB" RUST_LOG=warn target/release/server >"$OUT/pg-server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.5; done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Playwright suite against the release build (target/release/server,
-# built by `cargo leptos build --release`) on fresh SQLite databases seeded
-# with the demo data: one server as shipped, and one whose demo holds last a
-# few seconds (for the expiry test). Starts and stops both itself.
+# built by `cargo leptos build --release`) on fresh SQLite databases in demo
+# mode (seeded with the demo data, test cards accepted): one server with the
+# demo's settings, and one whose demo holds last a few seconds (for the
+# expiry test). Starts and stops both itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,7 +25,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_server() {
   local name="$1" url_var="$2"; shift 2
   local port; port="$(free_port)"
-  env "$@" LEPTOS_SITE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$WORK/$name.db" \
+  env TESSERA_DEMO=1 "$@" LEPTOS_SITE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$WORK/$name.db" \
     TESSERA_TICKET_KEY_FILE="$WORK/$name.key" RUST_LOG="${RUST_LOG:-info}" \
     target/release/server >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)

@@ -11,8 +11,10 @@ cargo build --release -p server --bin loadgen
 WORK="$(mktemp -d /tmp/tessera-smoke.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 DB="sqlite://$WORK/tessera.db"
-LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DB" TESSERA_TICKET_KEY_FILE="$WORK/ticket.key" RUST_LOG=warn \
-  target/release/server >"$WORK/server.log" 2>&1 &
+# Demo mode: the demo events to sell, and the test gateway to pay with.
+# Every buyer comes from one loopback address: the per-address caps are off.
+TESSERA_DEMO=1 LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DB" TESSERA_TICKET_KEY_FILE="$WORK/ticket.key" RUST_LOG=warn \
+  TESSERA_CLIENT_LIMITS=off target/release/server >"$WORK/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 240); do

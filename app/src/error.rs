@@ -14,6 +14,12 @@ use std::fmt;
 pub enum ErrorCode {
     /// 400: the request could not be parsed.
     BadRequest,
+    /// 405: the path exists but not with this method (see `Allow`).
+    MethodNotAllowed,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 415: the body is not JSON (`Content-Type: application/json`).
+    UnsupportedMediaType,
     /// 404: no such thing, or not yours.
     NotFound,
     /// 409: one or more requested seats are not free.
@@ -45,10 +51,20 @@ pub enum ErrorCode {
     Forbidden,
     /// 409: an account with this email already exists.
     EmailTaken,
-    /// 429: too many requests.
+    /// 409: the change would leave no enabled admin account.
+    LastAdmin,
+    /// 429: too many requests; `retry_after_seconds` (and the
+    /// `Retry-After` header) say when to try again.
     RateLimited,
-    /// 503: a dependency (database, payment provider) is unavailable; retry.
+    /// 422: confirming this email from a browser not signed in to its
+    /// account also sets the account's password: send `new_password`.
+    NewPasswordRequired,
+    /// 503: a dependency (database, payment provider) is unavailable, or the
+    /// request took longer than the server allows; retry.
     Unavailable,
+    /// 503: this server has no payment processor configured, so nothing can
+    /// be bought or saved; nothing was charged or recorded.
+    PaymentsNotConfigured,
     /// 500: a bug or an unexpected failure; details are in the server log only.
     Internal,
 }
@@ -57,21 +73,26 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::BadRequest => 400,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::NotFound => 404,
             Self::SeatsUnavailable
             | Self::HoldNotActive
             | Self::NotOnSale
             | Self::NotRefundable
-            | Self::EmailTaken => 409,
+            | Self::EmailTaken
+            | Self::LastAdmin => 409,
             Self::Unauthenticated | Self::InvalidCredentials => 401,
             Self::Forbidden => 403,
             Self::PaymentDeclined => 402,
             Self::Validation
             | Self::TicketLimitExceeded
             | Self::CardDataRefused
+            | Self::NewPasswordRequired
             | Self::IdempotencyKeyReused => 422,
             Self::RateLimited => 429,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::PaymentsNotConfigured => 503,
             Self::Internal => 500,
         }
     }
@@ -85,6 +106,10 @@ pub struct ApiError {
     /// With `seats_unavailable`: the requested seats that were not free.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seat_ids: Option<Vec<crate::types::SeatId>>,
+    /// With `rate_limited`: seconds until a retry can succeed (also sent as
+    /// the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
@@ -93,6 +118,7 @@ impl ApiError {
             code,
             message: message.into(),
             seat_ids: None,
+            retry_after_seconds: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -109,6 +135,16 @@ impl ApiError {
             code: ErrorCode::SeatsUnavailable,
             message: "some of those seats were just taken; pick others".into(),
             seat_ids: Some(seat_ids),
+            retry_after_seconds: None,
+        }
+    }
+    /// 429 `rate_limited`: retry after `wait` (rounded up to whole seconds,
+    /// at least one).
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after_seconds: Some(seconds.max(1)),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
     pub fn unauthenticated() -> Self {

@@ -97,6 +97,41 @@ pub struct CreateStaffRequest {
     pub role: Role,
 }
 
+/// An account as an admin sees it: the answer of
+/// `GET /api/admin/users?email=` and `PATCH /api/admin/users/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// A disabled account cannot sign in, and its sessions have ended.
+    pub disabled: bool,
+    pub email_confirmed: bool,
+}
+
+/// Query of `GET /api/admin/users`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct UserLookup {
+    /// The account's email (case does not matter).
+    pub email: String,
+}
+
+/// Body of `PATCH /api/admin/users/{id}`: only the fields sent change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// `true` disables the account (its sessions end at once), `false`
+    /// enables it again.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
 /// How a venue's seats are laid out, generated into seats with positions.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

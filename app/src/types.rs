@@ -475,12 +475,29 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// Body of `POST /api/auth/confirm`: the token from the confirmation email.
+/// Body of `POST /api/auth/confirm`: the token from the confirmation (or
+/// claim) email. From a browser not signed in to the token's account,
+/// `new_password` is required: confirming then makes it the account's
+/// password, signs out every other session of the account and signs this
+/// browser in, so whoever proves the mailbox ends up holding the account.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmEmailRequest {
     pub token: String,
+    /// 8 to 128 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_password: Option<String>,
+}
+
+/// Answer of `POST /api/auth/register` (202) for an email whose account
+/// was registered but never confirmed: a link to claim it was mailed to the
+/// address. Nothing else changed and nobody was signed in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClaimLinkSent {
+    pub email: String,
+    pub claim_link_sent: bool,
 }
 
 /// Body of `PUT /api/me/payment-method`: a token from the processor's card form.
@@ -489,6 +506,21 @@ pub struct ConfirmEmailRequest {
 #[serde(deny_unknown_fields)]
 pub struct SavePaymentMethodRequest {
     pub token: String,
+}
+
+/// Body of `POST /api/me/password`. `Debug` never shows the passwords.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePasswordRequest { .. }")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

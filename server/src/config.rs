@@ -1,32 +1,62 @@
 //! Configuration from the environment (or flags), with secrets redacted.
 
+use crate::net::{LimitSettings, TrustedProxies};
 use crate::store::redact_url;
-use clap::{Parser, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::ValueEnum;
+use ipnet::IpNet;
 use std::fmt;
+use std::num::NonZeroU32;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Seed {
-    /// Seed the demo venues and events into an empty database.
-    Demo,
-    /// Start with an empty database.
-    None,
+// Per-address defaults, for a real onsale: see the README's configuration
+// table for why these numbers.
+const HOLDS_PER_MINUTE: NonZeroU32 = non_zero(120);
+const SESSIONS_PER_MINUTE: NonZeroU32 = non_zero(60);
+const REGISTRATIONS_PER_HOUR: NonZeroU32 = non_zero(20);
+
+const fn non_zero(n: u32) -> NonZeroU32 {
+    match NonZeroU32::new(n) {
+        Some(n) => n,
+        None => panic!("a rate of zero"),
+    }
 }
 
 /// Server settings. The listen address comes from `LEPTOS_SITE_ADDR`
 /// (read by Leptos), everything else from here.
-#[derive(Clone, Parser)]
-#[command(name = "server", about = "Tessera ticketing server")]
+///
+/// Production is the default: a fresh database starts empty, nobody can
+/// sign in until an operator creates the first admin (`server admin
+/// create`), and nothing can be bought until a payment processor is
+/// configured. Demo mode (`TESSERA_DEMO=1`, for development, tests and
+/// benchmarks) seeds demo data with a demo admin and takes test cards.
+#[derive(Clone, clap::Args)]
 pub struct Config {
     /// `sqlite://path/to/file.db` (embedded, the default) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/tessera.db")]
     pub database_url: String,
 
-    /// What a fresh database is seeded with.
-    #[arg(long, env = "TESSERA_SEED", value_enum, default_value = "demo")]
-    pub seed: Seed,
+    /// Demo and development mode: a fresh database is seeded with the demo
+    /// venues, events and admin (whose password is public), and without a
+    /// processor configured payments go to the built-in test gateway. Never
+    /// on a server others can reach.
+    #[arg(
+        long,
+        env = "TESSERA_DEMO",
+        default_value = "0",
+        num_args = 0..=1,
+        default_missing_value = "1",
+        value_parser = PossibleValuesParser::new(["1", "0", "true", "false"])
+            .map(|value| value == "1" || value == "true"),
+    )]
+    pub demo: bool,
 
-    /// Hold length of the seeded demo events, in seconds (tests shorten it
-    /// to watch holds expire).
+    /// Not a setting: lets tests and tools use the built-in test gateway
+    /// without demo mode's data (see [`Config::for_database`]).
+    #[arg(skip)]
+    pub test_payments: bool,
+
+    /// Demo mode: hold length of the seeded demo events, in seconds (the
+    /// end2end suite shortens it to watch holds expire).
     #[arg(long, env = "TESSERA_DEMO_HOLD_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..=3600))]
     pub demo_hold_seconds: i64,
 
@@ -63,16 +93,17 @@ pub struct Config {
     #[arg(long, env = "TESSERA_LATE_PAYMENT_WATCH_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=720))]
     pub late_payment_watch_hours: u64,
 
-    /// Built-in test payment gateway: added latency per call, in milliseconds.
+    /// Built-in test gateway (demo mode): added latency per call, in milliseconds.
     #[arg(long, env = "TESSERA_PAYMENT_LATENCY_MS", default_value_t = 0)]
     pub payment_latency_ms: u64,
 
-    /// Built-in test payment gateway: share of charges that fail transiently (0 to 1).
+    /// Built-in test gateway (demo mode): share of charges that fail transiently (0 to 1).
     #[arg(long, env = "TESSERA_PAYMENT_FAULT_RATE", default_value_t = 0.0)]
     pub payment_fault_rate: f64,
 
-    /// Stripe secret key; when set, payments go to Stripe instead of the
-    /// built-in test gateway.
+    /// Stripe secret key: payments go to Stripe. Without it (or another
+    /// processor) a production server sells nothing: purchases answer
+    /// `503 payments_not_configured`.
     #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<String>,
 
@@ -98,6 +129,82 @@ pub struct Config {
     /// the server log, for development without a mail server.
     #[arg(long, env = "TESSERA_MAIL", value_enum, default_value = "log")]
     pub mail: MailDelivery,
+
+    /// How long an email confirmation (or claim) link works, in hours.
+    #[arg(long, env = "TESSERA_CONFIRM_LINK_HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=24 * 30))]
+    pub confirm_link_hours: i64,
+
+    /// Our own proxies and load balancers (comma-separated CIDRs or
+    /// addresses): only from these is `X-Forwarded-For` believed.
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// `off` turns the per-address caps and rates off (load tests and
+    /// benchmarks from one address only); the per-buyer limit stays.
+    #[arg(long, env = "TESSERA_CLIENT_LIMITS", value_enum, default_value = "on")]
+    pub client_limits: Switch,
+
+    /// Seats one client address may hold at once in one event.
+    #[arg(long, env = "TESSERA_ADDRESS_SEATS_PER_EVENT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub address_seats_per_event: i64,
+
+    /// New holds one client address may start per minute (all at once, then
+    /// spread over the minute).
+    #[arg(long, env = "TESSERA_ADDRESS_HOLDS_PER_MINUTE", default_value_t = HOLDS_PER_MINUTE)]
+    pub address_holds_per_minute: NonZeroU32,
+
+    /// New buyer sessions (holds from browsers without a session cookie)
+    /// one client address may start per minute.
+    #[arg(long, env = "TESSERA_ADDRESS_SESSIONS_PER_MINUTE", default_value_t = SESSIONS_PER_MINUTE)]
+    pub address_sessions_per_minute: NonZeroU32,
+
+    /// Registrations one client address may make per hour.
+    #[arg(long, env = "TESSERA_ADDRESS_REGISTRATIONS_PER_HOUR", default_value_t = REGISTRATIONS_PER_HOUR)]
+    pub address_registrations_per_hour: NonZeroU32,
+
+    /// Failed sign-ins per account in 15 minutes before it is locked for
+    /// the rest of the window.
+    #[arg(long, env = "TESSERA_SIGN_IN_FAILURES_PER_ACCOUNT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failures_per_account: u32,
+
+    /// Failed sign-ins per client address in 15 minutes, whatever the
+    /// accounts (password spraying).
+    #[arg(long, env = "TESSERA_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failures_per_address: u32,
+
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle kept-alive connection stays open).
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a request may take to be answered before it gets a 503
+    /// (WebSockets excepted).
+    #[arg(long, env = "TESSERA_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Connections open at once, live WebSockets included; more wait to be
+    /// accepted.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+
+    /// Seconds a live viewer's socket may stay blocked (the viewer stopped
+    /// reading) before the viewer is dropped.
+    #[arg(long, env = "TESSERA_LIVE_SEND_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_send_timeout_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address.
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not a CIDR (10.0.0.0/8) or an IP address"))
 }
 
 /// How outgoing email is delivered.
@@ -111,7 +218,8 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
-            .field("seed", &self.seed)
+            .field("demo", &self.demo)
+            .field("test_payments", &self.test_payments)
             .field("demo_hold_seconds", &self.demo_hold_seconds)
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("sweep_every_ms", &self.sweep_every_ms)
@@ -129,18 +237,66 @@ impl fmt::Debug for Config {
             .field("ticket_key", &self.ticket_key.as_ref().map(|_| "***"))
             .field("ticket_key_file", &self.ticket_key_file)
             .field("mail", &self.mail)
+            .field("confirm_link_hours", &self.confirm_link_hours)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_limits", &self.client_limits)
+            .field("address_seats_per_event", &self.address_seats_per_event)
+            .field("address_holds_per_minute", &self.address_holds_per_minute)
+            .field(
+                "address_sessions_per_minute",
+                &self.address_sessions_per_minute,
+            )
+            .field(
+                "address_registrations_per_hour",
+                &self.address_registrations_per_hour,
+            )
+            .field(
+                "sign_in_failures_per_account",
+                &self.sign_in_failures_per_account,
+            )
+            .field(
+                "sign_in_failures_per_address",
+                &self.sign_in_failures_per_address,
+            )
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("live_send_timeout_secs", &self.live_send_timeout_secs)
             .finish()
     }
 }
 
+/// Where payments go, as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentProcessor {
+    /// Stripe, with the configured secret key.
+    Stripe,
+    /// The built-in test gateway: test cards only, no money moves.
+    TestGateway,
+    /// None: nothing can be bought.
+    None,
+}
+
+impl PaymentProcessor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::TestGateway => "test-gateway",
+            Self::None => "none",
+        }
+    }
+}
+
 impl Config {
-    /// Defaults for tests and tools: the given database, no demo data, and no
+    /// Defaults for tests and tools: the given database, no demo data, the
+    /// built-in test gateway (so tests can buy with test cards), and no
     /// background sweeping or reconciliation (tests call them when they mean
     /// to, so a background run never races an assertion).
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
-            seed: Seed::None,
+            demo: false,
+            test_payments: true,
             demo_hold_seconds: 300,
             home_cache_seconds: 60,
             sweep_every_ms: 0,
@@ -156,6 +312,179 @@ impl Config {
             ticket_key: Some(crate::session::hex(&rand::random::<[u8; 32]>())),
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             mail: MailDelivery::Log,
+            confirm_link_hours: 24,
+            trusted_proxies: Vec::new(),
+            // On, as deployed: tests that fire from one address on purpose
+            // turn them off.
+            client_limits: Switch::On,
+            address_seats_per_event: 100,
+            address_holds_per_minute: HOLDS_PER_MINUTE,
+            address_sessions_per_minute: SESSIONS_PER_MINUTE,
+            address_registrations_per_hour: REGISTRATIONS_PER_HOUR,
+            sign_in_failures_per_account: 10,
+            sign_in_failures_per_address: 100,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 25_000,
+            live_send_timeout_secs: 10,
         }
+    }
+
+    /// The per-address limits as configured.
+    pub fn limit_settings(&self) -> LimitSettings {
+        LimitSettings {
+            enabled: self.client_limits == Switch::On,
+            seats_per_event: self.address_seats_per_event,
+            holds_per_minute: self.address_holds_per_minute,
+            sessions_per_minute: self.address_sessions_per_minute,
+            registrations_per_hour: self.address_registrations_per_hour,
+        }
+    }
+
+    pub fn trusted_proxy_list(&self) -> TrustedProxies {
+        TrustedProxies::new(self.trusted_proxies.clone())
+    }
+
+    /// The same settings with the per-address limits off.
+    pub fn without_client_limits(mut self) -> Self {
+        self.client_limits = Switch::Off;
+        self
+    }
+
+    /// [`Config::for_database`] as a production server has it when no
+    /// processor is configured: no test gateway, so nothing can be bought.
+    pub fn production_for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            test_payments: false,
+            ..Self::for_database(database_url)
+        }
+    }
+
+    /// Where payments go: a configured processor first; else the test
+    /// gateway in demo mode (or for tests); else nowhere.
+    pub fn payment_processor(&self) -> PaymentProcessor {
+        if self.stripe_secret_key.is_some() {
+            PaymentProcessor::Stripe
+        } else if self.demo || self.test_payments {
+            PaymentProcessor::TestGateway
+        } else {
+            PaymentProcessor::None
+        }
+    }
+
+    /// The start-up line's facts: mode, database (password redacted),
+    /// payment processor and mail delivery.
+    pub fn summary(&self) -> String {
+        format!(
+            "mode={} database={} payments={} mail={}",
+            if self.demo { "demo" } else { "production" },
+            redact_url(&self.database_url),
+            self.payment_processor().as_str(),
+            self.mail
+                .to_possible_value()
+                .map(|value| value.get_name().to_string())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Flags::try_parse_from(std::iter::once("server").chain(args.iter().copied()))
+            .map(|flags| flags.config)
+    }
+
+    #[test]
+    fn demo_mode_is_one_or_true_and_nothing_vaguer() {
+        for on in ["--demo", "--demo=1", "--demo=true"] {
+            assert!(parse(&[on]).expect(on).demo, "{on}");
+        }
+        for off in ["--demo=0", "--demo=false"] {
+            assert!(!parse(&[off]).expect(off).demo, "{off}");
+        }
+        assert!(parse(&["--demo=yes"]).is_err());
+    }
+
+    #[test]
+    fn payments_go_to_a_configured_processor_else_the_test_gateway_only_in_demo_mode() {
+        let production = Config::production_for_database("sqlite://x.db");
+        assert_eq!(production.payment_processor(), PaymentProcessor::None);
+        let demo = Config {
+            demo: true,
+            ..production.clone()
+        };
+        assert_eq!(demo.payment_processor(), PaymentProcessor::TestGateway);
+        let stripe = Config {
+            stripe_secret_key: Some("sk_test_123".into()),
+            ..demo
+        };
+        assert_eq!(stripe.payment_processor(), PaymentProcessor::Stripe);
+        assert_eq!(
+            Config::for_database("sqlite://x.db").payment_processor(),
+            PaymentProcessor::TestGateway
+        );
+    }
+
+    #[test]
+    fn the_start_up_summary_names_mode_database_and_payments_without_secrets() {
+        let config = Config {
+            stripe_secret_key: Some("sk_live_secret".into()),
+            ..Config::production_for_database("postgres://app:hunter2@db/tessera")
+        };
+        assert_eq!(
+            config.summary(),
+            "mode=production database=postgres://app:***@db/tessera payments=stripe mail=log"
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:?}").contains("sk_live_secret"));
+    }
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_single_addresses_and_refuse_anything_else() {
+        let config = parse(&[
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.0.2.7,fd00::/8",
+            "--client-limits",
+            "off",
+        ])
+        .expect("parses");
+        let proxies = config.trusted_proxy_list();
+        assert!(proxies.contains("10.1.2.3".parse().expect("ip")));
+        assert!(proxies.contains("192.0.2.7".parse().expect("ip")));
+        assert!(!proxies.contains("192.0.2.8".parse().expect("ip")));
+        assert!(proxies.contains("fd12::1".parse().expect("ip")));
+        assert!(!config.limit_settings().enabled);
+        assert!(parse(&["--trusted-proxies", "10.0.0.0/8,lb"]).is_err());
+        assert!(parse(&["--address-holds-per-minute", "0"]).is_err());
+    }
+
+    #[test]
+    fn client_limits_are_on_by_default_for_servers_and_tests() {
+        let parsed = parse(&[]).expect("parses");
+        let for_tests = Config::for_database("sqlite://x.db");
+        assert!(parsed.limit_settings().enabled);
+        assert_eq!(parsed.limit_settings(), for_tests.limit_settings());
+        assert_eq!(
+            (
+                parsed.sign_in_failures_per_account,
+                parsed.sign_in_failures_per_address,
+                parsed.confirm_link_hours
+            ),
+            (
+                for_tests.sign_in_failures_per_account,
+                for_tests.sign_in_failures_per_address,
+                for_tests.confirm_link_hours
+            )
+        );
     }
 }

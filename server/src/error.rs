@@ -6,7 +6,7 @@ use crate::payments::card_guard::json_contains_card_number;
 use crate::store::StoreError;
 use app::error::{ApiError, ErrorBody, ErrorCode};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -49,12 +49,17 @@ pub fn sqlx_error_to_api(error: sqlx::Error) -> ApiError {
 }
 
 impl From<JsonRejection> for HttpError {
+    /// The status axum gives each rejection (413 too large, 415 not JSON,
+    /// 422 wrong fields, 400 otherwise) with the code that documents it.
     fn from(rejection: JsonRejection) -> Self {
-        let code = match rejection {
-            JsonRejection::JsonDataError(_) => ErrorCode::Validation,
-            _ => ErrorCode::BadRequest,
+        let error = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                framework_error(rejection.status())
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::validation(rejection.body_text()),
+            _ => ApiError::bad_request(rejection.body_text()),
         };
-        Self(ApiError::new(code, rejection.body_text()))
+        Self(error)
     }
 }
 
@@ -74,7 +79,14 @@ impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorBody { error: self.0 })).into_response()
+        let retry_after = self.0.retry_after_seconds;
+        let mut response = (status, Json(ErrorBody { error: self.0 })).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -125,6 +137,64 @@ pub fn parse_path_id<T>(
     what: &str,
 ) -> Result<T, ApiError> {
     parse(raw).ok_or_else(|| ApiError::bad_request(format!("{raw:?} is not {what} id")))
+}
+
+/// What the API says for a refusal the framework made itself: the status is
+/// kept, the code is the one documenting it.
+fn framework_error(status: StatusCode) -> ApiError {
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "this path does not take this method; the Allow header lists those it takes",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than this server accepts",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON, with Content-Type: application/json",
+        ),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such API endpoint"),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthenticated, "sign in first"),
+        StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "this request was refused"),
+        StatusCode::TOO_MANY_REQUESTS => (ErrorCode::RateLimited, "too many requests; retry later"),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => (
+            ErrorCode::Unavailable,
+            "the service is busy or the request took too long; please retry",
+        ),
+        status if status.is_client_error() => (ErrorCode::BadRequest, "the request was refused"),
+        _ => (ErrorCode::Internal, "internal error"),
+    };
+    ApiError::new(code, message)
+}
+
+/// Gives the framework's own refusals under `/api/` the API's error shape:
+/// 405 from the router, 413 from the body limit, and any other error
+/// response that is not JSON already. The status (and `Allow`) is kept;
+/// the framework's plain-text body is dropped.
+pub async fn json_framework_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let mut replaced = HttpError(framework_error(status)).into_response();
+    *replaced.status_mut() = status;
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = response.headers().get(&name) {
+            replaced.headers_mut().insert(name, value.clone());
+        }
+    }
+    replaced
 }
 
 /// Fallback for unknown `/api/...` paths.

@@ -8,11 +8,13 @@
 pub mod accounts;
 pub mod catalog;
 pub mod checkout;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod inventory;
 pub mod live;
+pub mod net;
 pub mod payments;
 pub mod session;
 pub mod staff;

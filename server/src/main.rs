@@ -1,11 +1,14 @@
-//! `server`: serves the Tessera site and API.
+//! `server`: serves the Tessera site and API, or runs an operator command
+//! (`server admin create …`; see `server --help`).
 //!
 //! Run from the workspace root (the site root `target/site` is relative).
 //! `LEPTOS_SITE_ADDR` sets the listen address, `DATABASE_URL` the database.
 
 use clap::Parser;
-use server::config::Config;
+use server::cli::Cli;
+use server::config::{Config, PaymentProcessor};
 use server::web::build_app;
+use server::web::serve::{self, ServeSettings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -26,7 +29,37 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(command) => Ok(server::cli::run(command, &cli.config).await?),
+        None => serve(cli.config).await,
+    }
+}
+
+/// The one line that says what this server is: its mode, database and
+/// payment processor; and a warning where that is not what a public site
+/// should be.
+fn log_start(config: &Config) {
+    tracing::info!("starting: {}", config.summary());
+    tracing::debug!(?config, "configuration");
+    if std::env::var_os("TESSERA_SEED").is_some() {
+        tracing::warn!("TESSERA_SEED is no longer read: demo data comes only with TESSERA_DEMO=1");
+    }
+    if config.demo {
+        tracing::warn!(
+            "demo mode (TESSERA_DEMO=1): demo data with a published admin password, and test \
+             cards accepted; never run this where others can reach it"
+        );
+    } else if config.payment_processor() == PaymentProcessor::None {
+        tracing::warn!(
+            "no payment processor configured (TESSERA_STRIPE_SECRET_KEY): purchases answer \
+             503 payments_not_configured"
+        );
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    log_start(&config);
     // Every live seat-map viewer holds a socket: raise the open-file soft
     // limit to the hard limit so thousands of viewers are not refused at
     // the default of 1,024.
@@ -40,17 +73,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         leptos_options.output_name = "tessera".into();
     }
     let addr = leptos_options.site_addr;
-    tracing::info!(?config, %addr, "starting");
     let (app, state) = build_app(&config, leptos_options).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    // Connection addresses feed sign-in throttling.
-    axum::serve(
+    // Header-read timeout, connection cap, connection addresses (they feed
+    // sign-in throttling) and graceful shutdown.
+    serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        ServeSettings::from_config(&config),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())

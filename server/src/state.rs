@@ -5,6 +5,7 @@ use crate::catalog::Catalog;
 use crate::checkout::Checkout;
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
+use crate::net::ClientLimits;
 use crate::staff::Staff;
 use crate::store::Store;
 use crate::tickets::codes::TicketSigner;
@@ -25,4 +26,5 @@ pub struct AppState {
     pub accounts: Accounts,
     pub staff: Staff,
     pub ticket_signer: Arc<TicketSigner>,
+    pub client_limits: ClientLimits,
 }

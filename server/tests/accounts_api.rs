@@ -141,7 +141,11 @@ async fn wrong_passwords_and_unknown_emails_look_alike_and_are_throttled() {
 #[tokio::test]
 async fn bad_registrations_are_refused_and_change_nothing() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
+    let mut ada = register(&app, "ada@example.com").await;
+    // Confirmed: registering the address again is refused (an unconfirmed
+    // one would get a claim link instead).
+    let token = mailed_token(&app, "ada@example.com");
+    assert_eq!(confirm(&mut ada, json!({"token": token})).await.0, 204);
     let cases = [
         (
             json!({"email": "ada@example.com", "password": "another password", "display_name": "Eve"}),
@@ -606,4 +610,414 @@ async fn requests_from_other_sites_are_refused_without_effect() {
         .await
         .expect("request");
     assert_eq!(ours.status(), 201);
+}
+
+/// The token of the latest link mailed to `to`.
+fn mailed_token(app: &TestApp, to: &str) -> String {
+    let mail = app
+        .state
+        .accounts
+        .mailer()
+        .last_to(to)
+        .expect("an email with a link");
+    mail.body
+        .split("token=")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .expect("token in the link")
+        .to_string()
+}
+
+async fn confirm(browser: &mut Buyer<'_>, body: Value) -> (u16, Value) {
+    browser
+        .send(Method::POST, "/api/auth/confirm", Some(body))
+        .await
+}
+
+async fn login_as(app: &TestApp, email: &str, password: &str) -> u16 {
+    Buyer::new(app)
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_at_one_account_are_checked_at_most_the_limit() {
+    let app = spawn_app().await;
+    register(&app, "ada@example.com").await;
+    let guesses = (0..200).map(|i| {
+        let app = &app;
+        async move {
+            Buyer::new(app)
+                .send(
+                    Method::POST,
+                    "/api/auth/login",
+                    Some(json!({"email": "ada@example.com", "password": format!("guess number {i}")})),
+                )
+                .await
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|(status, _)| *status == 401).count();
+    let throttled = answers
+        .iter()
+        .filter(|(status, body)| *status == 429 && body["error"]["code"] == "rate_limited")
+        .count();
+    assert_eq!((checked, throttled), (10, 190), "{answers:?}");
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_are_throttled_before_any_hashing() {
+    let app = spawn_app().await;
+    for i in 0..20 {
+        register(&app, &format!("fan{}@example.com", char::from(b'a' + i))).await;
+    }
+    let response = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"email": "one-more@example.com", "password": "long enough", "display_name": "Eve"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 429);
+    let wait: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let (users,): (i64,) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(pool).await)
+    .expect("count");
+    assert_eq!(users, 20);
+}
+
+#[tokio::test]
+async fn registering_a_guests_email_first_never_takes_over_their_tickets() {
+    let (app, event, seats) = setup().await;
+    let mut guest = Buyer::new(&app);
+    let (status, purchase) = buy(
+        &mut guest,
+        event,
+        &seats[0..1],
+        "victim-guest-0001",
+        json!({"email": "victim@example.com", "payment": {"token": "tok_visa"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{purchase}");
+
+    // Someone else registers the address first and stays signed in.
+    let mut mallory = register(&app, "victim@example.com").await;
+    let token = mailed_token(&app, "victim@example.com");
+
+    // The owner opens the link in their own browser: proving the mailbox is
+    // not enough while someone else's password is on the account…
+    let mut owner = Buyer::new(&app);
+    let (status, body) = confirm(&mut owner, json!({"token": token})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("new_password_required")),
+        "{body}"
+    );
+    let (_, me) = mallory.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], false, "the refusal changed nothing");
+
+    // …they choose a password, and only then is the address confirmed.
+    let (status, body) = confirm(
+        &mut owner,
+        json!({"token": token, "new_password": "the owner's own password"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, me) = owner.send(Method::GET, "/api/me", None).await;
+    assert_eq!((status, me["email_confirmed"].as_bool()), (200, Some(true)));
+    let (_, tickets) = owner.send(Method::GET, "/api/me/tickets", None).await;
+    assert_eq!(
+        tickets["upcoming"][0]["purchase_id"], purchase["purchase_id"],
+        "{tickets}"
+    );
+
+    // The registrant is signed out everywhere and their password is gone.
+    assert_eq!(mallory.send(Method::GET, "/api/me", None).await.0, 401);
+    let path = format!("/api/purchases/{}", purchase["purchase_id"]);
+    assert_eq!(mallory.send(Method::GET, &path, None).await.0, 404);
+    assert_eq!(
+        login_as(&app, "victim@example.com", "correct horse battery").await,
+        401
+    );
+    assert_eq!(
+        login_as(&app, "victim@example.com", "the owner's own password").await,
+        200
+    );
+    // The link worked once.
+    let (status, _) = confirm(
+        &mut Buyer::new(&app),
+        json!({"token": token, "new_password": "mallory again, later"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_owner_claims_an_address_someone_else_registered_but_never_confirmed() {
+    let app = spawn_app().await;
+    let mut mallory = register(&app, "owner@example.com").await;
+    let (status, _) = mallory
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(json!({"token": "tok_visa"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Registering the address again mails a claim link instead of failing;
+    // nobody is signed in by it and the first password still works.
+    let mut owner = Buyer::new(&app);
+    let (status, body) = owner
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(json!({"email": "Owner@example.com", "password": "the owner's password", "display_name": "Owner"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["email"], "owner@example.com");
+    assert_eq!(owner.send(Method::GET, "/api/me", None).await.0, 401);
+    assert_eq!(
+        login_as(&app, "owner@example.com", "correct horse battery").await,
+        200
+    );
+
+    let token = mailed_token(&app, "owner@example.com");
+    let (status, body) = confirm(
+        &mut owner,
+        json!({"token": token, "new_password": "the owner's password"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, me) = owner.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], true);
+    assert_eq!(
+        me["payment_method"],
+        Value::Null,
+        "not the registrant's card"
+    );
+    assert_eq!(mallory.send(Method::GET, "/api/me", None).await.0, 401);
+    assert_eq!(
+        login_as(&app, "owner@example.com", "correct horse battery").await,
+        401
+    );
+
+    // A confirmed address cannot be claimed again.
+    let (status, body) = Buyer::new(&app)
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(json!({"email": "owner@example.com", "password": "yet another one", "display_name": "X"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("email_taken"))
+    );
+}
+
+#[tokio::test]
+async fn confirmation_links_expire() {
+    let app = spawn_app().await;
+    let mut ada = register(&app, "ada@example.com").await;
+    let token = mailed_token(&app, "ada@example.com");
+    app.state
+        .inventory
+        .clock()
+        .advance(24 * 3600 * 1000 + 60_000);
+    let (status, body) = confirm(&mut ada, json!({"token": token})).await;
+    assert_eq!(status, 404, "{body}");
+    let (_, me) = ada.send(Method::GET, "/api/me", None).await;
+    assert_eq!(me["email_confirmed"], false);
+}
+
+#[tokio::test]
+async fn sign_in_throttling_behind_a_trusted_proxy_counts_each_client_not_the_balancer() {
+    let mut config = server::config::Config::for_database(fresh_database_url().await);
+    config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    let app = spawn_app_with(config).await;
+    register(&app, "ada@example.com").await;
+    let login = |email: String, password: &'static str, client: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/auth/login"))
+                .header("x-forwarded-for", client)
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    // One client guesses at 100 accounts: it is stopped…
+    for i in 0..100 {
+        assert_eq!(
+            login(format!("user{i}@example.com"), "guess", "198.51.100.1").await,
+            401
+        );
+    }
+    assert_eq!(
+        login(
+            "ada@example.com".into(),
+            "correct horse battery",
+            "198.51.100.1"
+        )
+        .await,
+        429
+    );
+    // …but the other clients behind the same balancer sign in as ever.
+    assert_eq!(
+        login(
+            "ada@example.com".into(),
+            "correct horse battery",
+            "198.51.100.2"
+        )
+        .await,
+        200
+    );
+}
+
+/// The `Set-Cookie` values of a response.
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().expect("ascii").to_string())
+        .collect()
+}
+
+/// Holds one seat with the given `Cookie` header (and TLS as the load
+/// balancer reports it); returns the answer and its cookies.
+async fn hold_with_cookie(
+    app: &TestApp,
+    event: EventId,
+    seat: i64,
+    cookie: Option<&str>,
+    over_tls: bool,
+) -> (Value, Vec<String>) {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/api/events/{event}/holds")))
+        .json(&json!({"seat_ids": [seat]}));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if over_tls {
+        request = request.header("x-forwarded-proto", "https");
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status(), 201);
+    let cookies = set_cookies(&response);
+    (response.json().await.expect("JSON"), cookies)
+}
+
+#[tokio::test]
+async fn a_session_id_the_client_chose_is_replaced_by_one_the_server_minted() {
+    let (app, event, seats) = setup().await;
+    // The shape ids used to have, chosen by the client (session fixation).
+    let chosen = "tessera_session=0123456789abcdef0123456789abcdef";
+    let (hold, cookies) = hold_with_cookie(&app, event, seats[0], Some(chosen), false).await;
+    assert_eq!(cookies.len(), 1, "a fresh id is issued: {cookies:?}");
+    let minted = cookies[0].split(';').next().expect("pair").to_string();
+    assert_ne!(minted, chosen);
+    assert!(!minted.bytes().any(|b| b.is_ascii_digit()), "{minted}");
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let status_with = |cookie: &str| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .header("cookie", cookie.to_string());
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(status_with(chosen).await, 404, "the chosen id owns nothing");
+    assert_eq!(status_with(&minted).await, 200);
+    // An id minted here is kept: no new cookie.
+    let (_, cookies) = hold_with_cookie(&app, event, seats[1], Some(&minted), false).await;
+    assert!(cookies.is_empty(), "{cookies:?}");
+}
+
+#[tokio::test]
+async fn over_tls_the_session_cookie_is_host_prefixed_and_both_names_are_read() {
+    let (app, event, seats) = setup().await;
+    let (hold, cookies) = hold_with_cookie(&app, event, seats[0], None, true).await;
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("__Host-tessera_session="), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let pair = cookie.split(';').next().expect("pair").to_string();
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("cookie", &pair)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200, "the __Host- cookie is read");
+
+    // A browser still holding the plain name from before is recognised,
+    // and its id moves to the __Host- name.
+    let id = pair.split_once('=').expect("pair").1;
+    let plain = format!("tessera_session={id}");
+    let (_, cookies) = hold_with_cookie(&app, event, seats[1], Some(&plain), true).await;
+    assert!(
+        cookies[0].starts_with(&format!("__Host-tessera_session={id};")),
+        "{cookies:?}"
+    );
+    assert!(cookies[1].starts_with("tessera_session=;") && cookies[1].contains("Max-Age=0"));
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("cookie", &plain)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200, "the plain name is read too");
+}
+
+#[tokio::test]
+async fn servers_sharing_a_ticket_key_accept_each_others_sessions() {
+    let database_url = fresh_database_url().await;
+    let mut config = server::config::Config::for_database(database_url);
+    let first = spawn_app_with(config.clone()).await;
+    let hall = add_venue(first.store(), "Hall", "Hull").await;
+    let event = add_event(first.store(), hall, "Show", 5).await;
+    let (_, seats) = seat_map(&first, event).await;
+    let mut fan = Buyer::new(&first);
+    let (_, hold) = fan.hold(event, &[seats[0].0]).await;
+    let cookie = fan.cookie.clone().expect("cookie");
+    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let on = |app: &TestApp| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .header("cookie", cookie.clone());
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    let second = spawn_app_with(config.clone()).await;
+    assert_eq!(on(&second).await, 200, "same key: the same session");
+    config.ticket_key = Some("5".repeat(64));
+    let other_key = spawn_app_with(config).await;
+    assert_eq!(on(&other_key).await, 404, "another key: a stranger");
 }

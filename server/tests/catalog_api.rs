@@ -267,7 +267,10 @@ async fn pages_finish_rendering_while_other_routers_are_built() {
     let state = app.state.clone();
     let builder = std::thread::spawn(move || {
         for _ in 0..200 {
-            drop(server::web::router(state.clone()));
+            drop(server::web::router(
+                state.clone(),
+                std::time::Duration::from_secs(30),
+            ));
         }
     });
     for _ in 0..100 {
@@ -292,4 +295,73 @@ async fn an_expired_home_page_is_rendered_again() {
     add_event(app.store(), hall, "Fresh Show", 3).await;
     let html = app.get("/").await.text().await.expect("html");
     assert!(html.contains("Fresh Show"));
+}
+
+/// `GET /api/events/{id}/seats` answers from the live channel's memory,
+/// kept current from the change log: a change made in the seats table
+/// behind the log's back is not seen, while every change through the log
+/// is, at once. The same version is one shared serialisation, gzipped for
+/// clients that accept it.
+#[tokio::test]
+async fn the_seat_map_is_served_from_memory_kept_current_from_the_change_log() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let event = add_event(app.store(), hall, "Jazz Night", 5).await;
+    let path = format!("/api/events/{event}/seats");
+    let (_, first) = app.get_json(&path).await;
+    let seat = first["seats"][0]["id"].as_i64().expect("id");
+
+    // Not through the change log: no read of the seats table sees it.
+    server::on_pool!(app.store(), pool =>
+        sqlx::query("UPDATE seats SET row_label = 'Z' WHERE id = $1")
+            .bind(seat)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+    .expect("update");
+    let (_, again) = app.get_json(&path).await;
+    assert_eq!(again, first, "answered from memory");
+
+    // Through the log: a buyer sees their own hold in the very next read.
+    assert_eq!(Buyer::new(&app).hold(event, &[seat]).await.0, 201);
+    let (_, held) = app.get_json(&path).await;
+    assert_eq!(
+        (
+            held["version"].as_i64(),
+            held["seats"][0]["status"].as_str()
+        ),
+        (Some(1), Some("held"))
+    );
+    assert_eq!(held["seats"][0]["row"], "A");
+
+    // A run-out hold shows available before the sweeper gets to it.
+    app.state.inventory.clock().advance(301_000);
+    let (_, expired) = app.get_json(&path).await;
+    assert_eq!(expired["seats"][0]["status"], "available");
+
+    let raw = |gzip: bool| {
+        let mut request = app.client.get(app.url(&path));
+        if gzip {
+            request = request.header("accept-encoding", "gzip");
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let encoding = response.headers().get("content-encoding").cloned();
+            (encoding, response.bytes().await.expect("body"))
+        }
+    };
+    let (encoding, plain) = raw(false).await;
+    assert!(encoding.is_none());
+    assert_eq!(raw(false).await.1, plain, "the same bytes per version");
+    let (encoding, gzipped) = raw(true).await;
+    assert_eq!(
+        encoding.as_ref().map(|e| e.to_str().expect("ascii")),
+        Some("gzip")
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped[..])
+        .read_to_end(&mut unzipped)
+        .expect("gzip");
+    assert_eq!(unzipped, plain);
 }

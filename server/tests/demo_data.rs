@@ -1,15 +1,14 @@
-//! The demo data a fresh install is seeded with.
+//! The demo data a fresh database is seeded with in demo mode.
 
 mod common;
 
 use common::*;
-use server::config::Seed;
 
 #[tokio::test]
-async fn a_fresh_database_is_seeded_once_with_the_demo_venues_and_events() {
+async fn in_demo_mode_a_fresh_database_is_seeded_once_with_the_demo_venues_and_events() {
     let database_url = fresh_database_url().await;
-    let mut config = server::config::Config::for_database(database_url.clone());
-    config.seed = Seed::Demo;
+    let mut config = server::config::Config::production_for_database(database_url.clone());
+    config.demo = true;
     let app = spawn_app_with(config.clone()).await;
 
     let (status, body) = app.get_json("/api/events?limit=100").await;

@@ -8,19 +8,45 @@ mod common;
 
 use common::*;
 use server::inventory::holds::{
-    changes_since, write_batch, ClaimOutcome, ClaimRequest, EndRequest, SeatWrite, WriteOutcome,
+    changes_since, write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite,
+    WriteOutcome,
 };
 use server::store::now_ms;
 
-fn claim(event: i64, session: &str, seat_ids: &[i64]) -> SeatWrite {
+fn claim_request(event: i64, session: &str, seat_ids: &[i64]) -> ClaimRequest {
     let now = now_ms();
-    SeatWrite::Claim(ClaimRequest {
+    ClaimRequest {
         event_id: event,
         session_id: session.to_string(),
         seat_ids: seat_ids.to_vec(),
         max_per_buyer: 8,
         now,
         expires_at: now + 300_000,
+        account_id: None,
+        client: None,
+    }
+}
+
+fn claim(event: i64, session: &str, seat_ids: &[i64]) -> SeatWrite {
+    SeatWrite::Claim(claim_request(event, session, seat_ids))
+}
+
+/// A claim from `session`, signed in as `account` (if any), from `address`
+/// with a cap of `cap` seats held at once.
+fn claim_from(
+    event: i64,
+    session: &str,
+    account: Option<i64>,
+    (address, cap): (&str, i64),
+    seat_ids: &[i64],
+) -> SeatWrite {
+    SeatWrite::Claim(ClaimRequest {
+        account_id: account,
+        client: Some(ClientCap {
+            key: address.to_string(),
+            max_seats: cap,
+        }),
+        ..claim_request(event, session, seat_ids)
     })
 }
 
@@ -158,4 +184,98 @@ async fn a_hold_ended_in_a_batch_frees_its_seats_for_that_batch_and_only_once() 
         .collect();
     assert_eq!(logged, vec![(s[0], "available"), (s[1], "held")]);
     assert!(changes.iter().all(|change| change.version == version + 1));
+}
+
+#[tokio::test]
+async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_together() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Cap Hall", "Bergen").await;
+    let event = add_event(app.store(), venue, "Cap Night", 10).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let (account,): (i64,) = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "INSERT INTO users (email, password_hash, created_at) VALUES ('a@x.io', 'x', 0) RETURNING id",
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("user");
+
+    let campus = ("192.0.2.1", 6);
+    let elsewhere = ("2001:db8:1:2::/64", 6);
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            // One account in three browsers: 5 + 3 fit the limit of 8, one more does not.
+            claim_from(event.0, "browser-1", Some(account), elsewhere, &s[0..5]),
+            claim_from(event.0, "browser-2", Some(account), elsewhere, &s[5..6]),
+            claim_from(
+                event.0,
+                "browser-3",
+                Some(account),
+                ("198.51.100.7", 6),
+                &s[6..8],
+            ),
+            claim_from(
+                event.0,
+                "browser-3",
+                Some(account),
+                ("198.51.100.7", 6),
+                &s[8..9],
+            ),
+            // Three sessions behind one address with a cap of 6 seats.
+            claim_from(event.0, "student-1", None, campus, &s[10..14]),
+            claim_from(event.0, "student-2", None, campus, &s[14..17]),
+            claim_from(event.0, "student-3", None, campus, &s[17..19]),
+        ],
+    )
+    .await
+    .expect("batch");
+
+    claimed_hold(&outcomes[0]);
+    claimed_hold(&outcomes[1]);
+    claimed_hold(&outcomes[2]);
+    assert_eq!(
+        outcomes[3],
+        WriteOutcome::Claim(ClaimOutcome::LimitExceeded { already: 8 })
+    );
+    claimed_hold(&outcomes[4]);
+    match &outcomes[5] {
+        WriteOutcome::Claim(ClaimOutcome::AddressCapReached {
+            held,
+            retry_after_ms,
+        }) => {
+            assert_eq!(*held, 4);
+            assert!(
+                (299_000..=300_000).contains(retry_after_ms),
+                "{retry_after_ms}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    claimed_hold(&outcomes[6]);
+
+    // A later batch reads the same counts back from the database.
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            claim_from(
+                event.0,
+                "browser-4",
+                Some(account),
+                ("203.0.113.1", 6),
+                &[s[19]],
+            ),
+            claim_from(event.0, "student-4", None, campus, &[s[9]]),
+        ],
+    )
+    .await
+    .expect("batch");
+    assert_eq!(
+        outcomes[0],
+        WriteOutcome::Claim(ClaimOutcome::LimitExceeded { already: 8 })
+    );
+    assert!(matches!(
+        outcomes[1],
+        WriteOutcome::Claim(ClaimOutcome::AddressCapReached { held: 6, .. })
+    ));
 }

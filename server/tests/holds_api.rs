@@ -319,8 +319,11 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
     };
 
     // Someone holds Back A2: Back A now has runs {1} and {3,4,5}. Two seats in
-    // 3-5 would strand a single seat, so a pair in Back B is chosen.
+    // 3-5 would strand a single seat, so a pair in Back B is chosen. (The live
+    // map best available reads learns of the hold at the pump's next tick, or
+    // at once with a seat-map read, as here.)
     assert_eq!(Buyer::new(&app).hold(event, &[seats[11]]).await.0, 201);
+    assert_eq!(seat_status(&app, event, seats[11]).await, "held");
     let (status, hold) = Buyer::new(&app)
         .send(
             Method::POST,

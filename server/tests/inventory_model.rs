@@ -17,7 +17,6 @@ use std::sync::Arc;
 const SEATS: usize = 6;
 const BUYERS: usize = 3;
 const HOLD_MS: i64 = 300_000;
-const GRACE_MS: i64 = server::checkout::PAYMENT_GRACE_MS;
 /// The fixture event's per-buyer limit.
 const MAX_PER_BUYER: usize = 8;
 
@@ -98,8 +97,9 @@ struct Model {
     holds: Vec<ModelHold>,
     /// (buyer, seats) per purchase, and whether it is refunded.
     purchases: Vec<(PurchaseId, usize, Vec<usize>, bool)>,
-    /// Answers already given per idempotency key: (hold index, answer).
-    keys: HashMap<String, (usize, Answer, Option<PurchaseId>)>,
+    /// Answers already given per idempotency key: (hold index, good card,
+    /// answer).
+    keys: HashMap<String, (usize, bool, Answer, Option<PurchaseId>)>,
     last_key: HashMap<usize, String>,
     next_key: usize,
 }
@@ -181,7 +181,13 @@ async fn run(ops: Vec<Op>) {
                     seat_ids: Some(seats.iter().map(|&s| SeatId(seat_ids[s])).collect()),
                     best_available: None,
                 };
-                let got = inventory.hold(event, &sessions[buyer], request).await;
+                let holder = server::inventory::Holder {
+                    session_id: &sessions[buyer],
+                    new_session: false,
+                    account_id: None,
+                    client: server::net::ClientKey::of([192, 0, 2, buyer as u8].into()),
+                };
+                let got = inventory.hold(event, holder, request).await;
                 if model.buyer_seats(buyer) + seats.len() > MAX_PER_BUYER {
                     let error = got.expect_err(&context);
                     assert_eq!(error.code, ErrorCode::TicketLimitExceeded, "{context}");
@@ -279,52 +285,54 @@ async fn run(ops: Vec<Op>) {
                     .as_ref()
                     .map(|_| Answer::Ok)
                     .unwrap_or_else(|e| Answer::Err(e.code));
-                let expected =
-                    if let Some((used_for, answer, purchase)) = model.keys.get(&key).cloned() {
-                        // A repeated key replays its first answer (for that hold).
-                        if used_for != hold {
-                            Answer::Err(ErrorCode::Validation)
-                        } else {
-                            if let (Ok(view), Some(purchase)) = (&got, purchase) {
-                                assert_eq!(view.purchase_id, purchase, "{context}: same purchase");
-                            }
-                            answer
-                        }
-                    } else if target.buyer != buyer {
-                        Answer::Err(ErrorCode::NotFound)
-                    } else if target.state != HoldState::Active || target.expires <= model.now {
-                        Answer::Err(ErrorCode::HoldNotActive)
+                let expected = if let Some((used_for, card, answer, purchase)) =
+                    model.keys.get(&key).cloned()
+                {
+                    // A repeated key replays its first answer (for the
+                    // same request only).
+                    if used_for != hold || card != good_card {
+                        Answer::Err(ErrorCode::IdempotencyKeyReused)
                     } else {
-                        // Starting to pay extends the hold by the payment grace.
-                        let until = target.expires.max(model.now + GRACE_MS);
-                        model.holds[hold].expires = until;
-                        for &s in &target.seats {
-                            if let Some(Seat::Held { hold: h, .. }) = model.seats[s] {
-                                if h == hold {
-                                    model.seats[s] = Some(Seat::Held { hold, until });
-                                }
-                            }
+                        if let (Ok(view), Some(purchase)) = (&got, purchase) {
+                            assert_eq!(view.purchase_id, purchase, "{context}: same purchase");
                         }
-                        let answer = if good_card {
-                            for &s in &target.seats {
-                                model.seats[s] = Some(Seat::Sold);
-                            }
-                            model.holds[hold].state = HoldState::Purchased;
-                            let id = got.as_ref().expect(&context).purchase_id;
-                            model
-                                .purchases
-                                .push((id, buyer, target.seats.clone(), false));
-                            model.keys.insert(key.clone(), (hold, Answer::Ok, Some(id)));
-                            Answer::Ok
-                        } else {
-                            model.keys.insert(
-                                key.clone(),
-                                (hold, Answer::Err(ErrorCode::PaymentDeclined), None),
-                            );
-                            Answer::Err(ErrorCode::PaymentDeclined)
-                        };
                         answer
+                    }
+                } else if target.buyer != buyer {
+                    Answer::Err(ErrorCode::NotFound)
+                } else if target.state != HoldState::Active || target.expires <= model.now {
+                    Answer::Err(ErrorCode::HoldNotActive)
+                } else {
+                    // The payment grace extends the hold only while the
+                    // charge is in flight: a sale ends the hold, and a
+                    // decline gives it back its old expiry.
+                    let answer = if good_card {
+                        for &s in &target.seats {
+                            model.seats[s] = Some(Seat::Sold);
+                        }
+                        model.holds[hold].state = HoldState::Purchased;
+                        let id = got.as_ref().expect(&context).purchase_id;
+                        model
+                            .purchases
+                            .push((id, buyer, target.seats.clone(), false));
+                        model
+                            .keys
+                            .insert(key.clone(), (hold, good_card, Answer::Ok, Some(id)));
+                        Answer::Ok
+                    } else {
+                        model.keys.insert(
+                            key.clone(),
+                            (
+                                hold,
+                                good_card,
+                                Answer::Err(ErrorCode::PaymentDeclined),
+                                None,
+                            ),
+                        );
+                        Answer::Err(ErrorCode::PaymentDeclined)
                     };
+                    answer
+                };
                 assert_eq!(got_answer, expected, "{context}");
             }
             Op::Refund { buyer, purchase } => {

@@ -212,7 +212,6 @@ impl ServerProcess {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("TESSERA_SEED", "none")
             // Both servers sign tickets with one key, as a deployment must.
             .env("TESSERA_TICKET_KEY", "7".repeat(64))
             .env("LEPTOS_OUTPUT_NAME", "tessera")
@@ -242,4 +241,120 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+#[tokio::test]
+async fn a_websocket_handshake_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    let (event, _) = hall_event(&app).await;
+    let url = format!(
+        "{}/api/events/{event}/live",
+        app.base_url.replacen("http://", "ws://", 1)
+    );
+    let with_origin = |origin: &str| {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.clone(),
+            )
+            .expect("request");
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+        request
+    };
+    let refused = tokio_tungstenite::connect_async(with_origin("https://elsewhere.example"))
+        .await
+        .expect_err("refused");
+    assert!(refused.to_string().contains("403"), "{refused}");
+    let (mut viewer, _) = tokio_tungstenite::connect_async(with_origin(&app.base_url))
+        .await
+        .expect("our own pages connect");
+    assert!(matches!(
+        next_message(&mut viewer, Duration::from_secs(5)).await,
+        LiveMessage::Snapshot { .. }
+    ));
+}
+
+/// A viewer that upgrades and then never reads cannot pin a stadium
+/// snapshot in memory: once its socket has been blocked for the send
+/// timeout, it is dropped, while viewers that read are served as before.
+#[tokio::test]
+async fn a_viewer_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let mut config = server::config::Config::for_database(fresh_database_url().await);
+    config.live_send_timeout_secs = 1;
+    let app = spawn_app_with(config).await;
+    let (venue_spec, section_tiers) = server::demo::stadium();
+    let venue = server::catalog::create::create_venue(app.store(), &venue_spec)
+        .await
+        .expect("stadium");
+    let mut tier_names: Vec<&str> = section_tiers.iter().map(|(_, tier)| *tier).collect();
+    tier_names.sort_unstable();
+    tier_names.dedup();
+    let starts = server::store::now_ms() + 5 * DAY_MS;
+    let event = add_event_with(app.store(), venue, "Final", starts, |spec| {
+        spec.tiers = tier_names
+            .iter()
+            .map(|name| server::catalog::create::TierSpec {
+                name: name.to_string(),
+                price_cents: 5000,
+            })
+            .collect();
+        spec.section_tiers = section_tiers
+            .iter()
+            .map(|(section, tier)| (section.clone(), tier.to_string()))
+            .collect();
+    })
+    .await;
+    let channel = app.state.live.channel(event).await.expect("channel");
+    let viewers_become = |count: usize| {
+        let channel = channel.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(15), async {
+                while channel.viewer_count() != count {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .is_ok()
+        }
+    };
+
+    // A client with a tiny receive window that upgrades, then never reads:
+    // the 5 MB snapshot fills both sides' buffers and the send blocks.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small window");
+    let addr = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    let handshake = format!(
+        "GET /api/events/{event}/live HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, handshake.as_bytes())
+        .await
+        .expect("handshake");
+    assert!(viewers_become(1).await, "the viewer joins");
+    let joined = std::time::Instant::now();
+
+    // Deltas keep flowing meanwhile, and a reading viewer gets them.
+    let (_, seats) = seat_map(&app, event).await;
+    let mut reader = connect(&app.base_url, event).await;
+    assert!(matches!(
+        next_message(&mut reader, Duration::from_secs(15)).await,
+        LiveMessage::Snapshot { .. }
+    ));
+    assert_eq!(Buyer::new(&app).hold(event, &[seats[0].0]).await.0, 201);
+    assert!(matches!(
+        next_message(&mut reader, Duration::from_secs(5)).await,
+        LiveMessage::Delta { .. }
+    ));
+
+    assert!(viewers_become(1).await, "the stalled viewer is dropped");
+    let took = joined.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    drop(stalled);
 }

@@ -444,10 +444,8 @@ async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
-#[tokio::test]
-async fn the_live_dashboard_moves_when_a_fan_buys() {
-    let (app, event, seats) = setup().await;
-    let staff = member(&app, "staff@example.com", Role::Staff).await;
+/// Opens the live dashboard of `event` as the signed-in `member`.
+async fn open_dashboard(app: &TestApp, member: &Buyer<'_>, event: EventId) -> Socket {
     let url = format!(
         "{}/api/staff/events/{event}/live",
         app.base_url.replacen("http://", "ws://", 1)
@@ -457,26 +455,70 @@ async fn the_live_dashboard_moves_when_a_fan_buys() {
             .expect("request");
     request.headers_mut().insert(
         "cookie",
-        staff
+        member
             .cookie
             .clone()
             .expect("cookie")
             .parse()
             .expect("header"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("websocket");
+    socket
+}
+
+/// The dashboard's figures once they show `sold` seats sold; fails unless
+/// that happens within `within`.
+async fn until_sold(socket: &mut Socket, sold: i64, within: Duration) -> Value {
+    tokio::time::timeout(within, async {
+        loop {
+            let figures = next_json(socket).await;
+            if figures["sold"] == sold {
+                return figures;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the dashboard did not show {sold} sold within {within:?}"))
+}
+
+#[tokio::test]
+async fn the_live_dashboard_moves_when_a_fan_buys() {
+    let (app, event, seats) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut socket = open_dashboard(&app, &staff, event).await;
     let first = next_json(&mut socket).await;
     assert_eq!(first["sold"], 0);
     let mut fan = Buyer::new(&app);
     buy(&mut fan, event, &seats[0..2], "live-key-0001").await;
     // Holding and selling may arrive as one or two updates.
-    let mut latest = next_json(&mut socket).await;
-    while latest["sold"] != 2 {
-        latest = next_json(&mut socket).await;
-    }
+    let latest = until_sold(&mut socket, 2, Duration::from_secs(5)).await;
     assert_eq!(latest["revenue_cents"], 10_000);
+}
+
+#[tokio::test]
+async fn the_live_dashboard_keeps_moving_when_no_seat_map_is_open_past_the_idle_time() {
+    let (app, event, seats) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut socket = open_dashboard(&app, &staff, event).await;
+    assert_eq!(next_json(&mut socket).await["sold"], 0);
+    // Nobody has the event's seat map open: only the dashboard watches it.
+    // Move past the time after which an unwatched event leaves memory, and
+    // run a pump pass (the background pump runs one every tick as well).
+    app.state
+        .inventory
+        .clock()
+        .advance(server::live::IDLE_EVICT_MS + 1_000);
+    app.state.live.pump_once().await.expect("pump pass");
+    let mut fan = Buyer::new(&app);
+    buy(&mut fan, event, &seats[0..2], "idle-key-0001").await;
+    until_sold(&mut socket, 2, Duration::from_secs(5)).await;
+    // A second sale, well inside the minute the clock moved into: only the
+    // event's changes can bring it, not the turn of the minute.
+    buy(&mut fan, event, &seats[2..4], "idle-key-0002").await;
+    let latest = until_sold(&mut socket, 4, Duration::from_secs(3)).await;
+    assert_eq!(latest["revenue_cents"], 20_000);
 }
 
 fn in_days(days: i64) -> String {
@@ -690,5 +732,87 @@ async fn open_seat_maps_see_blocked_seats_at_once() {
             (seats[4], "blocked".to_string()),
             (seats[5], "blocked".to_string())
         ]
+    );
+}
+
+/// The staff socket speaks for the session its cookie names; a page on
+/// another site must not open it with the browser's cookie.
+#[tokio::test]
+async fn the_live_dashboard_refuses_a_handshake_from_another_site() {
+    let (app, event, _) = setup().await;
+    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let url = format!(
+        "{}/api/staff/events/{event}/live",
+        app.base_url.replacen("http://", "ws://", 1)
+    );
+    let handshake = |origin: String| {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.clone(),
+            )
+            .expect("request");
+        let headers = request.headers_mut();
+        let cookie = staff.cookie.clone().expect("cookie");
+        headers.insert("cookie", cookie.parse().expect("header"));
+        headers.insert("origin", origin.parse().expect("header"));
+        request
+    };
+    let foreign =
+        tokio_tungstenite::connect_async(handshake("https://tickets.example.evil".into()))
+            .await
+            .expect_err("refused");
+    let tokio_tungstenite::tungstenite::Error::Http(response) = foreign else {
+        panic!("an HTTP refusal, got {foreign:?}");
+    };
+    assert_eq!(response.status(), 403);
+    let body: Value =
+        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("JSON error");
+    assert_eq!(body["error"]["code"], "forbidden");
+    // From our own pages it opens.
+    let (mut socket, _) = tokio_tungstenite::connect_async(handshake(app.base_url.clone()))
+        .await
+        .expect("same origin");
+    assert_eq!(next_json(&mut socket).await["sold"], 0);
+}
+
+/// The layout's size is checked from its numbers before any seat is made:
+/// a request for billions of seats is refused at once.
+#[tokio::test]
+async fn a_venue_of_billions_of_seats_is_refused_at_once() {
+    let app = spawn_app().await;
+    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    // Every tier within the per-block limits; 1.7 billion seats in all.
+    let tiers: Vec<Value> = (0..900)
+        .map(|_| json!({"name_prefix": "T", "sections": 64, "rows": 150, "seats_per_row": 200}))
+        .collect();
+    let layout = json!({"name": "Huge", "city": "Leeds", "layout": {"kind": "bowl",
+        "pitch_length_m": 105.0, "pitch_width_m": 68.0, "tiers": tiers}});
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(app.url("/api/staff/venues"))
+        .header("cookie", staff.cookie.clone().expect("cookie"))
+        .json(&layout)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("answered (not still generating seats)");
+    let took = started.elapsed();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "validation", "{body}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // A stage of many sections, each allowed, too many together.
+    let sections: Vec<Value> = (0..201)
+        .map(|i| json!({"name": format!("S{i}"), "rows": 150, "seats_per_row": 200}))
+        .collect();
+    let layout =
+        json!({"name": "Long", "city": "Leeds", "layout": {"kind": "stage", "sections": sections}});
+    let (status, body) = staff
+        .send(Method::POST, "/api/staff/venues", Some(layout))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("validation"))
     );
 }

@@ -6,9 +6,10 @@
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::types::{
-    LoginRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
+    ClaimLinkSent, LoginRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
 };
 use leptos::prelude::*;
+use serde::Deserialize;
 
 /// The payment provider's test tokens a card can be saved with. In
 /// production the provider's own card form produces the token instead.
@@ -72,6 +73,15 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
+/// What registering answers: a new signed-in account (201), or, for an
+/// email whose account was never confirmed, a claim link mailed (202).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RegisterAnswer {
+    SignedIn(MeView),
+    ClaimLinkSent(ClaimLinkSent),
+}
+
 /// The API's error, said the way a person filling in the form needs it.
 fn register_error_message(error: ApiError) -> String {
     match error.code {
@@ -113,11 +123,19 @@ fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>)
             display_name: display_name.get_untracked().trim().to_string(),
         };
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<MeView>, ApiError> =
+            let answer: Result<Option<RegisterAnswer>, ApiError> =
                 client::call("POST", "/api/auth/register", Some(&request), None).await;
             busy.set(false);
             match answer {
-                Ok(Some(me)) => {
+                Ok(Some(RegisterAnswer::ClaimLinkSent(sent))) => {
+                    notice.set(Some(format!(
+                        "{} already has an account whose email was never confirmed. We sent a \
+                         link to that address: open it to choose a password and make the \
+                         account yours.",
+                        sent.email
+                    )));
+                }
+                Ok(Some(RegisterAnswer::SignedIn(me))) => {
                     notice.set(Some(format!(
                         "Welcome, {}! We sent a confirmation link to {}.",
                         me.display_name, me.email

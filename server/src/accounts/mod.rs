@@ -16,19 +16,31 @@ pub mod store;
 use crate::checkout::validate_email;
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
+use crate::net::{ClientKey, ClientLimits};
 use crate::payments::{PaymentError, PaymentGateway, PaymentToken, SavedCard};
 use crate::session::{random_hex_128, sha256_hex, BuyerSession};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
-    EventId, LoginRequest, MeView, MyTicket, MyTicketsView, PurchaseId, RegisterRequest, Role,
-    SavedCardView, TicketId, TicketStatus,
+    ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
+    MyTicketsView, PurchaseId, RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
 use mail::{Mail, Mailer};
 use std::sync::Arc;
 use std::time::Instant;
 pub use store::Account;
+
+/// The accounts' policies, from the configuration.
+#[derive(Clone, Debug)]
+pub struct AccountPolicy {
+    /// How long a confirmation or claim link works.
+    pub link_lifetime_ms: i64,
+    pub sign_in_failures_per_account: u32,
+    pub sign_in_failures_per_address: u32,
+    /// Registrations per address (and the trusted-proxy list).
+    pub limits: ClientLimits,
+}
 
 #[derive(Clone)]
 pub struct Accounts {
@@ -37,16 +49,39 @@ pub struct Accounts {
     gateway: Arc<dyn PaymentGateway>,
     limiter: Arc<LoginLimiter>,
     mailer: Arc<Mailer>,
+    limits: ClientLimits,
+    link_lifetime_ms: i64,
+}
+
+/// What a registration did.
+pub enum Registered {
+    /// A new account, signed in on a fresh session; a confirmation link
+    /// was mailed.
+    SignedIn(BuyerSession, MeView),
+    /// The email has an account that was never confirmed: a link to claim
+    /// it was mailed to the address; nothing else changed.
+    ClaimLinkSent(String),
 }
 
 impl Accounts {
-    pub fn new(store: Store, clock: Clock, gateway: Arc<dyn PaymentGateway>) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        gateway: Arc<dyn PaymentGateway>,
+        policy: AccountPolicy,
+    ) -> Self {
         Self {
             store,
             clock,
             gateway,
-            limiter: Arc::default(),
+            limiter: Arc::new(LoginLimiter::new(
+                policy.sign_in_failures_per_account,
+                policy.sign_in_failures_per_address,
+                limiter::MAX_KEYS,
+            )),
             mailer: Arc::default(),
+            limits: policy.limits,
+            link_lifetime_ms: policy.link_lifetime_ms,
         }
     }
 
@@ -64,73 +99,131 @@ impl Accounts {
             .map_err(store_error_to_api)
     }
 
+    /// A fresh link: the token for the email, and what the database keeps.
+    fn new_link(&self) -> (String, String, i64) {
+        let token = random_hex_128();
+        let hash = sha256_hex(&token);
+        (token, hash, self.clock.now() + self.link_lifetime_ms)
+    }
+
+    fn link_hours(&self) -> i64 {
+        (self.link_lifetime_ms / 3_600_000).max(1)
+    }
+
     /// Creates the account (or gives a guest record a password), mails the
-    /// confirmation link, and signs the browser in on a fresh session.
+    /// confirmation link, and signs the browser in on a fresh session. An
+    /// email whose account was never confirmed gets a claim link instead:
+    /// whoever can read that mailbox may take the account over. Throttled
+    /// per client address before any password is hashed.
     pub async fn register(
         &self,
         request: RegisterRequest,
+        client: ClientKey,
         session: &BuyerSession,
-    ) -> Result<(BuyerSession, MeView), ApiError> {
+    ) -> Result<Registered, ApiError> {
         let email = validate_email(&request.email)?;
         validate_password(&request.password)?;
         let display_name = validate_display_name(&request.display_name)?;
+        self.limits.check_registration(client)?;
+        let existing = store::by_email(&self.store, &email)
+            .await
+            .map_err(store_error_to_api)?;
+        if existing.is_some_and(|account| account.password_hash.is_some()) {
+            return self.send_claim_link(email).await;
+        }
         let hash = passwords::hash(request.password)
             .await
             .ok_or_else(ApiError::internal)?;
-        let token = random_hex_128();
+        let (token, token_hash, expires_at) = self.new_link();
+        let link = store::Link {
+            token_hash: &token_hash,
+            expires_at,
+        };
         let created = store::create(
             &self.store,
             &email,
             &hash,
             &display_name,
-            &sha256_hex(&token),
+            link,
             self.clock.now(),
         )
         .await
         .map_err(store_error_to_api)?;
         let user_id = match created {
             store::Created::Account(id) => id,
-            store::Created::EmailTaken => {
-                return Err(ApiError::new(
-                    ErrorCode::EmailTaken,
-                    "an account with this email already exists; sign in instead",
-                ))
-            }
+            // Someone set a password on it a moment ago.
+            store::Created::HasPassword => return self.send_claim_link(email).await,
         };
         self.mailer.send(Mail {
             to: email.clone(),
             subject: "Confirm your Tessera email".into(),
             body: format!(
-                "Open /account/confirm?token={token} to confirm this address. \
-                 Tickets bought as a guest with it will then appear under My tickets."
+                "Open /account/confirm?token={token} to confirm this address (the link works for \
+                 {} hours). Tickets bought as a guest with it will then appear under My tickets.",
+                self.link_hours()
             ),
         });
         tracing::info!(user = user_id, "account registered");
-        self.start_session(user_id, session).await
+        let (fresh, me) = self.start_session(user_id, session).await?;
+        Ok(Registered::SignedIn(fresh, me))
+    }
+
+    /// Mails a claim link for an account that has a password but was never
+    /// confirmed; a confirmed one is taken (409).
+    async fn send_claim_link(&self, email: String) -> Result<Registered, ApiError> {
+        let (token, token_hash, expires_at) = self.new_link();
+        let link = store::Link {
+            token_hash: &token_hash,
+            expires_at,
+        };
+        if !store::renew_link(&self.store, &email, link)
+            .await
+            .map_err(store_error_to_api)?
+        {
+            return Err(ApiError::new(
+                ErrorCode::EmailTaken,
+                "an account with this email already exists; sign in instead",
+            ));
+        }
+        self.mailer.send(Mail {
+            to: email.clone(),
+            subject: "Claim your Tessera account".into(),
+            body: format!(
+                "Someone asked to create a Tessera account with this address, which already has \
+                 an account whose email was never confirmed. If that was you, open \
+                 /account/confirm?token={token} within {} hours and choose a password: the \
+                 account becomes yours, and anyone signed in to it is signed out. If it was not \
+                 you, ignore this email.",
+                self.link_hours()
+            ),
+        });
+        tracing::info!("claim link sent for an unconfirmed account");
+        Ok(Registered::ClaimLinkSent(email))
     }
 
     /// Signs in. Unknown email and wrong password get the same answer in
-    /// the same time; repeated failures are throttled per account and per
-    /// client address.
+    /// the same time. Each attempt takes its place in the per-account and
+    /// per-address counts before the password is checked, so concurrent
+    /// guesses cannot slip past the limit together.
     pub async fn login(
         &self,
         request: LoginRequest,
-        client_address: &str,
+        client: ClientKey,
         session: &BuyerSession,
     ) -> Result<(BuyerSession, MeView), ApiError> {
         let email = request.email.trim().to_lowercase();
-        if let Some(wait) = self
+        let attempt = self
             .limiter
-            .retry_after(&email, client_address, Instant::now())
-        {
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many failed sign-ins; try again in {} minutes",
-                    wait.as_secs().div_ceil(60)
-                ),
-            ));
-        }
+            .reserve(&email, client, Instant::now())
+            .map_err(|wait| {
+                ApiError::rate_limited(
+                    format!(
+                        "too many failed sign-ins; try again in {} minutes",
+                        wait.as_secs().div_ceil(60).max(1)
+                    ),
+                    wait,
+                )
+            })?;
         let account = store::by_email(&self.store, &email)
             .await
             .map_err(store_error_to_api)?;
@@ -138,17 +231,14 @@ impl Accounts {
         let matches = passwords::verify(request.password, stored_hash).await;
         match account {
             Some(account) if matches => {
-                self.limiter.record_success(&email);
+                self.limiter.succeeded(attempt);
                 self.start_session(account.id, session).await
             }
-            _ => {
-                self.limiter
-                    .record_failure(&email, client_address, Instant::now());
-                Err(ApiError::new(
-                    ErrorCode::InvalidCredentials,
-                    "that email and password do not match an account",
-                ))
-            }
+            // The attempt stays counted.
+            _ => Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "that email and password do not match an account",
+            )),
         }
     }
 
@@ -185,19 +275,112 @@ impl Accounts {
         Ok(session.rotated())
     }
 
-    pub async fn confirm_email(&self, token: &str) -> Result<(), ApiError> {
-        let well_formed = token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit());
-        let confirmed = well_formed
-            && store::confirm_email(&self.store, &sha256_hex(token), self.clock.now())
-                .await
-                .map_err(store_error_to_api)?;
-        if confirmed {
-            Ok(())
-        } else {
-            Err(ApiError::not_found(
-                "this confirmation link is unknown or was already used",
-            ))
+    /// Changes the password, given the current one (throttled like
+    /// sign-in, so a stolen session cannot guess it). Every other session
+    /// of the account is signed out; this one stays signed in.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        session: &BuyerSession,
+        request: ChangePasswordRequest,
+        client: ClientKey,
+    ) -> Result<(), ApiError> {
+        validate_password(&request.new_password)?;
+        let attempt = self
+            .limiter
+            .reserve(&account.email, client, Instant::now())
+            .map_err(|wait| {
+                ApiError::rate_limited(
+                    format!(
+                        "too many wrong passwords; try again in {} minutes",
+                        wait.as_secs().div_ceil(60).max(1)
+                    ),
+                    wait,
+                )
+            })?;
+        let current = account.password_hash.clone();
+        if !passwords::verify(request.current_password, current).await {
+            // The attempt stays counted.
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the current password is not right",
+            ));
         }
+        self.limiter.succeeded(attempt);
+        let hash = passwords::hash(request.new_password)
+            .await
+            .ok_or_else(ApiError::internal)?;
+        store::set_password(&self.store, account.id, &hash, &session.key)
+            .await
+            .map_err(store_error_to_api)?;
+        tracing::info!(
+            user = account.id,
+            "password changed; other sessions signed out"
+        );
+        Ok(())
+    }
+
+    /// Follows a confirmation or claim link (unexpired, once). From a
+    /// browser signed in to the link's account, that confirms the email.
+    /// From any other browser the clicker must choose a new password: the
+    /// account becomes theirs (its other sessions end, a saved card is
+    /// forgotten) and this browser is signed in, returned as a fresh
+    /// session. So only someone who proved the mailbox ever sees the guest
+    /// purchases made with it.
+    pub async fn confirm_email(
+        &self,
+        request: ConfirmEmailRequest,
+        session: &BuyerSession,
+    ) -> Result<Option<(BuyerSession, MeView)>, ApiError> {
+        let unknown = || {
+            ApiError::not_found(
+                "this link is unknown, expired or was already used; register again for a new one",
+            )
+        };
+        let token = request.token.trim();
+        if !(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(unknown());
+        }
+        let token_hash = sha256_hex(&token.to_ascii_lowercase());
+        let now = self.clock.now();
+        let owner = store::link_owner(&self.store, &token_hash, now)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(unknown)?;
+        if self
+            .signed_in(session)
+            .await?
+            .is_some_and(|a| a.id == owner)
+        {
+            return if store::confirm_email(&self.store, &token_hash, owner, now)
+                .await
+                .map_err(store_error_to_api)?
+            {
+                Ok(None)
+            } else {
+                Err(unknown())
+            };
+        }
+        let Some(password) = request.new_password else {
+            return Err(ApiError::new(
+                ErrorCode::NewPasswordRequired,
+                "choose a password for this account to confirm the email from this browser",
+            ));
+        };
+        validate_password(&password)?;
+        let hash = passwords::hash(password)
+            .await
+            .ok_or_else(ApiError::internal)?;
+        let (user_id, email) = store::claim_with_password(&self.store, &token_hash, &hash, now)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(unknown)?;
+        self.limiter.forget_account(&email);
+        tracing::info!(
+            user = user_id,
+            "email confirmed from a new browser; password replaced"
+        );
+        self.start_session(user_id, session).await.map(Some)
     }
 
     /// Saves a card at the processor and keeps only its references.
@@ -206,6 +389,7 @@ impl Accounts {
         account: &Account,
         token: &str,
     ) -> Result<(SavedCard, SavedCardView), ApiError> {
+        crate::payments::ensure_configured(self.gateway.as_ref())?;
         let token = PaymentToken::parse(token)
             .ok_or_else(|| ApiError::validation("token is not a payment token"))?;
         let card = self

@@ -1,21 +1,21 @@
 //! REST handlers for accounts, per `shared/API.md`.
 
-use super::{me_view, Account, Accounts};
+use super::{me_view, Account, Accounts, Registered};
 use crate::error::{ApiJson, HttpError, HttpResult};
+use crate::net::ClientAddr;
 use crate::session::BuyerSession;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{
-    ConfirmEmailRequest, LoginRequest, MeView, MyTicketsView, RegisterRequest,
-    SavePaymentMethodRequest, SavedCardView,
+    ChangePasswordRequest, ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView, MyTicketsView,
+    RegisterRequest, SavePaymentMethodRequest, SavedCardView,
 };
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use std::net::SocketAddr;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/confirm", post(confirm))
         .route("/api/me", get(me))
+        .route("/api/me/password", post(change_password))
         .route(
             "/api/me/payment-method",
             put(save_payment_method).delete(delete_payment_method),
@@ -74,54 +75,51 @@ where
     }
 }
 
-/// The client's address, for throttling. Behind a load balancer this is the
-/// balancer's address unless the deployment terminates connections here.
-pub struct ClientAddress(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-                .unwrap_or_default(),
-        ))
-    }
-}
-
 /// Creates an account and signs in (a fresh session cookie). A
 /// confirmation link is emailed; guest purchases with this email join the
-/// account once it is followed.
+/// account once it is followed. An email whose account was never confirmed
+/// gets a link to claim that account instead (202; nobody is signed in).
 #[utoipa::path(post, path = "/api/auth/register", request_body = RegisterRequest, responses(
     (status = 201, body = MeView),
-    (status = 409, body = ErrorBody, description = "email_taken"),
+    (status = 202, body = ClaimLinkSent, description = "the email has an unconfirmed account: a claim link was mailed to it"),
+    (status = 409, body = ErrorBody, description = "email_taken (a confirmed account)"),
     (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "rate_limited: too many registrations from this address (Retry-After)"),
 ))]
 pub async fn register(
     State(accounts): State<Accounts>,
     session: BuyerSession,
+    client: ClientAddr,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> HttpResult<Response> {
-    let (fresh, me) = accounts.register(request, &session).await?;
-    Ok(fresh.attach((StatusCode::CREATED, Json(me))))
+    Ok(
+        match accounts.register(request, client.key, &session).await? {
+            Registered::SignedIn(fresh, me) => fresh.attach((StatusCode::CREATED, Json(me))),
+            Registered::ClaimLinkSent(email) => (
+                StatusCode::ACCEPTED,
+                Json(ClaimLinkSent {
+                    email,
+                    claim_link_sent: true,
+                }),
+            )
+                .into_response(),
+        },
+    )
 }
 
 /// Signs in; the session id is replaced, and the browser's holds move with it.
 #[utoipa::path(post, path = "/api/auth/login", request_body = LoginRequest, responses(
     (status = 200, body = MeView),
     (status = 401, body = ErrorBody, description = "invalid_credentials (unknown email or wrong password alike)"),
-    (status = 429, body = ErrorBody, description = "too many failed attempts"),
+    (status = 429, body = ErrorBody, description = "rate_limited: too many failed attempts for this account or from this address (Retry-After)"),
 ))]
 pub async fn login(
     State(accounts): State<Accounts>,
     session: BuyerSession,
-    ClientAddress(address): ClientAddress,
+    client: ClientAddr,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> HttpResult<Response> {
-    let (fresh, me) = accounts.login(request, &address, &session).await?;
+    let (fresh, me) = accounts.login(request, client.key, &session).await?;
     Ok(fresh.attach(Json(me)))
 }
 
@@ -135,17 +133,25 @@ pub async fn logout(
     Ok(fresh.attach(StatusCode::NO_CONTENT))
 }
 
-/// Confirms the account's email with the token from the confirmation link.
+/// Confirms the account's email with the token from the link (valid for
+/// `TESSERA_CONFIRM_LINK_HOURS`, once). From a browser not signed in to
+/// that account, `new_password` is required: it becomes the password, the
+/// account's other sessions are signed out, and this browser is signed in
+/// (a fresh session cookie).
 #[utoipa::path(post, path = "/api/auth/confirm", request_body = ConfirmEmailRequest, responses(
     (status = 204),
-    (status = 404, body = ErrorBody),
+    (status = 404, body = ErrorBody, description = "unknown, expired or used link"),
+    (status = 422, body = ErrorBody, description = "new_password_required, or a password of the wrong length"),
 ))]
 pub async fn confirm(
     State(accounts): State<Accounts>,
+    session: BuyerSession,
     ApiJson(request): ApiJson<ConfirmEmailRequest>,
-) -> HttpResult<StatusCode> {
-    accounts.confirm_email(&request.token).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> HttpResult<Response> {
+    Ok(match accounts.confirm_email(request, &session).await? {
+        Some((fresh, _)) => fresh.attach(StatusCode::NO_CONTENT),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 /// The signed-in account.
@@ -155,6 +161,26 @@ pub async fn confirm(
 ))]
 pub async fn me(signed_in: SignedIn) -> Json<MeView> {
     Json(me_view(&signed_in.account))
+}
+
+/// Changes the signed-in account's password; the current one is required.
+/// Every other session of the account is signed out, this one stays.
+#[utoipa::path(post, path = "/api/me/password", request_body = ChangePasswordRequest, responses(
+    (status = 204),
+    (status = 401, body = ErrorBody, description = "unauthenticated, or invalid_credentials: the current password is not right"),
+    (status = 422, body = ErrorBody, description = "the new password is too short or too long"),
+    (status = 429, body = ErrorBody, description = "too many wrong passwords"),
+))]
+pub async fn change_password(
+    State(accounts): State<Accounts>,
+    signed_in: SignedIn,
+    client: ClientAddr,
+    ApiJson(request): ApiJson<ChangePasswordRequest>,
+) -> HttpResult<StatusCode> {
+    accounts
+        .change_password(&signed_in.account, &signed_in.session, request, client.key)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Saves a card for one-click purchases: send the token from the

@@ -23,13 +23,18 @@ const ACCOUNT_COLUMNS: &str = "u.id, u.email, u.display_name, u.role, u.password
 /// How long a sign-in lasts without signing in again.
 pub const SESSION_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
 
+/// The account to sign in with this email. A disabled account is not
+/// found: signing in to it fails as for an unknown email.
 pub async fn by_email(store: &Store, email: &str) -> Result<Option<Account>, StoreError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users u WHERE u.email = $1");
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM users u WHERE u.email = $1 AND u.disabled_at IS NULL"
+    );
     Ok(on_pool!(store, pool =>
         sqlx::query_as::<_, Account>(&sql).bind(email).fetch_optional(pool).await)?)
 }
 
-/// The account signed in on the session stored as `session_key`.
+/// The account signed in on the session stored as `session_key`; none once
+/// an admin has disabled the account.
 pub async fn by_session(
     store: &Store,
     session_key: &str,
@@ -37,7 +42,8 @@ pub async fn by_session(
 ) -> Result<Option<Account>, StoreError> {
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM auth_sessions a JOIN users u ON u.id = a.user_id \
-         WHERE a.token_hash = $1 AND a.expires_at > $2 AND u.password_hash IS NOT NULL"
+         WHERE a.token_hash = $1 AND a.expires_at > $2 AND u.password_hash IS NOT NULL \
+         AND u.disabled_at IS NULL"
     );
     Ok(on_pool!(store, pool =>
         sqlx::query_as::<_, Account>(&sql).bind(session_key).bind(now).fetch_optional(pool).await)?)
@@ -46,50 +52,64 @@ pub async fn by_session(
 /// What [`create`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Created {
-    /// A new account, or a guest record (earlier guest checkouts) upgraded.
+    /// A new account, or a guest record (earlier guest checkouts) given a
+    /// password. Either way unconfirmed: guest purchases stay hidden.
     Account(i64),
     /// The email already belongs to an account with a password.
-    EmailTaken,
+    HasPassword,
+}
+
+/// An outstanding confirmation link: the SHA-256 of its token and when it
+/// stops working.
+#[derive(Clone, Copy, Debug)]
+pub struct Link<'a> {
+    pub token_hash: &'a str,
+    pub expires_at: i64,
 }
 
 /// Creates an account, or gives a guest record a password. A guest record's
 /// earlier purchases stay hidden from the account until the email is
-/// confirmed, so registering someone else's address reveals nothing.
+/// confirmed, and confirming from a browser not signed in to the account
+/// replaces the password (see [`claim_with_password`]), so registering
+/// someone else's address reveals nothing, now or later.
 pub async fn create(
     store: &Store,
     email: &str,
     password_hash: &str,
     display_name: &str,
-    confirm_token_hash: &str,
+    link: Link<'_>,
     now: i64,
 ) -> Result<Created, StoreError> {
     let created = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
         let upgraded = sqlx::query(
-            "UPDATE users SET password_hash = $1, display_name = $2, confirm_token_hash = $3 \
-             WHERE email = $4 AND password_hash IS NULL",
+            "UPDATE users SET password_hash = $1, display_name = $2, confirm_token_hash = $3, \
+             confirm_token_expires_at = $4 WHERE email = $5 AND password_hash IS NULL",
         )
         .bind(password_hash)
         .bind(display_name)
-        .bind(confirm_token_hash)
+        .bind(link.token_hash)
+        .bind(link.expires_at)
         .bind(email)
         .execute(&mut *tx)
         .await?;
         if upgraded.rows_affected() == 0 {
             let inserted = sqlx::query(
-                "INSERT INTO users (email, password_hash, display_name, confirm_token_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING",
+                "INSERT INTO users (email, password_hash, display_name, confirm_token_hash, \
+                 confirm_token_expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (email) DO NOTHING",
             )
             .bind(email)
             .bind(password_hash)
             .bind(display_name)
-            .bind(confirm_token_hash)
+            .bind(link.token_hash)
+            .bind(link.expires_at)
             .bind(now)
             .execute(&mut *tx)
             .await?;
             if inserted.rows_affected() == 0 {
                 tx.rollback().await?;
-                return Ok(Created::EmailTaken);
+                return Ok(Created::HasPassword);
             }
         }
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1")
@@ -100,6 +120,97 @@ pub async fn create(
         Ok::<_, sqlx::Error>(Created::Account(id))
     }.await)?;
     Ok(created)
+}
+
+/// Gives an account that has a password but was never confirmed a new
+/// link (the previous one stops working). False if there is no such
+/// account: none, a guest record, or already confirmed.
+pub async fn renew_link(store: &Store, email: &str, link: Link<'_>) -> Result<bool, StoreError> {
+    let renewed = on_pool!(store, pool => sqlx::query(
+        "UPDATE users SET confirm_token_hash = $1, confirm_token_expires_at = $2 \
+         WHERE email = $3 AND password_hash IS NOT NULL AND email_confirmed_at IS NULL",
+    )
+    .bind(link.token_hash)
+    .bind(link.expires_at)
+    .bind(email)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(renewed == 1)
+}
+
+/// The account an unexpired link belongs to.
+pub async fn link_owner(
+    store: &Store,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let owner: Option<(i64,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT id FROM users WHERE confirm_token_hash = $1 AND confirm_token_expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(owner.map(|(id,)| id))
+}
+
+/// Confirms `user_id`'s email with its unexpired link, once. False if the
+/// link is unknown, used, expired, or another account's.
+pub async fn confirm_email(
+    store: &Store,
+    token_hash: &str,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = on_pool!(store, pool => sqlx::query(
+        "UPDATE users SET email_confirmed_at = $1, confirm_token_hash = NULL, \
+         confirm_token_expires_at = NULL \
+         WHERE confirm_token_hash = $2 AND confirm_token_expires_at > $1 AND id = $3",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(user_id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Whoever followed an unexpired link takes the account: the email is
+/// confirmed, the password becomes `password_hash`, every session of the
+/// account ends, and a saved card (maybe someone else's) is forgotten.
+/// Returns the account's id and email; `None` if the link is unknown,
+/// used or expired.
+pub async fn claim_with_password(
+    store: &Store,
+    token_hash: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let claimed = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let claimed: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE users SET password_hash = $1, email_confirmed_at = $2, confirm_token_hash = NULL, \
+             confirm_token_expires_at = NULL, payment_token = NULL, payment_customer = NULL, \
+             payment_brand = NULL, payment_last4 = NULL \
+             WHERE confirm_token_hash = $3 AND confirm_token_expires_at > $2 RETURNING id, email",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((user_id, _)) = &claimed {
+            sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(claimed)
+    }.await)?;
+    Ok(claimed)
 }
 
 /// Signs `user_id` in on the session `new_key`, moving what the browser's
@@ -134,9 +245,11 @@ pub async fn start_session(
             .bind(old_key)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE holds SET session_id = $1 WHERE session_id = $2")
+        // The browser's holds now count towards the account's limit too.
+        sqlx::query("UPDATE holds SET session_id = $1, user_id = $3 WHERE session_id = $2")
             .bind(new_key)
             .bind(old_key)
+            .bind(user_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await
@@ -153,18 +266,29 @@ pub async fn end_session(store: &Store, session_key: &str) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Marks the email behind `token_hash` confirmed; false for an unknown or
-/// already used token.
-pub async fn confirm_email(store: &Store, token_hash: &str, now: i64) -> Result<bool, StoreError> {
-    let done = on_pool!(store, pool => sqlx::query(
-        "UPDATE users SET email_confirmed_at = $1, confirm_token_hash = NULL WHERE confirm_token_hash = $2",
-    )
-    .bind(now)
-    .bind(token_hash)
-    .execute(pool)
-    .await
-    .map(|done| done.rows_affected()))?;
-    Ok(done == 1)
+/// Replaces the account's password hash and ends every sign-in of the
+/// account except the session stored as `keep_session`.
+pub async fn set_password(
+    store: &Store,
+    user_id: i64,
+    password_hash: &str,
+    keep_session: &str,
+) -> Result<(), StoreError> {
+    on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }.await)?;
+    Ok(())
 }
 
 pub async fn set_payment_method(

@@ -33,6 +33,11 @@ impl Catalog {
         Self { store, clock }
     }
 
+    /// The clock "expired" is judged by (the inventory's).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     pub async fn list_events(&self, query: EventQuery) -> Result<EventList, ApiError> {
         let now = self.clock.now();
         let filter = parse_event_query(&query, now)?;

@@ -1,10 +1,11 @@
-//! REST handlers of the catalog (`/api/events…`), per `shared/API.md`.
+//! REST handlers of the catalog (`/api/events…`), per `shared/API.md`. The
+//! seat map (`/api/events/{id}/seats`) is served by `live`, from memory.
 
 use super::Catalog;
 use crate::error::{parse_path_id, ApiPath, ApiQuery, HttpResult};
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
-use app::types::{EventDetail, EventId, EventList, EventQuery, SeatMap};
+use app::types::{EventDetail, EventId, EventList, EventQuery};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +14,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/events", get(list_events))
         .route("/api/events/{id}", get(event_detail))
-        .route("/api/events/{id}/seats", get(seat_map))
 }
 
 /// A path id that is not a positive integer is malformed input (400), not a
@@ -46,17 +46,4 @@ pub async fn event_detail(
     ApiPath(id): ApiPath<String>,
 ) -> HttpResult<Json<EventDetail>> {
     Ok(Json(catalog.event_detail(parse_event_id(&id)?).await?))
-}
-
-/// Every seat of an event with its current status, at one version.
-#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path)), responses(
-    (status = 200, body = SeatMap),
-    (status = 400, body = ErrorBody),
-    (status = 404, body = ErrorBody),
-))]
-pub async fn seat_map(
-    State(catalog): State<Catalog>,
-    ApiPath(id): ApiPath<String>,
-) -> HttpResult<Json<SeatMap>> {
-    Ok(Json(catalog.seat_map(parse_event_id(&id)?).await?))
 }

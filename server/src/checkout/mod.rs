@@ -185,6 +185,7 @@ impl Checkout {
         idempotency_key: &str,
         request: PurchaseRequest,
     ) -> Result<PurchaseView, ApiError> {
+        crate::payments::ensure_configured(self.gateway.as_ref())?;
         validate_idempotency_key(idempotency_key)?;
         let email = validate_email(&request.email)?;
         let plan = Self::payment_plan(account, &request)?;
@@ -217,6 +218,9 @@ impl Checkout {
                     ErrorCode::HoldNotActive,
                     "this hold has expired, was released or is already paid for",
                 ))
+            }
+            BeginOutcome::TicketLimitExceeded => {
+                return Err(crate::inventory::buyer_limit::limit_error())
             }
             BeginOutcome::Existing(existing) => {
                 if existing

@@ -29,7 +29,7 @@ use super::refund::Refunded;
 use super::store::{self, Failure, PurchaseRow};
 use super::{Checkout, FAILURE_PROCESSING};
 use crate::error::store_error_to_api;
-use crate::payments::{Intent, Outcome};
+use crate::payments::{Intent, Outcome, PaymentError};
 use app::error::{ApiError, ErrorCode};
 use app::types::PurchaseStatus;
 use std::time::Duration;
@@ -135,8 +135,17 @@ impl Checkout {
             }
         };
         found
-            .inspect_err(|error| {
-                tracing::warn!(purchase = purchase.id, %error, "cannot reconcile yet");
+            .inspect_err(|error| match error {
+                // An unknown payment id, or a creation the processor will
+                // not replay (made with other parameters, or more than a day
+                // ago): nothing here will settle it.
+                PaymentError::Invalid(_) => tracing::error!(
+                    purchase = purchase.id,
+                    %error,
+                    "the processor refuses to look up this purchase's payment; \
+                     retrying with backoff, needs an operator"
+                ),
+                _ => tracing::warn!(purchase = purchase.id, %error, "cannot reconcile yet"),
             })
             .ok()
     }

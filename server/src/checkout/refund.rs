@@ -86,7 +86,7 @@ impl Checkout {
         .await
         .map_err(store_error_to_api)?;
         match decision {
-            RefundDecision::Started(refunding) => Ok(refunding),
+            RefundDecision::Started(refunding) => Ok(*refunding),
             RefundDecision::TicketUsed => Err(not_refundable(
                 "a ticket of this purchase was already scanned at the gate",
             )),

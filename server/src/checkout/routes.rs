@@ -20,7 +20,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Pays for the caller's hold. Send a fresh `Idempotency-Key` per attempt;
-/// the same key again returns the same answer without charging twice.
+/// the same key again (in the same session, with the same body) returns the
+/// same answer without charging twice; with a different body it is refused
+/// (`422 idempotency_key_reused`). Keys are scoped to the buyer's session.
 #[utoipa::path(post, path = "/api/holds/{id}/purchase", params(
         ("id" = i64, Path),
         ("Idempotency-Key" = String, Header, description = "8-200 visible ASCII characters, one per purchase attempt"),
@@ -32,8 +34,8 @@ pub fn router() -> Router<AppState> {
         (status = 402, body = ErrorBody, description = "payment_declined; the hold is kept"),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "hold_not_active"),
-        (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "validation, card_data_refused, idempotency_key_reused, or ticket_limit_exceeded (the email's tickets of the event plus this hold pass the per-buyer limit; nothing is charged)"),
+        (status = 503, body = ErrorBody, description = "payments_not_configured, or the outcome is not known yet: retry with the same key"),
     ))]
 pub async fn purchase(
     State(checkout): State<Checkout>,
@@ -74,11 +76,13 @@ pub async fn purchase_view(
     ))
 }
 
-/// Refunds the caller's purchase (until the event starts); seats go back on sale.
+/// Refunds the caller's purchase (until the event starts); seats go back
+/// on sale. Its tickets stop admitting the moment the refund is decided.
 #[utoipa::path(post, path = "/api/purchases/{id}/refund", params(("id" = i64, Path)), responses(
     (status = 200, body = PurchaseView),
     (status = 404, body = ErrorBody),
-    (status = 409, body = ErrorBody, description = "not_refundable"),
+    (status = 409, body = ErrorBody, description = "not_refundable (a ticket was scanned, the event started, or the processor refused)"),
+    (status = 503, body = ErrorBody, description = "the refund is under way (status refunding); ask again to check"),
 ))]
 pub async fn refund(
     State(checkout): State<Checkout>,

@@ -78,6 +78,9 @@ pub enum BeginOutcome {
     HoldNotFound,
     /// The hold expired, was released, or is already being paid for.
     HoldNotActive,
+    /// The buyer's email already has so many tickets of the event (bought
+    /// or being paid for) that this hold would pass the per-buyer limit.
+    TicketLimitExceeded,
     /// Recorded as pending; the hold now lasts at least until the grace ends.
     Started(PurchaseRow),
 }
@@ -129,6 +132,29 @@ macro_rules! extend_hold {
     }};
 }
 
+/// The user a purchase is recorded for, and whether it was bought signed
+/// in, inside `$tx`. A guest purchase records (or reuses) a user row for
+/// its email; the no-op update makes RETURNING give the id of an existing
+/// row too, in one statement.
+macro_rules! buyer_user {
+    ($tx:expr, $buyer:expr, $now:expr) => {
+        match $buyer {
+            Buyer::Account(user_id) => (user_id, true),
+            Buyer::Guest(email) => {
+                let (user_id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO users (email, created_at) VALUES ($1, $2) \
+                     ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
+                )
+                .bind(email)
+                .bind($now)
+                .fetch_one(&mut *$tx)
+                .await?;
+                (user_id, false)
+            }
+        }
+    };
+}
+
 /// Records a pending purchase of an active hold, remembering the hold's
 /// expiry, and extends the hold so it cannot expire while the processor
 /// is charging.
@@ -161,23 +187,13 @@ pub async fn begin_purchase(
         if status != "active" || expires_at <= timing.now {
             return Ok(BeginOutcome::HoldNotActive);
         }
-        let (user_id, by_account) = match new.buyer {
-            Buyer::Account(user_id) => (user_id, true),
-            Buyer::Guest(email) => {
-                // A guest purchase records (or reuses) a user row for its
-                // email. The no-op update makes RETURNING give the id of an
-                // existing row too, in one statement.
-                let (user_id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO users (email, created_at) VALUES ($1, $2) \
-                     ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
-                )
-                .bind(email)
-                .bind(timing.now)
-                .fetch_one(&mut *tx)
-                .await?;
-                (user_id, false)
-            }
-        };
+        let (user_id, by_account) = buyer_user!(tx, new.buyer, timing.now);
+        if crate::inventory::buyer_limit::over_limit_at_purchase(&mut tx, user_id, new.hold_id)
+            .await?
+            .is_some()
+        {
+            return Ok(BeginOutcome::TicketLimitExceeded);
+        }
         let sql = format!(
             "INSERT INTO purchases (event_id, hold_id, user_id, session_id, request_key, \
              request_fingerprint, processor_key, processor_customer, status, total_cents, \
@@ -485,7 +501,7 @@ pub async fn done_checking(store: &Store, purchase: &PurchaseRow) -> Result<(), 
 #[derive(Debug)]
 pub enum RefundDecision {
     /// Recorded: `refunding`, its tickets no longer admit anyone.
-    Started(PurchaseRow),
+    Started(Box<PurchaseRow>),
     /// A ticket was already admitted at the gate; nothing changed.
     TicketUsed,
     /// It is not paid (any more); nothing changed.
@@ -537,7 +553,7 @@ pub async fn begin_refund(
             return Ok(RefundDecision::TicketUsed);
         }
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(RefundDecision::Started(row))
+        Ok::<_, sqlx::Error>(RefundDecision::Started(Box::new(row)))
     }.await)?;
     Ok(decision)
 }

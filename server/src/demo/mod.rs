@@ -1,6 +1,6 @@
 //! Demo data so a new install shows a real site: a 300-seat club, a
 //! 2,500-seat theatre, a 50,000-seat stadium and two dozen upcoming events.
-//! Seeded once into an empty database unless `TESSERA_SEED=none`.
+//! Seeded once into an empty database in demo mode (`TESSERA_DEMO=1`) only.
 
 pub mod layout;
 

@@ -26,8 +26,13 @@ pub enum ClaimOutcome {
     Unavailable(Vec<i64>),
     /// Some requested seat ids are not seats of this event.
     Unknown(Vec<i64>),
-    /// The buyer already has this many seats of the event; more would pass the limit.
+    /// The buyer (session or account) already has this many seats of the
+    /// event; more would pass the limit.
     LimitExceeded { already: i64 },
+    /// The client's address already holds this many seats of the event;
+    /// more would pass its cap. The first of them is let go within
+    /// `retry_after_ms` (paid for, released or expired).
+    AddressCapReached { held: i64, retry_after_ms: i64 },
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -105,6 +110,20 @@ pub struct ClaimRequest {
     pub max_per_buyer: i64,
     pub now: i64,
     pub expires_at: i64,
+    /// The signed-in account: the per-buyer limit also counts its seats
+    /// across all its sessions.
+    pub account_id: Option<i64>,
+    /// The client's address and its cap; `None` when per-address limits
+    /// are off.
+    pub client: Option<ClientCap>,
+}
+
+/// A client address (an IPv4 address or an IPv6 /64, as text) and how many
+/// seats it may hold at once in one event.
+#[derive(Clone, Debug)]
+pub struct ClientCap {
+    pub key: String,
+    pub max_seats: i64,
 }
 
 /// A requested seat as the batch reads it before writing.
@@ -188,14 +207,125 @@ fn push_seats_of_sessions<DB: sqlx::Database>(
     query.push(" GROUP BY p.session_id, t.event_id");
 }
 
+/// Seats the claiming accounts already have, per account and event: in
+/// active, unexpired holds made signed in, plus live tickets of their
+/// purchases — those made signed in, and guest checkouts with the
+/// account's email once that email is confirmed (before that, the account
+/// learns nothing about them, not even a count). One row per source.
+fn push_seats_of_accounts<DB: sqlx::Database>(
+    query: &mut QueryBuilder<'_, DB>,
+    account_ids: &[i64],
+    now: i64,
+) where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query
+        .push(
+            "SELECT h.user_id, h.event_id, COUNT(*) FROM seats s JOIN holds h ON h.id = s.hold_id \
+             WHERE h.status = 'active' AND s.status = 'held' AND s.held_until > ",
+        )
+        .push_bind(now)
+        .push(" AND h.user_id IN (");
+    push_id_list(query, account_ids);
+    query.push(
+        " GROUP BY h.user_id, h.event_id UNION ALL \
+         SELECT p.user_id, t.event_id, COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
+         JOIN users u ON u.id = p.user_id \
+         WHERE t.status IN ('valid', 'used') AND (p.by_account OR u.email_confirmed_at IS NOT NULL) \
+         AND p.user_id IN (",
+    );
+    push_id_list(query, account_ids);
+    query.push(" GROUP BY p.user_id, t.event_id");
+}
+
+/// Seats held now from each claiming address, per address and event, and
+/// when the first of them is let go.
+fn push_seats_of_clients<DB: sqlx::Database>(
+    query: &mut QueryBuilder<'_, DB>,
+    client_keys: &[&str],
+    now: i64,
+) where
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query
+        .push(
+            "SELECT h.client_key, h.event_id, COUNT(*), MIN(s.held_until) FROM seats s \
+             JOIN holds h ON h.id = s.hold_id \
+             WHERE h.status = 'active' AND s.status = 'held' AND s.held_until > ",
+        )
+        .push_bind(now)
+        .push(" AND h.client_key IN (");
+    push_text_list(query, client_keys);
+    query.push(" GROUP BY h.client_key, h.event_id");
+}
+
+/// What the claimants already have, as the batch reads it before deciding.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Seats held or bought, per (session, event).
+    sessions: HashMap<(String, i64), i64>,
+    /// Seats held or bought, per (account, event).
+    accounts: HashMap<(i64, i64), i64>,
+    /// Seats held now, and the earliest end among them, per (address, event).
+    clients: HashMap<(String, i64), (i64, i64)>,
+}
+
+impl Counts {
+    /// Whichever of the session's and the account's counts is higher: the
+    /// per-buyer limit holds for both.
+    fn buyer(&self, request: &ClaimRequest) -> i64 {
+        let session = self
+            .sessions
+            .get(&(request.session_id.clone(), request.event_id))
+            .copied()
+            .unwrap_or(0);
+        let account = request
+            .account_id
+            .and_then(|id| self.accounts.get(&(id, request.event_id)).copied())
+            .unwrap_or(0);
+        session.max(account)
+    }
+
+    /// The address's held seats and their first end, if over its cap with `wanted` more.
+    fn client_over_cap(&self, request: &ClaimRequest, wanted: i64) -> Option<(i64, i64)> {
+        let cap = request.client.as_ref()?;
+        let (held, first_end) = self
+            .clients
+            .get(&(cap.key.clone(), request.event_id))
+            .copied()
+            .unwrap_or((0, i64::MAX));
+        (held + wanted > cap.max_seats).then_some((held, first_end))
+    }
+
+    fn add(&mut self, request: &ClaimRequest, wanted: i64) {
+        *self
+            .sessions
+            .entry((request.session_id.clone(), request.event_id))
+            .or_default() += wanted;
+        if let Some(id) = request.account_id {
+            *self.accounts.entry((id, request.event_id)).or_default() += wanted;
+        }
+        if let Some(cap) = &request.client {
+            let entry = self
+                .clients
+                .entry((cap.key.clone(), request.event_id))
+                .or_insert((0, i64::MAX));
+            entry.0 += wanted;
+            entry.1 = entry.1.min(request.expires_at);
+        }
+    }
+}
+
 /// Decides every claim of the batch, in order, against the seats as read
 /// (after the batch's hold endings) and the seats earlier claims of the
-/// batch took; counts per (session, event) grow with each success, so one
-/// buyer's parallel claims cannot pass the limit together.
+/// batch took; the counts per session, account and address grow with each
+/// success, so one buyer's parallel claims cannot pass the limit together,
+/// nor one address's the cap.
 fn plan_claims<'a>(
     claims: &[(usize, &'a ClaimRequest, i64)],
     mut seats: HashMap<i64, LookedUpSeat>,
-    mut counts: HashMap<(String, i64), i64>,
+    mut counts: Counts,
 ) -> (Vec<(usize, ClaimOutcome)>, Vec<PlannedClaim<'a>>) {
     let mut refused = Vec::new();
     let mut planned = Vec::new();
@@ -210,8 +340,7 @@ fn plan_claims<'a>(
                     .is_none_or(|seat| seat.event_id != request.event_id)
             })
             .collect();
-        let key = (request.session_id.clone(), request.event_id);
-        let already = counts.get(&key).copied().unwrap_or(0);
+        let already = counts.buyer(request);
         let wanted = request.seat_ids.len() as i64;
         let taken: Vec<i64> = request
             .seat_ids
@@ -227,6 +356,11 @@ fn plan_claims<'a>(
             ClaimOutcome::Unknown(unknown)
         } else if already + wanted > request.max_per_buyer {
             ClaimOutcome::LimitExceeded { already }
+        } else if let Some((held, first_end)) = counts.client_over_cap(request, wanted) {
+            ClaimOutcome::AddressCapReached {
+                held,
+                retry_after_ms: first_end.saturating_sub(request.now).max(0),
+            }
         } else if !taken.is_empty() {
             ClaimOutcome::Unavailable(taken)
         } else {
@@ -239,7 +373,7 @@ fn plan_claims<'a>(
                 }
             }
             held.sort_by_key(|seat| seat.id);
-            *counts.entry(key).or_default() += wanted;
+            counts.add(request, wanted);
             planned.push(PlannedClaim {
                 index,
                 request,
@@ -264,9 +398,10 @@ fn plan_claims<'a>(
 /// 1. lock each event (ascending ids, so batches of two servers cannot
 ///    deadlock) and take its next version;
 /// 2. end the holds and free their seats;
-/// 3. read every requested seat and every claimant's seat count, and decide
-///    each claim in memory, in order, so claims of one batch never share a
-///    seat or pass a buyer's limit together;
+/// 3. read every requested seat and every claimant's seat counts (per
+///    session, account and address), and decide each claim in memory, in
+///    order, so claims of one batch never share a seat or pass a buyer's
+///    limit or an address's cap together;
 /// 4. write the successful claims: their holds, then their seats in one
 ///    conditional UPDATE (available, or held with the hold run out). That
 ///    compare-and-set must change exactly the seats decided; if it ever
@@ -330,7 +465,8 @@ pub async fn write_batch(
                 .map(|(_, end)| end.hold_id)
                 .collect();
             for chunk in hold_ids.chunks(ROWS_PER_STATEMENT) {
-                let mut end_holds = QueryBuilder::new("UPDATE holds SET status = ");
+                // An ended hold no longer needs its client's address.
+                let mut end_holds = QueryBuilder::new("UPDATE holds SET client_key = NULL, status = ");
                 end_holds
                     .push_bind(new_status.to_string())
                     .push(" WHERE status = 'active' AND expires_at <= ")
@@ -418,13 +554,38 @@ pub async fn write_batch(
             session_ids.sort_unstable();
             session_ids.dedup();
             let now = claims.iter().map(|(_, claim, _)| claim.now).max().unwrap_or_default();
-            let mut counts: HashMap<(String, i64), i64> = HashMap::new();
+            let mut counts = Counts::default();
             for chunk in session_ids.chunks(ROWS_PER_STATEMENT) {
                 let mut count = QueryBuilder::new("");
                 push_seats_of_sessions(&mut count, chunk, now);
                 let rows: Vec<(String, i64, i64)> = count.build_query_as().fetch_all(&mut *tx).await?;
                 for (session_id, event_id, seats) in rows {
-                    *counts.entry((session_id, event_id)).or_default() += seats;
+                    *counts.sessions.entry((session_id, event_id)).or_default() += seats;
+                }
+            }
+            let mut account_ids: Vec<i64> = claims.iter().filter_map(|(_, claim, _)| claim.account_id).collect();
+            account_ids.sort_unstable();
+            account_ids.dedup();
+            for chunk in account_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut count = QueryBuilder::new("");
+                push_seats_of_accounts(&mut count, chunk, now);
+                let rows: Vec<(i64, i64, i64)> = count.build_query_as().fetch_all(&mut *tx).await?;
+                for (account_id, event_id, seats) in rows {
+                    *counts.accounts.entry((account_id, event_id)).or_default() += seats;
+                }
+            }
+            let mut client_keys: Vec<&str> = claims
+                .iter()
+                .filter_map(|(_, claim, _)| claim.client.as_ref().map(|cap| cap.key.as_str()))
+                .collect();
+            client_keys.sort_unstable();
+            client_keys.dedup();
+            for chunk in client_keys.chunks(ROWS_PER_STATEMENT) {
+                let mut count = QueryBuilder::new("");
+                push_seats_of_clients(&mut count, chunk, now);
+                let rows: Vec<(String, i64, i64, Option<i64>)> = count.build_query_as().fetch_all(&mut *tx).await?;
+                for (client_key, event_id, seats, first_end) in rows {
+                    counts.clients.insert((client_key, event_id), (seats, first_end.unwrap_or(i64::MAX)));
                 }
             }
             let (refused, planned) = plan_claims(&claims, seats, counts);
@@ -436,7 +597,8 @@ pub async fn write_batch(
             let mut hold_ids: Vec<i64> = Vec::with_capacity(planned.len());
             for chunk in planned.chunks(ROWS_PER_STATEMENT / 8) {
                 let mut insert = QueryBuilder::new(
-                    "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, created_at) ",
+                    "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, total_cents, \
+                     created_at, user_id, client_key) ",
                 );
                 insert.push_values(chunk, |mut row, claim| {
                     row.push_bind(claim.request.event_id)
@@ -445,7 +607,9 @@ pub async fn write_batch(
                         .push_bind(claim.request.expires_at)
                         .push_bind(claim.seats.len() as i64)
                         .push_bind(claim.total_cents)
-                        .push_bind(claim.request.now);
+                        .push_bind(claim.request.now)
+                        .push_bind(claim.request.account_id)
+                        .push_bind(claim.request.client.as_ref().map(|cap| cap.key.clone()));
                 });
                 insert.push(" RETURNING id");
                 let mut ids: Vec<(i64,)> = insert.build_query_as().fetch_all(&mut *tx).await?;

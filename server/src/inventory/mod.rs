@@ -1,9 +1,12 @@
 //! The inventory: holds with expiry over the seat state machine of
 //! DESIGN.md. The database is the authority; this layer validates input,
-//! enforces ownership and the per-buyer limit, and shapes answers.
+//! enforces ownership, the per-buyer limit (per session, per signed-in
+//! account, and per email at purchase: [`buyer_limit`]) and the
+//! per-address caps, and shapes answers.
 
 pub mod batcher;
 pub mod best_available;
+pub mod buyer_limit;
 pub mod clock;
 pub mod holds;
 pub mod picks;
@@ -13,6 +16,7 @@ pub mod sweeper;
 use crate::catalog::format_ms;
 use crate::error::store_error_to_api;
 use crate::live::LiveHub;
+use crate::net::{ClientKey, ClientLimits};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId};
@@ -35,11 +39,23 @@ pub struct Inventory {
     batcher: HoldBatcher,
     rules_cache: Arc<Mutex<HashMap<i64, (holds::EventRules, Instant)>>>,
     picks: Arc<RecentPicks>,
+    limits: ClientLimits,
+}
+
+/// Who is asking for a hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Holder<'a> {
+    pub session_id: &'a str,
+    /// The request came without a session: this hold starts one.
+    pub new_session: bool,
+    /// The signed-in account, whose limit counts across all its browsers.
+    pub account_id: Option<i64>,
+    pub client: ClientKey,
 }
 
 impl Inventory {
     /// Starts the hold writer task, so call it inside the runtime.
-    pub fn new(store: Store, clock: Clock, live: LiveHub) -> Self {
+    pub fn new(store: Store, clock: Clock, live: LiveHub, limits: ClientLimits) -> Self {
         Self {
             batcher: HoldBatcher::spawn(store.clone()),
             rules_cache: Arc::default(),
@@ -47,6 +63,7 @@ impl Inventory {
             store,
             clock,
             live,
+            limits,
         }
     }
 
@@ -54,11 +71,13 @@ impl Inventory {
         &self.clock
     }
 
-    /// Holds the requested seats for the session: all of them or none.
+    /// Holds the requested seats for the holder's session: all of them or
+    /// none. Refused past the per-buyer limit, and past the caps of the
+    /// client's address.
     pub async fn hold(
         &self,
         event_id: EventId,
-        session_id: &str,
+        holder: Holder<'_>,
         request: HoldRequest,
     ) -> Result<HoldView, ApiError> {
         let wanted = match (request.seat_ids, request.best_available) {
@@ -86,15 +105,25 @@ impl Inventory {
                 "this event has already started",
             ));
         }
+        self.limits.check_hold(holder.client, holder.new_session)?;
         let expires_at = now + rules.hold_seconds * 1000;
+        let client = self
+            .limits
+            .seats_per_event()
+            .map(|max_seats| holds::ClientCap {
+                key: holder.client.to_string(),
+                max_seats,
+            });
         let claim = |seat_ids: Vec<i64>| {
             self.batcher.claim(holds::ClaimRequest {
                 event_id: event_id.0,
-                session_id: session_id.to_string(),
+                session_id: holder.session_id.to_string(),
                 seat_ids,
                 max_per_buyer: rules.max_tickets_per_buyer,
                 now,
                 expires_at,
+                account_id: holder.account_id,
+                client: client.clone(),
             })
         };
         let outcome = match wanted {
@@ -181,6 +210,16 @@ impl Inventory {
                     "at most {} tickets per buyer for this event; you already have {already}",
                     rules.max_tickets_per_buyer
                 ),
+            )),
+            ClaimOutcome::AddressCapReached {
+                held,
+                retry_after_ms,
+            } => Err(ApiError::rate_limited(
+                format!(
+                    "{held} seats of this event are already held from your network, the most one \
+                     address may hold at once; try again when some are paid for or released"
+                ),
+                Duration::from_millis(retry_after_ms.max(0) as u64),
             )),
         }
     }

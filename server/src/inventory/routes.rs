@@ -1,8 +1,10 @@
 //! REST handlers for holds, per `shared/API.md`.
 
-use super::Inventory;
+use super::{Holder, Inventory};
+use crate::accounts::routes::MaybeSignedIn;
 use crate::catalog::routes::parse_event_id;
 use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
+use crate::net::ClientAddr;
 use crate::session::BuyerSession;
 use crate::state::AppState;
 use app::error::ErrorBody;
@@ -19,7 +21,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/holds/{id}", get(get_hold).delete(release_hold))
 }
 
-/// Holds seats for the caller's session: all requested seats or none.
+/// Holds seats for the caller's session: all requested seats or none. The
+/// event's per-buyer limit counts the session's seats and, signed in, the
+/// account's across all its browsers. Per client address, the seats held
+/// at once in one event and the rates of new holds and new sessions are
+/// capped (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/events/{id}/holds", params(("id" = i64, Path)),
     request_body = HoldRequest,
     responses(
@@ -27,16 +33,24 @@ pub fn router() -> Router<AppState> {
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "seats_unavailable (lists seat_ids) or not_on_sale"),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "ticket_limit_exceeded, or invalid input"),
+        (status = 429, body = ErrorBody, description = "rate_limited: this address holds its cap of seats for the event, or starts holds or sessions too fast (Retry-After)"),
     ))]
 pub async fn create_hold(
     State(inventory): State<Inventory>,
-    session: BuyerSession,
+    MaybeSignedIn { session, account }: MaybeSignedIn,
+    client: ClientAddr,
     ApiPath(event_id): ApiPath<String>,
     ApiJson(request): ApiJson<HoldRequest>,
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&event_id)?;
-    let hold = inventory.hold(event_id, &session.key, request).await?;
+    let holder = Holder {
+        session_id: &session.key,
+        new_session: session.is_new,
+        account_id: account.map(|account| account.id),
+        client: client.key,
+    };
+    let hold = inventory.hold(event_id, holder, request).await?;
     Ok(session.attach((StatusCode::CREATED, Json(hold))))
 }
 

@@ -8,19 +8,25 @@
 //! thousand. A pump task reads each watched event's `seat_changes` after the
 //! version it has: changes committed by any server instance on the same
 //! database reach every instance's viewers the same way.
+//!
+//! The same map answers `GET /api/events/{id}/seats` ([`seat_map`]).
 
 pub mod routes;
+pub mod seat_map;
 pub mod socket;
 pub mod viewer;
 
 use crate::catalog::Catalog;
 use crate::error::store_error_to_api;
+use crate::inventory::clock::Clock;
 use crate::inventory::holds::changes_since;
 use crate::store::Store;
 use app::error::ApiError;
 use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
 use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -29,8 +35,11 @@ use tokio::sync::broadcast;
 pub const TICK: Duration = Duration::from_millis(40);
 /// Frames a viewer may fall behind before it is resynchronised by snapshot.
 pub const DEFAULT_BUFFER: usize = 256;
-/// An event nobody has watched for this long is dropped from memory.
-const IDLE_EVICT: Duration = Duration::from_secs(60);
+/// An event nobody has watched for this long (in milliseconds of the
+/// inventory's clock, so tests can move past it) is dropped from memory.
+pub const IDLE_EVICT_MS: i64 = 60_000;
+/// How long a viewer's socket may stay blocked before the viewer is dropped.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A serialised delta, shared by every viewer of the event.
 #[derive(Debug)]
@@ -47,17 +56,37 @@ struct SeatMapState {
     index: HashMap<SeatId, usize>,
     /// The snapshot message for `version`, serialised on first demand.
     snapshot_json: Option<Utf8Bytes>,
+    /// Held seats (by index) whose hold has run out, not yet swept, as of
+    /// the last read of the seats table; a seat leaves when it changes.
+    expired: Vec<usize>,
+    /// `GET /api/events/{id}/seats`, made on first demand.
+    rest_body: Option<seat_map::Body>,
 }
 
 pub struct EventChannel {
     pub event_id: EventId,
     state: RwLock<SeatMapState>,
     sender: broadcast::Sender<Arc<DeltaFrame>>,
-    last_watched: Mutex<Instant>,
+    clock: Clock,
+    /// When somebody last subscribed or was found subscribed, by `clock`.
+    last_watched_ms: AtomicI64,
+    /// When the last completed refresh for a seat-map read began.
+    read_refreshed_from: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl EventChannel {
+    #[cfg(test)]
     fn new(event_id: EventId, version: i64, seats: Vec<SeatView>, buffer: usize) -> Self {
+        Self::with_clock(event_id, version, seats, buffer, Clock::default())
+    }
+
+    fn with_clock(
+        event_id: EventId,
+        version: i64,
+        seats: Vec<SeatView>,
+        buffer: usize,
+        clock: Clock,
+    ) -> Self {
         let index = seats
             .iter()
             .enumerate()
@@ -71,15 +100,35 @@ impl EventChannel {
                 seats,
                 index,
                 snapshot_json: None,
+                expired: Vec::new(),
+                rest_body: None,
             }),
             sender,
-            last_watched: Mutex::new(Instant::now()),
+            last_watched_ms: AtomicI64::new(clock.now()),
+            clock,
+            read_refreshed_from: tokio::sync::Mutex::new(None),
         }
     }
 
+    /// Viewers connected right now.
+    pub fn viewer_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    /// Deltas from now on. While any receiver is alive the channel stays in
+    /// memory and the pump keeps it current.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<DeltaFrame>> {
-        *self.last_watched.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.mark_watched();
         self.sender.subscribe()
+    }
+
+    fn mark_watched(&self) {
+        self.last_watched_ms
+            .store(self.clock.now(), Ordering::Relaxed);
+    }
+
+    fn idle_for_ms(&self) -> i64 {
+        self.clock.now() - self.last_watched_ms.load(Ordering::Relaxed)
     }
 
     /// The current snapshot message and its version, serialised once per
@@ -158,6 +207,7 @@ impl EventChannel {
             let seat_id = SeatId(change.seat_id);
             if let Some(&at) = state.index.get(&seat_id) {
                 state.seats[at].status = status;
+                state.expired.retain(|&expired| expired != at);
             }
             wire.push(SeatChange { seat_id, status });
         }
@@ -187,7 +237,9 @@ fn to_frame(message: &LiveMessage) -> Utf8Bytes {
 pub struct LiveHub {
     store: Store,
     catalog: Catalog,
+    clock: Clock,
     buffer: usize,
+    send_timeout: Duration,
     channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
     /// Serialises first loads so one event's map is read from the database once.
     loading: Arc<tokio::sync::Mutex<()>>,
@@ -203,14 +255,41 @@ impl std::fmt::Debug for LiveHub {
 }
 
 impl LiveHub {
-    pub fn new(store: Store, catalog: Catalog, buffer: usize) -> Self {
+    /// `clock` is the inventory's, so tests can move past the idle eviction.
+    pub fn new(store: Store, catalog: Catalog, clock: Clock, buffer: usize) -> Self {
         Self {
             store,
             catalog,
+            clock,
             buffer,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             channels: Arc::default(),
             loading: Arc::default(),
         }
+    }
+
+    /// How long a viewer's socket may stay blocked before it is dropped.
+    pub fn with_send_timeout(self, send_timeout: Duration) -> Self {
+        Self {
+            send_timeout,
+            ..self
+        }
+    }
+
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// The event's seat map as `GET /api/events/{id}/seats` answers it,
+    /// as of the call; gzipped if asked.
+    pub async fn seat_map(&self, event_id: EventId, gzip: bool) -> Result<Bytes, ApiError> {
+        let channel = self.channel(event_id).await?;
+        channel.mark_watched();
+        channel
+            .refresh_for_read(&self.store, self.catalog.clock())
+            .await
+            .map_err(store_error_to_api)?;
+        Ok(channel.seat_map_body(gzip))
     }
 
     fn existing(&self, event_id: EventId) -> Option<Arc<EventChannel>> {
@@ -231,11 +310,12 @@ impl LiveHub {
             return Ok(channel);
         }
         let map = self.catalog.seat_map(event_id).await?;
-        let channel = Arc::new(EventChannel::new(
+        let channel = Arc::new(EventChannel::with_clock(
             event_id,
             map.version,
             map.seats,
             self.buffer,
+            self.clock.clone(),
         ));
         self.channels
             .lock()
@@ -256,17 +336,8 @@ impl LiveHub {
         for channel in channels {
             let watched = channel.sender.receiver_count() > 0;
             if watched {
-                *channel
-                    .last_watched
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Instant::now();
-            } else if channel
-                .last_watched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .elapsed()
-                > IDLE_EVICT
-            {
+                channel.mark_watched();
+            } else if channel.idle_for_ms() > IDLE_EVICT_MS {
                 self.channels
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

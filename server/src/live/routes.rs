@@ -1,4 +1,6 @@
-//! `GET /api/events/{id}/live`: the seat map over a WebSocket.
+//! `GET /api/events/{id}/live`, the seat map over a WebSocket, and
+//! `GET /api/events/{id}/seats`, the same map in one response; both are
+//! served from the live channel's memory.
 
 use super::socket::{self, LiveUpgrade, NotAnUpgrade};
 use super::viewer::serve_viewer;
@@ -7,14 +9,17 @@ use crate::catalog::routes::parse_event_id;
 use crate::error::{ApiPath, HttpResult};
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
-use app::types::LiveMessage;
+use app::types::{LiveMessage, SeatMap};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/events/{id}/live", get(live))
+    Router::new()
+        .route("/api/events/{id}/live", get(live))
+        .route("/api/events/{id}/seats", get(seat_map))
 }
 
 /// Upgrades to a WebSocket that sends `{"type":"snapshot",…}` and then
@@ -22,6 +27,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/events/{id}/live", params(("id" = i64, Path)), responses(
     (status = 101, body = LiveMessage, description = "WebSocket: one snapshot, then deltas in version order"),
     (status = 400, body = ErrorBody),
+    (status = 403, body = ErrorBody, description = "a WebSocket handshake from another site"),
     (status = 404, body = ErrorBody),
 ))]
 pub async fn live(
@@ -33,8 +39,78 @@ pub async fn live(
     let upgrade =
         upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
     let channel = hub.channel(event_id).await?;
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        let (sink, stream) = socket::split(socket);
-        serve_viewer(channel, sink, stream).await;
-    }))
+    Ok(
+        upgrade.on_upgrade(hub.send_timeout(), move |socket| async move {
+            let (sink, stream) = socket::split(socket);
+            serve_viewer(channel, sink, stream).await;
+        }),
+    )
+}
+
+/// Every seat of an event with its current status, at one version; it
+/// includes every change committed before the request. Gzipped when the
+/// client accepts it.
+#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path)), responses(
+    (status = 200, body = SeatMap),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn seat_map(
+    State(hub): State<LiveHub>,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    let gzip = accepts_gzip(&headers);
+    let body = hub.seat_map(parse_event_id(&id)?, gzip).await?;
+    let mut response = body.into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
+}
+
+/// `Accept-Encoding` names gzip (with a non-zero weight).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_sent_only_to_clients_that_accept_it() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, value.parse().expect("value"));
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate, br"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("br, deflate"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
 }

@@ -11,6 +11,12 @@
 //! §5.4), sliced from the one shared serialisation without copying, and
 //! written out one at a time. Every client still receives the same single
 //! message; a connection's buffer never grows past one fragment.
+//!
+//! A viewer that stops reading (a dead phone, a stalled or hostile client)
+//! fills its TCP buffers, and then every write to it blocks. Its socket is
+//! given [`StallGuard`]: a write blocked for longer than the limit fails,
+//! the viewer is dropped, and what it held (the snapshot it was being sent)
+//! is freed. A slow reader that keeps reading is not affected.
 
 use axum::body::Body;
 use axum::extract::ws::Message;
@@ -23,7 +29,11 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -91,7 +101,75 @@ impl<S: Send + Sync> FromRequestParts<S> for LiveUpgrade {
 }
 
 /// The socket a live viewer is served on.
-pub type LiveSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+pub type LiveSocket = WebSocketStream<StallGuard<TokioIo<hyper::upgrade::Upgraded>>>;
+
+/// A connection whose writes fail once one has been blocked for longer
+/// than `limit`: the peer stopped reading.
+pub struct StallGuard<T> {
+    inner: T,
+    limit: Duration,
+    /// Running while a write is blocked; cleared by any progress.
+    blocked: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> StallGuard<T> {
+    pub fn new(inner: T, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            blocked: None,
+        }
+    }
+
+    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.blocked = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let timer = self
+            .blocked
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(cx, poll)
+    }
+}
 
 fn config() -> WebSocketConfig {
     // Write each frame as soon as it is queued: nothing accumulates.
@@ -104,8 +182,9 @@ fn config() -> WebSocketConfig {
 
 impl LiveUpgrade {
     /// Answers `101 Switching Protocols` and runs `serve` on the socket
-    /// once the connection is handed over.
-    pub fn on_upgrade<F, Fut>(self, serve: F) -> Response
+    /// once the connection is handed over; a write blocked for longer than
+    /// `stall_limit` fails.
+    pub fn on_upgrade<F, Fut>(self, stall_limit: Duration, serve: F) -> Response
     where
         F: FnOnce(LiveSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -118,7 +197,7 @@ impl LiveUpgrade {
                 return;
             };
             let socket = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
+                StallGuard::new(TokioIo::new(upgraded), stall_limit),
                 Role::Server,
                 Some(config()),
             )
@@ -210,6 +289,36 @@ mod tests {
 
     fn big_text(len: usize) -> String {
         "0123456789abcdef".repeat(len / 16)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_blocked_past_the_limit_fails_but_a_slow_reader_is_kept() {
+        use tokio::io::AsyncWriteExt;
+        let (server_io, mut client) = tokio::io::duplex(64);
+        let mut guarded = StallGuard::new(server_io, Duration::from_secs(5));
+        // The client reads a little every 4 s: never blocked for 5 s.
+        for _ in 0..3 {
+            guarded.write_all(&[0; 64]).await.expect("room");
+            let reading = async {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                let mut sink = [0u8; 64];
+                client.read_exact(&mut sink).await.expect("read");
+            };
+            let (written, ()) = tokio::join!(guarded.write_all(&[0; 64]), reading);
+            written.expect("a slow reader is not dropped");
+            let mut sink = [0u8; 64];
+            client.read_exact(&mut sink).await.expect("read");
+        }
+        // Now it stops reading: the write fails after the limit.
+        guarded.write_all(&[0; 64]).await.expect("room");
+        let started = tokio::time::Instant::now();
+        let error = guarded.write_all(&[0; 64]).await.expect_err("blocked");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(5) && took < Duration::from_secs(6),
+            "{took:?}"
+        );
     }
 
     #[test]

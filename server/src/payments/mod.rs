@@ -10,7 +10,9 @@
 pub mod card_guard;
 pub mod stripe;
 pub mod test_gateway;
+pub mod unconfigured;
 
+use app::error::{ApiError, ErrorCode};
 use std::fmt;
 
 /// A payment method token issued by the processor (`tok_…`, `pm_…`).
@@ -194,6 +196,23 @@ pub trait PaymentGateway: Send + Sync + fmt::Debug {
     /// Turns a one-off token into a reusable card saved for `email`.
     async fn save_card(&self, token: &PaymentToken, email: &str)
         -> Result<SavedCard, PaymentError>;
+    /// False only for [`unconfigured::Unconfigured`]: no processor is set up.
+    fn is_configured(&self) -> bool {
+        true
+    }
+}
+
+/// Refuses, before anything is recorded, what needs a payment processor
+/// when none is configured: a production server without one sells nothing.
+pub fn ensure_configured(gateway: &dyn PaymentGateway) -> Result<(), ApiError> {
+    if gateway.is_configured() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::PaymentsNotConfigured,
+            "this site cannot take payments yet: no payment processor is configured",
+        ))
+    }
 }
 
 #[cfg(test)]

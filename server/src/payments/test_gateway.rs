@@ -88,10 +88,12 @@ pub struct TestGateway {
 
 impl Default for TestGateway {
     fn default() -> Self {
-        let mut ledger = Ledger::default();
-        // Payment ids differ between processors (and between restarts of
-        // this one), as real ones do.
-        ledger.prefix = format!("pi_test_{:08x}", rand::rng().random::<u32>());
+        let ledger = Ledger {
+            // Payment ids differ between processors (and between restarts
+            // of this one), as real ones do.
+            prefix: format!("pi_test_{:08x}", rand::rng().random::<u32>()),
+            ..Ledger::default()
+        };
         Self {
             latency: Duration::ZERO,
             call_latency: HashMap::new(),

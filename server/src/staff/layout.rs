@@ -24,8 +24,11 @@ const PITCH_CLEARANCE_M: f64 = 3.0;
 const TIER_GAP_M: f64 = 3.0;
 const BOWL_ROW_DEPTH_M: f64 = 0.8;
 
-/// The venue's sections and seats, or why the layout cannot be built.
+/// The venue's sections and seats, or why the layout cannot be built. Its
+/// size is checked first, from the numbers alone: a request for billions of
+/// seats is refused before a single one is made.
 pub fn generate(name: &str, city: &str, layout: &VenueLayout) -> Result<VenueSpec, String> {
+    check_size(layout)?;
     let sections = match layout {
         VenueLayout::Stage { sections } => {
             let mut y = FIRST_ROW_M;
@@ -91,6 +94,46 @@ pub fn generate(name: &str, city: &str, layout: &VenueLayout) -> Result<VenueSpe
         city: city.trim().to_string(),
         sections,
     })
+}
+
+/// Sections and seats the layout asks for, counted without building them
+/// (saturating: a product too large for 64 bits is "too many" anyway).
+fn requested_size(layout: &VenueLayout) -> (u64, u64) {
+    let block = |sections: u32, rows: u32, seats_per_row: u32| {
+        u64::from(sections)
+            .saturating_mul(u64::from(rows))
+            .saturating_mul(u64::from(seats_per_row))
+    };
+    match layout {
+        VenueLayout::Stage { sections } => (
+            sections.len() as u64,
+            sections
+                .iter()
+                .map(|s| block(1, s.rows, s.seats_per_row))
+                .fold(0, u64::saturating_add),
+        ),
+        VenueLayout::Bowl { tiers, .. } => (
+            tiers
+                .iter()
+                .map(|t| u64::from(t.sections))
+                .fold(0, u64::saturating_add),
+            tiers
+                .iter()
+                .map(|t| block(t.sections, t.rows, t.seats_per_row))
+                .fold(0, u64::saturating_add),
+        ),
+    }
+}
+
+fn check_size(layout: &VenueLayout) -> Result<(), String> {
+    let (sections, seats) = requested_size(layout);
+    if sections == 0 || sections > MAX_SECTIONS as u64 {
+        return Err(format!("a venue has 1 to {MAX_SECTIONS} sections"));
+    }
+    if seats > MAX_SEATS {
+        return Err(format!("{seats} seats is more than {MAX_SEATS}"));
+    }
+    Ok(())
 }
 
 fn check_block(name: &str, rows: u32, seats_per_row: u32) -> Result<(), String> {
@@ -253,5 +296,53 @@ mod tests {
         };
         assert!(generate("x", "y", &no_pitch).is_err());
         assert!(generate("x", "y", &VenueLayout::Stage { sections: vec![] }).is_err());
+    }
+
+    #[test]
+    fn a_venue_too_large_is_refused_before_any_seat_is_made() {
+        let tier = |sections| BowlTierLayout {
+            name_prefix: "T".into(),
+            sections,
+            rows: u32::MAX,
+            seats_per_row: u32::MAX,
+        };
+        let huge = VenueLayout::Bowl {
+            pitch_length_m: 105.0,
+            pitch_width_m: 68.0,
+            tiers: (0..1000).map(|_| tier(u32::MAX)).collect(),
+        };
+        assert_eq!(requested_size(&huge).1, u64::MAX, "saturates");
+        let started = std::time::Instant::now();
+        assert!(generate("x", "y", &huge).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+
+        // Within every per-block limit, but 1.9 billion seats in all.
+        let billions = VenueLayout::Bowl {
+            pitch_length_m: 105.0,
+            pitch_width_m: 68.0,
+            tiers: (0..1000)
+                .map(|_| BowlTierLayout {
+                    rows: MAX_ROWS,
+                    seats_per_row: MAX_SEATS_PER_ROW,
+                    ..tier(64)
+                })
+                .collect(),
+        };
+        assert_eq!(requested_size(&billions), (64_000, 1_920_000_000));
+        let error = generate("x", "y", &billions).expect_err("too large");
+        assert!(error.contains("sections"), "{error}");
+        let one_tier_too_many = VenueLayout::Bowl {
+            pitch_length_m: 105.0,
+            pitch_width_m: 68.0,
+            tiers: (0..3)
+                .map(|_| BowlTierLayout {
+                    rows: MAX_ROWS,
+                    seats_per_row: MAX_SEATS_PER_ROW,
+                    ..tier(60)
+                })
+                .collect(),
+        };
+        let error = generate("x", "y", &one_tier_too_many).expect_err("too large");
+        assert_eq!(error, "5400000 seats is more than 150000");
     }
 }

@@ -4,16 +4,16 @@
 
 pub mod layout;
 pub mod manage;
+pub mod members;
 pub mod routes;
 
-use crate::accounts::passwords;
 use crate::catalog::format_ms;
 use crate::error::sqlx_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::on_pool;
 use crate::store::{push_id_list, BeginWrite, Store};
 use crate::tickets::codes::{self, TicketSigner};
-use app::error::{ApiError, ErrorCode};
+use app::error::ApiError;
 use app::staff::{EventStats, ScanOutcome, ScanResult, SectionStats};
 use app::types::{EventId, Role, SeatStatus};
 use sqlx::QueryBuilder;
@@ -214,7 +214,9 @@ impl Staff {
     /// Checks a ticket at the gate. The signature is checked first (a
     /// forged code never touches the database); then one conditional
     /// UPDATE admits a valid ticket exactly once, however many gates scan
-    /// it at the same moment.
+    /// it at the same moment. Only `valid` is admitted: a refund takes its
+    /// tickets out of `valid` in the transaction that decides it (before
+    /// the processor is asked), so a scan and a refund never both succeed.
     pub async fn scan(
         &self,
         code: &str,
@@ -291,6 +293,11 @@ impl Staff {
         })
     }
 
+    /// The clock the figures are computed with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Creates a staff or admin account (admins only call this).
     pub async fn create_account(
         &self,
@@ -299,35 +306,30 @@ impl Staff {
         display_name: &str,
         role: Role,
     ) -> Result<(), ApiError> {
-        let email = crate::checkout::validate_email(email)?;
-        crate::accounts::validate_password(&password)?;
-        let display_name = crate::accounts::validate_display_name(display_name)?;
-        let hash = passwords::hash(password)
-            .await
-            .ok_or_else(ApiError::internal)?;
-        let store = &self.store;
-        let inserted = on_pool!(store, pool => sqlx::query(
-            "INSERT INTO users (email, password_hash, display_name, role, email_confirmed_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (email) DO NOTHING",
+        members::create_account(
+            &self.store,
+            self.clock.now(),
+            email,
+            password,
+            display_name,
+            role,
         )
-        .bind(&email)
-        .bind(&hash)
-        .bind(&display_name)
-        .bind(role.as_str())
-        .bind(self.clock.now())
-        .execute(pool)
         .await
-        .map(|done| done.rows_affected()))
-        .map_err(sqlx_error_to_api)?;
-        if inserted == 1 {
-            tracing::info!(role = role.as_str(), "staff account created");
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                ErrorCode::EmailTaken,
-                "an account with this email already exists",
-            ))
-        }
+        .map(|_| ())
+    }
+
+    /// The account with this email, as an admin sees it.
+    pub async fn find_user(&self, email: &str) -> Result<app::staff::UserView, ApiError> {
+        members::find_by_email(&self.store, email).await
+    }
+
+    /// Changes an account's role or disables it (admins only call this).
+    pub async fn update_user(
+        &self,
+        id: i64,
+        change: &app::staff::UpdateUserRequest,
+    ) -> Result<app::staff::UserView, ApiError> {
+        members::update(&self.store, self.clock.now(), id, change).await
     }
 }
 

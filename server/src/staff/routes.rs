@@ -6,14 +6,15 @@ use super::{BlockOutcome, Staff, MAX_BLOCK};
 use crate::accounts::routes::SignedIn;
 use crate::accounts::{Account, Accounts};
 use crate::catalog::routes::parse_event_id;
-use crate::error::{ApiJson, ApiPath, HttpError, HttpResult};
+use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpError, HttpResult};
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody, ErrorCode};
 use app::staff::{
     BlockSeatsRequest, CreateEventRequest, CreateStaffRequest, CreateVenueRequest, CreatedEvent,
-    CreatedVenue, EventStats, ScanRequest, ScanResult, UpdateEventRequest,
+    CreatedVenue, EventStats, ScanRequest, ScanResult, UpdateEventRequest, UpdateUserRequest,
+    UserLookup, UserView,
 };
 use app::types::Role;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -25,6 +26,7 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/staff/events/{id}/seats/block", post(block_seats))
         .route("/api/tickets/scan", post(scan))
         .route("/api/admin/staff", post(create_staff))
+        .route("/api/admin/users", get(find_user))
+        .route("/api/admin/users/{id}", patch(update_user))
         .route("/api/staff/venues", post(create_venue))
         .route("/api/staff/events", post(create_event))
         .route("/api/staff/events/{id}", patch(update_event))
@@ -138,22 +142,32 @@ pub async fn live(
         upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
     let first = staff.stats(event_id).await?;
     let channel = hub.channel(event_id).await?;
+    // Subscribed for as long as the socket is open: the hub drops an event
+    // nobody is subscribed to after a minute, and the pump then stops
+    // moving its version, so a dashboard watching alone would freeze.
+    let mut changes = channel.subscribe();
     Ok(upgrade.on_upgrade(move |mut socket: WebSocket| async move {
         let mut sent = first;
         if send_stats(&mut socket, &sent).await.is_err() {
             return;
         }
         let mut ticker = tokio::time::interval(LIVE_TICK);
-        let mut last_minute = crate::store::now_ms() / 60_000;
+        let mut last_minute = staff.clock().now() / 60_000;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
+                // The figures are read on the tick, however many changes
+                // arrived since; the frames only need taking off the queue.
+                frame = changes.recv() => match frame {
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                },
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 },
             }
-            let minute = crate::store::now_ms() / 60_000;
+            let minute = staff.clock().now() / 60_000;
             if channel.version() == sent.version && minute == last_minute {
                 continue;
             }
@@ -267,6 +281,56 @@ pub async fn create_staff(
         )
         .await?;
     Ok(StatusCode::CREATED)
+}
+
+/// An admin looks an account up by email.
+#[utoipa::path(get, path = "/api/admin/users", params(UserLookup), responses(
+    (status = 200, body = UserView),
+    (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn find_user(
+    State(staff): State<Staff>,
+    _admin: AdminOnly,
+    ApiQuery(lookup): ApiQuery<UserLookup>,
+) -> HttpResult<Json<UserView>> {
+    Ok(Json(staff.find_user(&lookup.email).await?))
+}
+
+/// An admin changes an account's role, or disables it (it cannot sign in,
+/// and its sessions end at once) or enables it again. Refused when no
+/// enabled admin would remain.
+#[utoipa::path(patch, path = "/api/admin/users/{id}", params(("id" = i64, Path)),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "last_admin: no enabled admin would remain"),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn update_user(
+    State(staff): State<Staff>,
+    AdminOnly(admin): AdminOnly,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(change): ApiJson<UpdateUserRequest>,
+) -> HttpResult<Json<UserView>> {
+    let id = parse_path_id(
+        &id,
+        |raw| raw.parse::<i64>().ok().filter(|id| *id > 0),
+        "an account",
+    )?;
+    let user = staff.update_user(id, &change).await?;
+    tracing::info!(
+        admin = admin.id,
+        user = id,
+        role = user.role.as_str(),
+        disabled = user.disabled,
+        "account changed by an admin"
+    );
+    Ok(Json(user))
 }
 
 /// Creates a venue from a layout: sections facing a stage (straight or

@@ -135,6 +135,17 @@ impl TicketSigner {
     pub fn public_key_base64(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.verifying_key().as_bytes())
     }
+
+    /// A secret for another `purpose`, derived from the signing seed
+    /// (HMAC-SHA256 of the purpose under the seed): servers that share the
+    /// ticket key share it too, and it reveals nothing of the seed.
+    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
 }
 
 /// The claim in `code` if its signature is valid for `public_key`.

@@ -9,6 +9,12 @@
 //! a browser page (loadgen, curl, gates) and cannot carry a victim's
 //! cookies by a forgery, so they pass. The session cookie's
 //! `SameSite=Lax` is the second line.
+//!
+//! A WebSocket handshake is a GET, yet the browser sends the session
+//! cookie with it (from a sibling subdomain even `SameSite` lets it
+//! through), and the socket then speaks for the session: the staff live
+//! figures. So every WebSocket handshake is held to the same rule, and one
+//! from another site is refused before it is upgraded.
 
 use app::error::{ApiError, ErrorCode};
 use axum::extract::Request;
@@ -17,7 +23,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    if is_state_changing(request.method()) && is_cross_site(&request) {
+    let guarded = is_state_changing(request.method())
+        || super::limits::is_websocket_upgrade(request.headers());
+    if guarded && is_cross_site(&request) {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
         return crate::error::HttpError(ApiError::new(
             ErrorCode::Forbidden,
@@ -63,6 +71,35 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.body(Body::empty()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn websocket_handshakes_from_other_sites_are_refused() {
+        let app = axum::Router::new()
+            .route("/live", axum::routing::get(|| async { "upgraded" }))
+            .layer(axum::middleware::from_fn(refuse_cross_site));
+        let handshake = |origin: &str| {
+            Request::builder()
+                .uri("/live")
+                .header("host", "tickets.example.com")
+                .header("upgrade", "websocket")
+                .header("connection", "upgrade")
+                .header("origin", origin)
+                .body(Body::empty())
+                .expect("request")
+        };
+        use tower::ServiceExt;
+        let foreign = app
+            .clone()
+            .oneshot(handshake("https://evil.example.com"))
+            .await
+            .expect("response");
+        assert_eq!(foreign.status(), 403);
+        let own = app
+            .oneshot(handshake("https://tickets.example.com"))
+            .await
+            .expect("response");
+        assert_eq!(own.status(), 200);
     }
 
     #[test]

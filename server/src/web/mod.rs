@@ -3,17 +3,22 @@
 
 pub mod csrf;
 pub mod home_cache;
+pub mod limits;
+pub mod serve;
 
-use crate::accounts::{self, Accounts};
+use crate::accounts::{self, AccountPolicy, Accounts};
 use crate::catalog::Catalog;
 use crate::checkout::{self, Checkout};
-use crate::config::{Config, Seed};
+use crate::config::{Config, PaymentProcessor};
 use crate::error::api_not_found;
 use crate::inventory::{clock::Clock, sweeper, Inventory};
 use crate::live::{self, LiveHub};
+use crate::net::ClientLimits;
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
+use crate::payments::unconfigured::Unconfigured;
 use crate::payments::PaymentGateway;
+use crate::session::SessionKey;
 use crate::staff::{self, Staff};
 use crate::state::AppState;
 use crate::store::{now_ms, Store, StoreError};
@@ -25,11 +30,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use home_cache::{serve_cached_home, HomeCache};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use limits::CommonResponses;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -54,28 +60,23 @@ pub enum StartError {
     DemoAdmin(app::error::ApiError),
 }
 
-/// Connects, migrates, seeds (if asked and empty) and builds the router.
-/// Payments go to Stripe when a secret key is configured, else to the
-/// built-in test gateway.
+/// Connects, migrates, seeds (in demo mode, if empty) and builds the
+/// router. Payments go to the processor [`Config::payment_processor`] names.
 pub async fn build_app(
     config: &Config,
     leptos_options: LeptosOptions,
 ) -> Result<(Router, AppState), StartError> {
-    let gateway: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
-        Some(secret_key) => {
-            tracing::info!(api = %config.stripe_api_base, "payments: Stripe");
-            Arc::new(
-                StripeGateway::new(&config.stripe_api_base, secret_key)
-                    .map_err(|error| StartError::Payments(error.to_string()))?,
-            )
-        }
-        None => {
-            tracing::info!("payments: built-in test gateway (test cards only)");
-            Arc::new(TestGateway::new(
-                Duration::from_millis(config.payment_latency_ms),
-                config.payment_fault_rate,
-            ))
-        }
+    let processor = (config.payment_processor(), &config.stripe_secret_key);
+    let gateway: Arc<dyn PaymentGateway> = match processor {
+        (PaymentProcessor::Stripe, Some(secret_key)) => Arc::new(
+            StripeGateway::new(&config.stripe_api_base, secret_key)
+                .map_err(|error| StartError::Payments(error.to_string()))?,
+        ),
+        (PaymentProcessor::TestGateway, _) => Arc::new(TestGateway::new(
+            Duration::from_millis(config.payment_latency_ms),
+            config.payment_fault_rate,
+        )),
+        _ => Arc::new(Unconfigured),
     };
     build_app_with_gateway(config, leptos_options, gateway).await
 }
@@ -93,20 +94,48 @@ pub async fn build_app_with_gateway(
     .map_err(StartError::Config)?;
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let seeded_demo = config.seed == Seed::Demo
-        && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
+    // Outside demo mode nothing is ever seeded: a deployment starts empty.
+    let seeded_demo =
+        config.demo && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
     let ticket_signer = Arc::new(match &config.ticket_key {
         Some(seed) => TicketSigner::from_seed_hex(seed)?,
         None => TicketSigner::load_or_create(&config.ticket_key_file)?,
     });
     let clock = Clock::default();
     let catalog = Catalog::new(store.clone(), clock.clone());
-    let accounts = Accounts::new(store.clone(), clock.clone(), gateway.clone());
+    let client_limits = ClientLimits::new(config.limit_settings(), config.trusted_proxy_list());
+    if !config.limit_settings().enabled {
+        tracing::warn!(
+            "per-address limits are off (TESSERA_CLIENT_LIMITS=off): for load tests only"
+        );
+    }
+    let accounts = Accounts::new(
+        store.clone(),
+        clock.clone(),
+        gateway.clone(),
+        AccountPolicy {
+            link_lifetime_ms: config.confirm_link_hours * 3_600_000,
+            sign_in_failures_per_account: config.sign_in_failures_per_account,
+            sign_in_failures_per_address: config.sign_in_failures_per_address,
+            limits: client_limits.clone(),
+        },
+    );
     let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
-    let live = LiveHub::new(store.clone(), catalog.clone(), live::DEFAULT_BUFFER);
+    let live = LiveHub::new(
+        store.clone(),
+        catalog.clone(),
+        clock.clone(),
+        live::DEFAULT_BUFFER,
+    )
+    .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs));
     let state = AppState {
         leptos_options,
-        inventory: Inventory::new(store.clone(), clock.clone(), live.clone()),
+        inventory: Inventory::new(
+            store.clone(),
+            clock.clone(),
+            live.clone(),
+            client_limits.clone(),
+        ),
         live,
         catalog,
         checkout: Checkout::new(
@@ -123,6 +152,7 @@ pub async fn build_app_with_gateway(
         staff,
         accounts,
         ticket_signer,
+        client_limits,
     };
     if seeded_demo {
         state
@@ -138,8 +168,8 @@ pub async fn build_app_with_gateway(
         tracing::info!("fresh database: demo data seeded");
         tracing::warn!(
             admin = demo::DEMO_ADMIN_EMAIL,
-            "the demo data has an admin whose password is in the README: for local use only \
-             (deploy with TESSERA_SEED=none)"
+            "the demo data has an admin whose password is in the README: demo mode is for \
+             local use only"
         );
     }
     if config.sweep_every_ms > 0 {
@@ -155,10 +185,17 @@ pub async fn build_app_with_gateway(
         );
     }
     state.live.spawn_pump();
-    Ok((router(state.clone()), state))
+    let request_timeout = Duration::from_secs(config.request_timeout_secs);
+    Ok((router(state.clone(), request_timeout), state))
 }
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface. Outermost first, every request is searched for
+/// card numbers (before anything logs it), traced, compressed, given the
+/// session key, has the framework's refusals turned into JSON errors, is
+/// cut off after `request_timeout`, has its body limited and is checked
+/// for cross-site forgery.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let session_key = SessionKey::new(state.ticket_signer.derive_secret("tessera session ids v1"));
     let backend: SharedBackend = Arc::new(state.catalog.clone());
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -189,12 +226,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(pages)
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-        // Outside the trace layer: a URL with a card number is never logged.
+        .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            limits::time_limit,
+        ))
         .layer(axum::middleware::from_fn(
-            crate::payments::card_guard::refuse_card_numbers_in_urls,
+            crate::error::json_framework_errors,
+        ))
+        .layer(Extension(session_key))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(limits::request_span))
+        // Outside the trace layer: a card number is never logged.
+        .layer(axum::middleware::from_fn(
+            crate::payments::card_guard::refuse_card_numbers,
         ))
         .with_state(state)
 }
@@ -213,6 +258,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&CommonResponses),
     info(
         title = "Tessera API",
         description = "Ticket sales: events, seats, holds, purchases."
@@ -220,7 +266,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
     paths(
         catalog::routes::list_events,
         catalog::routes::event_detail,
-        catalog::routes::seat_map,
+        live::routes::seat_map,
         inventory::routes::create_hold,
         inventory::routes::get_hold,
         inventory::routes::release_hold,
@@ -233,6 +279,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
         accounts::routes::logout,
         accounts::routes::confirm,
         accounts::routes::me,
+        accounts::routes::change_password,
         accounts::routes::save_payment_method,
         accounts::routes::delete_payment_method,
         accounts::routes::my_tickets,
@@ -243,6 +290,8 @@ fn page_routes() -> Vec<AxumRouteListing> {
         staff::routes::block_seats,
         staff::routes::scan,
         staff::routes::create_staff,
+        staff::routes::find_user,
+        staff::routes::update_user,
         staff::routes::create_venue,
         staff::routes::create_event,
         staff::routes::update_event,

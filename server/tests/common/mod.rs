@@ -12,6 +12,7 @@ use server::config::Config;
 use server::state::AppState;
 use server::store::{now_ms, Store};
 use server::web::build_app;
+use server::web::serve::{serve, ServeSettings};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
@@ -113,14 +114,8 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let addr = listener.local_addr().expect("local addr");
     let options = server::default_leptos_options(addr);
     let (router, state) = build_app(&config, options).await.expect("build app");
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .expect("serve");
-    });
+    let settings = ServeSettings::from_config(&config);
+    tokio::spawn(serve(listener, router, settings, std::future::pending()));
     let app = TestApp {
         base_url: format!("http://{addr}"),
         // A hung response fails its test in seconds instead of hanging CI.
@@ -309,14 +304,8 @@ pub async fn spawn_app_with_gateway(
     let (router, state) = server::web::build_app_with_gateway(&config, options, gateway)
         .await
         .expect("build app");
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .expect("serve");
-    });
+    let settings = ServeSettings::from_config(&config);
+    tokio::spawn(serve(listener, router, settings, std::future::pending()));
     TestApp {
         base_url: format!("http://{addr}"),
         // A hung response fails its test in seconds instead of hanging CI.

@@ -1,0 +1,183 @@
+//! The `server` command line. With no subcommand it serves the site (as
+//! cargo-leptos runs it); a subcommand is an operator task that runs against
+//! the same `DATABASE_URL` and exits. Each task is one variant of
+//! [`Command`], so the next one (a backup, say) slots in beside `admin`.
+
+use crate::config::Config;
+use crate::staff::members;
+use crate::store::{now_ms, Store, StoreError};
+use app::error::ApiError;
+use app::types::Role;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "server",
+    about = "Tessera ticketing server: serves the site, or runs an operator command"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Creates an admin account in the database at DATABASE_URL (migrating
+    /// it first), e.g. a deployment's first. Refuses an email that already
+    /// has an account. The password is read from --password-file, else
+    /// from standard input (asked for without echo on a terminal); it is
+    /// never taken as an argument, where other users and shell history see it.
+    Create {
+        /// The admin's email; they sign in with it.
+        #[arg(long)]
+        email: String,
+        /// A file whose content (one trailing newline removed) is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The name shown for the account.
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+}
+
+/// Why an operator command failed; printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read the password: {0}")]
+    Password(std::io::Error),
+    #[error("{0}")]
+    Refused(ApiError),
+}
+
+impl From<ApiError> for CommandError {
+    fn from(error: ApiError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+/// Runs an operator command; what it did is printed on standard output.
+pub async fn run(command: Command, config: &Config) -> Result<(), CommandError> {
+    match command {
+        Command::Admin(AdminCommand::Create {
+            email,
+            password_file,
+            display_name,
+        }) => create_admin(config, &email, password_file.as_deref(), &display_name).await,
+    }
+}
+
+async fn create_admin(
+    config: &Config,
+    email: &str,
+    password_file: Option<&Path>,
+    display_name: &str,
+) -> Result<(), CommandError> {
+    let password = match password_file {
+        Some(path) => read_password_file(path)?,
+        None => read_password_stdin(email)?,
+    };
+    // The registration rules, checked before the database is touched.
+    crate::checkout::validate_email(email)?;
+    crate::accounts::validate_password(&password)?;
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let created =
+        members::create_account(&store, now_ms(), email, password, display_name, Role::Admin).await;
+    store.close().await;
+    let id = created?;
+    println!(
+        "admin account {id} created for {}",
+        email.trim().to_lowercase()
+    );
+    Ok(())
+}
+
+/// Removes the one line break an editor or `echo` leaves at the end.
+fn without_final_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+fn read_password_file(path: &Path) -> Result<String, CommandError> {
+    std::fs::read_to_string(path)
+        .map(without_final_newline)
+        .map_err(CommandError::Password)
+}
+
+/// One line of standard input, or, on a terminal, a prompt answered twice
+/// without echo.
+fn read_password_stdin(email: &str) -> Result<String, CommandError> {
+    if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password(format!("Password for {email}: "))
+            .map_err(CommandError::Password)?;
+        let again =
+            rpassword::prompt_password("The same again: ").map_err(CommandError::Password)?;
+        if password != again {
+            return Err(ApiError::validation("the two passwords differ").into());
+        }
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(CommandError::Password)?;
+    Ok(without_final_newline(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_final_line_break_is_not_part_of_the_password() {
+        assert_eq!(without_final_newline("secret pass\n".into()), "secret pass");
+        assert_eq!(
+            without_final_newline("secret pass\r\n".into()),
+            "secret pass"
+        );
+        assert_eq!(without_final_newline("secret pass".into()), "secret pass");
+        assert_eq!(without_final_newline("pass \n\n".into()), "pass \n");
+    }
+
+    #[test]
+    fn plain_server_serves_and_a_password_is_never_an_argument() {
+        let cli = Cli::try_parse_from(["server"]).expect("no arguments");
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["server", "admin", "create", "--email", "a@b.test"])
+            .expect("admin create");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Admin(AdminCommand::Create { .. }))
+        ));
+        assert!(Cli::try_parse_from([
+            "server",
+            "admin",
+            "create",
+            "--email",
+            "a@b.test",
+            "--password",
+            "hunter2hunter2"
+        ])
+        .is_err());
+    }
+}

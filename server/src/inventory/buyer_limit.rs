@@ -1,0 +1,61 @@
+//! The per-buyer limit at purchase time, per email. Holds count a
+//! session's and an account's seats; a guest's email is known only when
+//! they pay, so a guest buying from several sessions with one email is
+//! stopped here: the email's live tickets of the event, plus the seats of
+//! its purchases still being paid, plus this hold, may not pass the event's
+//! limit. Checked before any charge, inside the transaction that records
+//! the purchase.
+
+use crate::store::WriteTx;
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+
+/// How many seats the buyer `user_id` (the user row of the purchase's
+/// email, guest or account) already has of the hold's event, if buying
+/// the hold would pass the event's limit; `None` if it fits.
+///
+/// Run it inside the purchase's write transaction, before the purchase is
+/// recorded: it first locks the buyer's user row (on PostgreSQL; SQLite's
+/// write transaction is already exclusive), so two purchases with one email
+/// are decided one after the other, each seeing the other's pending row.
+pub async fn over_limit_at_purchase<DB>(
+    tx: &mut WriteTx<DB>,
+    user_id: i64,
+    hold_id: i64,
+) -> Result<Option<i64>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> (i64, i64, i64): FromRow<'r, DB::Row>,
+{
+    sqlx::query::<DB>("UPDATE users SET id = id WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    // (this hold's seats, the event's limit, what the email already has)
+    let (wanted, limit, already): (i64, i64, i64) = sqlx::query_as::<DB, (i64, i64, i64)>(
+        "SELECT h.seat_count, e.max_tickets_per_buyer, \
+         (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
+          WHERE p.user_id = $1 AND t.event_id = h.event_id AND t.status IN ('valid', 'used')) \
+         + (SELECT CAST(COALESCE(SUM(ph.seat_count), 0) AS BIGINT) FROM purchases p JOIN holds ph ON ph.id = p.hold_id \
+          WHERE p.user_id = $1 AND p.event_id = h.event_id AND p.status = 'pending' AND p.hold_id <> h.id) \
+         FROM holds h JOIN events e ON e.id = h.event_id WHERE h.id = $2",
+    )
+    .bind(user_id)
+    .bind(hold_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((already + wanted > limit).then_some(already))
+}
+
+/// The refusal when a purchase would pass the per-buyer limit. It does not
+/// say how many tickets the email has: whoever types an email is not
+/// necessarily its owner.
+pub fn limit_error() -> app::error::ApiError {
+    app::error::ApiError::new(
+        app::error::ErrorCode::TicketLimitExceeded,
+        "this email already has as many tickets for this event as one buyer may have; \
+         release some of these seats, or pay with another email",
+    )
+}
