@@ -2,8 +2,9 @@
 # Runs every test Tessera has, on a fresh machine too: installs the toolchain
 # (skipped when present), then formatting, lints, unit + integration tests on
 # SQLite and on a throwaway PostgreSQL cluster, one release build, the
-# end2end suite in headless Chromium against that build, and a few-second
-# loadgen smoke run against it.
+# end2end suite in headless Chromium against that build, a few-second
+# loadgen smoke run against it, and a short crash test (SIGKILLs during an
+# onsale paid through the Stripe stand-in).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,12 +20,12 @@ scripts/setup-toolchain.sh
 step "format"
 cargo fmt --all -- --check
 
-step "lint (server + shared crate + Stripe stand-in, and the browser bundle for wasm)"
-cargo clippy -p app -p server -p stripe-stand-in --all-targets -- -D warnings
+step "lint (server + shared crate + Stripe stand-in + crash test, and the browser bundle for wasm)"
+cargo clippy -p app -p server -p stripe-stand-in -p crashtest --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
-timeout 1800 cargo test -p app -p server -p stripe-stand-in
+timeout 1800 cargo test -p app -p server -p stripe-stand-in -p crashtest
 
 step "the same tests on PostgreSQL"
 timeout 1800 scripts/with-postgres.sh cargo test -p app -p server
@@ -37,6 +38,9 @@ scripts/e2e.sh
 
 step "loadgen smoke (correctness only: no oversell, no unexpected 5xx)"
 scripts/smoke.sh
+
+step "crash test (4 SIGKILLs during an onsale paid through the Stripe stand-in; books checked)"
+timeout 600 scripts/crash.sh --kills 4
 
 step "all tests passed in $(($(date +%s) - started))s"
 # One closing line with the totals: cargo's "test result" lines (SQLite and

@@ -75,6 +75,18 @@ pub struct Config {
     #[arg(long, env = "TESSERA_RECONCILE_SECONDS", default_value_t = 30)]
     pub reconcile_every_secs: u64,
 
+    /// How long a call to the payment processor may take, in seconds; one
+    /// that has not answered by then has an unknown outcome (the purchase
+    /// stays pending for a retry or the reconciler).
+    #[arg(long, env = "TESSERA_PROCESSOR_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub processor_timeout_secs: u64,
+
+    /// How long after its last attempt began a pending purchase is left to
+    /// the reconciler, in seconds: at least twice the processor timeout (a
+    /// retry makes two calls), and below the 120-second payment grace.
+    #[arg(long, env = "TESSERA_RECONCILE_AFTER_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..=119))]
+    pub reconcile_after_secs: u64,
+
     /// How long a failed purchase whose payment could still succeed late
     /// (its confirmation was in flight when it was settled) is watched, in
     /// hours; a late success is refunded.
@@ -212,6 +224,8 @@ impl fmt::Debug for Config {
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("sweep_every_ms", &self.sweep_every_ms)
             .field("reconcile_every_secs", &self.reconcile_every_secs)
+            .field("processor_timeout_secs", &self.processor_timeout_secs)
+            .field("reconcile_after_secs", &self.reconcile_after_secs)
             .field("late_payment_watch_hours", &self.late_payment_watch_hours)
             .field("payment_latency_ms", &self.payment_latency_ms)
             .field("payment_fault_rate", &self.payment_fault_rate)
@@ -299,6 +313,8 @@ impl Config {
             home_cache_seconds: 60,
             sweep_every_ms: 0,
             reconcile_every_secs: 0,
+            processor_timeout_secs: 30,
+            reconcile_after_secs: 60,
             late_payment_watch_hours: 24,
             payment_latency_ms: 0,
             payment_fault_rate: 0.0,

@@ -48,13 +48,63 @@ enum PaymentPlan {
 
 /// How long a hold is guaranteed to outlive the start of a charge in flight.
 pub const PAYMENT_GRACE_MS: i64 = 120_000;
-/// A processor call that has not answered by then counts as "outcome unknown".
+/// A processor call that has not answered by then counts as "outcome
+/// unknown" (the default of [`Deadlines::processor_timeout`]).
 pub const PROCESSOR_TIMEOUT: Duration = Duration::from_secs(30);
-/// A pending purchase is reconciled this long after its last attempt began:
-/// past the processor timeout (so its own calls have given up), and before
-/// the payment grace runs out (so a process that died mid-payment and
-/// restarts promptly still sells the seats instead of refunding).
+/// A pending purchase is reconciled this long after its last attempt began
+/// (the default of [`Deadlines::reconcile_after`]).
 pub const RECONCILE_AFTER_MS: i64 = 60_000;
+
+/// How long a processor call may take, and how long after its last attempt
+/// began a pending purchase is left to the reconciler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    processor_timeout: Duration,
+    reconcile_after: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self {
+            processor_timeout: PROCESSOR_TIMEOUT,
+            reconcile_after: Duration::from_millis(RECONCILE_AFTER_MS as u64),
+        }
+    }
+}
+
+impl Deadlines {
+    /// The reconciler must look only once the attempt's own calls have
+    /// given up: a retry takes the purchase over and then makes two calls,
+    /// one after the other (it looks the payment up, then confirms it), so
+    /// `reconcile_after` is at least twice `processor_timeout`. And it must
+    /// look before the payment grace runs out, so a process that died
+    /// mid-payment and restarts promptly still sells the seats instead of
+    /// refunding.
+    pub fn new(processor_timeout: Duration, reconcile_after: Duration) -> Result<Self, String> {
+        if processor_timeout.is_zero() || reconcile_after < processor_timeout * 2 {
+            return Err(format!(
+                "the reconciliation delay ({}s) must be at least twice the processor timeout ({}s)",
+                reconcile_after.as_secs_f64(),
+                processor_timeout.as_secs_f64()
+            ));
+        }
+        if reconcile_after.as_millis() >= PAYMENT_GRACE_MS as u128 {
+            return Err(format!(
+                "the reconciliation delay ({}s) must be shorter than the payment grace ({}s)",
+                reconcile_after.as_secs_f64(),
+                PAYMENT_GRACE_MS / 1000
+            ));
+        }
+        Ok(Self {
+            processor_timeout,
+            reconcile_after,
+        })
+    }
+
+    fn reconcile_after_ms(&self) -> i64 {
+        i64::try_from(self.reconcile_after.as_millis()).unwrap_or(i64::MAX)
+    }
+}
 /// How long a failed purchase whose payment could still succeed late is
 /// watched by default (Stripe keeps idempotency keys for 24 hours).
 pub const DEFAULT_LATE_PAYMENT_WATCH: Duration = Duration::from_secs(24 * 3600);
@@ -71,6 +121,7 @@ pub struct Checkout {
     signer: Arc<TicketSigner>,
     accounts: Accounts,
     late_payment_watch_ms: i64,
+    deadlines: Deadlines,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -96,7 +147,14 @@ impl Checkout {
             signer,
             accounts,
             late_payment_watch_ms: DEFAULT_LATE_PAYMENT_WATCH.as_millis() as i64,
+            deadlines: Deadlines::default(),
         }
+    }
+
+    /// The processor timeout and the reconciliation delay.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.deadlines = deadlines;
+        self
     }
 
     /// How long a failed purchase whose payment might still succeed is
@@ -110,7 +168,7 @@ impl Checkout {
         Timing {
             now: self.clock.now(),
             payment_grace_ms: PAYMENT_GRACE_MS,
-            reconcile_after_ms: RECONCILE_AFTER_MS,
+            reconcile_after_ms: self.deadlines.reconcile_after_ms(),
         }
     }
 
@@ -479,6 +537,16 @@ mod tests {
         ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_reconciler_waits_for_a_retrys_two_calls_and_not_past_the_grace() {
+        let secs = Duration::from_secs;
+        assert!(Deadlines::new(PROCESSOR_TIMEOUT, secs(60)).is_ok());
+        assert!(Deadlines::new(secs(2), secs(5)).is_ok());
+        assert!(Deadlines::new(secs(3), secs(5)).is_err());
+        assert!(Deadlines::new(secs(30), secs(120)).is_err());
+        assert!(Deadlines::new(Duration::ZERO, secs(5)).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::store::{self, Completion, Failure, PurchaseRow};
 use super::{
     declined, hold_lost, outcome_unknown, processing_error, Checkout, FAILURE_DECLINED,
-    FAILURE_HOLD_LOST, FAILURE_PROCESSING, PROCESSOR_TIMEOUT,
+    FAILURE_HOLD_LOST, FAILURE_PROCESSING,
 };
 use crate::error::store_error_to_api;
 use crate::payments::{Confirmation, Intent, IntentRequest, Outcome, PaymentError};
@@ -41,7 +41,7 @@ impl Checkout {
         &self,
         call: impl std::future::Future<Output = Result<T, PaymentError>>,
     ) -> Result<T, PaymentError> {
-        tokio::time::timeout(PROCESSOR_TIMEOUT, call)
+        tokio::time::timeout(self.deadlines.processor_timeout, call)
             .await
             .unwrap_or_else(|_| {
                 Err(PaymentError::Unknown(
@@ -237,7 +237,7 @@ impl Checkout {
             intent_id,
             reason,
             now,
-            super::RECONCILE_AFTER_MS,
+            self.deadlines.reconcile_after_ms(),
         )
         .await
         .map_err(store_error_to_api)?;

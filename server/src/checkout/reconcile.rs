@@ -2,14 +2,15 @@
 //! left open, by asking the processor about each payment by its id.
 //!
 //! Every purchase with something left to check carries `next_check_at`:
-//! a pending one a minute after its last attempt began (a retry taking it
-//! over pushes that back, so a charge in flight is never settled under
-//! it); a `refunding` one until the processor has refunded; a `failed`
-//! one whose payment could still succeed late, until it can no longer (a
-//! late success is refunded). The reconciler takes what is due, soonest
-//! first; what it cannot settle yet is looked at again later, with
-//! exponential backoff, so a purchase it can never settle (an unknown
-//! payment, a refused refund) does not hold up newer ones.
+//! a pending one a minute (`TESSERA_RECONCILE_AFTER_SECONDS`) after its
+//! last attempt began (a retry taking it over pushes that back, so a
+//! charge in flight is never settled under it); a `refunding` one until
+//! the processor has refunded; a `failed` one whose payment could still
+//! succeed late, until it can no longer (a late success is refunded). The
+//! reconciler takes what is due, soonest first; what it cannot settle yet
+//! is looked at again later, with exponential backoff, so a purchase it
+//! can never settle (an unknown payment, a refused refund) does not hold
+//! up newer ones.
 //!
 //! A pending purchase's payment:
 //! - not recorded (the process died between creating and recording it):

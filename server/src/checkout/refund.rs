@@ -13,7 +13,7 @@
 //! retried with backoff and logged as an error for an operator.
 
 use super::store::{self, PurchaseRow, RefundDecision};
-use super::{Checkout, RECONCILE_AFTER_MS};
+use super::Checkout;
 use crate::accounts::Account;
 use crate::error::store_error_to_api;
 use crate::payments::PaymentError;
@@ -77,9 +77,14 @@ impl Checkout {
         if now >= rules.starts_at {
             return Err(not_refundable("refunds close when the event starts"));
         }
-        let decision = store::begin_refund(&self.store, purchase.id, now, RECONCILE_AFTER_MS)
-            .await
-            .map_err(store_error_to_api)?;
+        let decision = store::begin_refund(
+            &self.store,
+            purchase.id,
+            now,
+            self.deadlines.reconcile_after_ms(),
+        )
+        .await
+        .map_err(store_error_to_api)?;
         match decision {
             RefundDecision::Started(refunding) => Ok(*refunding),
             RefundDecision::TicketUsed => Err(not_refundable(

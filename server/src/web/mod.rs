@@ -52,6 +52,8 @@ pub enum StartError {
     Seed(#[from] catalog::create::CreateError),
     #[error("payment gateway: {0}")]
     Payments(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error(transparent)]
     TicketKey(#[from] tickets::codes::KeyError),
     #[error("creating the demo admin failed: {0}")]
@@ -85,6 +87,11 @@ pub async fn build_app_with_gateway(
     leptos_options: LeptosOptions,
     gateway: Arc<dyn PaymentGateway>,
 ) -> Result<(Router, AppState), StartError> {
+    let deadlines = checkout::Deadlines::new(
+        Duration::from_secs(config.processor_timeout_secs),
+        Duration::from_secs(config.reconcile_after_secs),
+    )
+    .map_err(StartError::Config)?;
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     // Outside demo mode nothing is ever seeded: a deployment starts empty.
@@ -138,7 +145,8 @@ pub async fn build_app_with_gateway(
             ticket_signer.clone(),
             accounts.clone(),
         )
-        .with_late_payment_watch(Duration::from_secs(config.late_payment_watch_hours * 3600)),
+        .with_late_payment_watch(Duration::from_secs(config.late_payment_watch_hours * 3600))
+        .with_deadlines(deadlines),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
         staff,
