@@ -146,6 +146,36 @@ test("sign-in and sign-up problems are explained, and signing out works", async 
   expect(errors).toEqual([]);
 });
 
+test("a fan changes their password: the old one stops working, other browsers are signed out", async ({ page, browser }) => {
+  const errors = collectConsoleErrors(page);
+  const email = freshEmail("changer");
+  await register(page, email, "the first password");
+  await expect(page.getByTestId("account-email")).toHaveText(email);
+  // A second browser signed in to the same account.
+  const other = await browser.newContext();
+  const signIn = await other.request.post("/api/auth/login", { data: { email, password: "the first password" } });
+  expect(signIn.ok(), await signIn.text()).toBeTruthy();
+
+  await page.getByTestId("current-password").fill("not the password");
+  await page.getByTestId("new-password").fill("the second password");
+  await page.getByTestId("change-password").click();
+  await expect(page.getByTestId("account-notice")).toContainText("not right");
+
+  await page.getByTestId("current-password").fill("the first password");
+  await page.getByTestId("change-password").click();
+  await expect(page.getByTestId("account-notice")).toContainText("password was changed");
+  // This browser stays signed in; the other one is not any more.
+  await page.reload();
+  await expect(page.getByTestId("account-email")).toHaveText(email);
+  expect((await other.request.get("/api/me")).status()).toBe(401);
+  const oldPassword = await other.request.post("/api/auth/login", { data: { email, password: "the first password" } });
+  expect(oldPassword.status()).toBe(401);
+  const newPassword = await other.request.post("/api/auth/login", { data: { email, password: "the second password" } });
+  expect(newPassword.ok(), await newPassword.text()).toBeTruthy();
+  await other.close();
+  expect(errors).toEqual([]);
+});
+
 test("a signed-in fan without a saved card can save the card they pay with", async ({ page }) => {
   const errors = collectConsoleErrors(page);
   const email = freshEmail("saver");

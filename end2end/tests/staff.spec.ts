@@ -241,6 +241,22 @@ test("an admin creates a staff account that can then sign in as staff", async ({
     const login = await usher.request.post("/api/auth/login", { data: { email, password: "usher-password-1" } });
     expect(login.ok(), await login.text()).toBeTruthy();
     expect((await login.json()).role).toBe("staff");
+
+    // The admin finds the account and disables it: it is signed out and
+    // cannot sign in again until enabled.
+    await admin.getByTestId("find-user-email").fill(email);
+    await admin.getByTestId("find-user").click();
+    await expect(admin.getByTestId("found-user-status")).toHaveText("Active");
+    await expect(admin.getByTestId("found-user-role")).toHaveValue("staff");
+    await admin.getByTestId("toggle-user-disabled").click();
+    await expect(admin.getByTestId("found-user-status")).toHaveText("Disabled");
+    expect((await usher.request.get("/api/me")).status()).toBe(401);
+    const refused = await usher.request.post("/api/auth/login", { data: { email, password: "usher-password-1" } });
+    expect(refused.ok()).toBeFalsy();
+    await admin.getByTestId("toggle-user-disabled").click();
+    await expect(admin.getByTestId("found-user-status")).toHaveText("Active");
+    const again = await usher.request.post("/api/auth/login", { data: { email, password: "usher-password-1" } });
+    expect(again.ok(), await again.text()).toBeTruthy();
     await usher.close();
   } finally {
     await admin.context().close();

@@ -1,12 +1,14 @@
 //! Account: create one or sign in when signed out; when signed in, the
-//! account, whether its email is confirmed, its saved card and sign-out.
+//! account, whether its email is confirmed, its saved card, a new password
+//! and sign-out.
 //! Accounts are optional (guests can always buy), and the session cookie is
 //! HttpOnly, so the page asks the API who is signed in once it has hydrated.
 
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::types::{
-    ClaimLinkSent, LoginRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
+    ChangePasswordRequest, ClaimLinkSent, LoginRequest, MeView, RegisterRequest,
+    SavePaymentMethodRequest, SavedCardView,
 };
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -365,10 +367,63 @@ fn AccountDetails(
                 </p>
             </form>
 
+            <ChangePasswordForm notice/>
+
             <button type="button" class="secondary" data-testid="sign-out"
                 disabled=move || busy.get() on:click=sign_out>
                 "Sign out"
             </button>
         </div>
+    }
+}
+
+/// A new password, the current one required; the account's sessions in
+/// other browsers are signed out, this one stays signed in.
+#[component]
+fn ChangePasswordForm(notice: RwSignal<Option<String>>) -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        notice.set(None);
+        let request = ChangePasswordRequest {
+            current_password: current.get_untracked(),
+            new_password: new.get_untracked(),
+        };
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<_, ()>("POST", "/api/me/password", Some(&request), None).await;
+            busy.set(false);
+            notice.set(Some(match answer {
+                Ok(_) => {
+                    current.set(String::new());
+                    new.set(String::new());
+                    "Your password was changed, and you were signed out everywhere else.".into()
+                }
+                Err(error) if error.code == ErrorCode::InvalidCredentials => {
+                    "Your current password is not right; nothing was changed.".into()
+                }
+                Err(error) => error.message,
+            }));
+        });
+    };
+    view! {
+        <h2>"Password"</h2>
+        <form class="change-password" on:submit=submit>
+            <label>"Current password"
+                <input type="password" required autocomplete="current-password"
+                    data-testid="current-password" prop:value=move || current.get()
+                    on:input=move |ev| current.set(event_target_value(&ev))/>
+            </label>
+            <label>"New password (8 to 128 characters)"
+                <input type="password" required minlength="8" maxlength="128" autocomplete="new-password"
+                    data-testid="new-password" prop:value=move || new.get()
+                    on:input=move |ev| new.set(event_target_value(&ev))/>
+            </label>
+            <button type="submit" class="primary" data-testid="change-password" disabled=move || busy.get()>
+                "Change password"
+            </button>
+        </form>
     }
 }

@@ -1,9 +1,11 @@
-//! `/staff/accounts`: an admin creates staff (or admin) accounts. Staff who
-//! are not admins see the form too, and the server refuses them (403).
+//! `/staff/accounts`: an admin creates staff (or admin) accounts, and finds
+//! any account by email to change its role or disable it. Staff who are not
+//! admins see the forms too, and the server refuses them (403).
 
 use super::StaffGate;
 use crate::client;
-use crate::staff::CreateStaffRequest;
+use crate::error::ErrorCode;
+use crate::staff::{CreateStaffRequest, UpdateUserRequest, UserView};
 use crate::types::Role;
 use leptos::prelude::*;
 
@@ -12,6 +14,7 @@ pub fn StaffAccountsPage() -> impl IntoView {
     view! {
         <StaffGate>
             <NewStaffAccount/>
+            <ManageAccount/>
         </StaffGate>
     }
 }
@@ -75,6 +78,110 @@ fn NewStaffAccount() -> impl IntoView {
                 </label>
                 <button type="submit" class="primary" data-testid="create-staff">"Create account"</button>
             </form>
+        </section>
+    }
+}
+
+/// `text` as a query-string value.
+fn query_value(text: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::encode_uri_component(text).into()
+    }
+    // Form handlers only run in the browser.
+    #[cfg(not(feature = "hydrate"))]
+    {
+        text.to_string()
+    }
+}
+
+/// Finds an account by email; then its role changes, or it is disabled
+/// (signed out everywhere, cannot sign in) or enabled again.
+#[component]
+fn ManageAccount() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let found: RwSignal<Option<UserView>> = RwSignal::new(None);
+    let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
+    let find = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let path = format!(
+            "/api/admin/users?email={}",
+            query_value(email.get_untracked().trim())
+        );
+        leptos::task::spawn_local(async move {
+            found.set(None);
+            match client::call::<(), UserView>("GET", &path, None, None).await {
+                Ok(user) => {
+                    notice.set(None);
+                    found.set(user);
+                }
+                Err(error) if error.code == ErrorCode::NotFound => {
+                    notice.set(Some((false, "No account has that email.".into())))
+                }
+                Err(error) => notice.set(Some((false, error.message))),
+            }
+        });
+    };
+    let update = move |id: i64, request: UpdateUserRequest| {
+        leptos::task::spawn_local(async move {
+            let path = format!("/api/admin/users/{id}");
+            match client::call::<_, UserView>("PATCH", &path, Some(&request), None).await {
+                Ok(user) => {
+                    notice.set(Some((true, "Saved.".into())));
+                    found.set(user);
+                }
+                Err(error) if error.code == ErrorCode::LastAdmin => notice.set(Some((
+                    false,
+                    "This is the last active admin: make another admin first.".into(),
+                ))),
+                Err(error) => notice.set(Some((false, error.message))),
+            }
+        });
+    };
+    view! {
+        <section class="staff-form">
+            <h2>"Manage an account"</h2>
+            <form class="payment" on:submit=find>
+                <label>"Email"
+                    <input type="email" required data-testid="find-user-email" prop:value=move || email.get()
+                        on:input=move |ev| email.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit" class="secondary" data-testid="find-user">"Find"</button>
+            </form>
+            {move || notice.get().map(|(ok, text)| view! {
+                <p class=if ok { "confirmation" } else { "notice" } role="status" data-testid="manage-user-notice">{text}</p>
+            })}
+            {move || found.get().map(|user| {
+                let id = user.id;
+                let disabled = user.disabled;
+                view! {
+                    <dl data-testid="found-user">
+                        <dt>"Account"</dt>
+                        <dd>{user.display_name.clone()} " <" {user.email.clone()} ">"</dd>
+                        <dt>"Status"</dt>
+                        <dd data-testid="found-user-status">{if disabled { "Disabled" } else { "Active" }}</dd>
+                    </dl>
+                    <label>"Role "
+                        <select data-testid="found-user-role" on:change=move |ev| {
+                            let role = match event_target_value(&ev).as_str() {
+                                "admin" => Role::Admin,
+                                "staff" => Role::Staff,
+                                _ => Role::Fan,
+                            };
+                            update(id, UpdateUserRequest { role: Some(role), disabled: None });
+                        }>
+                            {[Role::Fan, Role::Staff, Role::Admin].into_iter().map(|role| view! {
+                                <option value=role.as_str() selected=role == user.role>{role.as_str()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    " "
+                    <button type="button" class="secondary" data-testid="toggle-user-disabled"
+                        on:click=move |_| update(id, UpdateUserRequest { role: None, disabled: Some(!disabled) })>
+                        {if disabled { "Enable account" } else { "Disable account" }}
+                    </button>
+                }
+            })}
         </section>
     }
 }
