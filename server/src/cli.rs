@@ -1,7 +1,8 @@
 //! The `server` command line. With no subcommand it serves the site (as
-//! cargo-leptos runs it); a subcommand is an operator task that runs (against
-//! the same `DATABASE_URL`, where it needs the database) and exits. Each task is one variant of
-//! [`Command`], so the next one (a backup, say) slots in beside `admin`.
+//! cargo-leptos runs it); a subcommand is an operator task that runs
+//! (against the same `DATABASE_URL`, where it needs a database) and exits.
+//! Each task is one variant of [`Command`], so the next one (a backup, say)
+//! slots in beside `admin`.
 
 use crate::config::Config;
 use crate::staff::members;
