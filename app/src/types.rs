@@ -52,8 +52,8 @@ id_type!(
     TicketId
 );
 
-/// A seat's state in the seat state machine (see DESIGN.md). Stored as the
-/// same snake_case text in the database and on the wire.
+/// A seat's state in the seat state machine (see `docs/architecture.md`).
+/// Stored as the same snake_case text in the database and on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

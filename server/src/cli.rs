@@ -1,7 +1,8 @@
 //! The `server` command line. With no subcommand it serves the site (as
-//! cargo-leptos runs it); a subcommand is an operator task that runs against
-//! the same `DATABASE_URL` and exits. Each task is one variant of
-//! [`Command`], so the next one (a backup, say) slots in beside `admin`.
+//! cargo-leptos runs it); a subcommand is an operator task that runs
+//! (against the same `DATABASE_URL`, where it needs a database) and exits.
+//! Each task is one variant of [`Command`], so the next one (a backup, say)
+//! slots in beside `admin`.
 
 use crate::config::Config;
 use crate::staff::members;
@@ -30,6 +31,9 @@ pub enum Command {
     /// Admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Prints the OpenAPI document that `GET /api/openapi.json` serves
+    /// (`scripts/openapi.sh` keeps a copy in `docs/openapi.json`).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +65,8 @@ pub enum CommandError {
     Password(std::io::Error),
     #[error("{0}")]
     Refused(ApiError),
+    #[error("cannot write the OpenAPI document: {0}")]
+    Openapi(serde_json::Error),
 }
 
 impl From<ApiError> for CommandError {
@@ -77,7 +83,20 @@ pub async fn run(command: Command, config: &Config) -> Result<(), CommandError> 
             password_file,
             display_name,
         }) => create_admin(config, &email, password_file.as_deref(), &display_name).await,
+        Command::Openapi => {
+            println!("{}", openapi_document()?);
+            Ok(())
+        }
     }
+}
+
+/// The API's OpenAPI document as `GET /api/openapi.json` serves it, in
+/// readable JSON.
+pub fn openapi_document() -> Result<String, CommandError> {
+    use utoipa::OpenApi;
+    crate::web::ApiDoc::openapi()
+        .to_pretty_json()
+        .map_err(CommandError::Openapi)
 }
 
 async fn create_admin(
@@ -160,6 +179,16 @@ mod tests {
     }
 
     #[test]
+    fn the_printed_openapi_document_is_the_served_one() {
+        let printed: serde_json::Value =
+            serde_json::from_str(&openapi_document().expect("document")).expect("JSON");
+        let served = serde_json::to_value(<crate::web::ApiDoc as utoipa::OpenApi>::openapi())
+            .expect("served document");
+        assert_eq!(printed, served);
+        assert!(printed["paths"]["/api/holds/{id}/purchase"]["post"].is_object());
+    }
+
+    #[test]
     fn plain_server_serves_and_a_password_is_never_an_argument() {
         let cli = Cli::try_parse_from(["server"]).expect("no arguments");
         assert!(cli.command.is_none());
@@ -169,6 +198,8 @@ mod tests {
             cli.command,
             Some(Command::Admin(AdminCommand::Create { .. }))
         ));
+        let cli = Cli::try_parse_from(["server", "openapi"]).expect("openapi");
+        assert!(matches!(cli.command, Some(Command::Openapi)));
         assert!(Cli::try_parse_from([
             "server",
             "admin",

@@ -1,4 +1,4 @@
-//! REST handlers for accounts, per `shared/API.md`.
+//! REST handlers for accounts, per `docs/api.md`.
 
 use super::{me_view, Account, Accounts, Registered};
 use crate::error::{ApiJson, HttpError, HttpResult};

@@ -1,7 +1,8 @@
 //! Read queries of the catalog: event lists, event details, seat maps.
 //!
 //! "Available" everywhere means `available`, or `held` with an expired hold:
-//! the lazy reclaim of DESIGN.md, so a lagging sweeper never hides seats.
+//! the lazy reclaim described in `docs/architecture.md`, so a lagging
+//! sweeper never hides seats.
 
 use crate::on_pool;
 use crate::store::{Store, StoreError};

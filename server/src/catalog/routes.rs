@@ -1,4 +1,4 @@
-//! REST handlers of the catalog (`/api/events…`), per `shared/API.md`. The
+//! REST handlers of the catalog (`/api/events…`), per `docs/api.md`. The
 //! seat map (`/api/events/{id}/seats`) is served by `live`, from memory.
 
 use super::Catalog;

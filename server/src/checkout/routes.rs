@@ -1,4 +1,4 @@
-//! REST handlers for purchases and refunds, per `shared/API.md`.
+//! REST handlers for purchases and refunds, per `docs/api.md`.
 
 use super::Checkout;
 use crate::accounts::routes::MaybeSignedIn;

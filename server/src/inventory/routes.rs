@@ -1,4 +1,4 @@
-//! REST handlers for holds, per `shared/API.md`.
+//! REST handlers for holds, per `docs/api.md`.
 
 use super::{Holder, Inventory};
 use crate::accounts::routes::MaybeSignedIn;

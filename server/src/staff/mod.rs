@@ -161,8 +161,9 @@ impl Staff {
                 .push_bind(to.as_str())
                 .push(", hold_id = NULL, held_until = NULL, version = ")
                 .push_bind(version)
-                // By primary key, not by the (event, status) index: see
-                // `claim_one!` in inventory/holds.rs.
+                // By primary key, not by the (event, status) index: the
+                // unary `+` keeps SQLite's planner from choosing
+                // `seats_by_event_status` for seats named by id.
                 .push(" WHERE +event_id = ")
                 .push_bind(event_id.0);
             if blocked {
