@@ -114,6 +114,7 @@ pub struct UserView {
 /// Query of `GET /api/admin/users`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct UserLookup {
     /// The account's email (case does not matter).
     pub email: String,

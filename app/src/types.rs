@@ -108,6 +108,7 @@ pub struct EventList {
 /// full RFC 3339 timestamps.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct EventQuery {
     pub q: Option<String>,
     pub from: Option<String>,

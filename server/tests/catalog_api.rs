@@ -208,6 +208,32 @@ async fn the_openapi_document_describes_the_catalog() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_puts_each_parameter_where_it_is_sent() {
+    let app = spawn_app().await;
+    let (_, body) = app.get_json("/api/openapi.json").await;
+    let paths = body["paths"].as_object().expect("paths");
+    let mut wrong = Vec::new();
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().expect("name");
+                let in_path = path.contains(&format!("{{{name}}}"));
+                if in_path != (parameter["in"] == "path") {
+                    wrong.push(format!("{method} {path}: {name} in {}", parameter["in"]));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let events = &body["paths"]["/api/events"]["get"]["parameters"];
+    assert!(events
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .all(|p| p["in"] == "query" && p["required"] != true));
+}
+
+#[tokio::test]
 async fn pages_render_on_the_server_and_the_home_page_is_cached() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;

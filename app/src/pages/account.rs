@@ -393,7 +393,8 @@ fn ChangePasswordForm(notice: RwSignal<Option<String>>) -> impl IntoView {
             new_password: new.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer = client::call::<_, ()>("POST", "/api/me/password", Some(&request), None).await;
+            let answer =
+                client::call::<_, ()>("POST", "/api/me/password", Some(&request), None).await;
             busy.set(false);
             notice.set(Some(match answer {
                 Ok(_) => {
