@@ -26,6 +26,8 @@ pub enum ErrorCode {
     SeatsUnavailable,
     /// 409: the hold expired, was released or was already purchased.
     HoldNotActive,
+    /// 409: the hold was already extended; a hold is extended once.
+    ExtensionUsed,
     /// 409: the event is not on sale (not yet, or it has started).
     NotOnSale,
     /// 422: the buyer would exceed the event's per-buyer ticket limit.
@@ -79,6 +81,7 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::SeatsUnavailable
             | Self::HoldNotActive
+            | Self::ExtensionUsed
             | Self::NotOnSale
             | Self::NotRefundable
             | Self::EmailTaken

@@ -247,6 +247,10 @@ pub struct HoldView {
     pub expires_in_ms: i64,
     pub seats: Vec<SeatView>,
     pub total_cents: i64,
+    /// How many more times the buyer may extend it (`POST
+    /// /api/holds/{id}/extend`): 1, or 0 once used or when it is not active.
+    #[serde(default)]
+    pub extensions_left: i64,
 }
 
 /// How the buyer pays: a processor token from its card form, or the

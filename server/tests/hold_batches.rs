@@ -2,7 +2,8 @@
 //! as its hold endings followed by its claims, one after another. Claims of
 //! one batch never share a seat nor pass a buyer's limit together, a hold
 //! ended in a batch frees its seats for that batch's claims, and the whole
-//! batch is one version of the seat map.
+//! batch is one version of the seat map. Purchases, sales, refunds and
+//! blocks share batches with claims and endings, each decided alone.
 
 mod common;
 
@@ -11,7 +12,14 @@ use server::inventory::holds::{
     changes_since, write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite,
     WriteOutcome,
 };
+use server::inventory::writer::purchases::{Payer, Timing};
+use server::inventory::writer::{
+    BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion, FinishRefund, PurchaseRow,
+    Sell,
+};
 use server::store::now_ms;
+use server::tickets::codes::TicketSigner;
+use std::sync::Arc;
 
 fn claim_request(event: i64, session: &str, seat_ids: &[i64]) -> ClaimRequest {
     let now = now_ms();
@@ -56,6 +64,15 @@ fn release(event: i64, hold_id: i64) -> SeatWrite {
         event_id: event,
         new_status: "released",
         now: now_ms(),
+    })
+}
+
+fn expire(event: i64, hold_id: i64, now: i64) -> SeatWrite {
+    SeatWrite::End(EndRequest {
+        hold_id,
+        event_id: event,
+        new_status: "expired",
+        now,
     })
 }
 
@@ -278,4 +295,285 @@ async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_to
         outcomes[1],
         WriteOutcome::Claim(ClaimOutcome::AddressCapReached { held: 6, .. })
     ));
+}
+
+fn timing(now: i64) -> Timing {
+    Timing {
+        now,
+        payment_grace_ms: 120_000,
+        reconcile_after_ms: 60_000,
+    }
+}
+
+fn begin_purchase(event: i64, hold_id: i64, session: &str, key: &str, now: i64) -> SeatWrite {
+    SeatWrite::BeginPurchase(Box::new(BeginPurchase {
+        hold_id,
+        event_id: event,
+        session_id: session.to_string(),
+        request_key: key.to_string(),
+        fingerprint: format!("fingerprint of {key}"),
+        processor_key: format!("tessera-{key}"),
+        customer: None,
+        payer: Payer::Guest(format!("{session}@example.com")),
+        timing: timing(now),
+    }))
+}
+
+fn sell(purchase: &PurchaseRow, signer: &Arc<TicketSigner>, now: i64) -> SeatWrite {
+    SeatWrite::Sell(Box::new(Sell {
+        purchase: purchase.clone(),
+        intent_id: format!("pi_{}", purchase.id),
+        signer: signer.clone(),
+        now,
+    }))
+}
+
+fn block(event: i64, seat_ids: &[i64], blocked: bool) -> SeatWrite {
+    SeatWrite::Block(BlockRequest {
+        event_id: event,
+        seat_ids: seat_ids.to_vec(),
+        blocked,
+        now: now_ms(),
+    })
+}
+
+fn started(outcome: &WriteOutcome) -> PurchaseRow {
+    match outcome {
+        WriteOutcome::Began(BeginOutcome::Started(row)) => row.clone(),
+        other => panic!("expected a recorded purchase, got {other:?}"),
+    }
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let (count,): (i64,) =
+        server::on_pool!(app.store(), pool => sqlx::query_as(sql).fetch_one(pool).await)
+            .expect("count");
+    count
+}
+
+#[tokio::test]
+async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_alone() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Mixed Hall", "Turku").await;
+    let event = add_event(app.store(), venue, "Mixed Night", 10).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let signer = Arc::new(TicketSigner::generate());
+    let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
+        .await
+        .expect("first batch");
+    let hold_a = claimed_hold(&first[0]);
+    let (version, _) = seat_map(&app, event).await;
+
+    // One buyer claims more seats and starts paying for their first hold in
+    // the same batch; a block lands on a seat another buyer is claiming
+    // (the block is decided first: claims come last).
+    let now = now_ms();
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            claim(event.0, "buyer-a", &[s[2]]),
+            begin_purchase(event.0, hold_a, "buyer-a", "key-a-0001", now),
+            claim(event.0, "buyer-b", &[s[3]]),
+            block(event.0, &[s[3], s[4]], true),
+            begin_purchase(event.0, hold_a, "buyer-a", "key-a-0001", now),
+            begin_purchase(event.0, hold_a, "buyer-b", "key-b-0001", now),
+        ],
+    )
+    .await
+    .expect("batch");
+    claimed_hold(&outcomes[0]);
+    let purchase = started(&outcomes[1]);
+    assert_eq!(purchase.status, "pending");
+    assert_eq!(
+        outcomes[2],
+        WriteOutcome::Claim(ClaimOutcome::Unavailable(vec![s[3]]))
+    );
+    assert_eq!(
+        outcomes[3],
+        WriteOutcome::Blocked(BlockOutcome::Changed {
+            version: version + 1
+        })
+    );
+    // A retry under the same key in the same batch finds the first.
+    assert_eq!(
+        outcomes[4],
+        WriteOutcome::Began(BeginOutcome::Existing(purchase.clone()))
+    );
+    // Another session cannot pay for buyer-a's hold.
+    assert_eq!(outcomes[5], WriteOutcome::Began(BeginOutcome::HoldNotFound));
+    let changes = changes_since(app.store(), event.0, version)
+        .await
+        .expect("changes");
+    let logged: Vec<(i64, &str)> = changes
+        .iter()
+        .map(|change| (change.seat_id, change.status.as_str()))
+        .collect();
+    assert_eq!(
+        logged,
+        vec![(s[2], "held"), (s[3], "blocked"), (s[4], "blocked")]
+    );
+    assert!(changes.iter().all(|change| change.version == version + 1));
+
+    // Two settlers of one purchase in one batch: exactly one sells.
+    let outcomes = write_batch(
+        app.store(),
+        &[sell(&purchase, &signer, now), sell(&purchase, &signer, now)],
+    )
+    .await
+    .expect("batch");
+    assert_eq!(outcomes[0], WriteOutcome::Sold(Completion::Sold));
+    assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::AlreadySettled));
+    assert_eq!(seat_status(&app, event, s[0]).await, "sold");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM tickets WHERE status = 'valid'").await,
+        2
+    );
+
+    // A refund finished in the batch frees its seats for that batch's claims.
+    let decided = server::checkout::store::begin_refund(app.store(), purchase.id, now, 60_000)
+        .await
+        .expect("refund decided");
+    assert!(matches!(
+        decided,
+        server::checkout::store::RefundDecision::Started(_)
+    ));
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            claim(event.0, "buyer-c", &[s[0]]),
+            SeatWrite::FinishRefund(Box::new(FinishRefund {
+                purchase: purchase.clone(),
+                now,
+            })),
+            block(event.0, &[s[3]], false),
+        ],
+    )
+    .await
+    .expect("batch");
+    claimed_hold(&outcomes[0]);
+    assert_eq!(outcomes[1], WriteOutcome::RefundFinished(true));
+    assert!(matches!(
+        outcomes[2],
+        WriteOutcome::Blocked(BlockOutcome::Changed { .. })
+    ));
+    assert_eq!(seat_status(&app, event, s[0]).await, "held");
+    assert_eq!(seat_status(&app, event, s[1]).await, "available");
+    assert_eq!(seat_status(&app, event, s[3]).await, "available");
+    assert_eq!(seat_status(&app, event, s[4]).await, "blocked");
+}
+
+#[tokio::test]
+async fn an_expiry_and_a_purchase_of_one_hold_in_one_batch_never_both_win() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Expiry Hall", "Tartu").await;
+    let event = add_event(app.store(), venue, "Expiry Night", 10).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let signer = Arc::new(TicketSigner::generate());
+    let now = now_ms();
+    let short = SeatWrite::Claim(ClaimRequest {
+        expires_at: now + 1_000,
+        ..claim_request(event.0, "buyer-a", &[s[0]])
+    });
+    let first = write_batch(
+        app.store(),
+        &[short, claim(event.0, "buyer-b", &[s[1], s[2]])],
+    )
+    .await
+    .expect("claims");
+    let (hold_a, hold_b) = (claimed_hold(&first[0]), claimed_hold(&first[1]));
+    let later = now + 2_000;
+
+    // buyer-a's hold has run out: the expiry wins and the purchase is refused.
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            begin_purchase(event.0, hold_a, "buyer-a", "key-a-0001", later),
+            expire(event.0, hold_a, later),
+        ],
+    )
+    .await
+    .expect("batch");
+    assert_eq!(
+        outcomes[0],
+        WriteOutcome::Began(BeginOutcome::HoldNotActive)
+    );
+    assert_eq!(outcomes[1], WriteOutcome::Ended(vec![s[0]]));
+
+    // buyer-b is paying when the hold runs out: a payment in flight is not
+    // expired, and the sale in the same batch goes through.
+    let began = write_batch(
+        app.store(),
+        &[begin_purchase(
+            event.0,
+            hold_b,
+            "buyer-b",
+            "key-b-0001",
+            now,
+        )],
+    )
+    .await
+    .expect("batch");
+    let purchase = started(&began[0]);
+    let past_everything = now + 600_000;
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            expire(event.0, hold_b, past_everything),
+            sell(&purchase, &signer, past_everything),
+            expire(event.0, hold_b, past_everything),
+        ],
+    )
+    .await
+    .expect("batch");
+    assert_eq!(outcomes[0], WriteOutcome::Ended(vec![]));
+    assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::Sold));
+    assert_eq!(outcomes[2], WriteOutcome::Ended(vec![]));
+    assert_eq!(seat_status(&app, event, s[1]).await, "sold");
+    assert_eq!(seat_status(&app, event, s[2]).await, "sold");
+}
+
+#[tokio::test]
+async fn a_sale_whose_hold_lost_a_seat_changes_nothing() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Lost Hall", "Riga").await;
+    let event = add_event(app.store(), venue, "Lost Night", 10).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let signer = Arc::new(TicketSigner::generate());
+    let now = now_ms();
+    let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
+        .await
+        .expect("claim");
+    let hold = claimed_hold(&first[0]);
+    let began = write_batch(
+        app.store(),
+        &[begin_purchase(event.0, hold, "buyer-a", "key-a-0001", now)],
+    )
+    .await
+    .expect("begin");
+    let purchase = started(&began[0]);
+    // Released while the payment was in flight; another buyer takes a seat.
+    let outcomes = write_batch(
+        app.store(),
+        &[
+            release(event.0, hold),
+            sell(&purchase, &signer, now),
+            claim(event.0, "buyer-b", &[s[1]]),
+        ],
+    )
+    .await
+    .expect("batch");
+    assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::SeatsLost));
+    claimed_hold(&outcomes[2]);
+    let (status,): (String,) = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "SELECT status FROM purchases WHERE id = $1",
+    )
+    .bind(purchase.id)
+    .fetch_one(pool)
+    .await)
+    .expect("purchase");
+    assert_eq!(status, "pending", "left for the refund of the charge");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM tickets").await, 0);
 }

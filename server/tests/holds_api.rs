@@ -374,3 +374,133 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
         assert_eq!(status, 422, "{invalid}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_buyer_extends_a_hold_once() {
+    let (app, event, seats) = app_with_event().await;
+    let mut alice = Buyer::new(&app);
+    let (_, hold) = alice.hold(event, &seats[0..2]).await;
+    assert_eq!(hold["extensions_left"], 1);
+    let path = format!("/api/holds/{}/extend", hold["hold_id"]);
+    let (version, _) = seat_map(&app, event).await;
+    app.state.inventory.clock().advance(200_000);
+
+    // Someone else's hold is not theirs to extend.
+    let mut mallory = Buyer::new(&app);
+    mallory.hold(event, &seats[5..6]).await;
+    let (status, body) = mallory.send(Method::POST, &path, None).await;
+    assert_eq!((status, &body["error"]["code"]), (404, &"not_found".into()));
+
+    let (status, extended) = alice.send(Method::POST, &path, None).await;
+    assert_eq!(status, 200, "{extended}");
+    assert_eq!(extended["status"], "active");
+    let left = extended["expires_in_ms"].as_i64().expect("ms left");
+    assert!(
+        (299_000..=300_000).contains(&left),
+        "the event's hold length from now: {left}"
+    );
+    assert_eq!(extended["extensions_left"], 0);
+    let (_, view) = alice
+        .send(
+            Method::GET,
+            &format!("/api/holds/{}", hold["hold_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(view["expires_at"], extended["expires_at"]);
+    assert_eq!(view["extensions_left"], 0);
+    // Its seats moved with it, as one new version of the seat map.
+    let changes = server::inventory::holds::changes_since(app.store(), event.0, version)
+        .await
+        .expect("changes");
+    let logged: Vec<(i64, &str)> = changes
+        .iter()
+        .map(|change| (change.seat_id, change.status.as_str()))
+        .collect();
+    assert!(
+        logged.ends_with(&[(seats[0], "held"), (seats[1], "held")]),
+        "{logged:?}"
+    );
+
+    // Once only; and past the old expiry it still holds.
+    let (status, body) = alice.send(Method::POST, &path, None).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &"extension_used".into())
+    );
+    app.state.inventory.clock().advance(200_000);
+    let mut bob = Buyer::new(&app);
+    let (status, _) = bob.hold(event, &seats[0..1]).await;
+    assert_eq!(status, 409, "still Alice's");
+    app.state.inventory.clock().advance(100_001);
+    let (status, body) = alice.send(Method::POST, &path, None).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &"hold_not_active".into())
+    );
+    let (_, view) = alice
+        .send(
+            Method::GET,
+            &format!("/api/holds/{}", hold["hold_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (&view["status"], &view["extensions_left"]),
+        (&"expired".into(), &0.into())
+    );
+}
+
+#[tokio::test]
+async fn a_released_hold_cannot_be_extended_nor_any_past_the_events_start() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let starts_at = server::store::now_ms() + 400_000;
+    let event = add_event_with(app.store(), hall, "Soon", starts_at, |_| {}).await;
+    let (_, seats) = seat_map(&app, event).await;
+    let seats: Vec<i64> = seats.into_iter().map(|(id, _)| id).collect();
+    let mut alice = Buyer::new(&app);
+    let (_, released) = alice.hold(event, &seats[0..1]).await;
+    alice
+        .send(
+            Method::DELETE,
+            &format!("/api/holds/{}", released["hold_id"]),
+            None,
+        )
+        .await;
+    let (status, body) = alice
+        .send(
+            Method::POST,
+            &format!("/api/holds/{}/extend", released["hold_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &"hold_not_active".into())
+    );
+    let (status, body) = alice
+        .send(Method::POST, "/api/holds/999999/extend", None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = alice
+        .send(Method::POST, "/api/holds/nope/extend", None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    let (_, hold) = alice.hold(event, &seats[1..2]).await;
+    app.state.inventory.clock().advance(250_000);
+    let (status, extended) = alice
+        .send(
+            Method::POST,
+            &format!("/api/holds/{}/extend", hold["hold_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{extended}");
+    let left = extended["expires_in_ms"].as_i64().expect("ms left");
+    assert!(
+        (149_000..=150_000).contains(&left),
+        "until the event starts, not 300 s: {left}"
+    );
+}

@@ -1,6 +1,7 @@
 //! A randomized model-based test of the seat state machine: sequences of
-//! hold / release / time passing / sweep / purchase (good or declined card,
-//! fresh or repeated idempotency key) / refund, by several buyers, are run
+//! hold / release / extension / time passing / sweep / purchase (good or
+//! declined card, fresh or repeated idempotency key) / refund / staff block
+//! and unblock, by several buyers, are run
 //! against the real service on a real database and against a small
 //! reference model; every answer and the whole seat map must agree.
 
@@ -44,6 +45,14 @@ enum Op {
         buyer: usize,
         purchase: usize,
     },
+    Extend {
+        buyer: usize,
+        hold: usize,
+    },
+    Block {
+        seat: usize,
+        blocked: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -56,6 +65,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..BUYERS, 0..8usize, proptest::bool::weighted(0.7), proptest::bool::weighted(0.2))
             .prop_map(|(buyer, hold, good_card, reuse_key)| Op::Purchase { buyer, hold, good_card, reuse_key }),
         1 => (0..BUYERS, 0..4usize).prop_map(|(buyer, purchase)| Op::Refund { buyer, purchase }),
+        1 => (0..BUYERS, 0..8usize).prop_map(|(buyer, hold)| Op::Extend { buyer, hold }),
+        1 => (0..SEATS, proptest::bool::ANY).prop_map(|(seat, blocked)| Op::Block { seat, blocked }),
     ]
 }
 
@@ -64,6 +75,7 @@ enum Seat {
     Available,
     Held { hold: usize, until: i64 },
     Sold,
+    Blocked,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +93,7 @@ struct ModelHold {
     seats: Vec<usize>,
     expires: i64,
     state: HoldState,
+    extended: bool,
 }
 
 /// What the reference model expects an operation to answer.
@@ -113,7 +126,7 @@ impl Model {
         match self.seat(index) {
             Seat::Available => true,
             Seat::Held { until, .. } => until <= self.now,
-            Seat::Sold => false,
+            Seat::Sold | Seat::Blocked => false,
         }
     }
 
@@ -122,6 +135,8 @@ impl Model {
             "available"
         } else if self.seat(index) == Seat::Sold {
             "sold"
+        } else if self.seat(index) == Seat::Blocked {
+            "blocked"
         } else {
             "held"
         }
@@ -204,6 +219,7 @@ async fn run(ops: Vec<Op>) {
                         seats,
                         expires: until,
                         state: HoldState::Active,
+                        extended: false,
                     });
                 } else {
                     let error = got.expect_err(&context);
@@ -355,6 +371,77 @@ async fn run(ops: Vec<Op>) {
                         }
                         model.purchases[purchase].3 = true;
                     }
+                }
+            }
+            Op::Extend { buyer, hold } => {
+                let Some(target) = model.holds.get(hold).cloned() else {
+                    continue;
+                };
+                let got = inventory.extend(target.id, &sessions[buyer]).await;
+                let expected = if target.buyer != buyer {
+                    Answer::Err(ErrorCode::NotFound)
+                } else if target.state != HoldState::Active || target.expires <= model.now {
+                    Answer::Err(ErrorCode::HoldNotActive)
+                } else if target.extended {
+                    Answer::Err(ErrorCode::ExtensionUsed)
+                } else {
+                    // The event starts in 30 days: a full hold length from now.
+                    let until = target.expires.max(model.now + HOLD_MS);
+                    for seat in model.seats.iter_mut() {
+                        if let Some(Seat::Held { hold: h, until: u }) = seat {
+                            if *h == hold {
+                                *u = until;
+                            }
+                        }
+                    }
+                    model.holds[hold].expires = until;
+                    model.holds[hold].extended = true;
+                    let view = got.as_ref().unwrap_or_else(|e| panic!("{context}: {e:?}"));
+                    // Real time passes too (milliseconds per step).
+                    let expected_ms = until - model.now;
+                    assert!(
+                        (expected_ms - 1_000..=expected_ms).contains(&view.expires_in_ms),
+                        "{context}: {} ms left, expected {expected_ms}",
+                        view.expires_in_ms
+                    );
+                    assert_eq!(view.extensions_left, 0, "{context}");
+                    Answer::Ok
+                };
+                assert_eq!(
+                    got.map(|_| Answer::Ok)
+                        .unwrap_or_else(|e| Answer::Err(e.code)),
+                    expected,
+                    "{context}"
+                );
+            }
+            Op::Block { seat, blocked } => {
+                let got = app
+                    .state
+                    .staff
+                    .set_blocked(event, &[seat_ids[seat]], blocked)
+                    .await
+                    .unwrap_or_else(|e| panic!("{context}: {e:?}"));
+                let movable = if blocked {
+                    model.free(seat)
+                } else {
+                    model.seat(seat) == Seat::Blocked
+                };
+                if movable {
+                    assert!(
+                        matches!(got, server::staff::BlockOutcome::Changed { .. }),
+                        "{context}: {got:?}"
+                    );
+                    model.seats[seat] = Some(if blocked {
+                        Seat::Blocked
+                    } else {
+                        Seat::Available
+                    });
+                } else {
+                    assert_eq!(
+                        got,
+                        server::staff::BlockOutcome::Conflict(vec![seat_ids[seat]]),
+                        "{context}"
+                    );
                 }
             }
         }

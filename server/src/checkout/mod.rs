@@ -22,6 +22,7 @@ pub mod store;
 
 use crate::accounts::{Account, Accounts};
 use crate::error::store_error_to_api;
+use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
 use crate::payments::{Confirmation, PaymentGateway, PaymentToken};
 use crate::store::Store;
@@ -116,6 +117,7 @@ const FAILURE_HOLD_LOST: &str = "hold_lost";
 #[derive(Clone)]
 pub struct Checkout {
     store: Store,
+    seats: SeatWriter,
     clock: Clock,
     gateway: Arc<dyn PaymentGateway>,
     signer: Arc<TicketSigner>,
@@ -135,6 +137,7 @@ impl std::fmt::Debug for Checkout {
 impl Checkout {
     pub fn new(
         store: Store,
+        seats: SeatWriter,
         clock: Clock,
         gateway: Arc<dyn PaymentGateway>,
         signer: Arc<TicketSigner>,
@@ -142,6 +145,7 @@ impl Checkout {
     ) -> Self {
         Self {
             store,
+            seats,
             clock,
             gateway,
             signer,
@@ -206,9 +210,7 @@ impl Checkout {
                 None => Buyer::Guest(&email),
             },
         };
-        let begun = store::begin_purchase(&self.store, new, self.timing())
-            .await
-            .map_err(store_error_to_api)?;
+        let begun = store::begin_purchase(&self.store, &self.seats, new, self.timing()).await?;
         let (purchase, is_retry) = match begun {
             BeginOutcome::HoldNotFound => {
                 return Err(ApiError::not_found(format!("no hold {hold_id}")))
@@ -257,9 +259,7 @@ impl Checkout {
         if PurchaseStatus::parse(&existing.status) != Some(PurchaseStatus::Pending) {
             return Ok(None);
         }
-        store::take_over(&self.store, existing.id, self.timing())
-            .await
-            .map_err(store_error_to_api)
+        store::take_over(&self.seats, existing, self.timing()).await
     }
 
     /// Checks how the buyer wants to pay, before anything is recorded.

@@ -107,9 +107,8 @@ impl Checkout {
                 return Err(processing_error());
             }
         };
-        let recorded = store::record_intent(&self.store, purchase.id, &intent.id, self.timing())
-            .await
-            .map_err(store_error_to_api)?;
+        let recorded =
+            store::record_intent(&self.seats, purchase, &intent.id, self.timing()).await?;
         Ok(recorded.then_some(intent))
     }
 
@@ -173,9 +172,7 @@ impl Checkout {
             attempt: None,
             watch_until,
         };
-        store::settle_failed(&self.store, purchase, failure, self.clock.now())
-            .await
-            .map_err(store_error_to_api)
+        store::settle_failed(&self.seats, purchase, failure, self.clock.now()).await
     }
 
     /// After a successful payment: sell the seats; or, if the hold lost
@@ -187,9 +184,7 @@ impl Checkout {
     ) -> Result<PurchaseView, ApiError> {
         let now = self.clock.now();
         let completion =
-            store::complete_purchase(&self.store, &purchase, intent_id, &self.signer, now)
-                .await
-                .map_err(store_error_to_api)?;
+            store::complete_purchase(&self.seats, &purchase, intent_id, &self.signer, now).await?;
         match completion {
             Completion::Sold => self.view(purchase.id).await,
             Completion::SeatsLost => {

@@ -125,7 +125,7 @@ impl Checkout {
                     .await;
                 if let Ok(intent) = &replayed {
                     let recorded =
-                        store::record_intent(&self.store, purchase.id, &intent.id, self.timing())
+                        store::record_intent(&self.seats, purchase, &intent.id, self.timing())
                             .await;
                     if !matches!(recorded, Ok(true)) {
                         return None;
@@ -176,19 +176,15 @@ impl Checkout {
             },
             Outcome::Processing => Ok(Step::Later),
             Outcome::Failed(error) => {
-                store::settle_failed(&self.store, purchase, guess(failure_of(&error), None), now)
-                    .await
-                    .map_err(store_error_to_api)?;
+                store::settle_failed(&self.seats, purchase, guess(failure_of(&error), None), now)
+                    .await?;
                 tracing::info!(purchase = purchase.id, "reconciled: not charged");
                 Ok(Step::Done)
             }
             Outcome::Open => {
                 let watch = Some(now + self.late_payment_watch_ms);
                 let failure = guess(FAILURE_PROCESSING, watch);
-                if !store::settle_failed(&self.store, purchase, failure, now)
-                    .await
-                    .map_err(store_error_to_api)?
-                {
+                if !store::settle_failed(&self.seats, purchase, failure, now).await? {
                     return Ok(Step::Done);
                 }
                 tracing::info!(

@@ -121,9 +121,7 @@ impl Checkout {
         let now = self.clock.now();
         match answer {
             Ok(()) => {
-                store::finish_refund(&self.store, purchase, now)
-                    .await
-                    .map_err(store_error_to_api)?;
+                store::finish_refund(&self.seats, purchase, now).await?;
                 Ok(Refunded::Done)
             }
             Err(PaymentError::Declined(reason) | PaymentError::Invalid(reason)) => {

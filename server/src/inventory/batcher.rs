@@ -1,19 +1,20 @@
-//! Group commit of holds. Every hold and every release goes through one
-//! writer task that takes whatever requests are waiting (up to
-//! [`MAX_BATCH`]) and runs them as one transaction
-//! ([`holds::write_batch`]): under an onsale flood
-//! the database commits (and syncs to disk) once per batch instead of once
-//! per buyer, and SQLite's single writer is never fought over. When requests
-//! trickle in, a batch is a single request and nothing waits.
+//! The seat writer's task. Every seat write goes through one task that
+//! takes whatever requests are waiting (up to [`MAX_BATCH`]) and runs them
+//! as one transaction ([`writer::write_batch`]). When requests trickle in,
+//! a batch is a single request and nothing waits.
 
-use super::holds::{self, ClaimOutcome, ClaimRequest, EndRequest, SeatWrite, WriteOutcome};
+use super::writer::{
+    self, BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, ClaimOutcome, ClaimRequest,
+    Completion, EndRequest, ExtendOutcome, ExtendRequest, FailPurchase, FinishRefund, PurchaseRow,
+    RecordPayment, SeatWrite, Sell, TakeOver, WriteOutcome,
+};
 use crate::error::store_error_to_api;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 
-/// Claims per transaction: enough to amortise a commit, few enough that
-/// other writers (purchases, releases) wait only milliseconds for the lock.
+/// Writes per transaction: enough to amortise a commit, few enough that a
+/// batch holds the write lock for milliseconds only.
 pub const MAX_BATCH: usize = 256;
 /// Requests waiting beyond this make new ones wait to be queued.
 const QUEUE: usize = 8_192;
@@ -23,8 +24,10 @@ struct Job {
     reply: oneshot::Sender<Result<WriteOutcome, ApiError>>,
 }
 
+/// A handle on the seat writer; clones share the task, which ends when the
+/// last handle is dropped.
 #[derive(Clone, Debug)]
-pub struct HoldBatcher {
+pub struct SeatWriter {
     queue: mpsc::Sender<Job>,
 }
 
@@ -43,8 +46,22 @@ fn writer_gone() -> ApiError {
     )
 }
 
-impl HoldBatcher {
-    /// Starts the writer task; it ends when the last handle is dropped.
+/// A writer answered a request with an outcome of another kind.
+fn mismatch(outcome: WriteOutcome) -> ApiError {
+    match outcome {
+        WriteOutcome::NoSuchEvent => ApiError::not_found("no such event"),
+        other => {
+            tracing::error!(
+                ?other,
+                "the seat writer answered with another kind of outcome"
+            );
+            ApiError::internal()
+        }
+    }
+}
+
+impl SeatWriter {
+    /// Starts the writer task, so call it inside the runtime.
     pub fn spawn(store: Store) -> Self {
         let (queue, incoming) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(store, incoming));
@@ -54,8 +71,7 @@ impl HoldBatcher {
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimOutcome, ApiError> {
         match self.write(SeatWrite::Claim(request)).await? {
             WriteOutcome::Claim(outcome) => Ok(outcome),
-            WriteOutcome::NoSuchEvent => Err(ApiError::not_found("no such event")),
-            WriteOutcome::Ended(_) => Err(ApiError::internal()),
+            other => Err(mismatch(other)),
         }
     }
 
@@ -63,18 +79,101 @@ impl HoldBatcher {
     pub async fn end(&self, request: EndRequest) -> Result<Vec<i64>, ApiError> {
         match self.write(SeatWrite::End(request)).await? {
             WriteOutcome::Ended(freed) => Ok(freed),
-            WriteOutcome::NoSuchEvent => Err(ApiError::not_found("no such event")),
-            WriteOutcome::Claim(_) => Err(ApiError::internal()),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    /// Ends many holds, in as few batches as the queue makes; returns how
+    /// many seats they put back on sale.
+    pub async fn end_many(&self, requests: Vec<EndRequest>) -> Result<usize, ApiError> {
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            answers.push(self.send(SeatWrite::End(request)).await?);
+        }
+        let mut freed = 0;
+        for answer in answers {
+            match answer.await.map_err(|_| writer_gone())?? {
+                WriteOutcome::Ended(seats) => freed += seats.len(),
+                other => return Err(mismatch(other)),
+            }
+        }
+        Ok(freed)
+    }
+
+    pub async fn extend(&self, request: ExtendRequest) -> Result<ExtendOutcome, ApiError> {
+        match self.write(SeatWrite::Extend(request)).await? {
+            WriteOutcome::Extended(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn begin_purchase(&self, request: BeginPurchase) -> Result<BeginOutcome, ApiError> {
+        match self.write(request.into()).await? {
+            WriteOutcome::Began(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn take_over(&self, request: TakeOver) -> Result<Option<PurchaseRow>, ApiError> {
+        match self.write(SeatWrite::TakeOver(request)).await? {
+            WriteOutcome::TookOver(row) => Ok(row),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn record_payment(&self, request: RecordPayment) -> Result<bool, ApiError> {
+        match self.write(SeatWrite::RecordPayment(request)).await? {
+            WriteOutcome::Recorded(recorded) => Ok(recorded),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn sell(&self, request: Sell) -> Result<Completion, ApiError> {
+        match self.write(SeatWrite::Sell(Box::new(request))).await? {
+            WriteOutcome::Sold(completion) => Ok(completion),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn fail(&self, request: FailPurchase) -> Result<bool, ApiError> {
+        match self.write(SeatWrite::Fail(Box::new(request))).await? {
+            WriteOutcome::Failed(settled) => Ok(settled),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn finish_refund(&self, request: FinishRefund) -> Result<bool, ApiError> {
+        match self
+            .write(SeatWrite::FinishRefund(Box::new(request)))
+            .await?
+        {
+            WriteOutcome::RefundFinished(finished) => Ok(finished),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    pub async fn block(&self, request: BlockRequest) -> Result<BlockOutcome, ApiError> {
+        match self.write(SeatWrite::Block(request)).await? {
+            WriteOutcome::Blocked(outcome) => Ok(outcome),
+            other => Err(mismatch(other)),
         }
     }
 
     async fn write(&self, request: SeatWrite) -> Result<WriteOutcome, ApiError> {
+        self.send(request).await?.await.map_err(|_| writer_gone())?
+    }
+
+    /// Queues a request; the answer comes when its batch has committed.
+    async fn send(
+        &self,
+        request: SeatWrite,
+    ) -> Result<oneshot::Receiver<Result<WriteOutcome, ApiError>>, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { request, reply })
             .await
             .map_err(|_| writer_gone())?;
-        answer.await.map_err(|_| writer_gone())?
+        Ok(answer)
     }
 }
 
@@ -83,10 +182,10 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
     while incoming.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (requests, replies): (Vec<SeatWrite>, Vec<_>) =
             jobs.drain(..).map(|job| (job.request, job.reply)).unzip();
-        match holds::write_batch(&store, &requests).await {
+        match writer::write_batch(&store, &requests).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // The buyer may have gone (closed connection): nothing to tell.
+                    // The caller may have gone (closed connection): nothing to tell.
                     let _ = reply.send(Ok(outcome));
                 }
             }

@@ -6,8 +6,8 @@
 //! limit. Checked before any charge, inside the transaction that records
 //! the purchase.
 
-use crate::store::WriteTx;
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+use crate::on_tx;
+use crate::store::AnyWriteTx;
 
 /// How many seats the buyer `user_id` (the user row of the purchase's
 /// email, guest or account) already has of the hold's event, if buying
@@ -17,24 +17,17 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 /// recorded: it first locks the buyer's user row (on PostgreSQL; SQLite's
 /// write transaction is already exclusive), so two purchases with one email
 /// are decided one after the other, each seeing the other's pending row.
-pub async fn over_limit_at_purchase<DB>(
-    tx: &mut WriteTx<DB>,
+pub async fn over_limit_at_purchase(
+    tx: &mut AnyWriteTx,
     user_id: i64,
     hold_id: i64,
-) -> Result<Option<i64>, sqlx::Error>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'r> (i64, i64, i64): FromRow<'r, DB::Row>,
-{
-    sqlx::query::<DB>("UPDATE users SET id = id WHERE id = $1")
+) -> Result<Option<i64>, sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET id = id WHERE id = $1")
         .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(&mut *conn)
+        .await.map(|done| done.rows_affected()))?;
     // (this hold's seats, the event's limit, what the email already has)
-    let (wanted, limit, already): (i64, i64, i64) = sqlx::query_as::<DB, (i64, i64, i64)>(
+    let (wanted, limit, already): (i64, i64, i64) = on_tx!(tx, conn => sqlx::query_as(
         "SELECT h.seat_count, e.max_tickets_per_buyer, \
          (SELECT COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
           WHERE p.user_id = $1 AND t.event_id = h.event_id AND t.status IN ('valid', 'used')) \
@@ -44,8 +37,8 @@ where
     )
     .bind(user_id)
     .bind(hold_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    .fetch_one(&mut *conn)
+    .await)?;
     Ok((already + wanted > limit).then_some(already))
 }
 

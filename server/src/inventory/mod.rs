@@ -12,6 +12,7 @@ pub mod holds;
 pub mod picks;
 pub mod routes;
 pub mod sweeper;
+pub mod writer;
 
 use crate::catalog::format_ms;
 use crate::error::store_error_to_api;
@@ -20,7 +21,7 @@ use crate::net::{ClientKey, ClientLimits};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldView, SeatId};
-use batcher::HoldBatcher;
+use batcher::SeatWriter;
 use clock::Clock;
 use holds::ClaimOutcome;
 use picks::RecentPicks;
@@ -36,7 +37,7 @@ pub struct Inventory {
     store: Store,
     clock: Clock,
     live: LiveHub,
-    batcher: HoldBatcher,
+    seats: SeatWriter,
     rules_cache: Arc<Mutex<HashMap<i64, (holds::EventRules, Instant)>>>,
     picks: Arc<RecentPicks>,
     limits: ClientLimits,
@@ -54,10 +55,16 @@ pub struct Holder<'a> {
 }
 
 impl Inventory {
-    /// Starts the hold writer task, so call it inside the runtime.
-    pub fn new(store: Store, clock: Clock, live: LiveHub, limits: ClientLimits) -> Self {
+    /// Seat writes go through `seats`, the writer checkout and staff share.
+    pub fn new(
+        store: Store,
+        seats: SeatWriter,
+        clock: Clock,
+        live: LiveHub,
+        limits: ClientLimits,
+    ) -> Self {
         Self {
-            batcher: HoldBatcher::spawn(store.clone()),
+            seats,
             rules_cache: Arc::default(),
             picks: Arc::default(),
             store,
@@ -115,7 +122,7 @@ impl Inventory {
                 max_seats,
             });
         let claim = |seat_ids: Vec<i64>| {
-            self.batcher.claim(holds::ClaimRequest {
+            self.seats.claim(holds::ClaimRequest {
                 event_id: event_id.0,
                 session_id: holder.session_id.to_string(),
                 seat_ids,
@@ -192,6 +199,7 @@ impl Inventory {
                 expires_in_ms: expires_at - now,
                 total_cents,
                 seats: seats.into_iter().map(|seat| seat.into_view(now)).collect(),
+                extensions_left: writer::extend::EXTENSIONS_PER_HOLD,
             }),
             ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
                 taken.into_iter().map(SeatId).collect(),
@@ -281,7 +289,43 @@ impl Inventory {
             },
             total_cents: hold.total_cents,
             seats: seats.into_iter().map(|seat| seat.into_view(now)).collect(),
+            extensions_left: if status == HoldStatus::Active {
+                (writer::extend::EXTENSIONS_PER_HOLD - hold.extensions).max(0)
+            } else {
+                0
+            },
         })
+    }
+
+    /// Extends the caller's active hold, once: it then expires the event's
+    /// hold length from now (never past the event's start, never sooner
+    /// than it would have).
+    pub async fn extend(&self, hold_id: HoldId, session_id: &str) -> Result<HoldView, ApiError> {
+        let hold = self.owned_hold(hold_id, session_id).await?;
+        let event_id = EventId(hold.event_id);
+        let rules = self.rules(event_id).await?;
+        let now = self.clock.now();
+        let until = (now + rules.hold_seconds * 1000).min(rules.starts_at);
+        let outcome = self
+            .seats
+            .extend(writer::ExtendRequest {
+                hold_id: hold_id.0,
+                event_id: hold.event_id,
+                until,
+                now,
+            })
+            .await?;
+        match outcome {
+            writer::ExtendOutcome::Extended { .. } => self.hold_view(hold_id, session_id).await,
+            writer::ExtendOutcome::AlreadyExtended => Err(ApiError::new(
+                ErrorCode::ExtensionUsed,
+                "this hold was already extended; a hold can be extended once",
+            )),
+            writer::ExtendOutcome::NotActive => Err(ApiError::new(
+                ErrorCode::HoldNotActive,
+                "this hold has expired, was released or was purchased",
+            )),
+        }
     }
 
     /// Releases an active hold; its seats are on sale again at once.
@@ -294,7 +338,7 @@ impl Inventory {
                 "this hold was already purchased",
             ));
         }
-        self.batcher
+        self.seats
             .end(holds::EndRequest {
                 hold_id: hold_id.0,
                 event_id: hold.event_id,
@@ -311,22 +355,16 @@ impl Inventory {
         let expired = holds::expired_holds(&self.store, now, 500)
             .await
             .map_err(store_error_to_api)?;
-        let mut freed = 0;
-        for (hold_id, event_id) in expired {
-            freed += holds::end_hold(
-                &self.store,
-                holds::EndRequest {
-                    hold_id,
-                    event_id,
-                    new_status: HoldStatus::Expired.as_str(),
-                    now,
-                },
-            )
-            .await
-            .map_err(store_error_to_api)?
-            .len();
-        }
-        Ok(freed)
+        let ends = expired
+            .into_iter()
+            .map(|(hold_id, event_id)| holds::EndRequest {
+                hold_id,
+                event_id,
+                new_status: HoldStatus::Expired.as_str(),
+                now,
+            })
+            .collect();
+        self.seats.end_many(ends).await
     }
 
     async fn owned_hold(

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/events/{id}/holds", post(create_hold))
         .route("/api/holds/{id}", get(get_hold).delete(release_hold))
+        .route("/api/holds/{id}/extend", post(extend_hold))
 }
 
 /// Holds seats for the caller's session: all requested seats or none. The
@@ -92,4 +93,27 @@ pub async fn release_hold(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Extends the caller's active hold once: it then expires the event's hold
+/// length from now (never past the event's start). A second extension is
+/// refused with `extension_used`; a hold that ended, with `hold_not_active`.
+#[utoipa::path(post, path = "/api/holds/{id}/extend", params(("id" = i64, Path)), responses(
+    (status = 200, body = HoldView, description = "the hold with its new expiry; extensions_left is 0"),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "extension_used (already extended once) or hold_not_active"),
+))]
+pub async fn extend_hold(
+    State(inventory): State<Inventory>,
+    session: BuyerSession,
+    ApiPath(hold_id): ApiPath<String>,
+) -> HttpResult<Json<HoldView>> {
+    Ok(Json(
+        inventory
+            .extend(
+                parse_path_id(&hold_id, HoldId::parse, "a hold")?,
+                &session.key,
+            )
+            .await?,
+    ))
 }

@@ -9,14 +9,15 @@ pub mod routes;
 
 use crate::catalog::format_ms;
 use crate::error::sqlx_error_to_api;
+use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
+use crate::inventory::writer::BlockRequest;
 use crate::on_pool;
-use crate::store::{push_id_list, BeginWrite, Store};
+use crate::store::Store;
 use crate::tickets::codes::{self, TicketSigner};
 use app::error::ApiError;
 use app::staff::{EventStats, ScanOutcome, ScanResult, SectionStats};
-use app::types::{EventId, Role, SeatStatus};
-use sqlx::QueryBuilder;
+use app::types::{EventId, Role};
 use std::sync::Arc;
 
 const MINUTE_MS: i64 = 60_000;
@@ -28,6 +29,7 @@ pub const MAX_BLOCK: usize = 5_000;
 #[derive(Clone)]
 pub struct Staff {
     store: Store,
+    seats: SeatWriter,
     clock: Clock,
     signer: Arc<TicketSigner>,
 }
@@ -41,22 +43,13 @@ struct SectionRow {
     blocked: i64,
 }
 
-/// What blocking or unblocking did.
-#[derive(Debug, PartialEq)]
-pub enum BlockOutcome {
-    Changed {
-        version: i64,
-    },
-    /// These seats are held or sold (to block) or not blocked (to unblock).
-    Conflict(Vec<i64>),
-    /// These ids are not seats of the event.
-    Unknown(Vec<i64>),
-}
+pub use crate::inventory::writer::BlockOutcome;
 
 impl Staff {
-    pub fn new(store: Store, clock: Clock, signer: Arc<TicketSigner>) -> Self {
+    pub fn new(store: Store, seats: SeatWriter, clock: Clock, signer: Arc<TicketSigner>) -> Self {
         Self {
             store,
+            seats,
             clock,
             signer,
         }
@@ -146,57 +139,14 @@ impl Staff {
         blocked: bool,
     ) -> Result<BlockOutcome, ApiError> {
         self.event_version(event_id).await?;
-        let now = self.clock.now();
-        let to = if blocked {
-            SeatStatus::Blocked
-        } else {
-            SeatStatus::Available
-        };
-        let store = &self.store;
-        let outcome = on_pool!(store, pool => async {
-            let mut tx = pool.begin_write().await?;
-            let version = crate::bump_event_version!(tx, event_id.0);
-            let mut update = QueryBuilder::new("UPDATE seats SET status = ");
-            update
-                .push_bind(to.as_str())
-                .push(", hold_id = NULL, held_until = NULL, version = ")
-                .push_bind(version)
-                // By primary key, not by the (event, status) index: the
-                // unary `+` keeps SQLite's planner from choosing
-                // `seats_by_event_status` for seats named by id.
-                .push(" WHERE +event_id = ")
-                .push_bind(event_id.0);
-            if blocked {
-                update
-                    .push(" AND (status = 'available' OR (status = 'held' AND held_until <= ")
-                    .push_bind(now)
-                    .push("))");
-            } else {
-                update.push(" AND status = 'blocked'");
-            }
-            update.push(" AND id IN (");
-            push_id_list(&mut update, seat_ids);
-            update.push(" RETURNING id");
-            let changed: Vec<(i64,)> = update.build_query_as().fetch_all(&mut *tx).await?;
-            if changed.len() != seat_ids.len() {
-                let mut lookup = QueryBuilder::new("SELECT id FROM seats WHERE +event_id = ");
-                lookup.push_bind(event_id.0).push(" AND id IN (");
-                push_id_list(&mut lookup, seat_ids);
-                let known: Vec<(i64,)> = lookup.build_query_as().fetch_all(&mut *tx).await?;
-                tx.rollback().await?;
-                let unknown = missing(seat_ids, &known);
-                return Ok(if unknown.is_empty() {
-                    BlockOutcome::Conflict(missing(seat_ids, &changed))
-                } else {
-                    BlockOutcome::Unknown(unknown)
-                });
-            }
-            crate::insert_changes!(tx, event_id.0, version, changed.iter().map(|(id,)| *id), to, now);
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(BlockOutcome::Changed { version })
-        }.await)
-        .map_err(sqlx_error_to_api)?;
-        Ok(outcome)
+        self.seats
+            .block(BlockRequest {
+                event_id: event_id.0,
+                seat_ids: seat_ids.to_vec(),
+                blocked,
+                now: self.clock.now(),
+            })
+            .await
     }
 
     async fn event_version(&self, event_id: EventId) -> Result<i64, ApiError> {
@@ -332,14 +282,4 @@ impl Staff {
     ) -> Result<app::staff::UserView, ApiError> {
         members::update(&self.store, self.clock.now(), id, change).await
     }
-}
-
-/// Ids of `wanted` not among `found`.
-fn missing(wanted: &[i64], found: &[(i64,)]) -> Vec<i64> {
-    let found: std::collections::HashSet<i64> = found.iter().map(|(id,)| *id).collect();
-    wanted
-        .iter()
-        .copied()
-        .filter(|id| !found.contains(id))
-        .collect()
 }

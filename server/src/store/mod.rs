@@ -143,39 +143,40 @@ where
     query.push(")");
 }
 
-/// Appends one version's changes to the event's log, inside `$tx`.
-#[macro_export]
-macro_rules! insert_changes {
-    ($tx:expr, $event_id:expr, $version:expr, $seat_ids:expr, $status:expr, $now:expr) => {{
-        let mut changes = sqlx::QueryBuilder::new(
-            "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ",
-        );
-        changes.push_values($seat_ids, |mut row, seat_id| {
-            row.push_bind($event_id)
-                .push_bind($version)
-                .push_bind(seat_id)
-                .push_bind($status.as_str())
-                .push_bind($now);
-        });
-        changes.build().execute(&mut *$tx).await?;
-    }};
+/// A write transaction on either backend, for code that runs many
+/// statements in one transaction through plain functions (the seat writer)
+/// instead of one `on_pool!` block.
+pub enum AnyWriteTx {
+    Sqlite(WriteTx<sqlx::Sqlite>),
+    Postgres(WriteTx<sqlx::Postgres>),
 }
 
-/// Bumps an event's version inside `$tx` and evaluates to the new version.
-/// Every seat change starts with this: on PostgreSQL it takes the event
-/// row's lock, so one event's changes commit in version order; on SQLite the
-/// write transaction already serialises them.
+impl AnyWriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await,
+            Self::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Runs the same body against whichever transaction an [`AnyWriteTx`]
+/// holds, like [`on_pool!`]: `$conn` is the connection (`&mut
+/// DB::Connection`), so statements run on `&mut *$conn`.
 #[macro_export]
-macro_rules! bump_event_version {
-    ($tx:expr, $event_id:expr) => {{
-        let (version,): (i64,) = sqlx::query_as(
-            "UPDATE events SET version = version + 1 WHERE id = $1 RETURNING version",
-        )
-        .bind($event_id)
-        .fetch_one(&mut *$tx)
-        .await?;
-        version
-    }};
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::AnyWriteTx::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::store::AnyWriteTx::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,6 +250,14 @@ impl Store {
             Self::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Starts a write transaction (see [`BeginWrite`]).
+    pub async fn begin_write(&self) -> Result<AnyWriteTx, sqlx::Error> {
+        Ok(match self {
+            Self::Sqlite(pool) => AnyWriteTx::Sqlite(pool.begin_write().await?),
+            Self::Postgres(pool) => AnyWriteTx::Postgres(pool.begin_write().await?),
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {

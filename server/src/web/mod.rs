@@ -11,7 +11,7 @@ use crate::catalog::Catalog;
 use crate::checkout::{self, Checkout};
 use crate::config::{Config, PaymentProcessor};
 use crate::error::api_not_found;
-use crate::inventory::{clock::Clock, sweeper, Inventory};
+use crate::inventory::{batcher::SeatWriter, clock::Clock, sweeper, Inventory};
 use crate::live::{self, LiveHub};
 use crate::net::ClientLimits;
 use crate::payments::stripe::StripeGateway;
@@ -120,7 +120,14 @@ pub async fn build_app_with_gateway(
             limits: client_limits.clone(),
         },
     );
-    let staff = Staff::new(store.clone(), clock.clone(), ticket_signer.clone());
+    // The one writer of seat state, shared by holds, checkout and staff.
+    let seats = SeatWriter::spawn(store.clone());
+    let staff = Staff::new(
+        store.clone(),
+        seats.clone(),
+        clock.clone(),
+        ticket_signer.clone(),
+    );
     let live = LiveHub::new(
         store.clone(),
         catalog.clone(),
@@ -132,6 +139,7 @@ pub async fn build_app_with_gateway(
         leptos_options,
         inventory: Inventory::new(
             store.clone(),
+            seats.clone(),
             clock.clone(),
             live.clone(),
             client_limits.clone(),
@@ -140,6 +148,7 @@ pub async fn build_app_with_gateway(
         catalog,
         checkout: Checkout::new(
             store.clone(),
+            seats,
             clock,
             gateway,
             ticket_signer.clone(),
@@ -270,6 +279,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
         inventory::routes::create_hold,
         inventory::routes::get_hold,
         inventory::routes::release_hold,
+        inventory::routes::extend_hold,
         checkout::routes::purchase,
         checkout::routes::purchase_view,
         checkout::routes::refund,

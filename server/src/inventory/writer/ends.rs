@@ -1,0 +1,152 @@
+//! Step 2: holds that end, released by their buyer or run out, and the
+//! seats they put back on sale.
+
+use super::log::ROWS_PER_STATEMENT;
+use super::{Batch, SeatWrite, WriteOutcome};
+use crate::on_tx;
+use crate::store::{push_id_list, AnyWriteTx};
+use app::types::SeatStatus;
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
+
+/// Ending a hold: `released` by its buyer or `expired` by the sweeper.
+#[derive(Clone, Debug)]
+pub struct EndRequest {
+    pub hold_id: i64,
+    pub event_id: i64,
+    pub new_status: &'static str,
+    pub now: i64,
+}
+
+impl EndRequest {
+    /// The hold ends only if it runs out before this: an expiry waits for
+    /// the hold's time, a release does not.
+    fn due_before(&self) -> i64 {
+        if self.is_expiry() {
+            self.now
+        } else {
+            i64::MAX
+        }
+    }
+
+    fn is_expiry(&self) -> bool {
+        self.new_status == "expired"
+    }
+}
+
+/// Ends the batch's holds, grouped by what they become and when they are
+/// due, and frees their still-held seats. A hold ended twice in one batch
+/// frees its seats the first time.
+pub(super) async fn end_holds(
+    tx: &mut AnyWriteTx,
+    batch: &mut Batch<'_>,
+) -> Result<(), sqlx::Error> {
+    let ends: Vec<(usize, &EndRequest)> = batch
+        .undecided()
+        .filter_map(|(index, request)| match request {
+            SeatWrite::End(end) => Some((index, end)),
+            _ => None,
+        })
+        .collect();
+    let mut groups: Vec<(&'static str, i64)> = ends
+        .iter()
+        .map(|(_, end)| (end.new_status, end.due_before()))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut freed_by_hold: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (new_status, due_before) in groups {
+        let group: Vec<&EndRequest> = ends
+            .iter()
+            .map(|(_, end)| *end)
+            .filter(|end| (end.new_status, end.due_before()) == (new_status, due_before))
+            .collect();
+        let hold_ids: Vec<i64> = group.iter().map(|end| end.hold_id).collect();
+        let at = group.iter().map(|end| end.now).max().unwrap_or_default();
+        for chunk in hold_ids.chunks(ROWS_PER_STATEMENT) {
+            let ended = end_group(tx, chunk, new_status, due_before).await?;
+            for hold_id in &ended {
+                freed_by_hold.insert(*hold_id, Vec::new());
+            }
+            for (seat_id, hold_id, event_id) in free_seats(tx, batch, &ended).await? {
+                freed_by_hold.entry(hold_id).or_default().push(seat_id);
+                batch.changed(event_id, &[seat_id], SeatStatus::Available, at);
+            }
+        }
+    }
+    for (index, end) in ends {
+        let freed = freed_by_hold.remove(&end.hold_id).unwrap_or_default();
+        batch.outcomes[index] = Some(WriteOutcome::Ended(freed));
+    }
+    Ok(())
+}
+
+/// Ends the holds of `hold_ids` that are active (and due, for an expiry);
+/// returns those it ended. A run-out hold with a payment in flight does
+/// not expire: the checkout's reconciliation settles it, and may sell it.
+async fn end_group(
+    tx: &mut AnyWriteTx,
+    hold_ids: &[i64],
+    new_status: &'static str,
+    due_before: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let ended: Vec<(i64,)> = on_tx!(tx, conn => {
+        // An ended hold no longer needs its client's address.
+        let mut end = QueryBuilder::new("UPDATE holds SET client_key = NULL, status = ");
+        end.push_bind(new_status)
+            .push(" WHERE status = 'active' AND expires_at <= ")
+            .push_bind(due_before);
+        if new_status == "expired" {
+            end.push(
+                " AND NOT EXISTS (SELECT 1 FROM purchases p \
+                 WHERE p.hold_id = holds.id AND p.status = 'pending')",
+            );
+        }
+        end.push(" AND id IN (");
+        push_id_list(&mut end, hold_ids);
+        end.push(" RETURNING id");
+        end.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    Ok(ended.into_iter().map(|(id,)| id).collect())
+}
+
+/// Puts the still-held seats of ended holds back on sale; returns them as
+/// (seat, hold, event).
+async fn free_seats(
+    tx: &mut AnyWriteTx,
+    batch: &Batch<'_>,
+    ended: &[i64],
+) -> Result<Vec<(i64, i64, i64)>, sqlx::Error> {
+    if ended.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held: Vec<(i64, i64, i64)> = on_tx!(tx, conn => {
+        let mut held = QueryBuilder::new(
+            "SELECT id, hold_id, event_id FROM seats WHERE status = 'held' AND hold_id IN (",
+        );
+        push_id_list(&mut held, ended);
+        held.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    let mut seat_events: Vec<i64> = held.iter().map(|(_, _, event_id)| *event_id).collect();
+    seat_events.sort_unstable();
+    seat_events.dedup();
+    for event_id in seat_events {
+        // The lock of a hold's event was taken by its request: an end
+        // naming another event than its hold's is a caller's bug.
+        let version = *batch.versions.get(&event_id).ok_or_else(|| {
+            sqlx::Error::Protocol("a hold ended under another event's lock".into())
+        })?;
+        on_tx!(tx, conn => {
+            let mut free = QueryBuilder::new(
+                "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = ",
+            );
+            free.push_bind(version)
+                .push(" WHERE status = 'held' AND +event_id = ")
+                .push_bind(event_id)
+                .push(" AND hold_id IN (");
+            push_id_list(&mut free, ended);
+            free.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+        })?;
+    }
+    Ok(held)
+}

@@ -1,0 +1,231 @@
+//! The seat writer: every change of a seat's status — claim, release,
+//! expiry, extension, purchase, sale, refund, block — happens here, in a
+//! batch that one writer task runs as one transaction ([`super::batcher`]).
+//! Under an onsale flood the database commits (and syncs to disk) once per
+//! batch instead of once per buyer, and SQLite's single writer is never
+//! fought over.
+//!
+//! A batch is equivalent to running, one after another: its hold endings,
+//! then its other writes in arrival order, then its claims in arrival
+//! order (any order of concurrent requests is a correct one; none of them
+//! can depend on another's outcome, as a claim's hold id is known only
+//! once its batch commits). Each request is decided alone, against the
+//! seats as the earlier ones of the batch left them. The steps:
+//!
+//! 1. **lock events**: each event's row, ascending ids, so batches of two
+//!    servers queue instead of deadlocking; the batch writes one new
+//!    version per event;
+//! 2. **end holds** released or run out, all in a few statements;
+//! 3. **one by one**, the other writes (extensions, purchases, sales,
+//!    refunds, blocks), each by compare-and-set on the state it expects;
+//! 4. **read** every claimed seat and what each claimant already has;
+//! 5. **decide** the claims in memory, in order, so claims of one batch
+//!    never share a seat nor pass a buyer's limit or an address's cap
+//!    together;
+//! 6. **write** the successful claims (a compare-and-set that must change
+//!    exactly the seats decided, or the batch fails rather than sell a seat
+//!    twice);
+//! 7. **log** the changed seats under the new versions.
+//!
+//! Nothing can change these seats between a read and a write: every seat
+//! writer takes the event's lock first (on SQLite, the database write
+//! lock). Refusals are outcomes and write nothing. A database error fails
+//! the whole batch: nothing is committed and every writer in it gets the
+//! error.
+
+mod blocks;
+mod claims;
+mod ends;
+pub mod extend;
+mod log;
+pub mod purchases;
+
+pub use blocks::{BlockOutcome, BlockRequest};
+pub use claims::{ClaimOutcome, ClaimRequest, ClientCap};
+pub use ends::EndRequest;
+pub use extend::{ExtendOutcome, ExtendRequest};
+pub use purchases::{
+    BeginOutcome, BeginPurchase, Completion, FailPurchase, FinishRefund, PurchaseRow,
+    RecordPayment, Sell, TakeOver,
+};
+
+use crate::store::{AnyWriteTx, Store, StoreError};
+use app::types::SeatStatus;
+use std::collections::HashMap;
+
+/// A change of seat state (or of the purchase it belongs to) that goes
+/// through the writer.
+#[derive(Clone, Debug)]
+pub enum SeatWrite {
+    Claim(ClaimRequest),
+    /// Released by its buyer or expired.
+    End(EndRequest),
+    Extend(ExtendRequest),
+    BeginPurchase(Box<BeginPurchase>),
+    TakeOver(TakeOver),
+    RecordPayment(RecordPayment),
+    Sell(Box<Sell>),
+    Fail(Box<FailPurchase>),
+    FinishRefund(Box<FinishRefund>),
+    Block(BlockRequest),
+}
+
+impl SeatWrite {
+    /// The event whose lock the write takes.
+    pub fn event_id(&self) -> i64 {
+        match self {
+            Self::Claim(claim) => claim.event_id,
+            Self::End(end) => end.event_id,
+            Self::Extend(extend) => extend.event_id,
+            Self::BeginPurchase(begin) => begin.event_id,
+            Self::TakeOver(take_over) => take_over.event_id,
+            Self::RecordPayment(record) => record.event_id,
+            Self::Sell(sell) => sell.purchase.event_id,
+            Self::Fail(fail) => fail.purchase.event_id,
+            Self::FinishRefund(finish) => finish.purchase.event_id,
+            Self::Block(block) => block.event_id,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum WriteOutcome {
+    Claim(ClaimOutcome),
+    /// The seats an ended hold put back on sale.
+    Ended(Vec<i64>),
+    Extended(ExtendOutcome),
+    Began(BeginOutcome),
+    /// The purchase taken over, or `None` if it was no longer pending.
+    TookOver(Option<PurchaseRow>),
+    /// Whether the payment's id was recorded.
+    Recorded(bool),
+    Sold(Completion),
+    /// Whether the purchase was settled `failed`.
+    Failed(bool),
+    /// Whether the refund was finished and its seats put back on sale.
+    RefundFinished(bool),
+    Blocked(BlockOutcome),
+    /// The write named an event that does not exist.
+    NoSuchEvent,
+}
+
+/// One seat's change, logged in `seat_changes` when its batch commits.
+#[derive(Debug)]
+struct ChangeRecord {
+    event_id: i64,
+    seat_id: i64,
+    status: SeatStatus,
+    at: i64,
+}
+
+/// What a batch has decided so far.
+struct Batch<'a> {
+    requests: &'a [SeatWrite],
+    outcomes: Vec<Option<WriteOutcome>>,
+    /// The version the batch writes, per existing event.
+    versions: HashMap<i64, i64>,
+    changes: Vec<ChangeRecord>,
+}
+
+impl<'a> Batch<'a> {
+    /// The requests not decided yet, with their places in the batch.
+    fn undecided(&self) -> impl Iterator<Item = (usize, &'a SeatWrite)> + '_ {
+        let requests: &'a [SeatWrite] = self.requests;
+        requests
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| self.outcomes[*index].is_none())
+    }
+
+    fn version(&self, event_id: i64) -> i64 {
+        self.versions[&event_id]
+    }
+
+    fn changed(&mut self, event_id: i64, seat_ids: &[i64], status: SeatStatus, at: i64) {
+        self.changes
+            .extend(seat_ids.iter().map(|&seat_id| ChangeRecord {
+                event_id,
+                seat_id,
+                status,
+                at,
+            }));
+    }
+}
+
+/// Runs many seat writes in one write transaction (group commit): one
+/// commit, one fsync and one version per event for the whole batch. See
+/// the module documentation for the steps and what they guarantee.
+pub async fn write_batch(
+    store: &Store,
+    requests: &[SeatWrite],
+) -> Result<Vec<WriteOutcome>, StoreError> {
+    let mut tx = store.begin_write().await?;
+    let mut batch = Batch {
+        requests,
+        outcomes: requests.iter().map(|_| None).collect(),
+        versions: HashMap::new(),
+        changes: Vec::new(),
+    };
+    batch.versions = log::lock_events(&mut tx, requests.iter().map(SeatWrite::event_id)).await?;
+    for (index, request) in requests.iter().enumerate() {
+        if !batch.versions.contains_key(&request.event_id()) {
+            batch.outcomes[index] = Some(WriteOutcome::NoSuchEvent);
+        }
+    }
+    ends::end_holds(&mut tx, &mut batch).await?;
+    one_by_one(&mut tx, &mut batch).await?;
+    let claims = claims::undecided(&batch);
+    if !claims.is_empty() {
+        let read = claims::read(&mut tx, &claims).await?;
+        let (refused, planned) = claims::decide(&claims, read);
+        for (index, outcome) in refused {
+            batch.outcomes[index] = Some(WriteOutcome::Claim(outcome));
+        }
+        claims::write(&mut tx, &mut batch, planned).await?;
+    }
+    let changes = std::mem::take(&mut batch.changes);
+    log::write_log(&mut tx, &batch.versions, changes).await?;
+    tx.commit().await?;
+    let outcomes = batch.outcomes.into_iter().collect::<Option<Vec<_>>>();
+    Ok(outcomes
+        .ok_or_else(|| sqlx::Error::Protocol("a write of the batch got no outcome".into()))?)
+}
+
+/// Step 3: the writes that are neither claims nor hold endings, each
+/// decided alone, in arrival order.
+async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sqlx::Error> {
+    let pending: Vec<(usize, &SeatWrite)> = batch
+        .undecided()
+        .filter(|(_, request)| !matches!(request, SeatWrite::Claim(_) | SeatWrite::End(_)))
+        .collect();
+    for (index, request) in pending {
+        let version = batch.version(request.event_id());
+        let outcome = match request {
+            SeatWrite::Extend(request) => {
+                WriteOutcome::Extended(extend::extend(tx, batch, request).await?)
+            }
+            SeatWrite::BeginPurchase(begin) => {
+                WriteOutcome::Began(purchases::begin(tx, begin).await?)
+            }
+            SeatWrite::TakeOver(take_over) => {
+                WriteOutcome::TookOver(purchases::take_over(tx, take_over).await?)
+            }
+            SeatWrite::RecordPayment(record) => {
+                WriteOutcome::Recorded(purchases::record_payment(tx, record).await?)
+            }
+            SeatWrite::Sell(sell) => {
+                WriteOutcome::Sold(purchases::sell(tx, batch, sell, version).await?)
+            }
+            SeatWrite::Fail(fail) => WriteOutcome::Failed(purchases::fail(tx, fail).await?),
+            SeatWrite::FinishRefund(finish) => WriteOutcome::RefundFinished(
+                purchases::finish_refund(tx, batch, finish, version).await?,
+            ),
+            SeatWrite::Block(block) => {
+                WriteOutcome::Blocked(blocks::block(tx, batch, block, version).await?)
+            }
+            SeatWrite::Claim(_) | SeatWrite::End(_) => continue,
+        };
+        batch.outcomes[index] = Some(outcome);
+    }
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! The seat side of checkout: recording a purchase of a hold (which
+//! extends the hold for the payment), taking one over for a retry,
+//! recording its payment, selling, settling it failed (which gives the
+//! hold its old expiry back), and finishing a refund (which puts the seats
+//! back on sale). Each is decided alone, by statements conditional on the
+//! state it settles from, so of two settlers (a retry, the reconciler,
+//! another server) exactly one wins; many of them share one commit.
+//!
+//! Lock order on PostgreSQL: event (the batch's first step), then
+//! purchase, then hold, then seats and tickets.
+
+use super::{Batch, SeatWrite};
+use crate::on_tx;
+use crate::store::AnyWriteTx;
+use crate::tickets::codes::{TicketClaim, TicketSigner};
+use app::types::SeatStatus;
+use sqlx::QueryBuilder;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct PurchaseRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub hold_id: i64,
+    pub session_id: String,
+    pub request_key: String,
+    pub request_fingerprint: Option<String>,
+    pub processor_key: String,
+    pub processor_customer: Option<String>,
+    pub status: String,
+    pub total_cents: i64,
+    pub payment_ref: Option<String>,
+    pub failure: Option<String>,
+    pub user_id: i64,
+    /// Bought while signed in to the account `user_id`.
+    pub by_account: bool,
+    pub hold_expires_before: Option<i64>,
+    pub attempt: i64,
+    pub check_failures: i64,
+    pub watch_until: Option<i64>,
+}
+
+pub const PURCHASE_COLUMNS: &str = "id, event_id, hold_id, session_id, request_key, \
+     request_fingerprint, processor_key, processor_customer, status, total_cents, payment_ref, \
+     failure, user_id, by_account, hold_expires_before, attempt, check_failures, watch_until";
+
+/// Times that recording and taking over a purchase set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub now: i64,
+    /// The hold lasts at least until `now` plus this while a charge is in flight.
+    pub payment_grace_ms: i64,
+    /// The reconciler looks at a pending purchase this long after its last attempt.
+    pub reconcile_after_ms: i64,
+}
+
+/// Who pays: a signed-in account, or a guest's email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payer {
+    Account(i64),
+    Guest(String),
+}
+
+/// Record a pending purchase of the hold `hold_id` of `event_id`.
+#[derive(Clone, Debug)]
+pub struct BeginPurchase {
+    pub hold_id: i64,
+    pub event_id: i64,
+    pub session_id: String,
+    pub request_key: String,
+    pub fingerprint: String,
+    pub processor_key: String,
+    pub customer: Option<String>,
+    pub payer: Payer,
+    pub timing: Timing,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum BeginOutcome {
+    /// A purchase under this key exists already in this session (a retry).
+    Existing(PurchaseRow),
+    /// No such hold for this session.
+    HoldNotFound,
+    /// The hold expired, was released, or is already being paid for.
+    HoldNotActive,
+    /// The buyer's email already has so many tickets of the event (bought
+    /// or being paid for) that this hold would pass the per-buyer limit.
+    TicketLimitExceeded,
+    /// Recorded as pending; the hold now lasts at least until the grace ends.
+    Started(PurchaseRow),
+}
+
+/// A retry takes a pending purchase over.
+#[derive(Clone, Debug)]
+pub struct TakeOver {
+    pub purchase_id: i64,
+    pub event_id: i64,
+    pub timing: Timing,
+}
+
+/// Record the payment's id on a pending purchase.
+#[derive(Clone, Debug)]
+pub struct RecordPayment {
+    pub purchase_id: i64,
+    pub event_id: i64,
+    pub intent_id: String,
+    pub timing: Timing,
+}
+
+/// Sell a charged purchase's seats.
+#[derive(Clone, Debug)]
+pub struct Sell {
+    pub purchase: PurchaseRow,
+    pub intent_id: String,
+    pub signer: Arc<TicketSigner>,
+    pub now: i64,
+}
+
+/// What selling did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Seats sold, tickets issued, purchase paid.
+    Sold,
+    /// It is no longer pending: someone else settled it first.
+    AlreadySettled,
+    /// The hold no longer has all its seats; nothing was changed.
+    SeatsLost,
+}
+
+/// Settle a pending purchase `failed`.
+#[derive(Clone, Debug)]
+pub struct FailPurchase {
+    pub purchase: PurchaseRow,
+    pub reason: String,
+    /// Settle only if no retry took it over since this attempt was read
+    /// (the reconciler's guesses); `None`: whatever the attempt.
+    pub attempt: Option<i64>,
+    /// Its payment could still succeed late: the reconciler watches it
+    /// until then.
+    pub watch_until: Option<i64>,
+    pub now: i64,
+}
+
+/// Finish a refund the processor has made.
+#[derive(Clone, Debug)]
+pub struct FinishRefund {
+    pub purchase: PurchaseRow,
+    pub now: i64,
+}
+
+impl From<BeginPurchase> for SeatWrite {
+    fn from(begin: BeginPurchase) -> Self {
+        Self::BeginPurchase(Box::new(begin))
+    }
+}
+
+/// Records a pending purchase of an active hold, remembering the hold's
+/// expiry, and extends the hold so it cannot expire while the processor
+/// is charging. A retry under the same key finds the first purchase.
+pub(super) async fn begin(
+    tx: &mut AnyWriteTx,
+    begin: &BeginPurchase,
+) -> Result<BeginOutcome, sqlx::Error> {
+    let sql = format!(
+        "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE session_id = $1 AND request_key = $2"
+    );
+    let existing: Option<PurchaseRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
+        .bind(&begin.session_id)
+        .bind(&begin.request_key)
+        .fetch_optional(&mut *conn)
+        .await)?;
+    if let Some(existing) = existing {
+        return Ok(BeginOutcome::Existing(existing));
+    }
+    let hold: Option<(String, String, i64, i64)> = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT session_id, status, expires_at, total_cents FROM holds WHERE id = $1 AND event_id = $2",
+    )
+    .bind(begin.hold_id)
+    .bind(begin.event_id)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    let Some((owner, status, expires_at, total_cents)) = hold else {
+        return Ok(BeginOutcome::HoldNotFound);
+    };
+    if owner != begin.session_id {
+        return Ok(BeginOutcome::HoldNotFound);
+    }
+    if status != "active" || expires_at <= begin.timing.now {
+        return Ok(BeginOutcome::HoldNotActive);
+    }
+    let (user_id, by_account) = payer_user(tx, &begin.payer, begin.timing.now).await?;
+    let over_limit =
+        crate::inventory::buyer_limit::over_limit_at_purchase(tx, user_id, begin.hold_id).await?;
+    if over_limit.is_some() {
+        return Ok(BeginOutcome::TicketLimitExceeded);
+    }
+    let Some(row) =
+        insert_pending(tx, begin, user_id, by_account, (expires_at, total_cents)).await?
+    else {
+        // Another key is already paying this hold (or, on another server,
+        // this key raced us: the caller looks it up).
+        return Ok(BeginOutcome::HoldNotActive);
+    };
+    extend_for_payment(tx, begin.hold_id, begin.timing).await?;
+    Ok(BeginOutcome::Started(row))
+}
+
+/// The user a purchase is recorded for, and whether it was bought signed
+/// in. A guest purchase records (or reuses) a user row for its email; the
+/// no-op update makes RETURNING give the id of an existing row too.
+async fn payer_user(
+    tx: &mut AnyWriteTx,
+    payer: &Payer,
+    now: i64,
+) -> Result<(i64, bool), sqlx::Error> {
+    match payer {
+        Payer::Account(user_id) => Ok((*user_id, true)),
+        Payer::Guest(email) => {
+            let (user_id,): (i64,) = on_tx!(tx, conn => sqlx::query_as(
+                "INSERT INTO users (email, created_at) VALUES ($1, $2) \
+                 ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
+            )
+            .bind(email)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await)?;
+            Ok((user_id, false))
+        }
+    }
+}
+
+/// Inserts the pending purchase; `None` if a unique index refused it (the
+/// hold has a live purchase, or the session used the key).
+async fn insert_pending(
+    tx: &mut AnyWriteTx,
+    begin: &BeginPurchase,
+    user_id: i64,
+    by_account: bool,
+    (hold_expires_at, total_cents): (i64, i64),
+) -> Result<Option<PurchaseRow>, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO purchases (event_id, hold_id, user_id, session_id, request_key, \
+         request_fingerprint, processor_key, processor_customer, status, total_cents, \
+         hold_expires_before, next_check_at, created_at, updated_at, by_account) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $12, $13) \
+         ON CONFLICT DO NOTHING RETURNING {PURCHASE_COLUMNS}"
+    );
+    let timing = begin.timing;
+    on_tx!(tx, conn => sqlx::query_as(&sql)
+        .bind(begin.event_id)
+        .bind(begin.hold_id)
+        .bind(user_id)
+        .bind(&begin.session_id)
+        .bind(&begin.request_key)
+        .bind(&begin.fingerprint)
+        .bind(&begin.processor_key)
+        .bind(&begin.customer)
+        .bind(total_cents)
+        .bind(hold_expires_at)
+        .bind(timing.now + timing.reconcile_after_ms)
+        .bind(timing.now)
+        .bind(by_account)
+        .fetch_optional(&mut *conn)
+        .await)
+}
+
+/// Extends an active hold and its held seats to at least the end of the
+/// payment grace.
+async fn extend_for_payment(
+    tx: &mut AnyWriteTx,
+    hold_id: i64,
+    timing: Timing,
+) -> Result<(), sqlx::Error> {
+    set_hold_expiry(
+        tx,
+        hold_id,
+        timing.now + timing.payment_grace_ms,
+        ExpiryMove::LaterOnly,
+    )
+    .await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpiryMove {
+    /// Only if it ends earlier now (a payment grace).
+    LaterOnly,
+    /// Whatever it is now (back to its expiry before a failed payment).
+    Any,
+}
+
+/// Moves an active hold's expiry, and its held seats', to `until`.
+async fn set_hold_expiry(
+    tx: &mut AnyWriteTx,
+    hold_id: i64,
+    until: i64,
+    how: ExpiryMove,
+) -> Result<(), sqlx::Error> {
+    let later_only = how == ExpiryMove::LaterOnly;
+    on_tx!(tx, conn => sqlx::query(
+        "UPDATE holds SET expires_at = $1 WHERE id = $2 AND status = 'active' \
+         AND (NOT $3 OR expires_at < $1)",
+    )
+    .bind(until)
+    .bind(hold_id)
+    .bind(later_only)
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected()))?;
+    on_tx!(tx, conn => sqlx::query(
+        "UPDATE seats SET held_until = $1 WHERE hold_id = $2 AND status = 'held' \
+         AND (NOT $3 OR held_until < $1)",
+    )
+    .bind(until)
+    .bind(hold_id)
+    .bind(later_only)
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// A retry takes a pending purchase over: a new attempt number and a fresh
+/// reconciliation time, so the reconciler leaves alone a purchase whose
+/// charge is in flight again, and the payment grace for that charge.
+/// `None` if it is no longer pending.
+pub(super) async fn take_over(
+    tx: &mut AnyWriteTx,
+    take_over: &TakeOver,
+) -> Result<Option<PurchaseRow>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE purchases SET attempt = attempt + 1, updated_at = $1, next_check_at = $2, \
+         check_failures = 0 WHERE id = $3 AND status = 'pending' RETURNING {PURCHASE_COLUMNS}"
+    );
+    let timing = take_over.timing;
+    let row: Option<PurchaseRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
+        .bind(timing.now)
+        .bind(timing.now + timing.reconcile_after_ms)
+        .bind(take_over.purchase_id)
+        .fetch_optional(&mut *conn)
+        .await)?;
+    if let Some(row) = &row {
+        extend_for_payment(tx, row.hold_id, timing).await?;
+    }
+    Ok(row)
+}
+
+/// Records the payment's id on a pending purchase before the payment is
+/// confirmed: from then on its outcome can always be looked up by id.
+/// `false` if the purchase is no longer pending (or, which should not
+/// happen, has another payment).
+pub(super) async fn record_payment(
+    tx: &mut AnyWriteTx,
+    record: &RecordPayment,
+) -> Result<bool, sqlx::Error> {
+    let done = on_tx!(tx, conn => sqlx::query(
+        "UPDATE purchases SET payment_ref = $1, next_check_at = $2 \
+         WHERE id = $3 AND status = 'pending' AND (payment_ref IS NULL OR payment_ref = $1)",
+    )
+    .bind(&record.intent_id)
+    .bind(record.timing.now + record.timing.reconcile_after_ms)
+    .bind(record.purchase_id)
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Sells the hold's seats to a charged purchase: purchase `paid`, hold
+/// `purchased`, seats `sold`, tickets `valid`; all of it or nothing.
+pub(super) async fn sell(
+    tx: &mut AnyWriteTx,
+    batch: &mut Batch<'_>,
+    sell: &Sell,
+    version: i64,
+) -> Result<Completion, sqlx::Error> {
+    let purchase = &sell.purchase;
+    let status: Option<(String,)> = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT status FROM purchases WHERE id = $1",
+    )
+    .bind(purchase.id)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    if status.is_none_or(|(status,)| status != "pending") {
+        return Ok(Completion::AlreadySettled);
+    }
+    // Seats first, before anything changes: the batch goes on after a
+    // refusal, so a refusal must write nothing. No other writer can touch
+    // the seats until the batch commits (the event's lock).
+    let (seat_count, still_held): (i64, i64) = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT h.seat_count, (SELECT COUNT(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'held') \
+         FROM holds h WHERE h.id = $1",
+    )
+    .bind(purchase.hold_id)
+    .fetch_one(&mut *conn)
+    .await)?;
+    if still_held != seat_count {
+        return Ok(Completion::SeatsLost);
+    }
+    // Of two settlers, the second finds it settled (a refund decided
+    // outside the writer may have won since the read above).
+    let paid = on_tx!(tx, conn => sqlx::query(
+        "UPDATE purchases SET status = 'paid', payment_ref = $1, updated_at = $2, \
+         next_check_at = NULL, check_failures = 0 WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(&sell.intent_id)
+    .bind(sell.now)
+    .bind(purchase.id)
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected()))?;
+    if paid != 1 {
+        return Ok(Completion::AlreadySettled);
+    }
+    on_tx!(tx, conn => sqlx::query("UPDATE holds SET status = 'purchased' WHERE id = $1")
+        .bind(purchase.hold_id)
+        .execute(&mut *conn)
+        .await.map(|done| done.rows_affected()))?;
+    let sold: Vec<(i64,)> = on_tx!(tx, conn => sqlx::query_as(
+        "UPDATE seats SET status = 'sold', held_until = NULL, version = $1 \
+         WHERE hold_id = $2 AND status = 'held' RETURNING id",
+    )
+    .bind(version)
+    .bind(purchase.hold_id)
+    .fetch_all(&mut *conn)
+    .await)?;
+    let seat_ids: Vec<i64> = sold.into_iter().map(|(id,)| id).collect();
+    issue_tickets(tx, sell, &seat_ids).await?;
+    batch.changed(purchase.event_id, &seat_ids, SeatStatus::Sold, sell.now);
+    Ok(Completion::Sold)
+}
+
+async fn issue_tickets(
+    tx: &mut AnyWriteTx,
+    sell: &Sell,
+    seat_ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    let purchase = &sell.purchase;
+    on_tx!(tx, conn => {
+        let mut tickets = QueryBuilder::new(
+            "INSERT INTO tickets (purchase_id, event_id, seat_id, status, code, created_at) ",
+        );
+        tickets.push_values(seat_ids, |mut row, seat_id| {
+            row.push_bind(purchase.id)
+                .push_bind(purchase.event_id)
+                .push_bind(*seat_id)
+                .push_bind("valid")
+                .push_bind(sell.signer.sign(TicketClaim {
+                    event_id: purchase.event_id,
+                    seat_id: *seat_id,
+                    purchase_id: purchase.id,
+                }))
+                .push_bind(sell.now);
+        });
+        tickets.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Settles a pending purchase as `failed`, and gives the hold back the
+/// expiry it had before the attempt (the payment grace covers a charge in
+/// flight only). `false` if it was no longer pending (or was taken over).
+pub(super) async fn fail(tx: &mut AnyWriteTx, fail: &FailPurchase) -> Result<bool, sqlx::Error> {
+    let purchase = &fail.purchase;
+    let updated = on_tx!(tx, conn => sqlx::query(
+        "UPDATE purchases SET status = 'failed', failure = $1, updated_at = $2, \
+         watch_until = $3, next_check_at = CASE WHEN $3 IS NULL THEN NULL ELSE $2 END, \
+         check_failures = 0 \
+         WHERE id = $4 AND status = 'pending' AND ($5 IS NULL OR attempt = $5)",
+    )
+    .bind(&fail.reason)
+    .bind(fail.now)
+    .bind(fail.watch_until)
+    .bind(purchase.id)
+    .bind(fail.attempt)
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected()))?;
+    if updated != 1 {
+        return Ok(false);
+    }
+    if let Some(before) = purchase.hold_expires_before {
+        set_hold_expiry(tx, purchase.hold_id, before, ExpiryMove::Any).await?;
+    }
+    Ok(true)
+}
+
+/// Finishes a refund the processor has made: purchase `refunded`, the
+/// seats of its tickets back on sale. `false` if it was not refunding.
+pub(super) async fn finish_refund(
+    tx: &mut AnyWriteTx,
+    batch: &mut Batch<'_>,
+    finish: &FinishRefund,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    let purchase = &finish.purchase;
+    let updated = on_tx!(tx, conn => sqlx::query(
+        "UPDATE purchases SET status = 'refunded', updated_at = $1, next_check_at = NULL, \
+         check_failures = 0 WHERE id = $2 AND status = 'refunding'",
+    )
+    .bind(finish.now)
+    .bind(purchase.id)
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected()))?;
+    if updated != 1 {
+        return Ok(false);
+    }
+    let freed: Vec<(i64,)> = on_tx!(tx, conn => sqlx::query_as(
+        "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = $1 \
+         WHERE status = 'sold' AND id IN \
+         (SELECT seat_id FROM tickets WHERE purchase_id = $2 AND status = 'refunded') \
+         RETURNING id",
+    )
+    .bind(version)
+    .bind(purchase.id)
+    .fetch_all(&mut *conn)
+    .await)?;
+    let seat_ids: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
+    batch.changed(
+        purchase.event_id,
+        &seat_ids,
+        SeatStatus::Available,
+        finish.now,
+    );
+    Ok(true)
+}
