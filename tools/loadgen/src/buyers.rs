@@ -2,6 +2,10 @@
 
 use crate::viewers::HoldClock;
 use crate::{Args, Mode};
+use app::error::{ErrorBody, ErrorCode};
+use app::types::{
+    BestAvailable, EventId, HoldRequest, HoldView, PaymentChoice, PurchaseRequest, SeatId,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,8 +52,8 @@ impl Pacer {
 pub struct Shared {
     pub args: Args,
     pub client: reqwest::Client,
-    pub event: i64,
-    pub seats: Vec<i64>,
+    pub event: EventId,
+    pub seats: Vec<SeatId>,
     pub next_seat: AtomicUsize,
     pub holds_started: AtomicUsize,
     pub stop: AtomicBool,
@@ -85,6 +89,43 @@ fn with_cookie(
     }
 }
 
+/// What a hold attempt got back, read with the API's own types.
+enum HoldReply {
+    Held(HoldView),
+    /// `409 seats_unavailable` without `seat_ids`: no seats that fit are left.
+    NothingFits,
+    /// Any other refusal (taken seats, rate limits, errors).
+    Refused,
+    /// A body that is not what the API promises for its status.
+    Unreadable(String),
+}
+
+impl HoldReply {
+    async fn read(status: u16, response: reqwest::Response) -> Self {
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => return Self::Unreadable(error.without_url().to_string()),
+        };
+        match status {
+            201 => match serde_json::from_slice::<HoldView>(&body) {
+                Ok(hold) => Self::Held(hold),
+                Err(error) => Self::Unreadable(format!("not a hold: {error}")),
+            },
+            409 => match serde_json::from_slice::<ErrorBody>(&body) {
+                Ok(refusal)
+                    if refusal.error.code == ErrorCode::SeatsUnavailable
+                        && refusal.error.seat_ids.is_none() =>
+                {
+                    Self::NothingFits
+                }
+                Ok(_) => Self::Refused,
+                Err(error) => Self::Unreadable(format!("not an error body: {error}")),
+            },
+            _ => Self::Refused,
+        }
+    }
+}
+
 pub async fn buyer(shared: Arc<Shared>, index: usize) {
     let mut cookie: Option<String> = None;
     let mut attempt = 0usize;
@@ -93,7 +134,14 @@ pub async fn buyer(shared: Arc<Shared>, index: usize) {
             break;
         }
         let body = if shared.args.best_available {
-            serde_json::json!({"best_available": {"count": shared.args.seats_per_hold}})
+            HoldRequest {
+                seat_ids: None,
+                best_available: Some(BestAvailable {
+                    count: shared.args.seats_per_hold as i64,
+                    section: None,
+                    max_price_cents: None,
+                }),
+            }
         } else {
             let mut start = shared
                 .next_seat
@@ -108,7 +156,10 @@ pub async fn buyer(shared: Arc<Shared>, index: usize) {
                 shared.sold_out.store(true, Ordering::Relaxed);
                 break;
             };
-            serde_json::json!({"seat_ids": seats})
+            HoldRequest {
+                seat_ids: Some(seats.to_vec()),
+                best_available: None,
+            }
         };
         if let Some(pacer) = &shared.pacer {
             pacer.wait().await;
@@ -140,7 +191,7 @@ pub async fn buyer(shared: Arc<Shared>, index: usize) {
         {
             cookie = set_cookie.split(';').next().map(str::to_string);
         }
-        let json: serde_json::Value = response.json().await.unwrap_or_default();
+        let reply = HoldReply::read(status, response).await;
         shared.record(|r| {
             r.hold_latency_us.push(elapsed);
             *r.statuses.entry(format!("hold {status}")).or_default() += 1;
@@ -150,22 +201,27 @@ pub async fn buyer(shared: Arc<Shared>, index: usize) {
                 _ => {}
             }
         });
-        if status == 409 && shared.args.best_available && json["error"]["seat_ids"].is_null() {
-            // Nothing left that fits: the onsale is over for this buyer.
-            shared.sold_out.store(true, Ordering::Relaxed);
-            break;
-        }
-        if status != 201 {
-            continue;
-        }
-        let held: Vec<i64> = json["seats"]
-            .as_array()
-            .map(|seats| seats.iter().filter_map(|s| s["id"].as_i64()).collect())
-            .unwrap_or_default();
+        let hold = match reply {
+            HoldReply::Held(hold) => hold,
+            HoldReply::NothingFits if shared.args.best_available => {
+                // Nothing left that fits: the onsale is over for this buyer.
+                shared.sold_out.store(true, Ordering::Relaxed);
+                break;
+            }
+            HoldReply::Unreadable(error) => {
+                shared.record(|r| {
+                    *r.statuses
+                        .entry(format!("hold {status}: {error}"))
+                        .or_default() += 1
+                });
+                continue;
+            }
+            HoldReply::NothingFits | HoldReply::Refused => continue,
+        };
         if let Some(clock) = &shared.clock {
-            clock.held(held.iter().copied(), answered);
+            clock.held(hold.seats.iter().map(|seat| seat.id), answered);
         }
-        let hold_id = json["hold_id"].clone();
+        let hold_id = hold.hold_id;
         match shared.args.mode {
             Mode::Hold => {
                 let release = shared
@@ -188,10 +244,14 @@ pub async fn buyer(shared: Arc<Shared>, index: usize) {
                         "idempotency-key",
                         format!("loadgen-{}-{index}-{attempt}", std::process::id()),
                     )
-                    .json(&serde_json::json!({
-                        "email": format!("buyer{index}-{attempt}@loadgen.test"),
-                        "payment": {"token": "tok_visa"},
-                    }));
+                    .json(&PurchaseRequest {
+                        email: format!("buyer{index}-{attempt}@loadgen.test"),
+                        payment: PaymentChoice {
+                            token: Some("tok_visa".into()),
+                            saved: None,
+                        },
+                        save_payment_method: false,
+                    });
                 let started = Instant::now();
                 let status = with_cookie(pay, &cookie)
                     .send()

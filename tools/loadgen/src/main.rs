@@ -13,9 +13,11 @@
 //! ```
 
 mod buyers;
+mod database;
 mod report;
 mod viewers;
 
+use app::types::{EventId, EventList, SeatId, SeatMap, SeatStatus};
 use buyers::{buyer, Pacer, Shared};
 use clap::{Parser, ValueEnum};
 use report::{memory_of, percentiles, Report, ServerMemory};
@@ -129,22 +131,41 @@ fn host_port(base_url: &str) -> String {
 async fn pick_event(
     client: &reqwest::Client,
     base_url: &str,
-) -> Result<i64, Box<dyn std::error::Error>> {
-    let list: serde_json::Value = client
+) -> Result<EventId, Box<dyn std::error::Error>> {
+    let list: EventList = client
         .get(format!("{base_url}/api/events?limit=100"))
         .send()
         .await?
+        .error_for_status()?
         .json()
         .await?;
-    list["events"]
-        .as_array()
-        .and_then(|events| {
-            events
-                .iter()
-                .max_by_key(|e| e["seats_available"].as_i64().unwrap_or(0))
-        })
-        .and_then(|e| e["id"].as_i64())
+    list.events
+        .iter()
+        .max_by_key(|e| e.seats_available)
+        .map(|e| e.id)
         .ok_or_else(|| "no upcoming events".into())
+}
+
+/// The seats of the event that are available now, in map order.
+async fn available_seats(
+    client: &reqwest::Client,
+    base_url: &str,
+    event: EventId,
+) -> Result<Vec<SeatId>, Box<dyn std::error::Error>> {
+    let map: SeatMap = client
+        .get(format!("{base_url}/api/events/{event}/seats"))
+        .send()
+        .await?
+        .error_for_status()
+        .map_err(|e| format!("the event's seat map did not load: {e}"))?
+        .json()
+        .await?;
+    Ok(map
+        .seats
+        .iter()
+        .filter(|s| s.status == SeatStatus::Available)
+        .map(|s| s.id)
+        .collect())
 }
 
 #[tokio::main]
@@ -188,22 +209,10 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let event = match args.event {
-        Some(event) => event,
+        Some(event) => EventId(event),
         None => pick_event(&client, &args.base_url).await?,
     };
-    let map: serde_json::Value = client
-        .get(format!("{}/api/events/{event}/seats", args.base_url))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let seats: Vec<i64> = map["seats"]
-        .as_array()
-        .ok_or("the event's seat map did not load")?
-        .iter()
-        .filter(|s| s["status"] == "available")
-        .filter_map(|s| s["id"].as_i64())
-        .collect();
+    let seats = available_seats(&client, &args.base_url, event).await?;
     eprintln!(
         "loadgen: event {event}, {} available seats, {} buyers, {} viewers, mode {:?}, open-file limit {fd_limit}",
         seats.len(),
@@ -287,7 +296,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     }
     let (oversold_seats, database) = match &shared.args.database_url {
         Some(url) => {
-            let (oversold, sold) = report::read_back(url, event).await?;
+            let (oversold, sold) = database::read_back(url, event.0).await?;
             (Some(oversold), Some(sold))
         }
         None => (None, None),

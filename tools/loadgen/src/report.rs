@@ -30,7 +30,7 @@ pub fn percentiles(samples: &mut [u64]) -> Option<Percentiles> {
 #[derive(Serialize)]
 pub struct Report {
     pub mode: crate::Mode,
-    pub event: i64,
+    pub event: app::types::EventId,
     pub buyers: usize,
     pub seats_per_hold: usize,
     pub hold_rate_limit: Option<f64>,
@@ -50,64 +50,9 @@ pub struct Report {
     pub status_counts: BTreeMap<String, usize>,
     pub unexpected_5xx: usize,
     pub oversold_seats: Option<i64>,
-    pub database: Option<Sold>,
+    pub database: Option<crate::database::Sold>,
     pub viewers: Option<crate::viewers::ViewerReport>,
     pub server_memory: Option<ServerMemory>,
-}
-
-/// Read back from the database after the run.
-#[derive(Serialize)]
-pub struct Sold {
-    /// Seats of the event whose status is `sold`.
-    pub seats_sold: i64,
-    /// Seats of the event in any other status.
-    pub seats_unsold: i64,
-    /// Live (`valid` or `used`) tickets of the event.
-    pub live_tickets: i64,
-    /// Distinct users with a paid purchase for the event.
-    pub distinct_buyers: i64,
-}
-
-pub async fn read_back(
-    database_url: &str,
-    event: i64,
-) -> Result<(i64, Sold), Box<dyn std::error::Error>> {
-    let store = server::store::Store::connect(database_url).await?;
-    // The event id is an integer formatted into the text: nothing to inject.
-    let count = |sql: String| {
-        let store = store.clone();
-        async move {
-            let (n,): (i64,) =
-                server::on_pool!(&store, pool => sqlx::query_as(&sql).fetch_one(pool).await)?;
-            Ok::<i64, sqlx::Error>(n)
-        }
-    };
-    let oversold = count(
-        "SELECT COUNT(*) FROM (SELECT seat_id FROM tickets WHERE status IN ('valid', 'used') \
-         GROUP BY event_id, seat_id HAVING COUNT(*) > 1) doubles"
-            .into(),
-    )
-    .await?;
-    let sold = Sold {
-        seats_sold: count(format!(
-            "SELECT COUNT(*) FROM seats WHERE event_id = {event} AND status = 'sold'"
-        ))
-        .await?,
-        seats_unsold: count(format!(
-            "SELECT COUNT(*) FROM seats WHERE event_id = {event} AND status <> 'sold'"
-        ))
-        .await?,
-        live_tickets: count(format!(
-            "SELECT COUNT(*) FROM tickets WHERE event_id = {event} AND status IN ('valid', 'used')"
-        ))
-        .await?,
-        distinct_buyers: count(format!(
-            "SELECT COUNT(DISTINCT user_id) FROM purchases WHERE event_id = {event} AND status = 'paid'"
-        ))
-        .await?,
-    };
-    store.close().await;
-    Ok((oversold, sold))
 }
 
 /// The server's resident memory at one moment, from `/proc/PID/status`.

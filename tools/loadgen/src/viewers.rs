@@ -10,7 +10,8 @@
 //! response the delta with its seats arrived.
 
 use crate::report::{percentiles, Percentiles};
-use serde::{Deserialize, Serialize};
+use app::types::{LiveMessage, SeatId, SeatStatus};
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,11 +24,11 @@ use tokio::sync::{watch, Semaphore};
 /// the k-th delta showing a seat `held` belongs to the k-th hold of it.
 #[derive(Default)]
 pub struct HoldClock {
-    held_at: Mutex<HashMap<i64, Vec<Instant>>>,
+    held_at: Mutex<HashMap<SeatId, Vec<Instant>>>,
 }
 
 impl HoldClock {
-    pub fn held(&self, seats: impl IntoIterator<Item = i64>, at: Instant) {
+    pub fn held(&self, seats: impl IntoIterator<Item = SeatId>, at: Instant) {
         let mut map = self.held_at.lock().unwrap_or_else(|p| p.into_inner());
         for seat in seats {
             map.entry(seat).or_default().push(at);
@@ -38,7 +39,7 @@ impl HoldClock {
 pub struct ViewerConfig {
     /// `host:port` of the server.
     pub addr: String,
-    pub event: i64,
+    pub event: app::types::EventId,
     pub count: usize,
     pub measure: usize,
     pub connect_concurrency: usize,
@@ -195,7 +196,7 @@ struct Tally {
     delays_us: Vec<u64>,
     before_response: u64,
     /// `held` deltas seen per seat (measuring viewers).
-    seen_held: HashMap<i64, usize>,
+    seen_held: HashMap<SeatId, usize>,
     /// Set by a second snapshot: deltas were skipped, so the count per
     /// seat no longer lines up with the holds and measuring stops.
     resynced: bool,
@@ -390,21 +391,6 @@ struct Socket {
     first_message_len: u64,
 }
 
-#[derive(Deserialize)]
-struct Incoming<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    #[serde(default, borrow)]
-    changes: Vec<Change<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Change<'a> {
-    seat_id: i64,
-    #[serde(borrow)]
-    status: &'a str,
-}
-
 impl Socket {
     async fn read_more(&mut self) -> std::io::Result<usize> {
         self.buf.reserve(READ_CHUNK);
@@ -505,16 +491,16 @@ impl Socket {
 /// every seat it shows newly held.
 fn measure(message: &[u8], clock: &HoldClock, tally: &mut Tally) -> Result<(), String> {
     let arrived = Instant::now();
-    let incoming: Incoming = serde_json::from_slice(message).map_err(|e| e.to_string())?;
-    match incoming.kind {
-        "snapshot" => {
+    let incoming: LiveMessage = serde_json::from_slice(message).map_err(|e| e.to_string())?;
+    match incoming {
+        LiveMessage::Snapshot { .. } => {
             tally.snapshots += 1;
             tally.resynced = tally.snapshots > 1;
         }
-        "delta" if tally.resynced => {}
-        "delta" => {
+        LiveMessage::Delta { .. } if tally.resynced => {}
+        LiveMessage::Delta { changes, .. } => {
             let held_at = clock.held_at.lock().unwrap_or_else(|p| p.into_inner());
-            for change in incoming.changes.iter().filter(|c| c.status == "held") {
+            for change in changes.iter().filter(|c| c.status == SeatStatus::Held) {
                 let seen = tally.seen_held.entry(change.seat_id).or_default();
                 let hold = *seen;
                 *seen += 1;
@@ -532,7 +518,6 @@ fn measure(message: &[u8], clock: &HoldClock, tally: &mut Tally) -> Result<(), S
                 }
             }
         }
-        other => return Err(format!("unknown message type {other}")),
     }
     Ok(())
 }
@@ -569,7 +554,7 @@ mod tests {
     #[test]
     fn a_delta_records_the_delay_of_each_seat_held() {
         let clock = HoldClock::default();
-        clock.held([7], Instant::now());
+        clock.held([SeatId(7)], Instant::now());
         let mut tally = Tally::default();
         let delta = br#"{"type":"delta","prev_version":1,"version":2,"changes":[{"seat_id":7,"status":"held"},{"seat_id":8,"status":"held"},{"seat_id":9,"status":"available"}]}"#;
         measure(delta, &clock, &mut tally).expect("delta");
@@ -577,7 +562,7 @@ mod tests {
         assert_eq!(tally.before_response, 1, "seat 8's response had not come");
         // Seat 7 held a second time: measured from its second response.
         std::thread::sleep(Duration::from_millis(20));
-        clock.held([7], Instant::now());
+        clock.held([SeatId(7)], Instant::now());
         let again = br#"{"type":"delta","prev_version":2,"version":3,"changes":[{"seat_id":7,"status":"held"}]}"#;
         measure(again, &clock, &mut tally).expect("delta");
         assert!(tally.delays_us[2] < 20_000, "{:?}", tally.delays_us);
