@@ -30,8 +30,8 @@ impl LiveFormat {
         match self {
             Self::Json => "",
             Self::Compact => {
-                " (a server without the compact live format answers 404: \
-                 try --live-format json)"
+                " (a server without the compact live format answers 404 or \
+                 JSON: try --live-format json)"
             }
         }
     }
@@ -57,6 +57,18 @@ impl LiveFormat {
     /// Whether [`Self::is_snapshot`] can tell for this format.
     pub fn tells_snapshots(self) -> bool {
         self.is_snapshot(b"").is_some()
+    }
+
+    /// Refuses a channel that answered in another format than asked: a
+    /// server without the compact format may ignore `?format=compact` and
+    /// send JSON, which must not be reported as compact.
+    pub fn check_served(self, first_message: &[u8]) -> Result<(), String> {
+        match self {
+            Self::Compact if Self::Json.is_snapshot(first_message) == Some(true) => {
+                Err("the server sent JSON messages: it does not offer the compact format".into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// How many bytes [`Self::is_snapshot`] needs.
@@ -97,5 +109,7 @@ mod tests {
         );
         assert!(LiveFormat::Json.decode(br#"{"type":"gossip"}"#).is_err());
         assert!(!LiveFormat::Compact.decodable());
+        assert!(LiveFormat::Compact.check_served(snapshot).is_err());
+        assert!(LiveFormat::Json.check_served(snapshot).is_ok());
     }
 }

@@ -193,8 +193,7 @@ async fn connect_viewers(
     }
     if !args.live_format.decodable() && args.measure_viewers > 0 {
         eprintln!(
-            "loadgen: --live-format {:?}: no delta delays (loadgen counts this format's frames and bytes only)",
-            args.live_format
+            "loadgen: --live-format compact: no delta delays (loadgen counts this format's frames and bytes only)"
         );
     }
     let config = ViewerConfig {

@@ -127,11 +127,20 @@ pub async fn connect(config: ViewerConfig, clock: Arc<HoldClock>) -> Result<View
          Sec-WebSocket-Version: 13\r\n\r\n",
         config.addr
     ));
-    if let Err(error) = open(&config.addr, &request).await {
-        return Err(format!(
-            "a viewer could not open {path}: {error}{}",
-            config.format.refusal_hint()
-        ));
+    let probe = async {
+        let mut socket = open(&config.addr, &request).await?;
+        let prefix = first_message_prefix(&mut socket).await?;
+        config.format.check_served(&prefix)
+    };
+    match tokio::time::timeout(SNAPSHOT_WITHIN, probe).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            return Err(format!(
+                "a viewer could not open {path}: {error}{}",
+                config.format.refusal_hint()
+            ))
+        }
+        Err(_) => return Err(format!("no snapshot from {path} in time")),
     }
     let totals = Arc::new(Totals::default());
     let (stop, stopped) = watch::channel(false);
@@ -360,6 +369,23 @@ async fn open(addr: &str, request: &str) -> Result<Socket, String> {
         first_message_wire: 0,
         upgrade_len: head_end as u64,
     })
+}
+
+/// The first bytes of the first message, enough to tell its format.
+async fn first_message_prefix(socket: &mut Socket) -> Result<Vec<u8>, String> {
+    loop {
+        if let Some(header) = parse_header(&socket.buf)? {
+            let want = usize::try_from(header.payload)
+                .unwrap_or(usize::MAX)
+                .min(LiveFormat::SNAPSHOT_PREFIX);
+            if let Some(prefix) = socket.buf.get(header.len..header.len + want) {
+                return Ok(prefix.to_vec());
+            }
+        }
+        if socket.read_more().await.map_err(|e| e.to_string())? == 0 {
+            return Err("closed before the first message".into());
+        }
+    }
 }
 
 const READ_CHUNK: usize = 16 * 1024;
