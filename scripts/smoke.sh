@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Loadgen smoke run (a few seconds): an onsale against the release server on
 # a fresh SQLite database, failing only on correctness (an oversold seat read
-# back from the database, an unexpected 5xx, or a live viewer that never got
-# its snapshot), never on speed.
+# back from the database, an unexpected 5xx, a reply that does not read as
+# the API's types, or a live viewer that never got its snapshot), never on
+# speed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cargo build --release -p server --bin loadgen
+cargo build --release -p loadgen
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
 WORK="$(mktemp -d /tmp/tessera-smoke.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -28,3 +29,6 @@ target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duratio
 echo "--- buyers asking for best available seats and paying ---"
 target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 3 --mode buy \
   --best-available --database-url "$DB" --check
+echo "--- buyers holding and releasing on a schedule (--hold-rate) ---"
+target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 16 --duration-secs 2 --mode hold \
+  --hold-rate 200 --database-url "$DB" --check

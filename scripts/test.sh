@@ -20,12 +20,12 @@ scripts/setup-toolchain.sh
 step "format"
 cargo fmt --all -- --check
 
-step "lint (server + shared crate + Stripe stand-in + crash test, and the browser bundle for wasm)"
-cargo clippy -p app -p server -p stripe-stand-in -p crashtest --all-targets -- -D warnings
+step "lint (server + shared crate + Stripe stand-in + crash test + loadgen, and the browser bundle for wasm)"
+cargo clippy -p app -p server -p stripe-stand-in -p crashtest -p loadgen --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
-timeout 1800 cargo test -p app -p server -p stripe-stand-in -p crashtest
+timeout 1800 cargo test -p app -p server -p stripe-stand-in -p crashtest -p loadgen
 
 step "the same tests on PostgreSQL"
 timeout 1800 scripts/with-postgres.sh cargo test -p app -p server

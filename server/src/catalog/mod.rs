@@ -4,6 +4,7 @@
 pub mod create;
 pub mod queries;
 pub mod routes;
+pub mod sales;
 
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;

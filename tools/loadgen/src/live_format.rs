@@ -1,0 +1,115 @@
+//! The live channel's message formats, as a viewer asks for and reads them.
+//! Everything a viewer needs to know about a format is here, so a new
+//! format is one more variant.
+
+use app::types::{EventId, LiveMessage};
+use clap::ValueEnum;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveFormat {
+    /// `GET /api/events/{id}/live`: one JSON object per seat.
+    Json,
+    /// `GET /api/events/{id}/live?format=compact`: statuses packed per
+    /// seat in layout order.
+    Compact,
+}
+
+impl LiveFormat {
+    /// Path and query of the live channel in this format.
+    pub fn path(self, event: EventId) -> String {
+        match self {
+            Self::Json => format!("/api/events/{event}/live"),
+            Self::Compact => format!("/api/events/{event}/live?format=compact"),
+        }
+    }
+
+    /// Why a refused upgrade may have been refused, for the error message.
+    pub fn refusal_hint(self) -> &'static str {
+        match self {
+            Self::Json => "",
+            Self::Compact => {
+                " (a server without the compact live format answers 404 or \
+                 JSON: try --live-format json)"
+            }
+        }
+    }
+
+    /// Whether loadgen can read this format's messages, which measuring
+    /// the delay of deltas needs. The compact layout is the server's to
+    /// define; until loadgen decodes it, compact viewers count frames and
+    /// bytes only.
+    pub fn decodable(self) -> bool {
+        matches!(self, Self::Json)
+    }
+
+    /// Whether a message starting with `prefix` is a snapshot; `None` if
+    /// this format cannot tell from the first bytes (or loadgen cannot).
+    /// Counting viewers look no further than this.
+    pub fn is_snapshot(self, prefix: &[u8]) -> Option<bool> {
+        match self {
+            Self::Json => Some(prefix.starts_with(br#"{"type":"snapshot""#)),
+            Self::Compact => None,
+        }
+    }
+
+    /// Whether [`Self::is_snapshot`] can tell for this format.
+    pub fn tells_snapshots(self) -> bool {
+        self.is_snapshot(b"").is_some()
+    }
+
+    /// Refuses a channel that answered in another format than asked: a
+    /// server without the compact format may ignore `?format=compact` and
+    /// send JSON, which must not be reported as compact.
+    pub fn check_served(self, first_message: &[u8]) -> Result<(), String> {
+        match self {
+            Self::Compact if Self::Json.is_snapshot(first_message) == Some(true) => {
+                Err("the server sent JSON messages: it does not offer the compact format".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How many bytes [`Self::is_snapshot`] needs.
+    pub const SNAPSHOT_PREFIX: usize = 24;
+
+    /// A whole message, for a measuring viewer (decodable formats only).
+    pub fn decode(self, message: &[u8]) -> Result<LiveMessage, String> {
+        match self {
+            Self::Json => serde_json::from_slice(message).map_err(|e| e.to_string()),
+            Self::Compact => Err("compact messages are not decoded by loadgen".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_format_has_its_path_and_json_is_read_typed() {
+        assert_eq!(LiveFormat::Json.path(EventId(5)), "/api/events/5/live");
+        assert_eq!(
+            LiveFormat::Compact.path(EventId(5)),
+            "/api/events/5/live?format=compact"
+        );
+        let snapshot = br#"{"type":"snapshot","version":3,"seats":[]}"#;
+        assert_eq!(LiveFormat::Json.is_snapshot(snapshot), Some(true));
+        assert_eq!(
+            LiveFormat::Json.is_snapshot(br#"{"type":"delta","prev_version":1"#),
+            Some(false)
+        );
+        assert_eq!(
+            LiveFormat::Json.decode(snapshot),
+            Ok(LiveMessage::Snapshot {
+                version: 3,
+                seats: vec![]
+            })
+        );
+        assert!(LiveFormat::Json.decode(br#"{"type":"gossip"}"#).is_err());
+        assert!(!LiveFormat::Compact.decodable());
+        assert!(LiveFormat::Compact.check_served(snapshot).is_err());
+        assert!(LiveFormat::Json.check_served(snapshot).is_ok());
+    }
+}
