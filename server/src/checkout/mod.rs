@@ -24,6 +24,7 @@ use crate::accounts::{Account, Accounts};
 use crate::error::store_error_to_api;
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
+use crate::inventory::writer::purchases::TakeOver;
 use crate::payments::{Confirmation, PaymentGateway, PaymentToken};
 use crate::store::Store;
 use crate::tickets::codes::TicketSigner;
@@ -259,7 +260,13 @@ impl Checkout {
         if PurchaseStatus::parse(&existing.status) != Some(PurchaseStatus::Pending) {
             return Ok(None);
         }
-        store::take_over(&self.seats, existing, self.timing()).await
+        self.seats
+            .take_over(TakeOver {
+                purchase_id: existing.id,
+                event_id: existing.event_id,
+                timing: self.timing(),
+            })
+            .await
     }
 
     /// Checks how the buyer wants to pay, before anything is recorded.

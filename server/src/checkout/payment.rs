@@ -3,12 +3,13 @@
 //! sell, settle `failed`, or refund a payment whose purchase could not be
 //! sold. The reconciler acts on outcomes through the same functions.
 
-use super::store::{self, Completion, Failure, PurchaseRow};
+use super::store::{self, Completion, PurchaseRow};
 use super::{
     declined, hold_lost, outcome_unknown, processing_error, Checkout, FAILURE_DECLINED,
     FAILURE_HOLD_LOST, FAILURE_PROCESSING,
 };
 use crate::error::store_error_to_api;
+use crate::inventory::writer::purchases::{FailPurchase, RecordPayment, Sell};
 use crate::payments::{Confirmation, Intent, IntentRequest, Outcome, PaymentError};
 use app::error::{ApiError, ErrorCode};
 use app::types::{PurchaseStatus, PurchaseView};
@@ -107,9 +108,28 @@ impl Checkout {
                 return Err(processing_error());
             }
         };
-        let recorded =
-            store::record_intent(&self.seats, purchase, &intent.id, self.timing()).await?;
+        let recorded = self.record_intent(purchase, &intent.id).await?;
         Ok(recorded.then_some(intent))
+    }
+
+    /// Records the payment's id on a pending purchase before the payment is
+    /// confirmed: from then on its outcome can always be looked up by id.
+    /// The confirmation about to start is a charge in flight, so the
+    /// reconciler's next look moves past it. `false` if the purchase is no
+    /// longer pending.
+    pub(super) async fn record_intent(
+        &self,
+        purchase: &PurchaseRow,
+        intent_id: &str,
+    ) -> Result<bool, ApiError> {
+        self.seats
+            .record_payment(RecordPayment {
+                purchase_id: purchase.id,
+                event_id: purchase.event_id,
+                intent_id: intent_id.to_string(),
+                timing: self.timing(),
+            })
+            .await
     }
 
     /// Acts on what the processor said about a purchase's payment.
@@ -167,12 +187,32 @@ impl Checkout {
         reason: &str,
         watch_until: Option<i64>,
     ) -> Result<bool, ApiError> {
-        let failure = Failure {
-            reason,
-            attempt: None,
-            watch_until,
-        };
-        store::settle_failed(&self.seats, purchase, failure, self.clock.now()).await
+        self.settle_failed(purchase, reason, None, watch_until)
+            .await
+    }
+
+    /// Settles a pending purchase `failed` — only if no retry took it over
+    /// since `attempt` was read, when given — and gives the hold back the
+    /// expiry it had before the attempt (the payment grace covers a charge
+    /// in flight only). `false` if it was no longer pending (or was taken
+    /// over). `watch_until`: its payment could still succeed late, and the
+    /// reconciler watches it until then.
+    pub(super) async fn settle_failed(
+        &self,
+        purchase: &PurchaseRow,
+        reason: &str,
+        attempt: Option<i64>,
+        watch_until: Option<i64>,
+    ) -> Result<bool, ApiError> {
+        self.seats
+            .fail(FailPurchase {
+                purchase: purchase.clone(),
+                reason: reason.to_string(),
+                attempt,
+                watch_until,
+                now: self.clock.now(),
+            })
+            .await
     }
 
     /// After a successful payment: sell the seats; or, if the hold lost
@@ -183,8 +223,16 @@ impl Checkout {
         intent_id: &str,
     ) -> Result<PurchaseView, ApiError> {
         let now = self.clock.now();
-        let completion =
-            store::complete_purchase(&self.seats, &purchase, intent_id, &self.signer, now).await?;
+        // Purchase `paid`, seats `sold`, tickets `valid`, in one transaction.
+        let completion = self
+            .seats
+            .sell(Sell {
+                purchase: purchase.clone(),
+                intent_id: intent_id.to_string(),
+                signer: self.signer.clone(),
+                now,
+            })
+            .await?;
         match completion {
             Completion::Sold => self.view(purchase.id).await,
             Completion::SeatsLost => {

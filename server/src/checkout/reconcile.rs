@@ -26,7 +26,7 @@
 
 use super::payment::{failure_of, intent_request};
 use super::refund::Refunded;
-use super::store::{self, Failure, PurchaseRow};
+use super::store::{self, PurchaseRow};
 use super::{Checkout, FAILURE_PROCESSING};
 use crate::error::store_error_to_api;
 use crate::payments::{Intent, Outcome, PaymentError};
@@ -124,9 +124,7 @@ impl Checkout {
                     .call(self.gateway.create_intent(&intent_request(purchase)))
                     .await;
                 if let Ok(intent) = &replayed {
-                    let recorded =
-                        store::record_intent(&self.seats, purchase, &intent.id, self.timing())
-                            .await;
+                    let recorded = self.record_intent(purchase, &intent.id).await;
                     if !matches!(recorded, Ok(true)) {
                         return None;
                     }
@@ -154,12 +152,8 @@ impl Checkout {
         let Some(intent) = self.payment_of(purchase).await else {
             return Ok(Step::Later);
         };
-        let guess = |reason, watch_until| Failure {
-            reason,
-            // Only if no retry took it over since it was read.
-            attempt: Some(purchase.attempt),
-            watch_until,
-        };
+        // Settled only if no retry took it over since it was read.
+        let attempt = Some(purchase.attempt);
         let now = self.clock.now();
         match intent.outcome() {
             Outcome::Charged => match self.sell_or_refund(purchase.clone(), &intent.id).await {
@@ -176,15 +170,17 @@ impl Checkout {
             },
             Outcome::Processing => Ok(Step::Later),
             Outcome::Failed(error) => {
-                store::settle_failed(&self.seats, purchase, guess(failure_of(&error), None), now)
+                self.settle_failed(purchase, failure_of(&error), attempt, None)
                     .await?;
                 tracing::info!(purchase = purchase.id, "reconciled: not charged");
                 Ok(Step::Done)
             }
             Outcome::Open => {
                 let watch = Some(now + self.late_payment_watch_ms);
-                let failure = guess(FAILURE_PROCESSING, watch);
-                if !store::settle_failed(&self.seats, purchase, failure, now).await? {
+                if !self
+                    .settle_failed(purchase, FAILURE_PROCESSING, attempt, watch)
+                    .await?
+                {
                     return Ok(Step::Done);
                 }
                 tracing::info!(

@@ -18,9 +18,7 @@ use crate::inventory::batcher::SeatWriter;
 use crate::inventory::writer::purchases::{self, Payer};
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
-use crate::tickets::codes::TicketSigner;
 use app::error::ApiError;
-use std::sync::Arc;
 
 pub use crate::inventory::writer::purchases::{
     BeginOutcome, Completion, PurchaseRow, Timing, PURCHASE_COLUMNS,
@@ -120,24 +118,6 @@ pub async fn begin_purchase(
     }
 }
 
-/// A retry takes a pending purchase over: a new attempt number and a fresh
-/// reconciliation time, so the reconciler leaves alone a purchase whose
-/// charge is in flight again, and the payment grace for that charge.
-/// `None` if it is no longer pending.
-pub async fn take_over(
-    seats: &SeatWriter,
-    purchase: &PurchaseRow,
-    timing: Timing,
-) -> Result<Option<PurchaseRow>, ApiError> {
-    seats
-        .take_over(purchases::TakeOver {
-            purchase_id: purchase.id,
-            event_id: purchase.event_id,
-            timing,
-        })
-        .await
-}
-
 /// Remembers the processor customer a purchase's payment is made for,
 /// before the payment is created (a replay must send the same).
 pub async fn set_customer(
@@ -154,80 +134,6 @@ pub async fn set_customer(
     .await
     .map(|_| ()))?;
     Ok(())
-}
-
-/// Records the payment's id on a pending purchase before the payment is
-/// confirmed: from then on its outcome can always be looked up by id. The
-/// confirmation about to start is a charge in flight, so the reconciler's
-/// next look moves past it. `false` if the purchase is no longer pending
-/// (or, which should not happen, has another payment). Through the seat
-/// writer, so it shares a commit with the onsale's other writes.
-pub async fn record_intent(
-    seats: &SeatWriter,
-    purchase: &PurchaseRow,
-    intent_id: &str,
-    timing: Timing,
-) -> Result<bool, ApiError> {
-    seats
-        .record_payment(purchases::RecordPayment {
-            purchase_id: purchase.id,
-            event_id: purchase.event_id,
-            intent_id: intent_id.to_string(),
-            timing,
-        })
-        .await
-}
-
-/// Sells the hold's seats to a charged purchase: purchase `paid`, seats
-/// `sold`, tickets `valid`, in one transaction.
-pub async fn complete_purchase(
-    seats: &SeatWriter,
-    purchase: &PurchaseRow,
-    intent_id: &str,
-    signer: &Arc<TicketSigner>,
-    now: i64,
-) -> Result<Completion, ApiError> {
-    seats
-        .sell(purchases::Sell {
-            purchase: purchase.clone(),
-            intent_id: intent_id.to_string(),
-            signer: signer.clone(),
-            now,
-        })
-        .await
-}
-
-/// How a pending purchase is settled as `failed`.
-#[derive(Clone, Copy, Debug)]
-pub struct Failure<'a> {
-    pub reason: &'a str,
-    /// Settle only if no retry took it over since this attempt was read
-    /// (the reconciler's guesses); `None`: whatever the attempt (a
-    /// processor's definite answer).
-    pub attempt: Option<i64>,
-    /// Its payment could still succeed late: the reconciler watches it
-    /// until then.
-    pub watch_until: Option<i64>,
-}
-
-/// Settles a pending purchase as `failed`, and gives the hold back the
-/// expiry it had before the attempt (the payment grace covers a charge in
-/// flight only). `false` if it was no longer pending (or was taken over).
-pub async fn settle_failed(
-    seats: &SeatWriter,
-    purchase: &PurchaseRow,
-    failure: Failure<'_>,
-    now: i64,
-) -> Result<bool, ApiError> {
-    seats
-        .fail(purchases::FailPurchase {
-            purchase: purchase.clone(),
-            reason: failure.reason.to_string(),
-            attempt: failure.attempt,
-            watch_until: failure.watch_until,
-            now,
-        })
-        .await
 }
 
 /// Purchases the reconciler should look at now, soonest due first.
