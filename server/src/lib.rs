@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod gzip;
 pub mod inventory;
 pub mod live;
 pub mod net;

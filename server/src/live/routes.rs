@@ -7,6 +7,7 @@ use super::viewer::serve_viewer;
 use super::LiveHub;
 use crate::catalog::routes::parse_event_id;
 use crate::error::{ApiPath, HttpResult};
+use crate::gzip::accepts_gzip;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{LiveMessage, SeatMap};
@@ -73,44 +74,4 @@ pub async fn seat_map(
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     Ok(response)
-}
-
-/// `Accept-Encoding` names gzip (with a non-zero weight).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default();
-            let refused = parts.any(|param| {
-                param
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gzip_is_sent_only_to_clients_that_accept_it() {
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::ACCEPT_ENCODING, value.parse().expect("value"));
-            accepts_gzip(&headers)
-        };
-        assert!(with("gzip, deflate, br"));
-        assert!(with("br;q=1.0, GZIP;q=0.5"));
-        assert!(with("*"));
-        assert!(!with("gzip;q=0"));
-        assert!(!with("br, deflate"));
-        assert!(!accepts_gzip(&HeaderMap::new()));
-    }
 }

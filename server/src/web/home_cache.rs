@@ -4,6 +4,7 @@
 //! The page is kept gzipped too, so browsers (which all ask for gzip) are
 //! not served a fresh compression per request.
 
+use crate::gzip::{accepts_gzip, gzip, Compression};
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -38,35 +39,12 @@ struct CachedPage {
 
 impl CachedPage {
     fn new(html: Bytes) -> Self {
-        use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        // Writing to a Vec cannot fail; an empty result just means "serve plain".
-        let gzipped = encoder
-            .write_all(&html)
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default();
         Self {
             rendered_at: Instant::now(),
+            gzipped: gzip(&html, Compression::default()),
             html,
-            gzipped: Bytes::from(gzipped),
         }
     }
-}
-
-/// Whether the client accepts a gzip body (and did not refuse it with q=0).
-fn accepts_gzip(request: &Request) -> bool {
-    request
-        .headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|coding| {
-            let mut parts = coding.trim().split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            (name == "gzip" || name == "*") && !refused
-        })
 }
 
 impl HomeCache {
@@ -128,7 +106,7 @@ pub async fn serve_cached_home(
     if !cacheable {
         return next.run(request).await;
     }
-    let gzip = accepts_gzip(&request);
+    let gzip = accepts_gzip(request.headers());
     if let Some(page) = cache.fresh_page().await {
         return html_response(&page, "hit", gzip);
     }
@@ -170,22 +148,6 @@ pub async fn serve_cached_home(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn with_encoding(value: &str) -> Request {
-        Request::builder()
-            .header(header::ACCEPT_ENCODING, value)
-            .body(axum::body::Body::empty())
-            .expect("request")
-    }
-
-    #[test]
-    fn gzip_is_served_only_to_clients_that_accept_it() {
-        assert!(accepts_gzip(&with_encoding("gzip, deflate, br")));
-        assert!(accepts_gzip(&with_encoding("br;q=1.0, gzip;q=0.8")));
-        assert!(!accepts_gzip(&with_encoding("br")));
-        assert!(!accepts_gzip(&with_encoding("gzip;q=0")));
-        assert!(!accepts_gzip(&with_encoding("identity")));
-    }
 
     #[test]
     fn the_cached_page_keeps_a_gzipped_copy_that_decompresses_to_it() {
