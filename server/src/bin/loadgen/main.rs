@@ -10,9 +10,11 @@
 //! target/release/loadgen --event 5 --buyers 64 --mode buy --database-url sqlite://data/tessera.db
 //! target/release/loadgen --viewers 10000 --hold-rate 500 --mode hold --server-pid 1234
 //! target/release/loadgen --mode buy --best-available --until-sold-out --buyers 128
+//! target/release/loadgen --queue-visitors 50000 --duration-secs 60 --server-pid 1234
 //! ```
 
 mod buyers;
+mod queue;
 mod report;
 mod viewers;
 
@@ -92,6 +94,10 @@ pub struct Args {
     /// Also write the report here as JSON.
     #[arg(long)]
     json_out: Option<std::path::PathBuf>,
+    /// Run a queued onsale with this many waiting-room visitors instead
+    /// (joining over `--duration-secs`; see `queue.rs`).
+    #[arg(long)]
+    queue_visitors: Option<usize>,
     /// Fail (exit 1) on any oversell, unexpected 5xx, or viewer that never
     /// got its snapshot: the CI smoke check.
     #[arg(long)]
@@ -191,6 +197,9 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
         Some(event) => event,
         None => pick_event(&client, &args.base_url).await?,
     };
+    if let Some(visitors) = args.queue_visitors {
+        return queue::run(&args, event, visitors).await;
+    }
     let map: serde_json::Value = client
         .get(format!("{}/api/events/{event}/seats", args.base_url))
         .send()
