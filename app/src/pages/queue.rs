@@ -168,10 +168,9 @@ async fn run(
             countdown.set(onsale_in.map(|s| s - elapsed));
             sleep_ms(1_000).await;
         }
-        match client::call::<(), QueueStatus>("GET", &path, None, None).await {
-            Ok(Some(fresh)) => status = fresh,
-            // A lost answer: keep the last known place and ask again.
-            Ok(None) | Err(_) => {}
+        // A lost answer keeps the last known place until the next one.
+        if let Ok(Some(fresh)) = client::call::<(), QueueStatus>("GET", &path, None, None).await {
+            status = fresh;
         }
     }
 }

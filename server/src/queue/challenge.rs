@@ -113,7 +113,7 @@ fn letters(bytes: &[u8]) -> String {
 }
 
 fn from_letters(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |b: u8| (b'a'..=b'p').contains(&b).then(|| b - b'a');

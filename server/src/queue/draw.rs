@@ -59,7 +59,7 @@ pub fn order(seed: &[u8], public_ids: &[String]) -> Vec<String> {
 
 /// Parses a seed from its lowercase hex form.
 pub fn parse_seed(hex_seed: &str) -> Option<Vec<u8>> {
-    if hex_seed.len() % 2 != 0 {
+    if !hex_seed.len().is_multiple_of(2) {
         return None;
     }
     (0..hex_seed.len())

@@ -4,7 +4,7 @@
 
 use super::event_form::local_to_rfc3339;
 use crate::client;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::queue::{QueueSettings, QueueSettingsRequest};
 use leptos::prelude::*;
 
@@ -90,16 +90,14 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 let mut first = true;
                 while alive.load(std::sync::atomic::Ordering::Relaxed) {
-                    match client::call::<(), QueueSettings>("GET", &path, None, None).await {
-                        Ok(Some(settings)) => {
-                            if first {
-                                fields.fill(&settings);
-                            }
-                            figures.set(Some(settings));
+                    // No waiting room yet (404): the form keeps its defaults.
+                    if let Ok(Some(settings)) =
+                        client::call::<(), QueueSettings>("GET", &path, None, None).await
+                    {
+                        if first {
+                            fields.fill(&settings);
                         }
-                        // No waiting room yet: the form starts from defaults.
-                        Err(error) if error.code == ErrorCode::NotFound => {}
-                        _ => {}
+                        figures.set(Some(settings));
                     }
                     first = false;
                     sleep_ms(2_000).await;
