@@ -51,6 +51,9 @@ pub enum ErrorCode {
     /// 403: a state-changing request from another site (CSRF), or a role
     /// this account does not have.
     Forbidden,
+    /// 403: this event's onsale runs through a waiting room and the caller
+    /// has no valid admission: join the queue (`queue_url`) first.
+    QueueRequired,
     /// 409: an account with this email already exists.
     EmailTaken,
     /// 409: the change would leave no enabled admin account.
@@ -87,7 +90,7 @@ impl ErrorCode {
             | Self::EmailTaken
             | Self::LastAdmin => 409,
             Self::Unauthenticated | Self::InvalidCredentials => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::QueueRequired => 403,
             Self::PaymentDeclined => 402,
             Self::Validation
             | Self::TicketLimitExceeded
@@ -113,6 +116,10 @@ pub struct ApiError {
     /// the `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// With `queue_required`: where to join the event's queue (the API
+    /// call; the page is the same path without `/api`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_url: Option<String>,
 }
 
 impl ApiError {
@@ -122,6 +129,7 @@ impl ApiError {
             message: message.into(),
             seat_ids: None,
             retry_after_seconds: None,
+            queue_url: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -139,6 +147,7 @@ impl ApiError {
             message: "some of those seats were just taken; pick others".into(),
             seat_ids: Some(seat_ids),
             retry_after_seconds: None,
+            queue_url: None,
         }
     }
     /// 429 `rate_limited`: retry after `wait` (rounded up to whole seconds,
@@ -148,6 +157,17 @@ impl ApiError {
         Self {
             retry_after_seconds: Some(seconds.max(1)),
             ..Self::new(ErrorCode::RateLimited, message)
+        }
+    }
+    /// 403 `queue_required` for event `event_id`.
+    pub fn queue_required(event_id: crate::types::EventId) -> Self {
+        Self {
+            queue_url: Some(format!("/api/events/{event_id}/queue")),
+            ..Self::new(
+                ErrorCode::QueueRequired,
+                "this onsale runs through a waiting room: join the queue, and hold seats once \
+                 it is your turn",
+            )
         }
     }
     pub fn unauthenticated() -> Self {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod pages;
+pub mod queue;
 pub mod staff;
 pub mod types;
 
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                     // Async: the status (404 for an unknown event) is known before the
                     // first byte is sent.
                     <Route path=path!("/events/:id") view=pages::event::EventPage ssr=SsrMode::Async/>
+                    <Route path=path!("/events/:id/queue") view=pages::queue::QueuePage/>
                     <Route path=path!("/checkout/:hold_id") view=pages::checkout::CheckoutPage/>
                     <Route path=path!("/account") view=pages::account::AccountPage/>
                     <Route path=path!("/account/confirm") view=pages::confirm_email::ConfirmEmailPage/>

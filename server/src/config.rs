@@ -13,6 +13,8 @@ use std::num::NonZeroU32;
 const HOLDS_PER_MINUTE: NonZeroU32 = non_zero(120);
 const SESSIONS_PER_MINUTE: NonZeroU32 = non_zero(60);
 const REGISTRATIONS_PER_HOUR: NonZeroU32 = non_zero(20);
+/// A campus or office NAT of fans joining one onsale, at a minute.
+const QUEUE_JOINS_PER_MINUTE: NonZeroU32 = non_zero(60);
 
 const fn non_zero(n: u32) -> NonZeroU32 {
     match NonZeroU32::new(n) {
@@ -68,6 +70,16 @@ pub struct Config {
     /// turns the sweeper off (lazy reclaim still frees expired seats).
     #[arg(long, env = "TESSERA_SWEEP_MS", default_value_t = 500)]
     pub sweep_every_ms: u64,
+
+    /// How often each server runs the waiting rooms' admission step (the
+    /// draw at the onsale, admissions at each event's pace, expiries), in
+    /// milliseconds; 0 turns it off. Several servers may all run it.
+    #[arg(long, env = "TESSERA_QUEUE_TICK_MS", default_value_t = 1000)]
+    pub queue_tick_ms: u64,
+
+    /// New waiting-room joins one client address may make per minute.
+    #[arg(long, env = "TESSERA_ADDRESS_QUEUE_JOINS_PER_MINUTE", default_value_t = QUEUE_JOINS_PER_MINUTE)]
+    pub address_queue_joins_per_minute: NonZeroU32,
 
     /// How often the reconciler settles what a crash or a lost reply left
     /// open (pending purchases, unfinished refunds, late payments), in
@@ -223,6 +235,11 @@ impl fmt::Debug for Config {
             .field("demo_hold_seconds", &self.demo_hold_seconds)
             .field("home_cache_seconds", &self.home_cache_seconds)
             .field("sweep_every_ms", &self.sweep_every_ms)
+            .field("queue_tick_ms", &self.queue_tick_ms)
+            .field(
+                "address_queue_joins_per_minute",
+                &self.address_queue_joins_per_minute,
+            )
             .field("reconcile_every_secs", &self.reconcile_every_secs)
             .field("processor_timeout_secs", &self.processor_timeout_secs)
             .field("reconcile_after_secs", &self.reconcile_after_secs)
@@ -312,6 +329,8 @@ impl Config {
             demo_hold_seconds: 300,
             home_cache_seconds: 60,
             sweep_every_ms: 0,
+            queue_tick_ms: 0,
+            address_queue_joins_per_minute: QUEUE_JOINS_PER_MINUTE,
             reconcile_every_secs: 0,
             processor_timeout_secs: 30,
             reconcile_after_secs: 60,
@@ -338,6 +357,12 @@ impl Config {
             max_connections: 25_000,
             live_send_timeout_secs: 10,
         }
+    }
+
+    /// New queue joins per address and minute; `None` when per-address
+    /// limits are off.
+    pub fn queue_joins_per_minute(&self) -> Option<NonZeroU32> {
+        (self.client_limits == Switch::On).then_some(self.address_queue_joins_per_minute)
     }
 
     /// The per-address limits as configured.

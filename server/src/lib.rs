@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod live;
 pub mod net;
 pub mod payments;
+pub mod queue;
 pub mod session;
 pub mod staff;
 pub mod state;

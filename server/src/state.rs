@@ -6,6 +6,7 @@ use crate::checkout::Checkout;
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
 use crate::net::ClientLimits;
+use crate::queue::Queue;
 use crate::staff::Staff;
 use crate::store::Store;
 use crate::tickets::codes::TicketSigner;
@@ -27,4 +28,5 @@ pub struct AppState {
     pub staff: Staff,
     pub ticket_signer: Arc<TicketSigner>,
     pub client_limits: ClientLimits,
+    pub queue: Queue,
 }

@@ -90,6 +90,7 @@ fn EventDetails(event: EventDetail) -> impl IntoView {
                 "Up to "{max_tickets}" tickets per buyer. Seats you pick are held for you for "
                 {hold_minutes}" minutes while you pay."
             </p>
+            <crate::pages::queue::QueueNotice event_id=event.id/>
             <SeatPicker event_id=event.id max_tickets/>
         </article>
     }

@@ -7,5 +7,6 @@ pub mod event;
 pub mod home;
 pub mod my_tickets;
 pub mod not_found;
+pub mod queue;
 pub mod seat_map;
 pub mod staff;

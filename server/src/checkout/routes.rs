@@ -3,6 +3,7 @@
 use super::Checkout;
 use crate::accounts::routes::MaybeSignedIn;
 use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
+use crate::queue::Queue;
 use crate::state::AppState;
 use app::error::ErrorBody;
 use app::types::{HoldId, PurchaseId, PurchaseRequest, PurchaseView};
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
     ))]
 pub async fn purchase(
     State(checkout): State<Checkout>,
+    State(queue): State<Queue>,
     MaybeSignedIn { session, account }: MaybeSignedIn,
     headers: HeaderMap,
     ApiPath(hold_id): ApiPath<String>,
@@ -55,6 +57,7 @@ pub async fn purchase(
     let view = checkout
         .purchase(hold_id, &session.key, account.as_ref(), key, request)
         .await?;
+    queue.hold_finished(hold_id).await;
     Ok(session.attach((StatusCode::CREATED, Json(view))))
 }
 

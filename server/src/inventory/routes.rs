@@ -5,6 +5,7 @@ use crate::accounts::routes::MaybeSignedIn;
 use crate::catalog::routes::parse_event_id;
 use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
 use crate::net::ClientAddr;
+use crate::queue::Queue;
 use crate::session::BuyerSession;
 use crate::state::AppState;
 use app::error::ErrorBody;
@@ -33,18 +34,23 @@ pub fn router() -> Router<AppState> {
         (status = 201, body = HoldView),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "queue_required: the event runs a waiting room and the caller has no valid admission (queue_url says where to join)"),
         (status = 409, body = ErrorBody, description = "seats_unavailable (lists seat_ids) or not_on_sale"),
         (status = 422, body = ErrorBody, description = "ticket_limit_exceeded, or invalid input"),
         (status = 429, body = ErrorBody, description = "rate_limited: this address holds its cap of seats for the event, or starts holds or sessions too fast (Retry-After)"),
     ))]
 pub async fn create_hold(
     State(inventory): State<Inventory>,
+    State(queue): State<Queue>,
     MaybeSignedIn { session, account }: MaybeSignedIn,
     client: ClientAddr,
     ApiPath(event_id): ApiPath<String>,
     ApiJson(request): ApiJson<HoldRequest>,
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&event_id)?;
+    queue
+        .require_admission(event_id, &session.key, account.as_ref().map(|a| a.id))
+        .await?;
     let holder = Holder {
         session_id: &session.key,
         new_session: session.is_new,
@@ -83,15 +89,13 @@ pub async fn get_hold(
 ))]
 pub async fn release_hold(
     State(inventory): State<Inventory>,
+    State(queue): State<Queue>,
     session: BuyerSession,
     ApiPath(hold_id): ApiPath<String>,
 ) -> HttpResult<StatusCode> {
-    inventory
-        .release(
-            parse_path_id(&hold_id, HoldId::parse, "a hold")?,
-            &session.key,
-        )
-        .await?;
+    let hold_id = parse_path_id(&hold_id, HoldId::parse, "a hold")?;
+    inventory.release(hold_id, &session.key).await?;
+    queue.hold_finished(hold_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -18,6 +18,7 @@ use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::unconfigured::Unconfigured;
 use crate::payments::PaymentGateway;
+use crate::queue::{self, Queue};
 use crate::session::SessionKey;
 use crate::staff::{self, Staff};
 use crate::state::AppState;
@@ -128,6 +129,12 @@ pub async fn build_app_with_gateway(
         clock.clone(),
         ticket_signer.clone(),
     );
+    let queue = Queue::new(
+        store.clone(),
+        clock.clone(),
+        ticket_signer.derive_secret("tessera queue challenges v1"),
+        config.queue_joins_per_minute(),
+    );
     let live = LiveHub::new(
         store.clone(),
         catalog.clone(),
@@ -162,6 +169,7 @@ pub async fn build_app_with_gateway(
         accounts,
         ticket_signer,
         client_limits,
+        queue,
     };
     if seeded_demo {
         state
@@ -191,6 +199,12 @@ pub async fn build_app_with_gateway(
         checkout::spawn_reconciler(
             state.checkout.clone(),
             Duration::from_secs(config.reconcile_every_secs),
+        );
+    }
+    if config.queue_tick_ms > 0 {
+        queue::spawn_ticker(
+            state.queue.clone(),
+            Duration::from_millis(config.queue_tick_ms),
         );
     }
     state.live.spawn_pump();
@@ -230,6 +244,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(accounts::routes::router())
         .merge(tickets::router())
         .merge(staff::routes::router())
+        .merge(queue::routes::router())
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
@@ -305,6 +320,14 @@ fn page_routes() -> Vec<AxumRouteListing> {
         staff::routes::create_venue,
         staff::routes::create_event,
         staff::routes::update_event,
+        queue::routes::configure,
+        queue::routes::staff_settings,
+        queue::routes::pause,
+        queue::routes::resume,
+        queue::routes::join,
+        queue::routes::status,
+        queue::routes::draw_audit,
+        queue::routes::challenge,
     )
 )]
 pub struct ApiDoc;

@@ -75,6 +75,10 @@ pub struct Args {
     /// Also write the report here as JSON.
     #[arg(long)]
     pub json_out: Option<std::path::PathBuf>,
+    /// Run a queued onsale with this many waiting-room visitors instead
+    /// (joining over `--duration-secs`; see `queue.rs`).
+    #[arg(long)]
+    pub queue_visitors: Option<usize>,
     /// Fail (exit 1) on any oversell, unexpected 5xx, reply that does not
     /// read as the API's types, or viewer that never got its snapshot: the
     /// CI smoke check.
@@ -92,7 +96,9 @@ impl Args {
                     .into(),
             );
         }
-        if self.seats_per_hold == 0 || (self.buyers == 0 && self.viewers == 0) {
+        if self.seats_per_hold == 0
+            || (self.buyers == 0 && self.viewers == 0 && self.queue_visitors.is_none())
+        {
             return Err(
                 "--seats-per-hold must be at least 1, and --buyers or --viewers too".into(),
             );

@@ -11,9 +11,10 @@
 //! target/release/loadgen --event 5 --buyers 64 --mode buy --database-url sqlite://data/tessera.db
 //! target/release/loadgen --viewers 10000 --hold-rate 500 --mode hold --server-pid 1234
 //! target/release/loadgen --mode buy --best-available --until-sold-out --buyers 128
+//! target/release/loadgen --queue-visitors 50000 --duration-secs 60 --server-pid 1234
 //! ```
 //!
-//! Modules run one way: `main` → `report` → (`buyers`, `viewers`,
+//! Modules run one way: `main` → (`queue`, `report`) → (`buyers`, `viewers`,
 //! `database`, `memory`) → (`pacing`, `latency`, `hold_clock`,
 //! `live_format`, `args`). A new kind of buyer is a module beside `buyers`
 //! and a `--mode`.
@@ -26,6 +27,7 @@ mod latency;
 mod live_format;
 mod memory;
 mod pacing;
+mod queue;
 mod report;
 mod viewers;
 
@@ -111,6 +113,9 @@ async fn run() -> Result<bool, Error> {
         Some(event) => EventId(event),
         None => pick_event(&client, &args.base_url).await?,
     };
+    if let Some(visitors) = args.queue_visitors {
+        return queue::run(&args, event, visitors).await;
+    }
     let seats = available_seats(&client, &args.base_url, event).await?;
     eprintln!(
         "loadgen: event {event}, {} available seats, {} buyers, {} viewers, mode {:?}, open-file limit {fd_limit}",

@@ -154,6 +154,7 @@ fn EditEvent() -> impl IntoView {
                     </form>
                 }.into_any(),
             }}
+            <super::queue_panel::QueuePanel event_id=event_id()/>
         </section>
     }
 }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod dashboard;
 pub mod event_edit;
 pub mod event_form;
+pub mod queue_panel;
 pub mod scan;
 pub mod venue_form;
 

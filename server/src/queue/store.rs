@@ -1,0 +1,517 @@
+//! The waiting room's rows. Everything that moves the shared counters
+//! (positions given out, admitted through, the pace credit) runs in a write
+//! transaction that first locks the event's `event_queues` row, so several
+//! servers on one PostgreSQL share one queue and one pace. Joins before the
+//! draw only share that lock: they run side by side, and none can slip in
+//! while the draw orders the pre-queue.
+
+use super::admission::{self, Pace};
+use crate::on_pool;
+use crate::store::{BeginWrite, Store, StoreError};
+
+/// An event's waiting room: settings and shared counters.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Room {
+    pub event_id: i64,
+    pub enabled: bool,
+    pub opens_at: i64,
+    pub admit_per_minute: i64,
+    pub max_active: i64,
+    pub admission_ms: i64,
+    pub paused: bool,
+    pub require_account: bool,
+    pub pow_bits: i64,
+    pub seed: String,
+    pub seed_hash: String,
+    pub drawn_at: Option<i64>,
+    pub drawn_count: i64,
+    pub last_position: i64,
+    pub admitted_through: i64,
+    pub credit: i64,
+    pub paced_at: i64,
+}
+
+const ROOM_COLUMNS: &str = "event_id, enabled, opens_at, admit_per_minute, max_active, \
+    admission_ms, paused, require_account, pow_bits, seed, seed_hash, drawn_at, drawn_count, \
+    last_position, admitted_through, credit, paced_at";
+
+/// One place in the line.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Entry {
+    pub holder: String,
+    pub public_id: String,
+    pub position: Option<i64>,
+    pub state: String,
+    pub expires_at: Option<i64>,
+}
+
+const ENTRY_COLUMNS: &str = "holder, public_id, position, state, expires_at";
+
+/// Locks the room's row inside `$tx` and evaluates to it, if there is
+/// one (an update takes the row lock on PostgreSQL; SQLite's write
+/// transaction is exclusive anyway).
+macro_rules! lock_room {
+    ($tx:expr, $event_id:expr) => {{
+        let sql = format!(
+            "UPDATE event_queues SET paced_at = paced_at WHERE event_id = $1 \
+             RETURNING {ROOM_COLUMNS}"
+        );
+        sqlx::query_as::<_, Room>(&sql)
+            .bind($event_id)
+            .fetch_optional(&mut *$tx)
+            .await?
+    }};
+}
+
+/// Draws the pre-queue inside `$tx`, which holds the room's row lock:
+/// positions 1, 2, … in draw-key order (see [`super::draw`]).
+macro_rules! draw {
+    ($tx:expr, $room:expr, $now:expr) => {{
+        let drawn = sqlx::query(
+            "UPDATE queue_entries SET position = ranked.pos, drawn_position = ranked.pos \
+             FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY draw_key, public_id) AS pos \
+                   FROM queue_entries WHERE event_id = $1 AND position IS NULL) AS ranked \
+             WHERE queue_entries.id = ranked.id",
+        )
+        .bind($room.event_id)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected() as i64;
+        sqlx::query(
+            "UPDATE event_queues SET drawn_at = $2, drawn_count = $3, last_position = $3, \
+             credit = 0, paced_at = $2 WHERE event_id = $1",
+        )
+        .bind($room.event_id)
+        .bind($now)
+        .bind(drawn)
+        .execute(&mut *$tx)
+        .await?;
+        $room.drawn_at = Some($now);
+        $room.drawn_count = drawn;
+        $room.last_position = drawn;
+        $room.credit = 0;
+        $room.paced_at = $now;
+    }};
+}
+
+/// The settings staff choose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub enabled: bool,
+    pub opens_at: i64,
+    pub admit_per_minute: i64,
+    pub max_active: i64,
+    pub admission_ms: i64,
+    pub pow_bits: i64,
+    pub require_account: bool,
+}
+
+/// A new place: who holds it, its anonymous id and its draw key.
+#[derive(Clone, Debug)]
+pub struct NewEntry<'a> {
+    /// The name the place is taken under (the account when signed in).
+    pub holder: &'a str,
+    /// Every name the caller goes by: a place taken as a guest is kept
+    /// after signing in.
+    pub holders: &'a [String],
+    pub public_id: &'a str,
+    pub draw_key: i64,
+}
+
+#[derive(Clone, Debug)]
+pub enum JoinOutcome {
+    /// The room is off (or there is none).
+    NotQueued,
+    /// Before `opens_at`.
+    NotOpen {
+        opens_at: i64,
+    },
+    Placed(Entry),
+}
+
+/// Live figures for staff.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Figures {
+    pub waiting: i64,
+    pub active: i64,
+    pub admitted_last_minute: i64,
+}
+
+/// Saves an event's settings. The seed is drawn once, when the room is
+/// first set up, and never changes: its hash may already be published.
+pub async fn save_settings(
+    store: &Store,
+    event_id: i64,
+    settings: &Settings,
+    seed: &str,
+    seed_hash: &str,
+) -> Result<(), StoreError> {
+    on_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO event_queues (event_id, enabled, opens_at, admit_per_minute, max_active, \
+             admission_ms, pow_bits, require_account, seed, seed_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (event_id) DO UPDATE SET enabled = excluded.enabled, \
+             opens_at = excluded.opens_at, admit_per_minute = excluded.admit_per_minute, \
+             max_active = excluded.max_active, admission_ms = excluded.admission_ms, \
+             pow_bits = excluded.pow_bits, require_account = excluded.require_account",
+        )
+        .bind(event_id)
+        .bind(settings.enabled)
+        .bind(settings.opens_at)
+        .bind(settings.admit_per_minute)
+        .bind(settings.max_active)
+        .bind(settings.admission_ms)
+        .bind(settings.pow_bits)
+        .bind(settings.require_account)
+        .bind(seed)
+        .bind(seed_hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub async fn room(store: &Store, event_id: i64) -> Result<Option<Room>, StoreError> {
+    let sql = format!("SELECT {ROOM_COLUMNS} FROM event_queues WHERE event_id = $1");
+    Ok(on_pool!(store, pool => sqlx::query_as::<_, Room>(&sql)
+        .bind(event_id)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// All rooms that are on, for the admission ticker.
+pub async fn enabled_rooms(store: &Store) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<(i64,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT event_queues.event_id FROM event_queues \
+         JOIN events ON events.id = event_queues.event_id \
+         WHERE enabled = $1 AND events.starts_at > $2",
+    )
+    .bind(true)
+    .bind(crate::store::now_ms())
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+pub async fn set_paused(store: &Store, event_id: i64, paused: bool) -> Result<bool, StoreError> {
+    on_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let done = sqlx::query("UPDATE event_queues SET paused = $2 WHERE event_id = $1")
+            .bind(event_id)
+            .bind(paused)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    })
+}
+
+/// The caller's place, under any of its holder names.
+pub async fn entry(
+    store: &Store,
+    event_id: i64,
+    holders: &[String],
+) -> Result<Option<Entry>, StoreError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $1 AND holder IN ($2, $3) \
+         ORDER BY joined_at LIMIT 1"
+    );
+    let (first, second) = holder_pair(holders);
+    Ok(on_pool!(store, pool => sqlx::query_as::<_, Entry>(&sql)
+        .bind(event_id)
+        .bind(first)
+        .bind(second)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+fn holder_pair(holders: &[String]) -> (&str, &str) {
+    let first = holders.first().map(String::as_str).unwrap_or_default();
+    (first, holders.get(1).map(String::as_str).unwrap_or(first))
+}
+
+/// Whether one of `holders` is admitted to the event now.
+pub async fn admitted(
+    store: &Store,
+    event_id: i64,
+    holders: &[String],
+    now: i64,
+) -> Result<bool, StoreError> {
+    let (first, second) = holder_pair(holders);
+    let row: Option<(i64,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT event_id FROM queue_entries WHERE event_id = $1 AND holder IN ($2, $3) \
+         AND state = 'admitted' AND expires_at > $4 LIMIT 1",
+    )
+    .bind(event_id)
+    .bind(first)
+    .bind(second)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.is_some())
+}
+
+/// Takes a place, or returns the one the holder has. A holder whose
+/// admission ran out or was used rejoins at the back.
+pub async fn join(
+    store: &Store,
+    event_id: i64,
+    onsale_at: i64,
+    new: &NewEntry<'_>,
+    now: i64,
+) -> Result<JoinOutcome, StoreError> {
+    on_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        // Before the onsale the row is only shared (joins run side by side,
+        // the draw waits for them); after it, positions are handed out from
+        // its counter, so it is locked.
+        let room = if now < onsale_at {
+            let sql = format!(
+                "SELECT {ROOM_COLUMNS} FROM event_queues WHERE event_id = $1{}",
+                share_lock(store)
+            );
+            sqlx::query_as::<_, Room>(&sql).bind(event_id).fetch_optional(&mut *tx).await?
+        } else {
+            lock_room!(tx, event_id)
+        };
+        // A server whose clock is a little behind may find the draw done
+        // already: its newcomer then needs a position, so the lock.
+        let room = match room {
+            Some(room) if room.drawn_at.is_some() && now < onsale_at => {
+                lock_room!(tx, event_id)
+            }
+            room => room,
+        };
+        let Some(mut room) = room.filter(|room| room.enabled) else {
+            return Ok(JoinOutcome::NotQueued);
+        };
+        if now < room.opens_at {
+            return Ok(JoinOutcome::NotOpen { opens_at: room.opens_at });
+        }
+        if now >= onsale_at && room.drawn_at.is_none() {
+            draw!(tx, room, now);
+        }
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $1 \
+             AND holder IN ($2, $3) ORDER BY joined_at LIMIT 1"
+        );
+        let (first, second) = holder_pair(new.holders);
+        let existing = sqlx::query_as::<_, Entry>(&sql)
+            .bind(event_id)
+            .bind(first)
+            .bind(second)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let keeps_place = |entry: &Entry| {
+            entry.state == "waiting"
+                || (entry.state == "admitted" && entry.expires_at.is_some_and(|at| at > now))
+        };
+        if let Some(entry) = existing.as_ref().filter(|entry| keeps_place(entry)) {
+            return Ok(JoinOutcome::Placed(entry.clone()));
+        }
+        // After the draw a newcomer (or a rejoiner) goes to the back.
+        let position = match room.drawn_at {
+            Some(_) => {
+                let (last,): (i64,) = sqlx::query_as(
+                    "UPDATE event_queues SET last_position = last_position + 1 \
+                     WHERE event_id = $1 RETURNING last_position",
+                )
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                Some(last)
+            }
+            None => None,
+        };
+        let entry = match &existing {
+            // The entry keeps its public id and draw key: the published
+            // draw still names it.
+            Some(entry) => {
+                let sql = format!(
+                    "UPDATE queue_entries SET position = $3, state = 'waiting', \
+                     admitted_at = NULL, expires_at = NULL WHERE event_id = $1 AND holder = $2 \
+                     RETURNING {ENTRY_COLUMNS}"
+                );
+                sqlx::query_as::<_, Entry>(&sql)
+                    .bind(event_id)
+                    .bind(&entry.holder)
+                    .bind(position)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            // Two tabs joining at once: the second gets the first's place.
+            None => {
+                let sql = format!(
+                    "INSERT INTO queue_entries (event_id, holder, position, public_id, draw_key, \
+                     joined_at, state) VALUES ($1, $2, $3, $4, $5, $6, 'waiting') \
+                     ON CONFLICT (event_id, holder) DO UPDATE SET holder = excluded.holder \
+                     RETURNING {ENTRY_COLUMNS}"
+                );
+                sqlx::query_as::<_, Entry>(&sql)
+                    .bind(event_id)
+                    .bind(new.holder)
+                    .bind(position)
+                    .bind(new.public_id)
+                    .bind(new.draw_key)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(JoinOutcome::Placed(entry))
+    })
+}
+
+/// `FOR SHARE` where the dialect has row locks: SQLite's write transaction
+/// already excludes every other writer.
+fn share_lock(store: &Store) -> &'static str {
+    match store {
+        Store::Sqlite(_) => "",
+        Store::Postgres(_) => " FOR SHARE",
+    }
+}
+
+/// What one tick did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickOutcome {
+    pub drawn: bool,
+    pub expired: u64,
+    pub admitted: i64,
+}
+
+/// One step of the room: draws the pre-queue once the onsale has come,
+/// expires admissions that ran out, and admits the next in line as the
+/// pace and the active cap allow. Any server may run it at any time: the
+/// row lock makes the steps of all servers one sequence, and the pace is
+/// measured from the time the last step left off, not per call.
+pub async fn tick(
+    store: &Store,
+    event_id: i64,
+    onsale_at: i64,
+    now: i64,
+) -> Result<TickOutcome, StoreError> {
+    on_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let Some(mut room) = lock_room!(tx, event_id).filter(|room| room.enabled) else {
+            return Ok(TickOutcome::default());
+        };
+        let mut outcome = TickOutcome::default();
+        if now >= onsale_at && room.drawn_at.is_none() {
+            draw!(tx, room, now);
+            outcome.drawn = true;
+        }
+        outcome.expired = sqlx::query(
+            "UPDATE queue_entries SET state = 'expired' \
+             WHERE event_id = $1 AND state = 'admitted' AND expires_at <= $2",
+        )
+        .bind(event_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if room.drawn_at.is_some() {
+            let (active,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND state = 'admitted'",
+            )
+            .bind(event_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let pace = admission::pace(&room, active, now);
+            if pace.admit > 0 {
+                sqlx::query(
+                    "UPDATE queue_entries SET state = 'admitted', admitted_at = $2, \
+                     expires_at = $3 WHERE event_id = $1 AND state = 'waiting' \
+                     AND position > $4 AND position <= $5",
+                )
+                .bind(event_id)
+                .bind(now)
+                .bind(now + room.admission_ms)
+                .bind(room.admitted_through)
+                .bind(room.admitted_through + pace.admit)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let Pace { admit, credit } = pace;
+            sqlx::query(
+                "UPDATE event_queues SET admitted_through = admitted_through + $2, \
+                 credit = $3, paced_at = $4 WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .bind(admit)
+            .bind(credit)
+            .bind(now.max(room.paced_at))
+            .execute(&mut *tx)
+            .await?;
+            outcome.admitted = admit;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    })
+}
+
+/// A hold was bought or released: its buyer's admission to the hold's
+/// event is used up, and the slot goes to the next in line.
+pub async fn finish_hold(store: &Store, hold_id: i64) -> Result<u64, StoreError> {
+    on_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE queue_entries SET state = 'done' WHERE state = 'admitted' \
+             AND event_id = (SELECT event_id FROM holds WHERE id = $1) \
+             AND (holder = (SELECT 's:' || session_id FROM holds WHERE id = $1) \
+                  OR holder = (SELECT 'u:' || CAST(user_id AS TEXT) FROM holds WHERE id = $1))",
+        )
+        .bind(hold_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(done)
+    })
+}
+
+/// The event's onsale and start, if it exists.
+pub async fn event_times(store: &Store, event_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+    Ok(on_pool!(store, pool => sqlx::query_as(
+        "SELECT onsale_at, starts_at FROM events WHERE id = $1",
+    )
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await)?)
+}
+
+/// Live figures for the staff view.
+pub async fn figures(store: &Store, event_id: i64, now: i64) -> Result<Figures, StoreError> {
+    let (waiting, active, admitted_last_minute): (i64, i64, i64) = on_pool!(store, pool => sqlx::query_as(
+            "SELECT \
+               (SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND state = 'waiting'), \
+               (SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND state = 'admitted' \
+                  AND expires_at > $2), \
+               (SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND admitted_at > $3)",
+        )
+        .bind(event_id)
+        .bind(now)
+        .bind(now - 60_000)
+        .fetch_one(pool)
+        .await)?;
+    Ok(Figures {
+        waiting,
+        active,
+        admitted_last_minute,
+    })
+}
+
+/// The pre-queue's public ids in drawn order.
+pub async fn drawn_order(store: &Store, event_id: i64) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT public_id FROM queue_entries WHERE event_id = $1 \
+         AND drawn_position IS NOT NULL ORDER BY drawn_position",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
