@@ -26,6 +26,8 @@ pub enum ErrorCode {
     SeatsUnavailable,
     /// 409: the hold expired, was released or was already purchased.
     HoldNotActive,
+    /// 409: this hold was already extended once (a hold is extended at most once).
+    ExtensionUsed,
     /// 409: the event is not on sale (not yet, or it has started).
     NotOnSale,
     /// 422: the buyer would exceed the event's per-buyer ticket limit.
@@ -41,6 +43,9 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// 422: the request parsed but its values are not acceptable.
     Validation,
+    /// 422: a companion seat was asked for without a wheelchair space in
+    /// the same hold; it is sold only together with one.
+    CompanionSeatAlone,
     /// 401: this needs a signed-in account.
     Unauthenticated,
     /// 401: the email and password do not match an account (which of the
@@ -79,6 +84,7 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::SeatsUnavailable
             | Self::HoldNotActive
+            | Self::ExtensionUsed
             | Self::NotOnSale
             | Self::NotRefundable
             | Self::EmailTaken
@@ -87,6 +93,7 @@ impl ErrorCode {
             Self::Forbidden => 403,
             Self::PaymentDeclined => 402,
             Self::Validation
+            | Self::CompanionSeatAlone
             | Self::TicketLimitExceeded
             | Self::CardDataRefused
             | Self::NewPasswordRequired

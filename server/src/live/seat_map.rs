@@ -105,6 +105,26 @@ impl EventChannel {
     }
 }
 
+impl EventChannel {
+    /// The shown statuses (run-out holds available) as a compact snapshot.
+    pub fn compact_status_body(&self, layout_hash: &str) -> Bytes {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let statuses = (0..state.seats.len()).map(|at| shown_status(&state, at));
+        let frame = super::compact::snapshot_frame(state.version, layout_hash, statuses);
+        Bytes::from(frame)
+    }
+}
+
+/// A seat's status as reads show it: a run-out hold is available.
+fn shown_status(state: &SeatMapState, at: usize) -> SeatStatus {
+    let status = state.seats[at].status;
+    if status == SeatStatus::Held && state.expired.binary_search(&at).is_ok() {
+        SeatStatus::Available
+    } else {
+        status
+    }
+}
+
 /// Held seats whose hold ran out by `now` and that are not swept yet (the
 /// sweeper's own query, on the `(event_id, status, held_until)` index).
 async fn expired_holds(store: &Store, event_id: i64, now: i64) -> Result<Vec<i64>, StoreError> {
@@ -130,6 +150,8 @@ struct SeatOut<'a> {
     tier: &'a str,
     price_cents: i64,
     status: SeatStatus,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    features: &'a [app::layout::SeatFeature],
 }
 
 impl<'a> SeatOut<'a> {
@@ -144,6 +166,7 @@ impl<'a> SeatOut<'a> {
             tier: &seat.tier,
             price_cents: seat.price_cents,
             status,
+            features: &seat.features,
         }
     }
 }
@@ -155,16 +178,13 @@ fn serialise(state: &SeatMapState) -> Bytes {
     impl serde::Serialize for Seats<'_> {
         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             let state = self.0;
-            serializer.collect_seq(state.seats.iter().enumerate().map(|(at, seat)| {
-                let expired =
-                    seat.status == SeatStatus::Held && state.expired.binary_search(&at).is_ok();
-                let status = if expired {
-                    SeatStatus::Available
-                } else {
-                    seat.status
-                };
-                SeatOut::new(seat, status)
-            }))
+            serializer.collect_seq(
+                state
+                    .seats
+                    .iter()
+                    .enumerate()
+                    .map(|(at, seat)| SeatOut::new(seat, shown_status(state, at))),
+            )
         }
     }
     #[derive(serde::Serialize)]
@@ -180,14 +200,21 @@ fn serialise(state: &SeatMapState) -> Bytes {
     Bytes::from(serde_json::to_vec(&map).unwrap_or_default())
 }
 
+/// Gzip at the best level, for what is compressed once and served many
+/// times (an event's layout).
+pub(super) fn gzip_best(bytes: &[u8]) -> Bytes {
+    gzip(bytes, flate2::Compression::best())
+}
+
 /// Gzip at the fastest level: a stadium's map shrinks about tenfold in a
 /// few milliseconds, once per version.
 fn gzip_fast(bytes: &[u8]) -> Bytes {
+    gzip(bytes, flate2::Compression::fast())
+}
+
+fn gzip(bytes: &[u8], level: flate2::Compression) -> Bytes {
     use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 8),
-        flate2::Compression::fast(),
-    );
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), level);
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(bytes);
     Bytes::from(encoder.finish().unwrap_or_default())
@@ -211,6 +238,7 @@ mod tests {
             tier: "Standard".into(),
             price_cents: 4250,
             status: SeatStatus::Available,
+            features: Vec::new(),
         }
     }
 
