@@ -149,11 +149,20 @@ impl ViewBox {
         .within(home)
     }
 
-    /// Keeps the view's centre over `home`, so the plan cannot be lost.
+    /// Keeps the view inside `home` (centred on it when as large), so the
+    /// plan cannot be lost.
     fn within(self, home: &ViewBox) -> ViewBox {
+        let clamp = |centre: f64, half: f64, start: f64, size: f64| {
+            let (low, high) = (start + half, start + size - half);
+            if low <= high {
+                centre.clamp(low, high)
+            } else {
+                start + size / 2.0
+            }
+        };
         let (cx, cy) = self.centre();
-        let cx = cx.clamp(home.x, home.x + home.width);
-        let cy = cy.clamp(home.y, home.y + home.height);
+        let cx = clamp(cx, self.width / 2.0, home.x, home.width);
+        let cy = clamp(cy, self.height / 2.0, home.y, home.height);
         ViewBox {
             x: cx - self.width / 2.0,
             y: cy - self.height / 2.0,
@@ -231,7 +240,7 @@ mod tests {
         let moved = view.pan(10.0, -5.0, &home);
         assert_eq!((moved.x - view.x, moved.y - view.y), (10.0, -5.0));
         let far = view.pan(10_000.0, 10_000.0, &home);
-        assert_eq!(far.centre(), (100.0, 50.0));
+        assert_eq!(far.centre(), (75.0, 37.5), "stopped at the far corner");
     }
 
     #[test]
