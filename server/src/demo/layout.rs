@@ -81,10 +81,9 @@ pub fn mark_accessible(section: &mut SectionSpec, rows: usize, seats_per_row: us
 pub fn mark_restricted_view(section: &mut SectionSpec, seats_per_row: usize, per_end: usize) {
     for (i, seat) in section.seats.iter_mut().enumerate() {
         let place = i % seats_per_row.max(1);
-        if place < per_end || place + per_end >= seats_per_row {
-            if !seat.features.contains(&SeatFeature::RestrictedView) {
-                seat.features.push(SeatFeature::RestrictedView);
-            }
+        let at_an_end = place < per_end || place + per_end >= seats_per_row;
+        if at_an_end && !seat.features.contains(&SeatFeature::RestrictedView) {
+            seat.features.push(SeatFeature::RestrictedView);
         }
     }
 }
