@@ -43,6 +43,9 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// 422: the request parsed but its values are not acceptable.
     Validation,
+    /// 422: a companion seat was asked for without a wheelchair space in
+    /// the same hold; it is sold only together with one.
+    CompanionSeatAlone,
     /// 401: this needs a signed-in account.
     Unauthenticated,
     /// 401: the email and password do not match an account (which of the
@@ -93,6 +96,7 @@ impl ErrorCode {
             Self::Forbidden | Self::QueueRequired => 403,
             Self::PaymentDeclined => 402,
             Self::Validation
+            | Self::CompanionSeatAlone
             | Self::TicketLimitExceeded
             | Self::CardDataRefused
             | Self::NewPasswordRequired

@@ -5,6 +5,9 @@
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod layout;
+pub mod live_socket;
+pub mod map_geometry;
 pub mod pages;
 pub mod queue;
 pub mod staff;

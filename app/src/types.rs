@@ -175,6 +175,9 @@ pub struct SeatView {
     pub tier: String,
     pub price_cents: i64,
     pub status: SeatStatus,
+    /// Accessibility attributes (wheelchair space, companion seat, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<crate::layout::SeatFeature>,
 }
 
 /// All seats of an event at one version of its change log.

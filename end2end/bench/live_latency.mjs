@@ -38,9 +38,9 @@ async function latency(event, zoomSection) {
   if (zoomSection) await watcher.locator(`g.section-area[data-section="${zoomSection}"]`).click();
   const samples = [];
   for (let i = 0; i < trials; i++) {
-    const seat = await watcher.locator('circle.seat[data-status="available"]').nth(i * 3).getAttribute("data-seat");
+    const seat = await watcher.locator('.seat-picker .seat[data-status="available"]:not(.feat-companion)').nth(i * 3).getAttribute("data-seat");
     await watcher.evaluate((id) => {
-      const el = document.querySelector(`circle.seat[data-seat="${id}"]`);
+      const el = document.querySelector(`.seat-picker .seat[data-seat="${id}"]`);
       window.__seenAt = null;
       new MutationObserver((_, obs) => {
         if (el.getAttribute("data-status") === "held") { window.__seenAt = Date.now(); obs.disconnect(); }

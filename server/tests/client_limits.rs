@@ -29,6 +29,7 @@ async fn big_event(app: &TestApp, seats: i64) -> (EventId, Vec<i64>) {
                         number,
                         x: (number % 50) as f64,
                         y: (number / 50) as f64,
+                        features: Vec::new(),
                     })
                     .collect(),
             }],

@@ -34,6 +34,8 @@ pub fn CheckoutPage() -> impl IntoView {
     let account: RwSignal<Option<MeView>> = RwSignal::new(None);
     let pay_with_saved = RwSignal::new(false);
     let save_card = RwSignal::new(false);
+    // One extension per hold; after a refresh the server says so (409).
+    let extended = RwSignal::new(false);
 
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
@@ -134,6 +136,38 @@ pub fn CheckoutPage() -> impl IntoView {
         });
     };
 
+    let extend = move |_| {
+        let Some(id) = hold_id() else { return };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<(), HoldView>(
+                "POST",
+                &format!("/api/holds/{id}/extend"),
+                None,
+                None,
+            )
+            .await;
+            busy.set(false);
+            match answer {
+                Ok(Some(view)) => {
+                    now.set(client::now_ms());
+                    deadline.set(client::now_ms() + view.expires_in_ms as f64);
+                    hold.set(Some(Ok(view)));
+                    extended.set(true);
+                    notice.set(Some("Done: your seats are held for longer.".into()));
+                }
+                Ok(None) => notice.set(Some("Unexpected answer; please try again.".into())),
+                Err(error) if error.code == ErrorCode::ExtensionUsed => {
+                    extended.set(true);
+                    notice.set(Some(
+                        "This hold was already extended once; it cannot be extended again.".into(),
+                    ));
+                }
+                Err(error) => notice.set(Some(error.message)),
+            }
+        });
+    };
+
     let navigate = use_navigate();
     let release = Callback::new(move |_: ()| {
         let Some(id) = hold_id() else { return };
@@ -181,6 +215,15 @@ pub fn CheckoutPage() -> impl IntoView {
                                     "Seats held for you for "
                                     <strong>{move || { let s = seconds_left(); format!("{}:{:02}", s / 60, s % 60) }}</strong>
                                 </p>
+                                {move || (deadline.get() > 0.0 && seconds_left() <= 60).then(|| view! {
+                                    <div class="hold-warning" role="alert" data-testid="hold-warning">
+                                        <p>"Less than a minute left: your seats go back on sale when the timer runs out."</p>
+                                        {move || (!extended.get()).then(|| view! {
+                                            <button type="button" class="primary" data-testid="extend-hold"
+                                                disabled=move || busy.get() on:click=extend>"Keep my seats longer"</button>
+                                        })}
+                                    </div>
+                                })}
                                 <form class="payment" on:submit=pay>
                                     <label>"Email for your tickets"
                                         <input type="email" required autocomplete="email" data-testid="email"

@@ -45,6 +45,8 @@ pub fn EventPage() -> impl IntoView {
     }
 }
 
+/// The map comes first, on every screen: the name and date above it,
+/// prices, sections and the description below it.
 #[component]
 fn EventDetails(event: EventDetail) -> impl IntoView {
     let max_tickets = event.max_tickets_per_buyer.max(1);
@@ -53,45 +55,60 @@ fn EventDetails(event: EventDetail) -> impl IntoView {
     view! {
         <Title text=format!("{} — Tessera", event.name)/>
         <article class="event">
-            <header>
+            <header class="event-header">
                 <h1>{event.name.clone()}</h1>
-                <p class="when">{format_starts_at(&event.starts_at)}</p>
-                <p class="where">{event.venue.name.clone()}", "{event.venue.city.clone()}</p>
+                <p class="when-where">
+                    <span class="when">{format_starts_at(&event.starts_at)}</span>
+                    " · "
+                    <span class="where">{event.venue.name.clone()}", "{event.venue.city.clone()}</span>
+                </p>
+                <p class="availability" data-testid="seats-available">
+                    {event.seats_available}" of "{event.seats_total}" seats available · up to "
+                    {max_tickets}" per buyer, held "{hold_minutes}" minutes while you pay"
+                </p>
             </header>
-            <p class="description">{event.description.clone()}</p>
-            <p class="availability" data-testid="seats-available">
-                {event.seats_available}" of "{event.seats_total}" seats available"
-            </p>
-            <h2>"Prices"</h2>
-            <table class="tiers">
-                <thead><tr><th>"Tier"</th><th>"Price"</th><th>"Available"</th></tr></thead>
-                <tbody>
-                    {event.tiers.iter().map(|tier| view! {
-                        <tr>
-                            <td>{tier.tier.clone()}</td>
-                            <td>{format_cents(tier.price_cents)}</td>
-                            <td>{tier.seats_available}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-            <h2>"Sections"</h2>
-            <ul class="sections">
-                {event.sections.iter().map(|section| view! {
-                    <li>
-                        <strong>{section.name.clone()}</strong>
-                        " — "{section.seats_available}" / "{section.seats_total}" available, from "
-                        {format_cents(section.min_price_cents)}
-                    </li>
-                }).collect_view()}
-            </ul>
-            <h2>"Pick your seats"</h2>
-            <p class="fine-print">
-                "Up to "{max_tickets}" tickets per buyer. Seats you pick are held for you for "
-                {hold_minutes}" minutes while you pay."
-            </p>
             <crate::pages::queue::QueueNotice event_id=event.id/>
             <SeatPicker event_id=event.id max_tickets/>
+            <EventFacts event/>
         </article>
+    }
+}
+
+/// Prices, sections and the description, below the map.
+#[component]
+fn EventFacts(event: EventDetail) -> impl IntoView {
+    view! {
+        <section class="event-facts" aria-label="About this event">
+            <p class="description">{event.description.clone()}</p>
+            <div class="facts">
+                <div>
+                    <h2>"Prices"</h2>
+                    <table class="tiers">
+                        <thead><tr><th>"Tier"</th><th>"Price"</th><th>"Available"</th></tr></thead>
+                        <tbody>
+                            {event.tiers.iter().map(|tier| view! {
+                                <tr>
+                                    <td>{tier.tier.clone()}</td>
+                                    <td>{format_cents(tier.price_cents)}</td>
+                                    <td>{tier.seats_available}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                <details class="sections-details">
+                    <summary>{format!("Sections ({})", event.sections.len())}</summary>
+                    <ul class="sections">
+                        {event.sections.iter().map(|section| view! {
+                            <li>
+                                <strong>{section.name.clone()}</strong>
+                                " — "{section.seats_available}" / "{section.seats_total}" available, from "
+                                {format_cents(section.min_price_cents)}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </details>
+            </div>
+        </section>
     }
 }

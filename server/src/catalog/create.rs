@@ -3,6 +3,7 @@
 
 use crate::on_pool;
 use crate::store::{now_ms, Store, StoreError};
+use app::layout::SeatFeature;
 use app::types::{EventId, VenueId};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
@@ -14,6 +15,8 @@ pub struct SeatSpec {
     pub number: i64,
     pub x: f64,
     pub y: f64,
+    /// Wheelchair space, companion seat, …: copied to every event's seat.
+    pub features: Vec<SeatFeature>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +69,7 @@ impl From<sqlx::Error> for CreateError {
     }
 }
 
-/// Rows per multi-row INSERT: 5 binds each stays far below SQLite's 32,766
+/// Rows per multi-row INSERT: 6 binds each stays far below SQLite's 32,766
 /// and PostgreSQL's 65,535 bind limits.
 const SEAT_INSERT_CHUNK: usize = 2_000;
 
@@ -99,13 +102,14 @@ pub async fn create_venue(store: &Store, spec: &VenueSpec) -> Result<VenueId, Cr
             .await?;
             for chunk in section.seats.chunks(SEAT_INSERT_CHUNK) {
                 let mut insert =
-                    QueryBuilder::new("INSERT INTO venue_seats (section_id, row_label, number, x, y) ");
+                    QueryBuilder::new("INSERT INTO venue_seats (section_id, row_label, number, x, y, features) ");
                 insert.push_values(chunk, |mut row, seat| {
                     row.push_bind(section_id)
                         .push_bind(&seat.row)
                         .push_bind(seat.number)
                         .push_bind(seat.x)
-                        .push_bind(seat.y);
+                        .push_bind(seat.y)
+                        .push_bind(SeatFeature::join(&seat.features));
                 });
                 insert.build().execute(&mut *tx).await?;
             }
@@ -177,8 +181,9 @@ pub async fn create_event(store: &Store, spec: &EventSpec) -> Result<EventId, Cr
                 .await?;
         }
         sqlx::query(
-            "INSERT INTO seats (event_id, section_id, row_label, number, x, y, tier_id) \
-             SELECT es.event_id, vs.section_id, vs.row_label, vs.number, vs.x, vs.y, es.tier_id \
+            "INSERT INTO seats (event_id, section_id, row_label, number, x, y, tier_id, features) \
+             SELECT es.event_id, vs.section_id, vs.row_label, vs.number, vs.x, vs.y, es.tier_id, \
+             vs.features \
              FROM event_sections es JOIN venue_seats vs ON vs.section_id = es.section_id \
              WHERE es.event_id = $1 ORDER BY vs.id",
         )

@@ -186,6 +186,10 @@ pub struct SeatFields {
     pub price_cents: i64,
     pub status: String,
     pub held_until: Option<i64>,
+    /// Comma-separated [`app::layout::SeatFeature`] names; queries that do
+    /// not read it leave it empty.
+    #[sqlx(default)]
+    pub features: String,
 }
 
 impl SeatFields {
@@ -201,6 +205,7 @@ impl SeatFields {
             y: self.y,
             tier: self.tier,
             price_cents: self.price_cents,
+            features: app::layout::SeatFeature::parse_list(&self.features),
         }
     }
 }
@@ -217,7 +222,8 @@ pub struct SeatRow {
 #[tracing::instrument(skip_all)]
 pub async fn seat_rows(store: &Store, event_id: i64) -> Result<Vec<SeatRow>, StoreError> {
     let sql = "SELECT s.id, sec.name AS section, s.row_label, s.number, s.x, s.y, \
-               t.name AS tier, t.price_cents, s.status, s.held_until, e.version AS event_version \
+               t.name AS tier, t.price_cents, s.status, s.held_until, s.features, \
+               e.version AS event_version \
                FROM seats s JOIN events e ON e.id = s.event_id \
                JOIN sections sec ON sec.id = s.section_id \
                JOIN price_tiers t ON t.id = s.tier_id \

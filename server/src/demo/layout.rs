@@ -2,6 +2,7 @@
 //! Pure geometry: no database here.
 
 use crate::catalog::create::{SeatSpec, SectionSpec};
+use app::layout::SeatFeature;
 use std::f64::consts::PI;
 
 /// Row labels as theatres print them: A…Z, then AA, BB, …
@@ -36,12 +37,54 @@ pub fn stage_rows(
                 number: seat as i64 + 1,
                 x: round_dm(x),
                 y: round_dm(y),
+                features: Vec::new(),
             });
         }
     }
-    SectionSpec {
+    let mut section = SectionSpec {
         name: name.to_string(),
         seats,
+    };
+    mark_accessible(&mut section, rows, seats_per_row);
+    section
+}
+
+/// Accessible places every generated section has, where venues put them:
+/// a wheelchair space at each end of the back row (level access from the
+/// rear cross-aisle) with a companion seat beside it, and limited-mobility
+/// seats on the aisle ends of the front row. Seats are row-major. Rows of
+/// fewer than six seats get none.
+pub fn mark_accessible(section: &mut SectionSpec, rows: usize, seats_per_row: usize) {
+    if rows == 0 || seats_per_row < 6 || section.seats.len() != rows * seats_per_row {
+        return;
+    }
+    let back = (rows - 1) * seats_per_row;
+    let last = seats_per_row - 1;
+    let mut mark = |index: usize, feature: SeatFeature| {
+        let features = &mut section.seats[index].features;
+        if !features.contains(&feature) {
+            features.push(feature);
+        }
+    };
+    mark(back, SeatFeature::Wheelchair);
+    mark(back + 1, SeatFeature::Companion);
+    mark(back + last - 1, SeatFeature::Companion);
+    mark(back + last, SeatFeature::Wheelchair);
+    if rows > 1 {
+        mark(0, SeatFeature::LimitedMobility);
+        mark(last, SeatFeature::LimitedMobility);
+    }
+}
+
+/// Marks the `per_end` outermost seats at both ends of every row as having
+/// a restricted view (a balcony's side seats look past the proscenium).
+pub fn mark_restricted_view(section: &mut SectionSpec, seats_per_row: usize, per_end: usize) {
+    for (i, seat) in section.seats.iter_mut().enumerate() {
+        let place = i % seats_per_row.max(1);
+        let at_an_end = place < per_end || place + per_end >= seats_per_row;
+        if at_an_end && !seat.features.contains(&SeatFeature::RestrictedView) {
+            seat.features.push(SeatFeature::RestrictedView);
+        }
     }
 }
 
@@ -82,12 +125,15 @@ impl BowlTier<'_> {
                             number: seat as i64 + 1,
                             x: round_dm(x),
                             y: round_dm(y),
+                            features: Vec::new(),
                         });
                     }
                 }
                 let centre_angle = start + span / 2.0;
                 let name = format!("{}{}", self.name_prefix, self.first_number + index);
-                (SectionSpec { name, seats }, centre_angle)
+                let mut section = SectionSpec { name, seats };
+                mark_accessible(&mut section, self.rows, self.seats_per_row);
+                (section, centre_angle)
             })
             .collect()
     }
@@ -121,6 +167,29 @@ mod tests {
         assert!(xs.abs() < 1e-9, "row is centred on the stage axis");
         let last = section.seats.last().expect("seats");
         assert!(last.y > section.seats[0].y, "later rows are further back");
+    }
+
+    #[test]
+    fn every_section_has_wheelchair_spaces_with_companions_beside_them() {
+        let section = stage_rows("Stalls", 5.0, 4, 10, 0, 0.0);
+        let with = |feature: SeatFeature| -> Vec<(String, i64)> {
+            section
+                .seats
+                .iter()
+                .filter(|s| s.features.contains(&feature))
+                .map(|s| (s.row.clone(), s.number))
+                .collect()
+        };
+        let back = |n: i64| ("D".to_string(), n);
+        assert_eq!(with(SeatFeature::Wheelchair), vec![back(1), back(10)]);
+        assert_eq!(with(SeatFeature::Companion), vec![back(2), back(9)]);
+        assert_eq!(
+            with(SeatFeature::LimitedMobility),
+            vec![("A".to_string(), 1), ("A".to_string(), 10)]
+        );
+        assert!(with(SeatFeature::RestrictedView).is_empty());
+        let narrow = stage_rows("Box", 5.0, 2, 4, 0, 0.0);
+        assert!(narrow.seats.iter().all(|s| s.features.is_empty()));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 pub mod layout;
 
 use crate::catalog::create::{
-    create_event, create_venue, CreateError, EventSpec, TierSpec, VenueSpec,
+    create_event, create_venue, CreateError, EventSpec, SectionSpec, TierSpec, VenueSpec,
 };
 use crate::catalog::queries::has_venues;
 use crate::store::Store;
@@ -35,9 +35,17 @@ pub fn theatre() -> VenueSpec {
             stage_rows("Stalls Front", 4.0, 12, 50, 0, 0.006),
             stage_rows("Stalls Rear", 14.8, 18, 50, 12, 0.006),
             stage_rows("Balcony Front", 34.0, 8, 50, 0, 0.008),
-            stage_rows("Balcony Rear", 41.2, 12, 50, 8, 0.008),
+            balcony_rear(),
         ],
     }
+}
+
+/// The theatre's back balcony: its two outermost seats at each end look
+/// past the proscenium.
+fn balcony_rear() -> SectionSpec {
+    let mut section = stage_rows("Balcony Rear", 41.2, 12, 50, 8, 0.008);
+    layout::mark_restricted_view(&mut section, 50, 2);
+    section
 }
 
 /// 44 sections in two rings around a 105 x 68 m pitch: 24 x 25 x 40 in the

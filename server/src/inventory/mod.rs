@@ -4,6 +4,7 @@
 //! account, and per email at purchase: [`buyer_limit`]) and the
 //! per-address caps, and shapes answers.
 
+pub mod accessible;
 pub mod batcher;
 pub mod best_available;
 pub mod buyer_limit;
@@ -111,6 +112,12 @@ impl Inventory {
                 ErrorCode::NotOnSale,
                 "this event has already started",
             ));
+        }
+        if let Wanted::Seats(seat_ids) = &wanted {
+            self.live
+                .channel(event_id)
+                .await?
+                .with_features(seat_ids, accessible::check_companions)?;
         }
         self.limits.check_hold(holder.client, holder.new_session)?;
         let expires_at = now + rules.hold_seconds * 1000;

@@ -9,8 +9,13 @@
 //! version it has: changes committed by any server instance on the same
 //! database reach every instance's viewers the same way.
 //!
-//! The same map answers `GET /api/events/{id}/seats` ([`seat_map`]).
+//! The same map answers `GET /api/events/{id}/seats` ([`seat_map`]), and
+//! gives the event's layout, the static half of the map, served once per
+//! browser as an immutable document ([`compact`]). A viewer asks for the
+//! JSON messages (the default) or the compact ones (`?format=compact`):
+//! each snapshot and delta is serialised once per format.
 
+pub mod compact;
 pub mod routes;
 pub mod seat_map;
 pub mod socket;
@@ -27,7 +32,7 @@ use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
@@ -47,6 +52,27 @@ pub struct DeltaFrame {
     pub prev_version: i64,
     pub version: i64,
     pub json: Utf8Bytes,
+    /// The same delta in the compact format.
+    pub compact: Utf8Bytes,
+}
+
+/// Which messages a viewer is sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LiveFormat {
+    /// [`LiveMessage`]: one JSON object per seat.
+    #[default]
+    Json,
+    /// [`app::layout::CompactMessage`]: statuses by seat index.
+    Compact,
+}
+
+impl DeltaFrame {
+    pub fn in_format(&self, format: LiveFormat) -> &Utf8Bytes {
+        match format {
+            LiveFormat::Json => &self.json,
+            LiveFormat::Compact => &self.compact,
+        }
+    }
 }
 
 /// The in-memory seat map of one event.
@@ -56,6 +82,8 @@ struct SeatMapState {
     index: HashMap<SeatId, usize>,
     /// The snapshot message for `version`, serialised on first demand.
     snapshot_json: Option<Utf8Bytes>,
+    /// The same in the compact format.
+    snapshot_compact: Option<Utf8Bytes>,
     /// Held seats (by index) whose hold has run out, not yet swept, as of
     /// the last read of the seats table; a seat leaves when it changes.
     expired: Vec<usize>,
@@ -72,6 +100,8 @@ pub struct EventChannel {
     last_watched_ms: AtomicI64,
     /// When the last completed refresh for a seat-map read began.
     read_refreshed_from: tokio::sync::Mutex<Option<Instant>>,
+    /// The event's layout, made on first demand (seats never move).
+    layout: OnceLock<Arc<compact::LayoutBody>>,
 }
 
 impl EventChannel {
@@ -100,6 +130,7 @@ impl EventChannel {
                 seats,
                 index,
                 snapshot_json: None,
+                snapshot_compact: None,
                 expired: Vec::new(),
                 rest_body: None,
             }),
@@ -107,7 +138,18 @@ impl EventChannel {
             last_watched_ms: AtomicI64::new(clock.now()),
             clock,
             read_refreshed_from: tokio::sync::Mutex::new(None),
+            layout: OnceLock::new(),
         }
+    }
+
+    /// The event's layout, made once.
+    pub fn layout(&self) -> Arc<compact::LayoutBody> {
+        self.layout
+            .get_or_init(|| {
+                let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+                Arc::new(compact::LayoutBody::new(self.event_id, &state.seats))
+            })
+            .clone()
     }
 
     /// Viewers connected right now.
@@ -134,22 +176,43 @@ impl EventChannel {
     /// The current snapshot message and its version, serialised once per
     /// version however many viewers join.
     pub fn snapshot(&self) -> (i64, Utf8Bytes) {
+        self.snapshot_in(LiveFormat::Json)
+    }
+
+    /// [`Self::snapshot`] in either format (each made once per version).
+    pub fn snapshot_in(&self, format: LiveFormat) -> (i64, Utf8Bytes) {
+        let layout_hash = match format {
+            LiveFormat::Json => None,
+            LiveFormat::Compact => Some(self.layout().hash.clone()),
+        };
+        let cached = |state: &SeatMapState| match format {
+            LiveFormat::Json => state.snapshot_json.clone(),
+            LiveFormat::Compact => state.snapshot_compact.clone(),
+        };
         {
             let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(json) = &state.snapshot_json {
-                return (state.version, json.clone());
+            if let Some(frame) = cached(&state) {
+                return (state.version, frame);
             }
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if state.snapshot_json.is_none() {
-            let message = LiveMessage::Snapshot {
-                version: state.version,
-                seats: state.seats.clone(),
-            };
-            state.snapshot_json = Some(to_frame(&message));
+        if cached(&state).is_none() {
+            match &layout_hash {
+                None => {
+                    let message = LiveMessage::Snapshot {
+                        version: state.version,
+                        seats: state.seats.clone(),
+                    };
+                    state.snapshot_json = Some(to_frame(&message));
+                }
+                Some(hash) => {
+                    let statuses = state.seats.iter().map(|seat| seat.status);
+                    state.snapshot_compact =
+                        Some(compact::snapshot_frame(state.version, hash, statuses));
+                }
+            }
         }
-        let json = state.snapshot_json.clone().unwrap_or_default();
-        (state.version, json)
+        (state.version, cached(&state).unwrap_or_default())
     }
 
     /// Runs `choose` over the seats free right now (as of the last tick)
@@ -169,6 +232,9 @@ impl EventChannel {
             .seats
             .iter()
             .filter(|seat| seat.status == SeatStatus::Available)
+            // Wheelchair spaces and their companion seats are left to
+            // those who pick them.
+            .filter(|seat| !seat.features.iter().any(|f| f.is_reserved_for_access()))
             .filter(|seat| section.is_none_or(|name| seat.section == name))
             .filter(|seat| max_price_cents.is_none_or(|max| seat.price_cents <= max))
             .filter(|seat| keep(seat.id.0))
@@ -181,6 +247,23 @@ impl EventChannel {
             })
             .collect();
         choose(&free)
+    }
+
+    /// Runs `check` over the features of the seats asked for (those of
+    /// this event; others are left to the claim to refuse). Features never
+    /// change during a sale, so memory answers.
+    pub fn with_features<T>(
+        &self,
+        seat_ids: &[i64],
+        check: impl FnOnce(&[&[app::layout::SeatFeature]]) -> T,
+    ) -> T {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let features: Vec<&[app::layout::SeatFeature]> = seat_ids
+            .iter()
+            .filter_map(|id| state.index.get(&SeatId(*id)))
+            .map(|&at| state.seats[at].features.as_slice())
+            .collect();
+        check(&features)
     }
 
     pub fn version(&self) -> i64 {
@@ -200,6 +283,7 @@ impl EventChannel {
             return;
         };
         let mut wire = Vec::with_capacity(fresh.len());
+        let mut by_index = Vec::with_capacity(fresh.len());
         for change in fresh {
             let Some(status) = SeatStatus::parse(&change.status) else {
                 continue;
@@ -208,22 +292,26 @@ impl EventChannel {
             if let Some(&at) = state.index.get(&seat_id) {
                 state.seats[at].status = status;
                 state.expired.retain(|&expired| expired != at);
+                by_index.push((at, status));
             }
             wire.push(SeatChange { seat_id, status });
         }
         state.version = version;
         state.snapshot_json = None;
+        state.snapshot_compact = None;
         let message = LiveMessage::Delta {
             prev_version,
             version,
             changes: wire,
         };
         let json = to_frame(&message);
+        let compact = compact::delta_frame(prev_version, version, &by_index);
         // No receivers is fine: nobody is watching right now.
         let _ = self.sender.send(Arc::new(DeltaFrame {
             prev_version,
             version,
             json,
+            compact,
         }));
     }
 }
@@ -243,6 +331,10 @@ pub struct LiveHub {
     channels: Arc<Mutex<HashMap<EventId, Arc<EventChannel>>>>,
     /// Serialises first loads so one event's map is read from the database once.
     loading: Arc<tokio::sync::Mutex<()>>,
+    /// Which event each layout hash served so far belongs to, so
+    /// `GET /api/layouts/{hash}` finds it again after its channel was
+    /// evicted (one short entry per event).
+    layout_events: Arc<Mutex<HashMap<String, EventId>>>,
 }
 
 impl std::fmt::Debug for LiveHub {
@@ -265,6 +357,37 @@ impl LiveHub {
             send_timeout: DEFAULT_SEND_TIMEOUT,
             channels: Arc::default(),
             loading: Arc::default(),
+            layout_events: Arc::default(),
+        }
+    }
+
+    /// The event's layout (made once per event while it is in memory).
+    pub async fn layout(&self, event_id: EventId) -> Result<Arc<compact::LayoutBody>, ApiError> {
+        let channel = self.channel(event_id).await?;
+        channel.mark_watched();
+        let layout = channel.layout();
+        self.layout_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(layout.hash.clone(), event_id);
+        Ok(layout)
+    }
+
+    /// The layout whose hash is `hash`, if this server has served it.
+    pub async fn layout_by_hash(&self, hash: &str) -> Result<Arc<compact::LayoutBody>, ApiError> {
+        let event_id = self
+            .layout_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .copied();
+        let not_found = || ApiError::not_found(format!("no layout {hash}"));
+        let event_id = event_id.ok_or_else(not_found)?;
+        let layout = self.layout(event_id).await?;
+        if layout.hash == hash {
+            Ok(layout)
+        } else {
+            Err(not_found())
         }
     }
 
@@ -290,6 +413,18 @@ impl LiveHub {
             .await
             .map_err(store_error_to_api)?;
         Ok(channel.seat_map_body(gzip))
+    }
+
+    /// The event's statuses only, in layout order, as a compact snapshot
+    /// (`GET /api/events/{id}/seats?format=compact`), as of the call.
+    pub async fn seat_status(&self, event_id: EventId) -> Result<Bytes, ApiError> {
+        let layout = self.layout(event_id).await?;
+        let channel = self.channel(event_id).await?;
+        channel
+            .refresh_for_read(&self.store, self.catalog.clock())
+            .await
+            .map_err(store_error_to_api)?;
+        Ok(channel.compact_status_body(&layout.hash))
     }
 
     fn existing(&self, event_id: EventId) -> Option<Arc<EventChannel>> {

@@ -1,15 +1,18 @@
-//! `GET /api/events/{id}/live`, the seat map over a WebSocket, and
-//! `GET /api/events/{id}/seats`, the same map in one response; both are
-//! served from the live channel's memory.
+//! `GET /api/events/{id}/live`, the seat map over a WebSocket,
+//! `GET /api/events/{id}/seats`, the same map in one response, and the
+//! event's layout (`GET /api/events/{id}/layout`, redirecting to the
+//! immutable `GET /api/layouts/{hash}`); all served from the live channel's
+//! memory.
 
 use super::socket::{self, LiveUpgrade, NotAnUpgrade};
 use super::viewer::serve_viewer;
-use super::LiveHub;
+use super::{LiveFormat, LiveHub};
 use crate::catalog::routes::parse_event_id;
-use crate::error::{ApiPath, HttpResult};
+use crate::error::{ApiPath, ApiQuery, HttpResult};
 use crate::gzip::accepts_gzip;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
+use app::layout::SeatLayout;
 use app::types::{LiveMessage, SeatMap};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -21,12 +24,36 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/events/{id}/live", get(live))
         .route("/api/events/{id}/seats", get(seat_map))
+        .route("/api/events/{id}/layout", get(event_layout))
+        .route("/api/layouts/{hash}", get(layout))
+}
+
+/// `?format=json` (the default) or `?format=compact`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (default): one object per seat; `compact`: statuses packed
+    /// two bits per seat in layout order (see `app::layout::CompactMessage`).
+    pub format: Option<String>,
+}
+
+impl FormatQuery {
+    fn parse(&self) -> Result<LiveFormat, ApiError> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(LiveFormat::Json),
+            Some("compact") => Ok(LiveFormat::Compact),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "format is json or compact, not {other:?}"
+            ))),
+        }
+    }
 }
 
 /// Upgrades to a WebSocket that sends `{"type":"snapshot",…}` and then
-/// `{"type":"delta",…}` messages in version order.
-#[utoipa::path(get, path = "/api/events/{id}/live", params(("id" = i64, Path)), responses(
-    (status = 101, body = LiveMessage, description = "WebSocket: one snapshot, then deltas in version order"),
+/// `{"type":"delta",…}` messages in version order, as JSON per seat
+/// ([`LiveMessage`]) or compact ([`app::layout::CompactMessage`], `?format=compact`).
+#[utoipa::path(get, path = "/api/events/{id}/live", params(("id" = i64, Path), FormatQuery), responses(
+    (status = 101, body = LiveMessage, description = "WebSocket: one snapshot, then deltas in version order (CompactMessage with format=compact)"),
     (status = 400, body = ErrorBody),
     (status = 403, body = ErrorBody, description = "a WebSocket handshake from another site"),
     (status = 404, body = ErrorBody),
@@ -34,35 +61,46 @@ pub fn router() -> Router<AppState> {
 pub async fn live(
     State(hub): State<LiveHub>,
     ApiPath(event_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<FormatQuery>,
     upgrade: Result<LiveUpgrade, NotAnUpgrade>,
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&event_id)?;
+    let format = query.parse()?;
     let upgrade =
         upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
     let channel = hub.channel(event_id).await?;
     Ok(
         upgrade.on_upgrade(hub.send_timeout(), move |socket| async move {
             let (sink, stream) = socket::split(socket);
-            serve_viewer(channel, sink, stream).await;
+            serve_viewer(channel, format, sink, stream).await;
         }),
     )
 }
 
 /// Every seat of an event with its current status, at one version; it
 /// includes every change committed before the request. Gzipped when the
-/// client accepts it.
-#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path)), responses(
-    (status = 200, body = SeatMap),
+/// client accepts it. With `?format=compact`, only the statuses, packed in
+/// layout order (a compact snapshot message).
+#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path), FormatQuery), responses(
+    (status = 200, body = SeatMap, description = "SeatMap, or CompactMessage with format=compact"),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
 pub async fn seat_map(
     State(hub): State<LiveHub>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<FormatQuery>,
     headers: HeaderMap,
 ) -> HttpResult<Response> {
+    let event_id = parse_event_id(&id)?;
     let gzip = accepts_gzip(&headers);
-    let body = hub.seat_map(parse_event_id(&id)?, gzip).await?;
+    let body = match query.parse()? {
+        LiveFormat::Json => hub.seat_map(event_id, gzip).await?,
+        LiveFormat::Compact => {
+            let body = hub.seat_status(event_id).await?;
+            return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        }
+    };
     let mut response = body.into_response();
     let response_headers = response.headers_mut();
     response_headers.insert(
@@ -72,6 +110,83 @@ pub async fn seat_map(
     response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if gzip {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
+}
+
+/// Redirects to the event's layout under its content hash, which browsers
+/// keep for good; the redirect itself is never cached, so a changed layout
+/// is found at once.
+#[utoipa::path(get, path = "/api/events/{id}/layout", params(("id" = i64, Path)), responses(
+    (status = 307, description = "to /api/layouts/{hash}"),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn event_layout(
+    State(hub): State<LiveHub>,
+    ApiPath(id): ApiPath<String>,
+) -> HttpResult<Response> {
+    let layout = hub.layout(parse_event_id(&id)?).await?;
+    let location = format!("/api/layouts/{}", layout.hash);
+    Ok((
+        axum::http::StatusCode::TEMPORARY_REDIRECT,
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+    )
+        .into_response())
+}
+
+/// An event's layout by its hash (lowercase hex SHA-256 of the JSON):
+/// immutable, with the hash as its ETag; gzipped when the client accepts it.
+#[utoipa::path(get, path = "/api/layouts/{hash}", params(("hash" = String, Path)), responses(
+    (status = 200, body = SeatLayout),
+    (status = 304, description = "the client's copy (If-None-Match) is current"),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn layout(
+    State(hub): State<LiveHub>,
+    ApiPath(hash): ApiPath<String>,
+    headers: HeaderMap,
+) -> HttpResult<Response> {
+    let well_formed =
+        hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !well_formed {
+        return Err(ApiError::not_found(format!("no layout {hash:?}")).into());
+    }
+    let layout = hub.layout_by_hash(&hash).await?;
+    let etag = format!("\"{}\"", layout.hash);
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| tag.trim() == etag || tag.trim() == "*");
+    let gzip = accepts_gzip(&headers);
+    let mut response = if matches {
+        axum::http::StatusCode::NOT_MODIFIED.into_response()
+    } else if gzip {
+        let mut response = layout.gzip.clone().into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        layout.json.clone().into_response()
+    };
+    let response_headers = response.headers_mut();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response_headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response_headers.insert(header::ETAG, etag);
     }
     Ok(response)
 }

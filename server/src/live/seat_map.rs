@@ -108,8 +108,28 @@ impl EventChannel {
     }
 }
 
-/// Held seats whose hold ran out by `now` and that are not swept yet (by
-/// seat, on the `(event_id, status, held_until)` index).
+impl EventChannel {
+    /// The shown statuses (run-out holds available) as a compact snapshot.
+    pub fn compact_status_body(&self, layout_hash: &str) -> Bytes {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let statuses = (0..state.seats.len()).map(|at| shown_status(&state, at));
+        let frame = super::compact::snapshot_frame(state.version, layout_hash, statuses);
+        Bytes::from(frame)
+    }
+}
+
+/// A seat's status as reads show it: a run-out hold is available.
+fn shown_status(state: &SeatMapState, at: usize) -> SeatStatus {
+    let status = state.seats[at].status;
+    if status == SeatStatus::Held && state.expired.binary_search(&at).is_ok() {
+        SeatStatus::Available
+    } else {
+        status
+    }
+}
+
+/// Held seats whose hold ran out by `now` and that are not swept yet (the
+/// sweeper's own query, on the `(event_id, status, held_until)` index).
 async fn expired_holds(store: &Store, event_id: i64, now: i64) -> Result<Vec<i64>, StoreError> {
     let rows: Vec<(i64,)> = crate::on_pool!(store, pool => sqlx::query_as(
         "SELECT id FROM seats WHERE event_id = $1 AND status = 'held' AND held_until <= $2",
@@ -133,6 +153,8 @@ struct SeatOut<'a> {
     tier: &'a str,
     price_cents: i64,
     status: SeatStatus,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    features: &'a [app::layout::SeatFeature],
 }
 
 impl<'a> SeatOut<'a> {
@@ -147,6 +169,7 @@ impl<'a> SeatOut<'a> {
             tier: &seat.tier,
             price_cents: seat.price_cents,
             status,
+            features: &seat.features,
         }
     }
 }
@@ -158,16 +181,13 @@ fn serialise(state: &SeatMapState) -> Bytes {
     impl serde::Serialize for Seats<'_> {
         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             let state = self.0;
-            serializer.collect_seq(state.seats.iter().enumerate().map(|(at, seat)| {
-                let expired =
-                    seat.status == SeatStatus::Held && state.expired.binary_search(&at).is_ok();
-                let status = if expired {
-                    SeatStatus::Available
-                } else {
-                    seat.status
-                };
-                SeatOut::new(seat, status)
-            }))
+            serializer.collect_seq(
+                state
+                    .seats
+                    .iter()
+                    .enumerate()
+                    .map(|(at, seat)| SeatOut::new(seat, shown_status(state, at))),
+            )
         }
     }
     #[derive(serde::Serialize)]
@@ -201,6 +221,7 @@ mod tests {
             tier: "Standard".into(),
             price_cents: 4250,
             status: SeatStatus::Available,
+            features: Vec::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! snapshot instead of silently missing changes. Generic over the socket's
 //! halves so it can be tested without a network.
 
-use super::EventChannel;
+use super::{EventChannel, LiveFormat};
 use axum::extract::ws::Message;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
@@ -13,15 +13,19 @@ use tokio::sync::broadcast::error::RecvError;
 /// Keep-alive: a ping this often; no pong by the next one closes the socket.
 pub const PING_EVERY: Duration = Duration::from_secs(20);
 
-pub async fn serve_viewer<S, R, E>(channel: Arc<EventChannel>, mut sink: S, mut stream: R)
-where
+pub async fn serve_viewer<S, R, E>(
+    channel: Arc<EventChannel>,
+    format: LiveFormat,
+    mut sink: S,
+    mut stream: R,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
 {
     // Subscribe before taking the snapshot: a change committed in between is
     // then in the buffer (and skipped if the snapshot already has it).
     let mut receiver = channel.subscribe();
-    let (mut version, snapshot) = channel.snapshot();
+    let (mut version, snapshot) = channel.snapshot_in(format);
     if sink.send(Message::Text(snapshot)).await.is_err() {
         return;
     }
@@ -35,11 +39,11 @@ where
                     Ok(frame) if frame.version <= version => continue,
                     Ok(frame) if frame.prev_version == version => {
                         version = frame.version;
-                        Message::Text(frame.json.clone())
+                        Message::Text(frame.in_format(format).clone())
                     }
                     // A gap, or fell behind the buffer: start again from a snapshot.
                     Ok(_) | Err(RecvError::Lagged(_)) => {
-                        let (now, snapshot) = channel.snapshot();
+                        let (now, snapshot) = channel.snapshot_in(format);
                         version = now;
                         Message::Text(snapshot)
                     }
@@ -84,6 +88,7 @@ mod tests {
             tier: "Standard".into(),
             price_cents: 1000,
             status: SeatStatus::Available,
+            features: Vec::new(),
         }
     }
 
@@ -106,7 +111,7 @@ mod tests {
     fn start(channel: Arc<EventChannel>) -> mpsc::UnboundedReceiver<Message> {
         let (sink, out) = mpsc::unbounded::<Message>();
         let incoming = futures::stream::pending::<Result<Message, ()>>();
-        tokio::spawn(serve_viewer(channel, sink, incoming));
+        tokio::spawn(serve_viewer(channel, LiveFormat::Json, sink, incoming));
         out
     }
 

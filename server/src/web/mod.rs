@@ -291,6 +291,8 @@ fn page_routes() -> Vec<AxumRouteListing> {
         catalog::routes::list_events,
         catalog::routes::event_detail,
         live::routes::seat_map,
+        live::routes::event_layout,
+        live::routes::layout,
         inventory::routes::create_hold,
         inventory::routes::get_hold,
         inventory::routes::release_hold,

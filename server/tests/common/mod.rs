@@ -148,6 +148,7 @@ pub fn small_hall(name: &str, city: &str) -> VenueSpec {
                     number,
                     x: number as f64,
                     y: y0 + row as f64,
+                    features: Vec::new(),
                 })
             })
             .collect(),

@@ -10,7 +10,7 @@
 use super::{format_count, format_money, StaffGate};
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
-use crate::pages::seat_map::{convex_hull, Bounds};
+use crate::map_geometry::{centre, convex_hull, Bounds};
 use crate::staff::{BlockSeatsRequest, EventStats};
 use crate::types::{EventDetail, EventId, SeatId, SeatMap, SeatStatus, SeatView};
 use leptos::prelude::*;
@@ -112,11 +112,7 @@ impl HeatData {
                 .iter()
                 .map(|&i| (seats[i].x, seats[i].y))
                 .collect();
-            let n = points.len().max(1) as f64;
-            section.centre = (
-                points.iter().map(|p| p.0).sum::<f64>() / n,
-                points.iter().map(|p| p.1).sum::<f64>() / n,
-            );
+            section.centre = centre(&points);
             section.outline = convex_hull(points);
         }
         Self {
@@ -425,7 +421,7 @@ fn HeatMap(
     picked: Memo<Vec<SeatId>>,
     toggle_seat: impl Fn(SeatId) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let bounds = Bounds::of(data.seats.iter());
+    let bounds = Bounds::of(data.seats.iter().map(|s| (s.x, s.y)));
     if data.seats.len() > SEATS_UP_TO {
         let areas = data
             .sections
@@ -525,51 +521,29 @@ fn SectionTable(stats: RwSignal<Option<EventStats>>) -> impl IntoView {
 }
 
 /// The browser side of the staff live channel: every message is a full
-/// [`EventStats`], so there is nothing to resynchronise; reconnect with
-/// backoff after a drop.
+/// [`EventStats`], so there is nothing to resynchronise.
 #[cfg(feature = "hydrate")]
 mod live {
     use super::*;
-    use futures::StreamExt;
-    use gloo_net::websocket::futures::WebSocket;
-    use gloo_net::websocket::Message;
+    use crate::live_socket::{self, Next};
 
     pub fn connect(
         event_id: EventId,
         stats: RwSignal<Option<EventStats>>,
         link: RwSignal<&'static str>,
     ) {
-        let alive = StoredValue::new(true);
-        on_cleanup(move || alive.set_value(false));
-        // After the page is left the stored value is gone: treat that as "stop".
-        let alive = move || alive.try_get_value().unwrap_or(false);
-        leptos::task::spawn_local(async move {
-            let mut backoff_ms = 500;
-            while alive() {
-                let path = format!("/api/staff/events/{event_id}/live");
-                if let Some(url) = client::websocket_url(&path) {
-                    if let Ok(socket) = WebSocket::open(&url) {
-                        let (_write, mut read) = socket.split();
-                        while let Some(Ok(Message::Text(text))) = read.next().await {
-                            if !alive() {
-                                return;
-                            }
-                            if let Ok(fresh) = serde_json::from_str::<EventStats>(&text) {
-                                accept(stats, fresh);
-                                link.set("live");
-                                backoff_ms = 500;
-                            }
-                        }
-                    }
+        live_socket::run(
+            format!("/api/staff/events/{event_id}/live"),
+            move |state| link.set(state.as_str()),
+            || async { true },
+            move |text| match serde_json::from_str::<EventStats>(text) {
+                Ok(fresh) => {
+                    accept(stats, fresh);
+                    Next::Applied
                 }
-                if !alive() {
-                    return;
-                }
-                link.set("reconnecting");
-                gloo_timers::future::TimeoutFuture::new(backoff_ms).await;
-                backoff_ms = (backoff_ms * 2).min(8_000);
-            }
-        });
+                Err(_) => Next::Ignored,
+            },
+        );
     }
 }
 
