@@ -237,7 +237,7 @@ async fn both_formats_replay_a_random_workload_to_the_databases_statuses() {
     compact.apply_compact(&next_text(&mut compact_viewer).await, &layout, &hash);
 
     // Holds, releases and purchases by several buyers, at random.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eA7);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5ea7);
     let mut buyers: Vec<Buyer> = (0..4).map(|_| Buyer::new(&app)).collect();
     let mut holds: Vec<(usize, serde_json::Value)> = Vec::new();
     for step in 0..60 {
