@@ -153,7 +153,7 @@ async fn accessible_seats_cost_no_more_than_the_rest_of_their_section() {
                 .rows
                 .iter()
                 .flat_map(|r| &r.seats)
-                .filter(move |s| !s.features.is_empty() == accessible)
+                .filter(move |s| s.features.is_empty() != accessible)
                 .map(|s| layout.tiers[s.tier].price_cents)
         };
         let cheapest_other = price(false).min().expect("other seats");
