@@ -192,6 +192,12 @@ pub fn state_text(status: SeatStatus, selected: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Signals need an owner: with the server's features on (as when the
+    /// workspace's tests build together) also its arena.
+    fn owned<T>(test: impl FnOnce() -> T) -> T {
+        Owner::new().with(test)
+    }
     use crate::layout::{LayoutRow, LayoutSeat, LayoutSection};
     use crate::types::EventId;
 
@@ -240,40 +246,46 @@ mod tests {
 
     #[test]
     fn seats_are_indexed_in_layout_order_with_their_rows_and_sections() {
-        let data = MapData::new("h".into(), layout());
-        assert_eq!(data.seats.len(), 7);
-        assert_eq!(data.sections[1].seats(), 5..7);
-        assert_eq!(data.rows[2].section, 1);
-        assert_eq!(data.index[&SeatId(6)], 5);
-        assert!(data.home.y < 0.0, "room for the stage");
+        owned(|| {
+            let data = MapData::new("h".into(), layout());
+            assert_eq!(data.seats.len(), 7);
+            assert_eq!(data.sections[1].seats(), 5..7);
+            assert_eq!(data.rows[2].section, 1);
+            assert_eq!(data.index[&SeatId(6)], 5);
+            assert!(data.home.y < 0.0, "room for the stage");
+        })
     }
 
     #[test]
     fn a_seat_says_where_it_is_what_it_costs_and_whether_it_is_free() {
-        let data = MapData::new("h".into(), layout());
-        assert_eq!(
-            data.label(0, SeatStatus::Available, false),
-            "Section Stalls, row A, seat 1, $85.00, wheelchair space, available"
-        );
-        assert_eq!(
-            data.label(4, SeatStatus::Sold, false),
-            "Section Stalls, row B, seat 2, $85.00, sold"
-        );
-        assert!(data
-            .label(4, SeatStatus::Available, true)
-            .ends_with("selected"));
+        owned(|| {
+            let data = MapData::new("h".into(), layout());
+            assert_eq!(
+                data.label(0, SeatStatus::Available, false),
+                "Section Stalls, row A, seat 1, $85.00, wheelchair space, available"
+            );
+            assert_eq!(
+                data.label(4, SeatStatus::Sold, false),
+                "Section Stalls, row B, seat 2, $85.00, sold"
+            );
+            assert!(data
+                .label(4, SeatStatus::Available, true)
+                .ends_with("selected"));
+        })
     }
 
     #[test]
     fn arrow_keys_move_along_rows_and_to_the_nearest_seat_across_them() {
-        let data = MapData::new("h".into(), layout());
-        assert_eq!(data.along_row(0, 1), Some(1));
-        assert_eq!(data.along_row(0, -1), None);
-        assert_eq!(data.along_row(2, 1), None);
-        // From A3 (x 2.0) down to row B: B2 (x 1.5) is nearest.
-        assert_eq!(data.across_rows(2, 1), Some(4));
-        // From B2 (x 1.5) into the next section's row C: C1 (x 1.4).
-        assert_eq!(data.across_rows(4, 1), Some(5));
-        assert_eq!(data.across_rows(0, -1), None);
+        owned(|| {
+            let data = MapData::new("h".into(), layout());
+            assert_eq!(data.along_row(0, 1), Some(1));
+            assert_eq!(data.along_row(0, -1), None);
+            assert_eq!(data.along_row(2, 1), None);
+            // From A3 (x 2.0) down to row B: B2 (x 1.5) is nearest.
+            assert_eq!(data.across_rows(2, 1), Some(4));
+            // From B2 (x 1.5) into the next section's row C: C1 (x 1.4).
+            assert_eq!(data.across_rows(4, 1), Some(5));
+            assert_eq!(data.across_rows(0, -1), None);
+        })
     }
 }

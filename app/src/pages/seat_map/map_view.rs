@@ -775,6 +775,12 @@ mod dom {
 mod tests {
     use super::*;
 
+    /// Signals need an owner: with the server's features on (as when the
+    /// workspace's tests build together) also its arena.
+    fn owned<T>(test: impl FnOnce() -> T) -> T {
+        Owner::new().with(test)
+    }
+
     #[test]
     fn plan_and_screen_positions_convert_both_ways_with_letterboxing() {
         let screen = Screen {
@@ -835,20 +841,22 @@ mod tests {
 
     #[test]
     fn sections_at_the_overview_and_the_nearest_seats_when_close() {
-        let data = blocks();
-        assert_eq!(
-            seats_to_draw(&data, &data.home),
-            None,
-            "10,000 seats: sections"
-        );
-        let section = ViewBox::fit(&data.sections[3].bounds, 1.0, &data.home);
-        let drawn = seats_to_draw(&data, &section).expect("seats");
-        assert!(drawn.contains(&3));
-        assert!(drawn.len() <= 4, "{drawn:?}");
-        // Zoomed in on the corner of four blocks: no more than fit the budget.
-        let corner = data.home.zoom(3.0, (55.0, 12.0), &data.home, 8.0);
-        let drawn = seats_to_draw(&data, &corner).expect("seats");
-        let seats: usize = drawn.iter().map(|&i| data.sections[i].seat_count).sum();
-        assert!(seats <= SEAT_BUDGET && !drawn.is_empty(), "{drawn:?}");
+        owned(|| {
+            let data = blocks();
+            assert_eq!(
+                seats_to_draw(&data, &data.home),
+                None,
+                "10,000 seats: sections"
+            );
+            let section = ViewBox::fit(&data.sections[3].bounds, 1.0, &data.home);
+            let drawn = seats_to_draw(&data, &section).expect("seats");
+            assert!(drawn.contains(&3));
+            assert!(drawn.len() <= 4, "{drawn:?}");
+            // Zoomed in on the corner of four blocks: no more than fit the budget.
+            let corner = data.home.zoom(3.0, (55.0, 12.0), &data.home, 8.0);
+            let drawn = seats_to_draw(&data, &corner).expect("seats");
+            let seats: usize = drawn.iter().map(|&i| data.sections[i].seat_count).sum();
+            assert!(seats <= SEAT_BUDGET && !drawn.is_empty(), "{drawn:?}");
+        })
     }
 }
