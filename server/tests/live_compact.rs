@@ -279,6 +279,17 @@ async fn both_formats_replay_a_random_workload_to_the_databases_statuses() {
         }
     }
 
+    // End with one seat surely held, whatever the draw left: a held seat
+    // must travel too.
+    let (_, before) = database_statuses(&app, event).await;
+    let free = before
+        .iter()
+        .find(|(_, status)| **status == SeatStatus::Available)
+        .map(|(seat, _)| *seat)
+        .expect("a seat left available");
+    let (status, _) = Buyer::new(&app).hold(event, &[free]).await;
+    assert_eq!(status, 201);
+
     let (version, expected) = database_statuses(&app, event).await;
     assert!(version > 10, "the workload changed seats ({version})");
     assert!(expected.values().any(|s| *s == SeatStatus::Sold));
