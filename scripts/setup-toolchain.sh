@@ -103,11 +103,15 @@ if ! [ -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
-# 7. Playwright test runner, pinned in end2end/package-lock.json.
+# 7. Playwright test runner and the other end2end packages, pinned in
+# end2end/package-lock.json: installed again whenever that file changes.
+LOCK_HASH="$(sha256sum "$ROOT/end2end/package-lock.json" | cut -d' ' -f1)"
 if ! [ -x "$ROOT/end2end/node_modules/.bin/playwright" ] ||
-  ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$ROOT/end2end/node_modules/@playwright/test/package.json" 2>/dev/null; then
-  log "installing Playwright client"
+  ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$ROOT/end2end/node_modules/@playwright/test/package.json" 2>/dev/null ||
+  [ "$(cat "$ROOT/end2end/node_modules/.tessera-lock-hash" 2>/dev/null)" != "$LOCK_HASH" ]; then
+  log "installing the end2end packages"
   (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
+  echo "$LOCK_HASH" >"$ROOT/end2end/node_modules/.tessera-lock-hash"
 fi
 
 log "toolchain ready"
