@@ -78,11 +78,12 @@ pub async fn expired_holds(
     now: i64,
     limit: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let rows = on_pool!(store, pool => sqlx::query_as::<_, (i64, i64)>(
+    let sql = format!(
         "SELECT id, event_id FROM holds WHERE status = 'active' AND expires_at <= $1 \
-         AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.hold_id = holds.id AND p.status = 'pending') \
-         ORDER BY expires_at LIMIT $2",
-    )
+         AND {} ORDER BY expires_at LIMIT $2",
+        super::writer::NO_PENDING_PURCHASE
+    );
+    let rows = on_pool!(store, pool => sqlx::query_as::<_, (i64, i64)>(&sql)
     .bind(now)
     .bind(limit)
     .fetch_all(pool)

@@ -9,6 +9,12 @@ use app::types::SeatStatus;
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 
+/// A hold (as `holds`) whose purchase is being paid: the sweeper leaves it
+/// to the payment, whose sale or failure ends it. One condition for the
+/// sweeper's lookup and for ending holds, so the two cannot disagree.
+pub const NO_PENDING_PURCHASE: &str =
+    "NOT EXISTS (SELECT 1 FROM purchases p WHERE p.hold_id = holds.id AND p.status = 'pending')";
+
 /// Ending a hold: `released` by its buyer or `expired` by the sweeper.
 #[derive(Clone, Debug)]
 pub struct EndRequest {
@@ -97,10 +103,7 @@ async fn end_group(
             .push(" WHERE status = 'active' AND expires_at <= ")
             .push_bind(due_before);
         if new_status == "expired" {
-            end.push(
-                " AND NOT EXISTS (SELECT 1 FROM purchases p \
-                 WHERE p.hold_id = holds.id AND p.status = 'pending')",
-            );
+            end.push(" AND ").push(NO_PENDING_PURCHASE);
         }
         end.push(" AND id IN (");
         push_id_list(&mut end, hold_ids);
