@@ -156,6 +156,10 @@ pub struct EventDetail {
     pub venue: VenueRef,
     pub hold_seconds: i64,
     pub max_tickets_per_buyer: i64,
+    /// Holds need an admission from the event's waiting room
+    /// (`/api/events/{id}/queue`).
+    #[serde(default)]
+    pub waiting_room: bool,
     pub tiers: Vec<TierView>,
     pub sections: Vec<SectionView>,
     pub seats_total: i64,

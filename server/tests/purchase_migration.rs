@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::*;
 use app::types::EventId;
+use common::*;
 use server::store::{now_ms, Store};
 use std::borrow::Cow;
 

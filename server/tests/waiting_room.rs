@@ -182,7 +182,14 @@ async fn staff_set_up_a_waiting_room_with_defaults_and_fans_cannot() {
 #[tokio::test]
 async fn holds_without_an_admission_are_refused_while_the_map_stays_open() {
     let (app, event) = setup().await;
+    let waiting_room = |app: &TestApp| {
+        let path = format!("/api/events/{event}");
+        async move { app.get_json(&path).await.1["waiting_room"].clone() }
+    };
+    assert_eq!(waiting_room(&app).await, false);
     protect(&app, event, json!({})).await;
+    // The event page learns from the event itself that the way in is the queue.
+    assert_eq!(waiting_room(&app).await, true);
     advance(&app, HOUR_MS);
     let seats = first_seats(&app, event, 1).await;
     let mut fan = Buyer::new(&app);
@@ -205,6 +212,7 @@ async fn holds_without_an_admission_are_refused_while_the_map_stays_open() {
 
     // Turned off, the event sells without a queue.
     protect(&app, event, json!({"enabled": false})).await;
+    assert_eq!(waiting_room(&app).await, false);
     let (status, body) = Buyer::new(&app)
         .hold(event, &first_seats(&app, event, 3).await[2..])
         .await;

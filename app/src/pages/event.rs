@@ -67,7 +67,7 @@ fn EventDetails(event: EventDetail) -> impl IntoView {
                     {max_tickets}" per buyer, held "{hold_minutes}" minutes while you pay"
                 </p>
             </header>
-            <crate::pages::queue::QueueNotice event_id=event.id/>
+            <crate::pages::queue::QueueNotice event_id=event.id waiting_room=event.waiting_room/>
             <SeatPicker event_id=event.id max_tickets/>
             <EventFacts event/>
         </article>

@@ -251,32 +251,17 @@ fn seconds_until(rfc3339: &str) -> Option<i64> {
 }
 
 /// On the event page of a queue-protected event: the way in is the queue,
-/// not a hold that would be refused. Asks the public draw audit, which
-/// answers only for events whose waiting room is on.
+/// not a hold that would be refused. The event's own details say whether
+/// its waiting room is on.
 #[component]
-pub fn QueueNotice(event_id: EventId) -> impl IntoView {
-    let protected = RwSignal::new(false);
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            let answer = client::call::<(), crate::queue::DrawAudit>(
-                "GET",
-                &format!("/api/events/{event_id}/queue/draw"),
-                None,
-                None,
-            )
-            .await;
-            protected.set(matches!(answer, Ok(Some(_))));
-        });
-    });
-    move || {
-        protected.get().then(|| {
-            view! {
-                <p class="queue-notice" data-testid="queue-notice">
-                    "This onsale runs through a waiting room. "
-                    <a class="button" href=format!("/events/{event_id}/queue") data-testid="join-queue">"Join the queue"</a>
-                    " — once it is your turn you can pick seats here."
-                </p>
-            }
-        })
-    }
+pub fn QueueNotice(event_id: EventId, waiting_room: bool) -> impl IntoView {
+    waiting_room.then(|| {
+        view! {
+            <p class="queue-notice" data-testid="queue-notice">
+                "This onsale runs through a waiting room. "
+                <a class="button" href=format!("/events/{event_id}/queue") data-testid="join-queue">"Join the queue"</a>
+                " — once it is your turn you can pick seats here."
+            </p>
+        }
+    })
 }

@@ -96,6 +96,7 @@ impl Catalog {
             },
             hold_seconds: event.hold_seconds,
             max_tickets_per_buyer: event.max_tickets_per_buyer,
+            waiting_room: event.waiting_room,
             tiers: tiers
                 .into_iter()
                 .map(|t| TierView {

@@ -356,8 +356,12 @@ fn SalesChart(stats: RwSignal<Option<EventStats>>) -> impl IntoView {
                 };
                 view! {
                     <rect class="bar" x=format!("{:.1}", x + 0.5) y=format!("{:.1}", TOP + plot_h - h)
-                        width=format!("{:.1}", (slot - 1.0).max(1.0)) height=format!("{h:.1}")
-                        aria-label=format!("{when}: {count}")/>
+                        width=format!("{:.1}", (slot - 1.0).max(1.0)) height=format!("{h:.1}")>
+                        // A tooltip for the pointer; screen readers get the
+                        // figure's summary (an aria-label here is prohibited:
+                        // the svg is one image, its parts are presentational).
+                        <title>{format!("{when}: {count}")}</title>
+                    </rect>
                 }
             })
             .collect_view();
