@@ -8,7 +8,15 @@
 WORK="$(mktemp -d /tmp/tessera-bench.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
-DB="sqlite://$WORK/tessera.db"
+# Under scripts/with-postgres.sh (PG_URL set), BENCH_POSTGRES=1 benchmarks a
+# fresh database in its throwaway cluster instead of SQLite.
+if [ -n "${BENCH_POSTGRES:-}" ]; then
+  : "${PG_URL:?BENCH_POSTGRES=1 runs under scripts/with-postgres.sh}"
+  DB="${PG_URL%/postgres}/bench"
+  psql "$PG_URL" -qc "CREATE DATABASE bench"
+else
+  DB="sqlite://$WORK/tessera.db"
+fi
 # The server raises its own open-file limit to the hard limit; so does loadgen.
 # Demo mode: the demo stadium to sell, and the test gateway to pay with.
 # Every buyer comes from one loopback address: the per-address caps are off.

@@ -1,50 +1,5 @@
-import { test, expect, type Page, type ConsoleMessage } from "@playwright/test";
-
-// Resolves once the page's interactive part has hydrated (see browse.spec.ts).
-async function waitForHydration(page: Page) {
-  await page.locator('[data-hydrated="true"]').first().waitFor({ timeout: 30_000 });
-}
-
-// Opens the first event matching `query` and waits for its live seat map.
-async function openEvent(page: Page, query: string) {
-  await page.goto(`/?q=${encodeURIComponent(query)}`);
-  await page.locator(".event-card a").first().click();
-  await expect(page.locator('.seat-picker[data-live="live"]')).toBeVisible({ timeout: 30_000 });
-}
-
-// Picks a seat by pointer: a seat too small to be a 24 px target is
-// zoomed in on by the first click, and picked by the next.
-async function pick(page: Page, seat: ReturnType<Page["locator"]>) {
-  const map = page.getByTestId("seat-map");
-  if ((await map.getAttribute("data-pickable")) !== "true") {
-    await seat.click();
-    await expect(map).toHaveAttribute("data-pickable", "true");
-  }
-  await seat.click();
-}
-
-// The id of the first seat shown as available on this page's map.
-async function firstAvailableSeat(page: Page): Promise<string> {
-  const seat = page.locator('.seat-picker .seat[data-status="available"]').first();
-  await expect(seat).toBeVisible();
-  const id = await seat.getAttribute("data-seat");
-  expect(id).toBeTruthy();
-  return id!;
-}
-
-// Collects browser console errors (a panic in the wasm bundle, a 404 asset).
-// The API's expected refusals (401 for a guest's `GET /api/me` or a wrong
-// password, 409 for a taken email) are logged by Chromium as failed
-// resources, so those lines are left out.
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message: ConsoleMessage) => {
-    const expected = /status of (401|409)\b/.test(message.text());
-    if (message.type() === "error" && !expected) errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
+import { test, expect, type Page } from "@playwright/test";
+import { collectConsoleErrors, firstAvailableSeat, openEvent, pick, waitForHydration } from "./helpers";
 
 // A fresh address per run, so the suite can run again against the same
 // database. Letters only: the API refuses any request carrying a run of
@@ -65,7 +20,7 @@ async function register(page: Page, email: string, password: string, name = "Tes
 }
 
 test("a fan signs up, saves a card, buys with it, finds the ticket and refunds it", async ({ page }) => {
-  const errors = collectConsoleErrors(page);
+  const errors = collectConsoleErrors(page, [401, 409]);
   const email = freshEmail("fan");
   await register(page, email, "correct horse battery", "Robin");
   await expect(page.getByTestId("account-email")).toHaveText(email);
@@ -122,7 +77,7 @@ test("a fan signs up, saves a card, buys with it, finds the ticket and refunds i
 });
 
 test("sign-in and sign-up problems are explained, and signing out works", async ({ page }) => {
-  const errors = collectConsoleErrors(page);
+  const errors = collectConsoleErrors(page, [401, 409]);
   const email = freshEmail("returning");
   const password = "a long enough password";
   await register(page, email, password);
@@ -158,7 +113,7 @@ test("sign-in and sign-up problems are explained, and signing out works", async 
 });
 
 test("a fan changes their password: the old one stops working, other browsers are signed out", async ({ page, browser }) => {
-  const errors = collectConsoleErrors(page);
+  const errors = collectConsoleErrors(page, [401, 409]);
   const email = freshEmail("changer");
   await register(page, email, "the first password");
   await expect(page.getByTestId("account-email")).toHaveText(email);
@@ -188,7 +143,7 @@ test("a fan changes their password: the old one stops working, other browsers ar
 });
 
 test("a signed-in fan without a saved card can save the card they pay with", async ({ page }) => {
-  const errors = collectConsoleErrors(page);
+  const errors = collectConsoleErrors(page, [401, 409]);
   const email = freshEmail("saver");
   await register(page, email, "another good password");
   await expect(page.getByTestId("saved-card")).toContainText("No saved card");

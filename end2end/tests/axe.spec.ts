@@ -19,6 +19,9 @@ async function eventId(page: Page, query: string): Promise<number> {
 }
 
 test("home, event maps and checkout have no serious accessibility violations", async ({ page }) => {
+  // axe walks every node: the stadium's open section alone is a thousand
+  // seats, and five pages take longer than the default minute on two cores.
+  test.setTimeout(180_000);
   await page.goto("/");
   await page.locator(".event-card").first().waitFor({ timeout: 30_000 });
   await page.waitForLoadState("networkidle");

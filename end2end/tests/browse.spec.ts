@@ -1,21 +1,5 @@
-import { test, expect, type Page, type ConsoleMessage } from "@playwright/test";
-
-// Fails a test on any browser console error (a failed hydration, a 404 asset).
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message: ConsoleMessage) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
-
-// Resolves once the wasm bundle has hydrated the page's interactive part
-// (the app marks it data-hydrated="true" from an effect, which only runs in
-// the browser after hydration).
-export async function waitForHydration(page: Page) {
-  await page.locator('[data-hydrated="true"]').first().waitFor({ timeout: 30_000 });
-}
+import { test, expect, type Page } from "@playwright/test";
+import { collectConsoleErrors, waitForHydration } from "./helpers";
 
 test("home page lists upcoming demo events and searches them", async ({ page }) => {
   const errors = collectConsoleErrors(page);

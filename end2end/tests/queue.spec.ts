@@ -1,5 +1,6 @@
 import { test, expect, type Browser, type Page } from "@playwright/test";
 import { randomUUID } from "node:crypto";
+import { pick } from "./helpers";
 
 // The demo admin (see server/src/demo).
 const ADMIN = { email: "admin@tessera.test", password: "tessera-demo-admin" };
@@ -35,8 +36,7 @@ async function queuedOnsale(browser: Browser, onsaleInSeconds: number): Promise<
 // Buys the first available seat on the map this page shows.
 async function buyFirstSeat(page: Page) {
   await expect(page.locator('.seat-picker[data-live="live"]')).toBeVisible({ timeout: 30_000 });
-  const seat = page.locator('circle.seat[data-status="available"]').first();
-  await seat.click();
+  await pick(page, page.locator('circle.seat[data-status="available"]').first());
   await page.getByTestId("hold-selected").click();
   await expect(page).toHaveURL(/\/checkout\/\d+/);
   await page.getByTestId("email").fill(`queued-${randomUUID()}@example.com`);

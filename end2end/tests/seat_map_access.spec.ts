@@ -1,28 +1,9 @@
 import { test, expect, type Page } from "@playwright/test";
+import { openEvent, pick } from "./helpers";
 
 // Every way of picking a seat ends in a purchase: the keyboard alone, the
 // step-through list, and a phone's touch screen; accessible seating rules;
 // the hold warning and its one extension.
-
-async function openEvent(page: Page, query: string, baseUrl = "") {
-  const response = await page.request.get(`${baseUrl}/api/events?q=${encodeURIComponent(query)}`);
-  const { events } = await response.json();
-  expect(events.length, query).toBeGreaterThan(0);
-  await page.goto(`${baseUrl}/events/${events[0].id}`);
-  await expect(page.locator('.seat-picker[data-live="live"]')).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByTestId("seat-map")).toBeVisible();
-}
-
-// Picks a seat by pointer: a seat too small to be a 24 px target is
-// zoomed in on by the first click, and picked by the next.
-async function pick(page: Page, seat: ReturnType<Page["locator"]>) {
-  const map = page.getByTestId("seat-map");
-  if ((await map.getAttribute("data-pickable")) !== "true") {
-    await seat.click();
-    await expect(map).toHaveAttribute("data-pickable", "true");
-  }
-  await seat.click();
-}
 
 // Presses Tab until the focused element matches `selector` (keyboard only).
 async function tabTo(page: Page, selector: string, limit = 80) {
@@ -132,7 +113,19 @@ test.describe("on a phone", () => {
     }
     await expect(map).toHaveAttribute("data-pickable", "true");
     // A seat is at least a 24 px target now.
-    const seat = page.locator('.seat-map .seat.available').filter({ visible: true }).first();
+    // An available seat a finger can reach on the zoomed map: on screen,
+    // and not under the zoom buttons that float over the map.
+    const seatId = await page.evaluate(() => {
+      const reachable = (s: Element) => {
+        const r = s.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return r.width > 0 && (hit === s || s.contains(hit));
+      };
+      const seat = [...document.querySelectorAll(".seat-map .seat.available")].find(reachable);
+      return seat?.getAttribute("data-seat") ?? null;
+    });
+    expect(seatId, "an available seat in view after zooming").toBeTruthy();
+    const seat = page.locator(`.seat-map .seat[data-seat="${seatId}"]`);
     const seatBox = (await seat.boundingBox())!;
     expect(Math.min(seatBox.width, seatBox.height)).toBeGreaterThanOrEqual(23.5);
     await seat.tap();

@@ -97,6 +97,22 @@ impl MapState {
         self.scale() * SEAT_PITCH >= MIN_TARGET_PX
     }
 
+    /// The closest zoom, in metres across: seats twice the 24 px a pointer
+    /// needs on this screen. The view's shape counts: a tall view on a wide
+    /// screen is fitted by its height, so a fixed width could stop short of
+    /// pickable seats. 8 m before the map has been measured.
+    fn closest_width(&self) -> f64 {
+        let view = self.view.get_untracked();
+        let screen = self.screen.get_untracked();
+        let fitted_px = screen.width.min(screen.height * view.width / view.height);
+        let closest = fitted_px * SEAT_PITCH / (2.0 * MIN_TARGET_PX);
+        if closest.is_finite() && closest > 0.0 {
+            closest
+        } else {
+            8.0
+        }
+    }
+
     /// A client (viewport) position relative to the map's corner.
     fn local(&self, x: f64, y: f64) -> (f64, f64) {
         #[cfg(feature = "hydrate")]
@@ -141,7 +157,7 @@ pub fn MapView(data: Arc<MapData>, picker: Picker) -> impl IntoView {
         let view = state.view.get_untracked();
         state
             .view
-            .set(view.zoom(factor, view.centre(), &home, min_width(&home)));
+            .set(view.zoom(factor, view.centre(), &home, state.closest_width()));
     };
     let reset = move || {
         state.view.set(home);
@@ -185,7 +201,7 @@ pub fn MapView(data: Arc<MapData>, picker: Picker) -> impl IntoView {
                     let view = state.view.get_untracked();
                     let at = state.screen.get_untracked().plan_at(&view, px, py);
                     let factor = (-ev.delta_y() * 0.002).exp();
-                    state.view.set(view.zoom(factor, at, &home, min_width(&home)));
+                    state.view.set(view.zoom(factor, at, &home, state.closest_width()));
                 }
                 on:pointerdown=move |ev: leptos::ev::PointerEvent| pointer_down(&ev, state)
                 on:pointermove=move |ev: leptos::ev::PointerEvent| pointer_move(&ev, state, &home)
@@ -289,10 +305,6 @@ fn filter_label(feature: SeatFeature) -> &'static str {
     }
 }
 
-fn min_width(home: &ViewBox) -> f64 {
-    // Close enough for seats to be large targets on any screen.
-    (home.width / 400.0).max(8.0)
-}
 
 /// Zooms to a section and gives its first free seat the tab stop.
 fn open_section(data: &MapData, section: usize, state: MapState, picker: Picker) {
@@ -423,7 +435,7 @@ fn pointer_move(ev: &leptos::ev::PointerEvent, state: MapState, home: &ViewBox) 
             let at = screen.plan_at(&view, mx, my);
             state
                 .view
-                .set(view.zoom(spread_now / spread_before, at, home, min_width(home)));
+                .set(view.zoom(spread_now / spread_before, at, home, state.closest_width()));
         }
     } else {
         let (dx, dy) = (x - before.1, y - before.2);
@@ -647,7 +659,7 @@ fn SeatMark(data: Arc<MapData>, seat: usize, picker: Picker, state: MapState) ->
                 let needed = MIN_TARGET_PX / (state.scale() * SEAT_PITCH);
                 state
                     .view
-                    .set(view.zoom(needed * 1.05, (x, y), &data.home, min_width(&data.home)));
+                    .set(view.zoom(needed * 1.05, (x, y), &data.home, state.closest_width()));
             }
         }
     };

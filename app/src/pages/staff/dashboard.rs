@@ -443,8 +443,11 @@ fn HeatMap(
                 let section_attr = name.clone();
                 let (cx, cy) = section.centre;
                 view! {
-                    <g class="heat-area" data-section=section_attr data-fill=move || fill.get()
-                        aria-label=move || format!("Section {label}: {} % sold or held", fill.get())>
+                    // Titles are the pointer's tooltips: inside the svg's
+                    // one image, an aria-label on a part is prohibited (the
+                    // figures are in the table below for screen readers).
+                    <g class="heat-area" data-section=section_attr data-fill=move || fill.get()>
+                        <title>{move || format!("Section {label}: {} % sold or held", fill.get())}</title>
                         <polygon points=outline class=move || heat_class(fill.get())/>
                         <text x=cx y=cy class="section-label">{name}</text>
                     </g>
@@ -483,9 +486,13 @@ fn HeatMap(
                     id, seat.section, seat.row, seat.number
                 );
                 view! {
+                    // Picked by pointer; the seat-ids field above does the
+                    // same from the keyboard.
                     <circle cx=seat.x cy=seat.y r=SEAT_RADIUS class=class data-seat=id.0
-                        data-status=move || status.get().as_str() aria-label=label
-                        on:click=move |_| toggle_seat(id)/>
+                        data-status=move || status.get().as_str()
+                        on:click=move |_| toggle_seat(id)>
+                        <title>{label}</title>
+                    </circle>
                 }
             })
         })
