@@ -16,6 +16,8 @@ pub enum LiveFormat {
     Compact,
 }
 
+const LAYOUT_FIELD: &[u8] = br#""layout_hash""#;
+
 impl LiveFormat {
     /// Path and query of the live channel in this format.
     pub fn path(self, event: EventId) -> String {
@@ -46,12 +48,10 @@ impl LiveFormat {
 
     /// Whether a message starting with `prefix` is a snapshot; `None` if
     /// this format cannot tell from the first bytes (or loadgen cannot).
-    /// Counting viewers look no further than this.
+    /// Counting viewers look no further than this. Both formats tag their
+    /// messages alike (`{"type":"snapshot",…`).
     pub fn is_snapshot(self, prefix: &[u8]) -> Option<bool> {
-        match self {
-            Self::Json => Some(prefix.starts_with(br#"{"type":"snapshot""#)),
-            Self::Compact => None,
-        }
+        Some(prefix.starts_with(br#"{"type":"snapshot""#))
     }
 
     /// Whether [`Self::is_snapshot`] can tell for this format.
@@ -62,17 +62,23 @@ impl LiveFormat {
     /// Refuses a channel that answered in another format than asked: a
     /// server without the compact format may ignore `?format=compact` and
     /// send JSON, which must not be reported as compact.
+    /// Only the compact snapshot names its layout, right after the version.
     pub fn check_served(self, first_message: &[u8]) -> Result<(), String> {
+        let names_layout = first_message
+            .windows(LAYOUT_FIELD.len())
+            .any(|window| window == LAYOUT_FIELD);
         match self {
-            Self::Compact if Self::Json.is_snapshot(first_message) == Some(true) => {
+            Self::Compact if !names_layout => {
                 Err("the server sent JSON messages: it does not offer the compact format".into())
             }
             _ => Ok(()),
         }
     }
 
-    /// How many bytes [`Self::is_snapshot`] needs.
-    pub const SNAPSHOT_PREFIX: usize = 24;
+    /// How many bytes [`Self::is_snapshot`] and [`Self::check_served`]
+    /// need: `{"type":"snapshot","version":` with up to 19 digits, then
+    /// the compact snapshot's `,"layout_hash"`.
+    pub const SNAPSHOT_PREFIX: usize = 64;
 
     /// A whole message, for a measuring viewer (decodable formats only).
     pub fn decode(self, message: &[u8]) -> Result<LiveMessage, String> {
@@ -111,5 +117,22 @@ mod tests {
         assert!(!LiveFormat::Compact.decodable());
         assert!(LiveFormat::Compact.check_served(snapshot).is_err());
         assert!(LiveFormat::Json.check_served(snapshot).is_ok());
+    }
+
+    #[test]
+    fn a_compact_snapshot_is_told_apart_from_its_first_bytes() {
+        // The server's own message type, with the largest version there is.
+        let message = app::layout::CompactMessage::Snapshot {
+            version: i64::MAX,
+            layout_hash: "ab".repeat(32),
+            seats: 50_000,
+            status: "AAAA".into(),
+        };
+        let frame = serde_json::to_vec(&message).expect("serialises");
+        let prefix = &frame[..LiveFormat::SNAPSHOT_PREFIX];
+        assert_eq!(LiveFormat::Compact.check_served(prefix), Ok(()));
+        assert_eq!(LiveFormat::Compact.is_snapshot(prefix), Some(true));
+        let delta = br#"{"type":"delta","prev_version":1,"version":2,"changes":[]}"#;
+        assert_eq!(LiveFormat::Compact.is_snapshot(delta), Some(false));
     }
 }

@@ -305,7 +305,6 @@ fn filter_label(feature: SeatFeature) -> &'static str {
     }
 }
 
-
 /// Zooms to a section and gives its first free seat the tab stop.
 fn open_section(data: &MapData, section: usize, state: MapState, picker: Picker) {
     let bounds = data.sections[section].bounds;
