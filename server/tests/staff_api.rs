@@ -25,26 +25,6 @@ async fn setup() -> (TestApp, EventId, Vec<i64>) {
     (app, event, seats)
 }
 
-/// Signs in an account made directly in the store with `role`, as the demo
-/// seed makes its admin.
-async fn member<'a>(app: &'a TestApp, email: &str, role: Role) -> Buyer<'a> {
-    app.state
-        .staff
-        .create_account(email, PASSWORD.into(), "Member", role)
-        .await
-        .expect("account");
-    let mut buyer = Buyer::new(app);
-    let (status, body) = buyer
-        .send(
-            Method::POST,
-            "/api/auth/login",
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    buyer
-}
-
 async fn fan<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
     let mut buyer = Buyer::new(app);
     let (status, _) = buyer
@@ -82,8 +62,8 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
         .to_string();
     let mut anonymous = Buyer::new(&app);
     let mut fan = fan(&app, "fan@example.com").await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
-    let mut admin = member(&app, "admin@example.com", Role::Admin).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
+    let mut admin = signed_in_member(&app, "admin@example.com", Role::Admin).await;
 
     let routes = [
         (
@@ -174,7 +154,7 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
 #[tokio::test]
 async fn stats_count_seats_revenue_and_sales_per_minute() {
     let (app, event, seats) = setup().await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let path = format!("/api/staff/events/{event}/stats");
     let (status, empty) = staff.send(Method::GET, &path, None).await;
     assert_eq!(status, 200, "{empty}");
@@ -238,7 +218,7 @@ async fn stats_count_seats_revenue_and_sales_per_minute() {
 #[tokio::test]
 async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
     let (app, event, seats) = setup().await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut fan = Buyer::new(&app);
     buy(&mut fan, event, &seats[0..1], "block-key-0001").await;
     let path = format!("/api/staff/events/{event}/seats/block");
@@ -306,7 +286,7 @@ async fn a_ticket_is_admitted_once_and_forged_refunded_or_foreign_codes_never() 
     let (app, event, seats) = setup().await;
     let hall = add_venue(app.store(), "Other hall", "York").await;
     let other_event = add_event(app.store(), hall, "Other show", 6).await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut fan = Buyer::new(&app);
     let purchase = buy(&mut fan, event, &seats[0..2], "scan-key-0001").await;
     let code = purchase["tickets"][0]["code"]
@@ -389,7 +369,7 @@ async fn a_ticket_is_admitted_once_and_forged_refunded_or_foreign_codes_never() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_scans_of_one_code_admit_exactly_once() {
     let (app, event, seats) = setup().await;
-    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let cookie = staff.cookie.clone().expect("cookie");
     let mut fan = Buyer::new(&app);
     let purchase = buy(&mut fan, event, &seats[0..1], "race-key-0001").await;
@@ -486,7 +466,7 @@ async fn until_sold(socket: &mut Socket, sold: i64, within: Duration) -> Value {
 #[tokio::test]
 async fn the_live_dashboard_moves_when_a_fan_buys() {
     let (app, event, seats) = setup().await;
-    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut socket = open_dashboard(&app, &staff, event).await;
     let first = next_json(&mut socket).await;
     assert_eq!(first["sold"], 0);
@@ -500,7 +480,7 @@ async fn the_live_dashboard_moves_when_a_fan_buys() {
 #[tokio::test]
 async fn the_live_dashboard_keeps_moving_when_no_seat_map_is_open_past_the_idle_time() {
     let (app, event, seats) = setup().await;
-    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut socket = open_dashboard(&app, &staff, event).await;
     assert_eq!(next_json(&mut socket).await["sold"], 0);
     // Nobody has the event's seat map open: only the dashboard watches it.
@@ -528,7 +508,7 @@ fn in_days(days: i64) -> String {
 #[tokio::test]
 async fn staff_create_a_venue_from_a_layout_and_sell_an_event_there() {
     let app = spawn_app().await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let layout = json!({"name": "Corn Hall", "city": "Leeds", "layout": {"kind": "stage", "sections": [
         {"name": "Stalls", "rows": 12, "seats_per_row": 20, "curved": true},
         {"name": "Balcony", "rows": 4, "seats_per_row": 16},
@@ -633,7 +613,7 @@ async fn staff_create_a_venue_from_a_layout_and_sell_an_event_there() {
 #[tokio::test]
 async fn a_50000_seat_stadium_event_is_created_in_one_request() {
     let app = spawn_app().await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let layout = json!({"name": "Bowl", "city": "Leeds", "layout": {"kind": "bowl",
     "pitch_length_m": 105.0, "pitch_width_m": 68.0, "tiers": [
         {"name_prefix": "Lower ", "sections": 20, "rows": 25, "seats_per_row": 40},
@@ -693,7 +673,7 @@ async fn a_50000_seat_stadium_event_is_created_in_one_request() {
 #[tokio::test]
 async fn open_seat_maps_see_blocked_seats_at_once() {
     let (app, event, seats) = setup().await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let url = format!(
         "{}/api/events/{event}/live",
         app.base_url.replacen("http://", "ws://", 1)
@@ -740,7 +720,7 @@ async fn open_seat_maps_see_blocked_seats_at_once() {
 #[tokio::test]
 async fn the_live_dashboard_refuses_a_handshake_from_another_site() {
     let (app, event, _) = setup().await;
-    let staff = member(&app, "staff@example.com", Role::Staff).await;
+    let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let url = format!(
         "{}/api/staff/events/{event}/live",
         app.base_url.replacen("http://", "ws://", 1)
@@ -780,7 +760,7 @@ async fn the_live_dashboard_refuses_a_handshake_from_another_site() {
 #[tokio::test]
 async fn a_venue_of_billions_of_seats_is_refused_at_once() {
     let app = spawn_app().await;
-    let mut staff = member(&app, "staff@example.com", Role::Staff).await;
+    let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     // Every tier within the per-block limits; 1.7 billion seats in all.
     let tiers: Vec<Value> = (0..900)
         .map(|_| json!({"name_prefix": "T", "sections": 64, "rows": 150, "seats_per_row": 200}))

@@ -44,21 +44,7 @@ async fn setup_on(config: Config) -> (TestApp, EventId) {
 
 async fn staff<'a>(app: &'a TestApp) -> Buyer<'a> {
     let email = format!("staff{}@example.com", rand::random::<u32>());
-    app.state
-        .staff
-        .create_account(&email, PASSWORD.into(), "Staff", Role::Staff)
-        .await
-        .expect("account");
-    let mut member = Buyer::new(app);
-    let (status, body) = member
-        .send(
-            Method::POST,
-            "/api/auth/login",
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    member
+    signed_in_member(app, &email, Role::Staff).await
 }
 
 /// Turns the waiting room on, open from now.
@@ -179,17 +165,18 @@ async fn staff_set_up_a_waiting_room_with_defaults_and_fans_cannot() {
     assert_eq!(body["error"]["code"], "not_on_sale");
 }
 
+/// What the event's own details say about its waiting room.
+async fn waiting_room(app: &TestApp, event: EventId) -> Value {
+    app.get_json(&format!("/api/events/{event}")).await.1["waiting_room"].clone()
+}
+
 #[tokio::test]
 async fn holds_without_an_admission_are_refused_while_the_map_stays_open() {
     let (app, event) = setup().await;
-    let waiting_room = |app: &TestApp| {
-        let path = format!("/api/events/{event}");
-        async move { app.get_json(&path).await.1["waiting_room"].clone() }
-    };
-    assert_eq!(waiting_room(&app).await, false);
+    assert_eq!(waiting_room(&app, event).await, false);
     protect(&app, event, json!({})).await;
     // The event page learns from the event itself that the way in is the queue.
-    assert_eq!(waiting_room(&app).await, true);
+    assert_eq!(waiting_room(&app, event).await, true);
     advance(&app, HOUR_MS);
     let seats = first_seats(&app, event, 1).await;
     let mut fan = Buyer::new(&app);
@@ -212,7 +199,7 @@ async fn holds_without_an_admission_are_refused_while_the_map_stays_open() {
 
     // Turned off, the event sells without a queue.
     protect(&app, event, json!({"enabled": false})).await;
-    assert_eq!(waiting_room(&app).await, false);
+    assert_eq!(waiting_room(&app, event).await, false);
     let (status, body) = Buyer::new(&app)
         .hold(event, &first_seats(&app, event, 3).await[2..])
         .await;

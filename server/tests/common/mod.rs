@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
-use app::types::{EventId, VenueId};
+use app::types::{EventId, Role, VenueId};
 use server::catalog::create::{
     create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
 };
@@ -204,6 +204,29 @@ pub async fn add_event_with(
     };
     customise(&mut spec);
     create_event(store, &spec).await.expect("create event")
+}
+
+/// The password of accounts made by [`signed_in_member`].
+pub const MEMBER_PASSWORD: &str = "correct horse battery";
+
+/// Signs in an account made directly in the store with `role`, as the demo
+/// seed makes its admin.
+pub async fn signed_in_member<'a>(app: &'a TestApp, email: &str, role: Role) -> Buyer<'a> {
+    app.state
+        .staff
+        .create_account(email, MEMBER_PASSWORD.into(), "Member", role)
+        .await
+        .expect("account");
+    let mut member = Buyer::new(app);
+    let (status, body) = member
+        .send(
+            reqwest::Method::POST,
+            "/api/auth/login",
+            Some(serde_json::json!({"email": email, "password": MEMBER_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    member
 }
 
 /// A buyer with their own session cookie (set by the first response that
