@@ -207,6 +207,22 @@ async fn the_openapi_document_describes_the_catalog() {
     assert!(body["components"]["schemas"]["SeatStatus"].is_object());
 }
 
+/// `docs/openapi.json` is the copy readers find in the repository: it must
+/// be what the server serves (`scripts/openapi.sh` rewrites it).
+#[tokio::test]
+async fn the_committed_copy_of_the_openapi_document_is_current() {
+    let app = spawn_app().await;
+    let (_, served) = app.get_json("/api/openapi.json").await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("docs/openapi.json"))
+            .expect("docs/openapi.json is JSON");
+    assert!(
+        served == committed,
+        "docs/openapi.json is not what the server serves: run scripts/openapi.sh"
+    );
+}
+
 #[tokio::test]
 async fn the_openapi_document_puts_each_parameter_where_it_is_sent() {
     let app = spawn_app().await;
