@@ -6,6 +6,7 @@
 //! A challenge is written in the letters `a`–`p` (like session ids), so no
 //! run of digits in it can ever look like a card number.
 
+use crate::session::{from_letters, letters};
 use app::error::ApiError;
 use app::queue::JoinRequest;
 use hmac::{Hmac, Mac};
@@ -39,14 +40,18 @@ impl Challenges {
         }
     }
 
-    fn tag(&self, event_id: i64, holder: &str, body: &[u8]) -> [u8; MAC_BYTES] {
+    fn mac(&self, event_id: i64, holder: &str, body: &[u8]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.secret.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(&event_id.to_be_bytes());
         mac.update(holder.as_bytes());
         mac.update(body);
+        mac
+    }
+
+    fn tag(&self, event_id: i64, holder: &str, body: &[u8]) -> [u8; MAC_BYTES] {
         let mut tag = [0u8; MAC_BYTES];
-        tag.copy_from_slice(&mac.finalize().into_bytes()[..MAC_BYTES]);
+        tag.copy_from_slice(&self.mac(event_id, holder, body).finalize().into_bytes()[..MAC_BYTES]);
         tag
     }
 
@@ -82,8 +87,12 @@ impl Challenges {
             return Err(refused("that is not a challenge of this server"));
         };
         let (body, tag) = bytes.split_at(16);
-        let expected = self.tag(event_id, holder, body);
-        if !constant_time_eq(&expected, tag) {
+        // In constant time, as HMAC's own check is.
+        if self
+            .mac(event_id, holder, body)
+            .verify_truncated_left(tag)
+            .is_err()
+        {
             return Err(refused(
                 "that challenge was not issued to you for this event",
             ));
@@ -98,29 +107,6 @@ impl Challenges {
         }
         Ok(())
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn letters(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .flat_map(|b| [b >> 4, b & 0x0f])
-        .map(|nibble| char::from(b'a' + nibble))
-        .collect()
-}
-
-fn from_letters(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let nibble = |b: u8| (b'a'..=b'p').contains(&b).then(|| b - b'a');
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
-        .collect()
 }
 
 #[cfg(test)]
