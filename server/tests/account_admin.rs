@@ -24,14 +24,7 @@ async fn sign_in<'a>(app: &'a TestApp, email: &str, password: &str) -> (Buyer<'a
 }
 
 async fn admin<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
-    app.state
-        .staff
-        .create_account(email, PASSWORD.into(), "Admin", Role::Admin)
-        .await
-        .expect("admin");
-    let (browser, status) = sign_in(app, email, PASSWORD).await;
-    assert_eq!(status, 200);
-    browser
+    signed_in_member(app, email, Role::Admin).await
 }
 
 async fn register<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {

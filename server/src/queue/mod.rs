@@ -275,8 +275,7 @@ impl Queue {
     }
 
     /// The published draw: the seed's hash from the start; the seed and the
-    /// drawn order once drawn. 404 while the waiting room is off (the event
-    /// page asks it to learn whether the event is queue-protected).
+    /// drawn order once drawn. 404 while the waiting room is off.
     pub async fn audit(&self, event_id: EventId) -> Result<DrawAudit, ApiError> {
         let (room, _) = self.cached_room(event_id).await?;
         let room = room

@@ -46,23 +46,17 @@ impl LiveFormat {
         matches!(self, Self::Json)
     }
 
-    /// Whether a message starting with `prefix` is a snapshot; `None` if
-    /// this format cannot tell from the first bytes (or loadgen cannot).
-    /// Counting viewers look no further than this. Both formats tag their
-    /// messages alike (`{"type":"snapshot",…`).
-    pub fn is_snapshot(self, prefix: &[u8]) -> Option<bool> {
-        Some(prefix.starts_with(br#"{"type":"snapshot""#))
-    }
-
-    /// Whether [`Self::is_snapshot`] can tell for this format.
-    pub fn tells_snapshots(self) -> bool {
-        self.is_snapshot(b"").is_some()
+    /// Whether a message starting with `prefix` is a snapshot, in either
+    /// format: both tag their messages alike (`{"type":"snapshot",…`).
+    /// Counting viewers look no further than this.
+    pub fn is_snapshot(prefix: &[u8]) -> bool {
+        prefix.starts_with(br#"{"type":"snapshot""#)
     }
 
     /// Refuses a channel that answered in another format than asked: a
     /// server without the compact format may ignore `?format=compact` and
-    /// send JSON, which must not be reported as compact.
-    /// Only the compact snapshot names its layout, right after the version.
+    /// send JSON, which must not be reported as compact. Only the compact
+    /// snapshot names its layout, right after the version.
     pub fn check_served(self, first_message: &[u8]) -> Result<(), String> {
         let names_layout = first_message
             .windows(LAYOUT_FIELD.len())
@@ -101,11 +95,10 @@ mod tests {
             "/api/events/5/live?format=compact"
         );
         let snapshot = br#"{"type":"snapshot","version":3,"seats":[]}"#;
-        assert_eq!(LiveFormat::Json.is_snapshot(snapshot), Some(true));
-        assert_eq!(
-            LiveFormat::Json.is_snapshot(br#"{"type":"delta","prev_version":1"#),
-            Some(false)
-        );
+        assert!(LiveFormat::is_snapshot(snapshot));
+        assert!(!LiveFormat::is_snapshot(
+            br#"{"type":"delta","prev_version":1"#
+        ));
         assert_eq!(
             LiveFormat::Json.decode(snapshot),
             Ok(LiveMessage::Snapshot {
@@ -131,8 +124,8 @@ mod tests {
         let frame = serde_json::to_vec(&message).expect("serialises");
         let prefix = &frame[..LiveFormat::SNAPSHOT_PREFIX];
         assert_eq!(LiveFormat::Compact.check_served(prefix), Ok(()));
-        assert_eq!(LiveFormat::Compact.is_snapshot(prefix), Some(true));
+        assert!(LiveFormat::is_snapshot(prefix));
         let delta = br#"{"type":"delta","prev_version":1,"version":2,"changes":[]}"#;
-        assert_eq!(LiveFormat::Compact.is_snapshot(delta), Some(false));
+        assert!(!LiveFormat::is_snapshot(delta));
     }
 }

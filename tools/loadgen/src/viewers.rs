@@ -102,9 +102,8 @@ pub struct ViewerReport {
     /// Messages received by all viewers, snapshots included.
     pub frames: u64,
     pub bytes: u64,
-    /// Snapshots sent again to viewers that fell behind (`null` where the
-    /// format does not tell loadgen which messages are snapshots).
-    pub resync_snapshots: Option<u64>,
+    /// Snapshots sent again to viewers that fell behind.
+    pub resync_snapshots: u64,
     pub disconnected_early: usize,
     /// Hold response to the arrival at a measuring viewer of the delta that
     /// shows the seat `held`; one sample per seat per measuring viewer.
@@ -215,10 +214,7 @@ impl Viewers {
             measured_viewers: self.measured,
             frames: totals.frames.load(Ordering::Relaxed),
             bytes: totals.bytes.load(Ordering::Relaxed),
-            resync_snapshots: self
-                .format
-                .tells_snapshots()
-                .then(|| totals.resync_snapshots.load(Ordering::Relaxed)),
+            resync_snapshots: totals.resync_snapshots.load(Ordering::Relaxed),
             disconnected_early: totals.disconnected_early.load(Ordering::Relaxed),
             delay_samples: delays.count(),
             delta_delay: delays.percentiles(),
@@ -496,7 +492,7 @@ impl Socket {
                 }
                 if header.opcode != 0 {
                     let prefix = &self.buf[start..start + prefix_len];
-                    if format.is_snapshot(prefix) == Some(true) {
+                    if LiveFormat::is_snapshot(prefix) {
                         tally.snapshots += 1;
                     }
                 }
