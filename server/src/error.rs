@@ -112,9 +112,34 @@ where
             )
             .into());
         }
+        if json_has_oversized_integer(&value) {
+            return Err(ApiError::validation(format!(
+                "numbers in a request are at most {MAX_REQUEST_INTEGER} in size"
+            ))
+            .into());
+        }
         serde_json::from_value(value)
             .map(ApiJson)
             .map_err(|error| ApiError::validation(error.to_string()).into())
+    }
+}
+
+/// The largest integer (in size) a request body may carry: 12 digits.
+/// Every id, count and amount of the API fits, and a number of 13 or more
+/// digits, which could be a card number, is never stored.
+pub const MAX_REQUEST_INTEGER: i64 = 999_999_999_999;
+
+/// Any number in the JSON value is an integer past ±[`MAX_REQUEST_INTEGER`].
+fn json_has_oversized_integer(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(n), _) => n.unsigned_abs() > MAX_REQUEST_INTEGER.unsigned_abs(),
+            (None, Some(_)) => true,
+            (None, None) => false,
+        },
+        serde_json::Value::Array(items) => items.iter().any(json_has_oversized_integer),
+        serde_json::Value::Object(fields) => fields.values().any(json_has_oversized_integer),
+        _ => false,
     }
 }
 

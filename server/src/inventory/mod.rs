@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// No single request may hold more seats than this, whatever an event's limit.
-pub const MAX_SEATS_PER_REQUEST: usize = 50;
+pub const MAX_SEATS_PER_REQUEST: usize = app::types::MAX_SEATS_PER_HOLD;
 
 #[derive(Clone, Debug)]
 pub struct Inventory {

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 /// Upgrades to a WebSocket that sends `{"type":"snapshot",…}` and then
 /// `{"type":"delta",…}` messages in version order.
-#[utoipa::path(get, path = "/api/events/{id}/live", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/events/{id}/live", tag = "events", operation_id = "watch_seat_map", params(("id" = i64, Path)), responses(
     (status = 101, body = LiveMessage, description = "WebSocket: one snapshot, then deltas in version order"),
     (status = 400, body = ErrorBody),
     (status = 403, body = ErrorBody, description = "a WebSocket handshake from another site"),
@@ -51,7 +51,7 @@ pub async fn live(
 /// Every seat of an event with its current status, at one version; it
 /// includes every change committed before the request. Gzipped when the
 /// client accepts it.
-#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/events/{id}/seats", tag = "events", params(("id" = i64, Path)), responses(
     (status = 200, body = SeatMap),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
