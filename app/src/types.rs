@@ -125,7 +125,7 @@ pub struct EventQuery {
     /// `next_cursor` of the previous page.
     #[cfg_attr(
         feature = "ssr",
-        param(pattern = r"^([0-9a-f]{1,12}\.[0-9a-f]{1,12})?$")
+        param(pattern = r"^([0-9a-f]{1,12}\.[0-9a-f]{1,12})?(?!\n)$")
     )]
     pub cursor: Option<String>,
 }
@@ -240,11 +240,21 @@ pub struct BestAvailable {
     pub max_price_cents: Option<i64>,
 }
 
+/// 1 to `max` distinct seat ids.
+#[cfg(feature = "ssr")]
+pub fn seat_ids_schema(max: usize) -> utoipa::openapi::schema::ArrayBuilder {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("SeatId"))
+        .min_items(Some(1))
+        .max_items(Some(max))
+        .unique_items(true)
+}
+
 #[cfg(feature = "ssr")]
 mod hold_request_schema {
     use super::{HoldRequest, MAX_SEATS_PER_HOLD};
     use utoipa::openapi::schema::{
-        AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+        AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type,
     };
     use utoipa::openapi::{Ref, RefOr};
 
@@ -253,11 +263,7 @@ mod hold_request_schema {
     impl utoipa::PartialSchema for HoldRequest {
         fn schema() -> RefOr<Schema> {
             let null = || ObjectBuilder::new().schema_type(Type::Null);
-            let seats = ArrayBuilder::new()
-                .items(Ref::from_schema_name("SeatId"))
-                .min_items(Some(1))
-                .max_items(Some(MAX_SEATS_PER_HOLD))
-                .unique_items(true)
+            let seats = super::seat_ids_schema(MAX_SEATS_PER_HOLD)
                 .description(Some("distinct seats, all held or none"));
             let by_seats = ObjectBuilder::new()
                 .title(Some("SeatIds"))
@@ -351,9 +357,10 @@ pub struct PaymentChoice {
 
 /// The shape of a processor's payment token (`tok_…`, `pm_…`, `card_…`,
 /// `cus_…`): runs of at most 12 digits, as a processor's ids have, so that a
-/// token never reads as a card number.
+/// token never reads as a card number. (`(?!\n)` because in some regex
+/// dialects, Python's among them, `$` also matches before a final newline.)
 pub const PAYMENT_TOKEN_PATTERN: &str =
-    "^(tok|pm|card|cus)_[A-Za-z_]*([0-9]{1,12}[A-Za-z_]+)*[0-9]{0,12}$";
+    "^(tok|pm|card|cus)_[A-Za-z_]*([0-9]{1,12}[A-Za-z_]+)*([0-9]{1,12}|[A-Za-z_])(?!\\n)$";
 
 #[cfg(feature = "ssr")]
 mod payment_choice_schema {
@@ -666,7 +673,7 @@ pub struct SavePaymentMethodRequest {
     #[cfg_attr(
         feature = "ssr",
         schema(
-            pattern = "^(tok|pm|card|cus)_[A-Za-z_]*([0-9]{1,12}[A-Za-z_]+)*[0-9]{0,12}$",
+            pattern = "^(tok|pm|card|cus)_[A-Za-z_]*([0-9]{1,12}[A-Za-z_]+)*([0-9]{1,12}|[A-Za-z_])(?!\\n)$",
             max_length = 255
         )
     )]

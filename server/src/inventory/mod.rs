@@ -204,7 +204,9 @@ impl Inventory {
             ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
                 taken.into_iter().map(SeatId).collect(),
             )),
-            ClaimOutcome::Unknown(unknown) => Err(ApiError::validation(format!(
+            // Well-formed ids that are simply not this event's seats: not
+            // found, like an unknown id in a path.
+            ClaimOutcome::Unknown(unknown) => Err(ApiError::not_found(format!(
                 "not seats of event {event_id}: {}",
                 unknown
                     .iter()

@@ -232,11 +232,14 @@ pub async fn block_seats(
             return Err(error.into());
         }
         BlockOutcome::Unknown(seats) => {
-            return Err(ApiError::validation(format!("not seats of this event: {seats:?}")).into());
+            return Err(ApiError::not_found(format!("not seats of this event: {seats:?}")).into());
         }
     }
     Ok(Json(staff.stats(event_id).await?))
 }
+
+/// Longer than any ticket code (they are about 180 characters).
+const MAX_SCAN_CODE_CHARS: usize = 512;
 
 /// Checks a ticket at the gate: `valid` the first time, `already_used`
 /// after, `invalid` for forged, refunded or other-event codes.
@@ -250,8 +253,11 @@ pub async fn scan(
     _staff_member: StaffOnly,
     ApiJson(request): ApiJson<ScanRequest>,
 ) -> HttpResult<Json<ScanResult>> {
-    if request.code.len() > 512 {
+    if request.code.chars().count() > MAX_SCAN_CODE_CHARS {
         return Err(ApiError::validation("code is too long to be a ticket").into());
+    }
+    if request.event_id.is_some_and(|event| event.0 <= 0) {
+        return Err(ApiError::validation("event_id is not an event id").into());
     }
     Ok(Json(staff.scan(&request.code, request.event_id).await?))
 }
