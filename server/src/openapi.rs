@@ -191,6 +191,17 @@ fn as_f64(number: &utoipa::Number) -> f64 {
     }
 }
 
+/// From operation, its status, link name, to operation, the `id` to pass
+/// (a runtime expression) and the request body, if any.
+type LinkRow<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a serde_json::Value>,
+);
+
 /// Links from an answer to the calls it enables, so a client (or a
 /// stateful fuzzer) can follow a sale through: events, an event, its seats,
 /// a hold, its purchase, the purchase's refund.
@@ -204,7 +215,7 @@ fn add_links(openapi: &mut OpenApi) {
     let best_two = serde_json::json!({"best_available": {"count": 2}});
     let first_seat = serde_json::json!({"seat_ids": ["$response.body#/seats/0/id"]});
     #[rustfmt::skip]
-    let links: [(&str, &str, &str, &str, &str, Option<&serde_json::Value>); 12] = [
+    let links: [LinkRow; 12] = [
         ("list_events", "200", "EventDetail", "event_detail", "$response.body#/events/0/id", None),
         ("event_detail", "200", "SeatMap", "seat_map", "$response.body#/id", None),
         ("event_detail", "200", "HoldBestAvailable", "create_hold", "$response.body#/id", Some(&best_two)),
