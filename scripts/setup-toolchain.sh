@@ -2,10 +2,10 @@
 # Installs, idempotently, every tool Tessera's build and tests need on a fresh
 # Debian 12 machine with rustup + node/npm: the wasm target, cargo-leptos,
 # the wasm-bindgen CLI matching Cargo.lock, wasm-opt, PostgreSQL server
-# binaries, Chromium and the Playwright client. Each step is skipped when the
+# binaries, Chromium, the Playwright client and Python's venv module. Each step is skipped when the
 # right version is already present, so running it again costs seconds.
 #
-# Only package registries are used (crates.io, npm, Debian apt): no step
+# Only package registries are used (crates.io, npm, Debian apt; PyPI for scripts/fuzz.sh): no step
 # downloads a prebuilt binary from elsewhere.
 set -euo pipefail
 
@@ -112,6 +112,14 @@ if ! [ -x "$ROOT/end2end/node_modules/.bin/playwright" ] ||
   log "installing the end2end packages"
   (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
   echo "$LOCK_HASH" >"$ROOT/end2end/node_modules/.tessera-lock-hash"
+fi
+
+# 8. Python virtualenvs for the OpenAPI checks (scripts/fuzz.sh installs
+# openapi-spec-validator and schemathesis from PyPI, pinned in
+# tools/fuzz/requirements.txt, into one).
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  log "installing python3-venv"
+  apt_install python3-venv
 fi
 
 log "toolchain ready"

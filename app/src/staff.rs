@@ -36,11 +36,29 @@ pub struct EventStats {
     pub sections: Vec<SectionStats>,
 }
 
+/// The most seats one block request changes.
+pub const MAX_SEATS_PER_BLOCK: usize = 5_000;
+
+#[cfg(feature = "ssr")]
+fn block_seat_ids() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::types::seat_ids_schema(MAX_SEATS_PER_BLOCK).into()
+}
+
+/// `staff` or `admin`: the roles an admin creates accounts with.
+#[cfg(feature = "ssr")]
+fn staff_role() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["staff", "admin"]))
+        .into()
+}
+
 /// Body of `POST /api/staff/events/{id}/seats/block`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BlockSeatsRequest {
+    #[cfg_attr(feature = "ssr", schema(schema_with = block_seat_ids))]
     pub seat_ids: Vec<SeatId>,
     /// `true` takes the seats off sale (a kill); `false` puts them back.
     pub blocked: bool,
@@ -51,6 +69,7 @@ pub struct BlockSeatsRequest {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScanRequest {
+    #[cfg_attr(feature = "ssr", schema(max_length = 512))]
     pub code: String,
     /// The event this gate admits to; a ticket for another event is invalid.
     #[serde(default)]
@@ -91,9 +110,22 @@ pub struct ScanResult {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaffRequest {
+    #[cfg_attr(feature = "ssr", schema(format = Email, min_length = 3, max_length = 254, pattern = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$"))]
     pub email: String,
+    /// 8 to 128 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
     pub password: String,
+    /// 1 to 80 characters, not blank, without control characters.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 80,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub display_name: String,
+    #[cfg_attr(feature = "ssr", schema(schema_with = staff_role))]
     pub role: Role,
 }
 
@@ -176,7 +208,9 @@ pub struct BowlTierLayout {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateVenueRequest {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 120))]
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 80))]
     pub city: String,
     pub layout: VenueLayout,
 }
@@ -213,6 +247,7 @@ impl RefundPolicy {
 #[serde(deny_unknown_fields)]
 pub struct TierPrice {
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub price_cents: i64,
 }
 
@@ -223,20 +258,27 @@ pub struct TierPrice {
 #[serde(deny_unknown_fields)]
 pub struct CreateEventRequest {
     pub venue_id: crate::types::VenueId,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 120))]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 4000))]
     pub description: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub starts_at: String,
     /// RFC 3339; on sale at once when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub onsale_at: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 30, maximum = 3600))]
     pub hold_seconds: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 50))]
     pub max_tickets_per_buyer: Option<i64>,
     #[serde(default)]
     pub refund_policy: Option<RefundPolicy>,
+    #[cfg_attr(feature = "ssr", schema(min_items = 1))]
     pub tiers: Vec<TierPrice>,
     /// Section name → tier name.
     pub section_tiers: std::collections::BTreeMap<String, String>,
@@ -255,16 +297,22 @@ pub struct CreatedEvent {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEventRequest {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 120))]
     pub name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 4000))]
     pub description: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub starts_at: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub onsale_at: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 30, maximum = 3600))]
     pub hold_seconds: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 50))]
     pub max_tickets_per_buyer: Option<i64>,
     #[serde(default)]
     pub refund_policy: Option<RefundPolicy>,

@@ -110,11 +110,39 @@ pub struct EventList {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
 #[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct EventQuery {
+    /// Words of the event's name, venue or city.
+    #[cfg_attr(feature = "ssr", param(max_length = 200))]
     pub q: Option<String>,
+    /// The first day (or instant) to list; the past is never listed.
+    #[cfg_attr(feature = "ssr", param(schema_with = date_or_date_time))]
     pub from: Option<String>,
+    /// The last day (included) or instant to list.
+    #[cfg_attr(feature = "ssr", param(schema_with = date_or_date_time))]
     pub to: Option<String>,
+    /// Events per page, 1 to 100 (20 by default).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 100))]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[cfg_attr(
+        feature = "ssr",
+        param(pattern = r"^([0-9a-f]{1,12}\.[0-9a-f]{1,12})?(?!\n)$")
+    )]
     pub cursor: Option<String>,
+}
+
+/// `YYYY-MM-DD` or an RFC 3339 timestamp.
+#[cfg(feature = "ssr")]
+fn date_or_date_time() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    AnyOfBuilder::new()
+        .item(string(KnownFormat::Date))
+        .item(string(KnownFormat::DateTime))
+        .into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -192,9 +220,12 @@ pub struct SeatMap {
     pub seats: Vec<SeatView>,
 }
 
-/// What to hold: explicit seats, or the best N available together.
+/// The most seats one hold (or one best-available request) takes.
+pub const MAX_SEATS_PER_HOLD: usize = 50;
+
+/// What to hold: explicit seats, or the best N available together (exactly
+/// one of the two; its schema says so with `oneOf`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     #[serde(default)]
@@ -207,11 +238,71 @@ pub struct HoldRequest {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BestAvailable {
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 50))]
     pub count: i64,
     #[serde(default)]
     pub section: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub max_price_cents: Option<i64>,
+}
+
+/// 1 to `max` distinct seat ids.
+#[cfg(feature = "ssr")]
+pub fn seat_ids_schema(max: usize) -> utoipa::openapi::schema::ArrayBuilder {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("SeatId"))
+        .min_items(Some(1))
+        .max_items(Some(max))
+        .unique_items(true)
+}
+
+#[cfg(feature = "ssr")]
+mod hold_request_schema {
+    use super::{HoldRequest, MAX_SEATS_PER_HOLD};
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type,
+    };
+    use utoipa::openapi::{Ref, RefOr};
+
+    /// `{"seat_ids": […]}` or `{"best_available": {…}}`; the other field
+    /// may be sent as `null`.
+    impl utoipa::PartialSchema for HoldRequest {
+        fn schema() -> RefOr<Schema> {
+            let null = || ObjectBuilder::new().schema_type(Type::Null);
+            let seats = super::seat_ids_schema(MAX_SEATS_PER_HOLD)
+                .description(Some("distinct seats, all held or none"));
+            let by_seats = ObjectBuilder::new()
+                .title(Some("SeatIds"))
+                .property("seat_ids", seats)
+                .property("best_available", null())
+                .required("seat_ids")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            let by_best = ObjectBuilder::new()
+                .title(Some("BestAvailableSeats"))
+                .property("best_available", Ref::from_schema_name("BestAvailable"))
+                .property("seat_ids", null())
+                .required("best_available")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            OneOfBuilder::new()
+                .item(by_seats)
+                .item(by_best)
+                .description(Some(
+                    "What to hold: explicit seats, or the best N available together.",
+                ))
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for HoldRequest {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push((
+                "BestAvailable".into(),
+                <super::BestAvailable as utoipa::PartialSchema>::schema(),
+            ));
+            super::BestAvailable::schemas(schemas);
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,7 +354,6 @@ pub struct HoldView {
 /// How the buyer pays: a processor token from its card form, or the
 /// payment method saved on their account.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PaymentChoice {
     #[serde(default)]
@@ -272,11 +362,69 @@ pub struct PaymentChoice {
     pub saved: Option<bool>,
 }
 
+/// The shape of a processor's payment token (`tok_…`, `pm_…`, `card_…`,
+/// `cus_…`): runs of at most 12 digits, as a processor's ids have, so that a
+/// token never reads as a card number. (`(?!\n)` because in some regex
+/// dialects, Python's among them, `$` also matches before a final newline.)
+pub const PAYMENT_TOKEN_PATTERN: &str =
+    "^(tok|pm|card|cus)_[A-Za-z_]*([0-9]{1,12}[A-Za-z_]+)*([0-9]{1,12}|[A-Za-z_])(?!\\n)$";
+
+#[cfg(feature = "ssr")]
+mod payment_choice_schema {
+    use super::{PaymentChoice, PAYMENT_TOKEN_PATTERN};
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type,
+    };
+    use utoipa::openapi::RefOr;
+
+    /// `{"token": "tok_…"}` or `{"saved": true}` (the account's saved card).
+    impl utoipa::PartialSchema for PaymentChoice {
+        fn schema() -> RefOr<Schema> {
+            let token = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(PAYMENT_TOKEN_PATTERN))
+                .max_length(Some(255))
+                .description(Some("a token from the processor's card form"));
+            let by_token = ObjectBuilder::new()
+                .title(Some("Token"))
+                .property("token", token)
+                .property(
+                    "saved",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([false])),
+                )
+                .required("token")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            let by_saved = ObjectBuilder::new()
+                .title(Some("SavedCard"))
+                .property(
+                    "saved",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([true])),
+                )
+                .required("saved")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            OneOfBuilder::new()
+                .item(by_token)
+                .item(by_saved)
+                .description(Some(
+                    "How to pay: a processor token, or the card saved on the signed-in account.",
+                ))
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for PaymentChoice {}
+}
+
 /// Body of `POST /api/holds/{id}/purchase` (with an `Idempotency-Key` header).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
+    #[cfg_attr(feature = "ssr", schema(format = Email, min_length = 3, max_length = 254, pattern = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$"))]
     pub email: String,
     pub payment: PaymentChoice,
     #[serde(default)]
@@ -472,9 +620,20 @@ mod tests {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[cfg_attr(feature = "ssr", schema(format = Email, min_length = 3, max_length = 254, pattern = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$"))]
     pub email: String,
     /// 8 to 128 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
     pub password: String,
+    /// 1 to 80 characters, not blank, without control characters.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 80,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub display_name: String,
 }
 
@@ -499,6 +658,7 @@ pub struct ConfirmEmailRequest {
     pub token: String,
     /// 8 to 128 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
     pub new_password: Option<String>,
 }
 
@@ -517,6 +677,13 @@ pub struct ClaimLinkSent {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SavePaymentMethodRequest {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = "^(tok|pm|card|cus)_[A-Za-z_]*([0-9]{1,12}[A-Za-z_]+)*([0-9]{1,12}|[A-Za-z_])(?!\\n)$",
+            max_length = 255
+        )
+    )]
     pub token: String,
 }
 
@@ -526,6 +693,8 @@ pub struct SavePaymentMethodRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 8 to 128 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
     pub new_password: String,
 }
 

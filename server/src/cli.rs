@@ -188,6 +188,22 @@ mod tests {
         assert!(printed["paths"]["/api/holds/{id}/purchase"]["post"].is_object());
     }
 
+    /// `docs/openapi.json` is what integrators read without a server: it
+    /// must be the document the code builds (`scripts/openapi.sh` writes it).
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("docs/openapi.json"))
+                .expect("JSON");
+        let generated: serde_json::Value =
+            serde_json::from_str(&openapi_document().expect("document")).expect("JSON");
+        assert!(
+            committed == generated,
+            "docs/openapi.json is out of date: run scripts/openapi.sh"
+        );
+    }
+
     #[test]
     fn plain_server_serves_and_a_password_is_never_an_argument() {
         let cli = Cli::try_parse_from(["server"]).expect("no arguments");

@@ -104,7 +104,12 @@ where
     type Rejection = HttpError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
-        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        let Json(mut value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        // Every body of the API is an object; serde would otherwise read a
+        // struct from an array of its fields' values.
+        if !value.is_object() {
+            return Err(ApiError::validation("the body must be a JSON object").into());
+        }
         if json_contains_card_number(&value) {
             return Err(ApiError::new(
                 ErrorCode::CardDataRefused,
@@ -112,9 +117,55 @@ where
             )
             .into());
         }
+        if json_has_oversized_integer(&value) {
+            return Err(ApiError::validation(format!(
+                "numbers in a request are at most {MAX_REQUEST_INTEGER} in size"
+            ))
+            .into());
+        }
+        integral_floats_as_integers(&mut value);
         serde_json::from_value(value)
             .map(ApiJson)
             .map_err(|error| ApiError::validation(error.to_string()).into())
+    }
+}
+
+/// The largest integer (in size) a request body may carry: 12 digits.
+/// Every id, count and amount of the API fits, and a number of 13 or more
+/// digits, which could be a card number, is never stored.
+pub const MAX_REQUEST_INTEGER: i64 = 999_999_999_999;
+
+/// Any number in the JSON value is an integer past ±[`MAX_REQUEST_INTEGER`].
+fn json_has_oversized_integer(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(n), _) => n.unsigned_abs() > MAX_REQUEST_INTEGER.unsigned_abs(),
+            (None, Some(_)) => true,
+            (None, None) => false,
+        },
+        serde_json::Value::Array(items) => items.iter().any(json_has_oversized_integer),
+        serde_json::Value::Object(fields) => fields.values().any(json_has_oversized_integer),
+        _ => false,
+    }
+}
+
+/// `7.0` is the integer 7 in JSON Schema (and in JavaScript, which sends
+/// it so): every whole number in range is read as an integer.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) => {
+            let whole = number.as_f64().filter(|n| {
+                number.is_f64() && n.fract() == 0.0 && n.abs() <= MAX_REQUEST_INTEGER as f64
+            });
+            if let Some(whole) = whole {
+                *number = serde_json::Number::from(whole as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(integral_floats_as_integers)
+        }
+        _ => {}
     }
 }
 

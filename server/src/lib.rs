@@ -16,6 +16,7 @@ pub mod gzip;
 pub mod inventory;
 pub mod live;
 pub mod net;
+pub mod openapi;
 pub mod payments;
 pub mod queue;
 pub mod session;

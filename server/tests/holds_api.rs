@@ -207,9 +207,9 @@ async fn bad_hold_requests_get_clear_errors_and_change_nothing() {
         (
             "another event's seat",
             serde_json::json!({ "seat_ids": [seats[0], other] }).to_string(),
-            422,
+            404,
         ),
-        ("unknown seat", "{\"seat_ids\": [987654]}".into(), 422),
+        ("unknown seat", "{\"seat_ids\": [987654]}".into(), 404),
         ("neither field", "{}".into(), 422),
         (
             "negative count",

@@ -263,7 +263,7 @@ async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
             json!({"seat_ids": [seats[3], seats[3]], "blocked": true}),
             422,
         ),
-        (json!({"seat_ids": [987654], "blocked": true}), 422),
+        (json!({"seat_ids": [987654], "blocked": true}), 404),
         (json!({"seat_ids": [seats[3]]}), 422),
         (json!({"seat_ids": [seats[3]], "blocked": false}), 409),
     ] {

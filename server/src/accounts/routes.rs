@@ -79,7 +79,7 @@ where
 /// confirmation link is emailed; guest purchases with this email join the
 /// account once it is followed. An email whose account was never confirmed
 /// gets a link to claim that account instead (202; nobody is signed in).
-#[utoipa::path(post, path = "/api/auth/register", request_body = RegisterRequest, responses(
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest, responses(
     (status = 201, body = MeView),
     (status = 202, body = ClaimLinkSent, description = "the email has an unconfirmed account: a claim link was mailed to it"),
     (status = 409, body = ErrorBody, description = "email_taken (a confirmed account)"),
@@ -108,7 +108,7 @@ pub async fn register(
 }
 
 /// Signs in; the session id is replaced, and the browser's holds move with it.
-#[utoipa::path(post, path = "/api/auth/login", request_body = LoginRequest, responses(
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = MeView),
     (status = 401, body = ErrorBody, description = "invalid_credentials (unknown email or wrong password alike)"),
     (status = 429, body = ErrorBody, description = "rate_limited: too many failed attempts for this account or from this address (Retry-After)"),
@@ -124,7 +124,7 @@ pub async fn login(
 }
 
 /// Signs out on the server and gives the browser a fresh anonymous session.
-#[utoipa::path(post, path = "/api/auth/logout", responses((status = 204)))]
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 204)))]
 pub async fn logout(
     State(accounts): State<Accounts>,
     session: BuyerSession,
@@ -138,7 +138,7 @@ pub async fn logout(
 /// that account, `new_password` is required: it becomes the password, the
 /// account's other sessions are signed out, and this browser is signed in
 /// (a fresh session cookie).
-#[utoipa::path(post, path = "/api/auth/confirm", request_body = ConfirmEmailRequest, responses(
+#[utoipa::path(post, path = "/api/auth/confirm", tag = "auth", request_body = ConfirmEmailRequest, responses(
     (status = 204),
     (status = 404, body = ErrorBody, description = "unknown, expired or used link"),
     (status = 422, body = ErrorBody, description = "new_password_required, or a password of the wrong length"),
@@ -155,7 +155,7 @@ pub async fn confirm(
 }
 
 /// The signed-in account.
-#[utoipa::path(get, path = "/api/me", responses(
+#[utoipa::path(get, path = "/api/me", tag = "account", security(("session" = [])), responses(
     (status = 200, body = MeView),
     (status = 401, body = ErrorBody),
 ))]
@@ -165,7 +165,7 @@ pub async fn me(signed_in: SignedIn) -> Json<MeView> {
 
 /// Changes the signed-in account's password; the current one is required.
 /// Every other session of the account is signed out, this one stays.
-#[utoipa::path(post, path = "/api/me/password", request_body = ChangePasswordRequest, responses(
+#[utoipa::path(post, path = "/api/me/password", tag = "account", security(("session" = [])), request_body = ChangePasswordRequest, responses(
     (status = 204),
     (status = 401, body = ErrorBody, description = "unauthenticated, or invalid_credentials: the current password is not right"),
     (status = 422, body = ErrorBody, description = "the new password is too short or too long"),
@@ -186,7 +186,7 @@ pub async fn change_password(
 /// Saves a card for one-click purchases: send the token from the
 /// processor's card form; only the processor's reference, the brand and
 /// the last four digits are kept.
-#[utoipa::path(put, path = "/api/me/payment-method", request_body = SavePaymentMethodRequest, responses(
+#[utoipa::path(put, path = "/api/me/payment-method", tag = "account", security(("session" = [])), request_body = SavePaymentMethodRequest, responses(
     (status = 200, body = SavedCardView),
     (status = 401, body = ErrorBody),
     (status = 402, body = ErrorBody),
@@ -204,7 +204,7 @@ pub async fn save_payment_method(
 }
 
 /// Forgets the saved card.
-#[utoipa::path(delete, path = "/api/me/payment-method", responses(
+#[utoipa::path(delete, path = "/api/me/payment-method", tag = "account", security(("session" = [])), responses(
     (status = 204),
     (status = 401, body = ErrorBody),
 ))]
@@ -217,7 +217,7 @@ pub async fn delete_payment_method(
 }
 
 /// The account's tickets: upcoming (soonest first) and past.
-#[utoipa::path(get, path = "/api/me/tickets", responses(
+#[utoipa::path(get, path = "/api/me/tickets", tag = "account", security(("session" = [])), responses(
     (status = 200, body = MyTicketsView),
     (status = 401, body = ErrorBody),
 ))]

@@ -23,7 +23,7 @@ pub fn parse_event_id(raw: &str) -> Result<EventId, ApiError> {
 }
 
 /// Upcoming events, soonest first, with text and date filters.
-#[utoipa::path(get, path = "/api/events", params(EventQuery), responses(
+#[utoipa::path(get, path = "/api/events", tag = "events", params(EventQuery), responses(
     (status = 200, body = EventList),
     (status = 400, body = ErrorBody),
     (status = 422, body = ErrorBody),
@@ -36,7 +36,7 @@ pub async fn list_events(
 }
 
 /// One event with its venue, price tiers and availability.
-#[utoipa::path(get, path = "/api/events/{id}", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/events/{id}", tag = "events", params(("id" = i64, Path)), responses(
     (status = 200, body = EventDetail),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),

@@ -299,7 +299,7 @@ impl Checkout {
                     .as_deref()
                     .and_then(PaymentToken::parse)
                     .ok_or_else(|| {
-                        ApiError::validation("there is no saved payment method on this account")
+                        ApiError::not_found("there is no saved payment method on this account")
                     })?;
                 Ok(PaymentPlan::Charge(token, account.payment_customer.clone()))
             }
@@ -507,7 +507,7 @@ fn validate_idempotency_key(key: &str) -> Result<(), ApiError> {
 pub fn validate_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
@@ -541,6 +541,7 @@ mod tests {
             "a b@example.com",
             "a@b@c.com",
             "fan@.com",
+            "fan@exam\u{7}ple.com",
         ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }

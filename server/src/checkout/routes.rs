@@ -24,9 +24,10 @@ pub fn router() -> Router<AppState> {
 /// the same key again (in the same session, with the same body) returns the
 /// same answer without charging twice; with a different body it is refused
 /// (`422 idempotency_key_reused`). Keys are scoped to the buyer's session.
-#[utoipa::path(post, path = "/api/holds/{id}/purchase", params(
+#[utoipa::path(post, path = "/api/holds/{id}/purchase", tag = "purchases", security((), ("session" = [])), params(
         ("id" = i64, Path),
-        ("Idempotency-Key" = String, Header, description = "8-200 visible ASCII characters, one per purchase attempt"),
+        ("Idempotency-Key" = String, Header, min_length = 8, max_length = 200, pattern = "^[!-~]+$",
+            description = "8-200 visible ASCII characters, one per purchase attempt", example = "3f1c2a9e-7b1d-4d7e-9a55-0c2f3e1b7d11"),
     ),
     request_body = PurchaseRequest,
     responses(
@@ -62,7 +63,7 @@ pub async fn purchase(
 }
 
 /// The caller's purchase with its tickets.
-#[utoipa::path(get, path = "/api/purchases/{id}", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/purchases/{id}", tag = "purchases", security((), ("session" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = PurchaseView),
     (status = 404, body = ErrorBody),
 ))]
@@ -81,7 +82,7 @@ pub async fn purchase_view(
 
 /// Refunds the caller's purchase (until the event starts); seats go back
 /// on sale. Its tickets stop admitting the moment the refund is decided.
-#[utoipa::path(post, path = "/api/purchases/{id}/refund", params(("id" = i64, Path)), responses(
+#[utoipa::path(post, path = "/api/purchases/{id}/refund", tag = "purchases", security((), ("session" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = PurchaseView),
     (status = 404, body = ErrorBody),
     (status = 409, body = ErrorBody, description = "not_refundable (a ticket was scanned, the event started, or the processor refused)"),

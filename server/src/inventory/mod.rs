@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// No single request may hold more seats than this, whatever an event's limit.
-pub const MAX_SEATS_PER_REQUEST: usize = 50;
+pub const MAX_SEATS_PER_REQUEST: usize = app::types::MAX_SEATS_PER_HOLD;
 
 #[derive(Clone, Debug)]
 pub struct Inventory {
@@ -211,7 +211,9 @@ impl Inventory {
             ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
                 taken.into_iter().map(SeatId).collect(),
             )),
-            ClaimOutcome::Unknown(unknown) => Err(ApiError::validation(format!(
+            // Well-formed ids that are simply not this event's seats: not
+            // found, like an unknown id in a path.
+            ClaimOutcome::Unknown(unknown) => Err(ApiError::not_found(format!(
                 "not seats of event {event_id}: {}",
                 unknown
                     .iter()

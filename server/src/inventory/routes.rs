@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 /// account's across all its browsers. Per client address, the seats held
 /// at once in one event and the rates of new holds and new sessions are
 /// capped (429 with `Retry-After`).
-#[utoipa::path(post, path = "/api/events/{id}/holds", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/events/{id}/holds", tag = "holds", security((), ("session" = [])), params(("id" = i64, Path)),
     request_body = HoldRequest,
     responses(
         (status = 201, body = HoldView),
@@ -62,7 +62,7 @@ pub async fn create_hold(
 }
 
 /// The caller's hold, with its status and seconds left.
-#[utoipa::path(get, path = "/api/holds/{id}", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/holds/{id}", tag = "holds", security((), ("session" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = HoldView),
     (status = 404, body = ErrorBody),
 ))]
@@ -82,7 +82,7 @@ pub async fn get_hold(
 }
 
 /// Releases the caller's hold; its seats are available at once.
-#[utoipa::path(delete, path = "/api/holds/{id}", params(("id" = i64, Path)), responses(
+#[utoipa::path(delete, path = "/api/holds/{id}", tag = "holds", security((), ("session" = [])), params(("id" = i64, Path)), responses(
     (status = 204),
     (status = 404, body = ErrorBody),
     (status = 409, body = ErrorBody),
@@ -102,7 +102,7 @@ pub async fn release_hold(
 /// Extends the caller's active hold once: it then expires the event's hold
 /// length from now (never past the event's start). A second extension is
 /// refused with `extension_used`; a hold that ended, with `hold_not_active`.
-#[utoipa::path(post, path = "/api/holds/{id}/extend", params(("id" = i64, Path)), responses(
+#[utoipa::path(post, path = "/api/holds/{id}/extend", tag = "holds", security((), ("session" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = HoldView, description = "the hold with its new expiry; extensions_left is 0"),
     (status = 404, body = ErrorBody),
     (status = 409, body = ErrorBody, description = "extension_used (already extended once) or hold_not_active"),

@@ -52,7 +52,7 @@ impl FormatQuery {
 /// Upgrades to a WebSocket that sends `{"type":"snapshot",…}` and then
 /// `{"type":"delta",…}` messages in version order, as JSON per seat
 /// ([`LiveMessage`]) or compact ([`app::layout::CompactMessage`], `?format=compact`).
-#[utoipa::path(get, path = "/api/events/{id}/live", params(("id" = i64, Path), FormatQuery), responses(
+#[utoipa::path(get, path = "/api/events/{id}/live", tag = "events", operation_id = "watch_seat_map", params(("id" = i64, Path), FormatQuery), responses(
     (status = 101, body = LiveMessage, description = "WebSocket: one snapshot, then deltas in version order (CompactMessage with format=compact)"),
     (status = 400, body = ErrorBody),
     (status = 403, body = ErrorBody, description = "a WebSocket handshake from another site"),
@@ -81,7 +81,7 @@ pub async fn live(
 /// includes every change committed before the request. Gzipped when the
 /// client accepts it. With `?format=compact`, only the statuses, packed in
 /// layout order (a compact snapshot message).
-#[utoipa::path(get, path = "/api/events/{id}/seats", params(("id" = i64, Path), FormatQuery), responses(
+#[utoipa::path(get, path = "/api/events/{id}/seats", tag = "events", params(("id" = i64, Path), FormatQuery), responses(
     (status = 200, body = SeatMap, description = "SeatMap, or CompactMessage with format=compact"),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
@@ -117,7 +117,7 @@ pub async fn seat_map(
 /// Redirects to the event's layout under its content hash, which browsers
 /// keep for good; the redirect itself is never cached, so a changed layout
 /// is found at once.
-#[utoipa::path(get, path = "/api/events/{id}/layout", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/events/{id}/layout", tag = "events", operation_id = "event_layout", params(("id" = i64, Path)), responses(
     (status = 307, description = "to /api/layouts/{hash}"),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
@@ -140,7 +140,7 @@ pub async fn event_layout(
 
 /// An event's layout by its hash (lowercase hex SHA-256 of the JSON):
 /// immutable, with the hash as its ETag; gzipped when the client accepts it.
-#[utoipa::path(get, path = "/api/layouts/{hash}", params(("hash" = String, Path)), responses(
+#[utoipa::path(get, path = "/api/layouts/{hash}", tag = "events", operation_id = "layout_by_hash", params(("hash" = String, Path)), responses(
     (status = 200, body = SeatLayout),
     (status = 304, description = "the client's copy (If-None-Match) is current"),
     (status = 404, body = ErrorBody),

@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 
 /// Sets up or changes the event's waiting room. The seed of its draw is
 /// chosen when it is first set up and never changes.
-#[utoipa::path(put, path = "/api/staff/events/{id}/queue", params(("id" = i64, Path)),
+#[utoipa::path(put, path = "/api/staff/events/{id}/queue", tag = "staff", security(("staff_session" = [])), operation_id = "configure_queue", params(("id" = i64, Path)),
     request_body = QueueSettingsRequest,
     responses(
         (status = 200, body = QueueSettings),
@@ -54,7 +54,7 @@ pub async fn configure(
 
 /// The waiting room's settings with live figures: `waiting`, `active`,
 /// `admitted_last_minute`, `paused`, `expected_clear_seconds`.
-#[utoipa::path(get, path = "/api/staff/events/{id}/queue", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/staff/events/{id}/queue", tag = "staff", security(("staff_session" = [])), operation_id = "queue_settings", params(("id" = i64, Path)),
     responses(
         (status = 200, body = QueueSettings),
         (status = 401, body = ErrorBody),
@@ -71,7 +71,7 @@ pub async fn staff_settings(
 }
 
 /// Stops admitting (the line keeps its order).
-#[utoipa::path(post, path = "/api/staff/events/{id}/queue/pause", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/staff/events/{id}/queue/pause", tag = "staff", security(("staff_session" = [])), operation_id = "pause_queue", params(("id" = i64, Path)),
     responses(
         (status = 200, body = QueueSettings),
         (status = 401, body = ErrorBody),
@@ -89,7 +89,7 @@ pub async fn pause(
 }
 
 /// Admits again at the configured pace.
-#[utoipa::path(post, path = "/api/staff/events/{id}/queue/resume", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/staff/events/{id}/queue/resume", tag = "staff", security(("staff_session" = [])), operation_id = "resume_queue", params(("id" = i64, Path)),
     responses(
         (status = 200, body = QueueSettings),
         (status = 401, body = ErrorBody),
@@ -111,7 +111,7 @@ pub async fn resume(
 /// place is in the pre-queue (no position until the draw). The body may be
 /// empty; when the event asks for a proof of work it carries `challenge`
 /// and `nonce`. New joins per client address are rate limited.
-#[utoipa::path(post, path = "/api/events/{id}/queue", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/events/{id}/queue", tag = "waiting_room", security((), ("session" = [])), operation_id = "join_queue", params(("id" = i64, Path)),
     request_body(content = JoinRequest, description = "optional: the proof-of-work answer"),
     responses(
         (status = 200, body = QueueStatus),
@@ -150,7 +150,7 @@ pub async fn join(
 /// until `admission_expires_at`) or `expired` (ran out, or used by a
 /// purchase or release; joining again goes to the back). Ask again after
 /// `poll_after_seconds`.
-#[utoipa::path(get, path = "/api/events/{id}/queue", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/events/{id}/queue", tag = "waiting_room", security((), ("session" = [])), operation_id = "queue_status", params(("id" = i64, Path)),
     responses(
         (status = 200, body = QueueStatus),
         (status = 404, body = ErrorBody, description = "not in this queue"),
@@ -174,7 +174,7 @@ pub async fn status(
 /// bytes) from the start; after the draw the `seed` (lowercase hex) and
 /// the `order` of the pre-queue's anonymous ids, which anyone can
 /// recompute: sort the ids by HMAC-SHA256(seed, id) (README, "Waiting room").
-#[utoipa::path(get, path = "/api/events/{id}/queue/draw", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/events/{id}/queue/draw", tag = "waiting_room", operation_id = "queue_draw", params(("id" = i64, Path)),
     responses(
         (status = 200, body = DrawAudit),
         (status = 404, body = ErrorBody),
@@ -189,7 +189,7 @@ pub async fn draw_audit(
 
 /// A proof-of-work challenge for the caller (bound to its session or
 /// account, valid ten minutes) and the event's difficulty.
-#[utoipa::path(get, path = "/api/events/{id}/queue/challenge", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/events/{id}/queue/challenge", tag = "waiting_room", security((), ("session" = [])), operation_id = "queue_challenge", params(("id" = i64, Path)),
     responses(
         (status = 200, body = PowChallenge),
         (status = 404, body = ErrorBody),

@@ -113,16 +113,14 @@ enum Updated {
 
 /// Changes an account's role and whether it is disabled, in one
 /// transaction that is undone if no enabled admin would remain. Disabling
-/// ends every session of the account.
+/// ends every session of the account. Only the fields sent change: a
+/// change naming neither answers the account as it is.
 pub async fn update(
     store: &Store,
     now: i64,
     id: i64,
     change: &UpdateUserRequest,
 ) -> Result<UserView, ApiError> {
-    if change.role.is_none() && change.disabled.is_none() {
-        return Err(ApiError::validation("send role, disabled or both"));
-    }
     let role = change.role.map(Role::as_str);
     let outcome = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;

@@ -24,7 +24,7 @@ const MINUTE_MS: i64 = 60_000;
 /// Sales-per-minute history length.
 pub const MINUTES: i64 = 60;
 /// At most this many seats per block request.
-pub const MAX_BLOCK: usize = 5_000;
+pub const MAX_BLOCK: usize = app::staff::MAX_SEATS_PER_BLOCK;
 
 #[derive(Clone)]
 pub struct Staff {

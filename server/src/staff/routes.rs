@@ -104,7 +104,7 @@ where
 
 /// Sold / held / available / blocked (overall and per section), revenue,
 /// and sales per minute over the last hour.
-#[utoipa::path(get, path = "/api/staff/events/{id}/stats", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/staff/events/{id}/stats", tag = "staff", security(("staff_session" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = EventStats),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -125,7 +125,7 @@ const LIVE_TICK: Duration = Duration::from_millis(250);
 
 /// A WebSocket of [`EventStats`]: sent at once, then whenever the event's
 /// seats change (and when the minute turns, for the sales chart).
-#[utoipa::path(get, path = "/api/staff/events/{id}/live", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/staff/events/{id}/live", tag = "staff", operation_id = "watch_event_stats", security(("staff_session" = [])), params(("id" = i64, Path)), responses(
     (status = 101, body = EventStats, description = "WebSocket of EventStats messages"),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -192,7 +192,7 @@ async fn send_stats(socket: &mut WebSocket, stats: &EventStats) -> Result<(), ax
 
 /// Takes seats off sale (`blocked: true`, e.g. camera positions) or puts
 /// them back, all or none; open seat maps see it at once.
-#[utoipa::path(post, path = "/api/staff/events/{id}/seats/block", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/staff/events/{id}/seats/block", tag = "staff", security(("staff_session" = [])), params(("id" = i64, Path)),
     request_body = BlockSeatsRequest,
     responses(
         (status = 200, body = EventStats),
@@ -232,15 +232,18 @@ pub async fn block_seats(
             return Err(error.into());
         }
         BlockOutcome::Unknown(seats) => {
-            return Err(ApiError::validation(format!("not seats of this event: {seats:?}")).into());
+            return Err(ApiError::not_found(format!("not seats of this event: {seats:?}")).into());
         }
     }
     Ok(Json(staff.stats(event_id).await?))
 }
 
+/// Longer than any ticket code (they are about 180 characters).
+const MAX_SCAN_CODE_CHARS: usize = 512;
+
 /// Checks a ticket at the gate: `valid` the first time, `already_used`
 /// after, `invalid` for forged, refunded or other-event codes.
-#[utoipa::path(post, path = "/api/tickets/scan", request_body = ScanRequest, responses(
+#[utoipa::path(post, path = "/api/tickets/scan", tag = "staff", security(("staff_session" = [])), request_body = ScanRequest, responses(
     (status = 200, body = ScanResult),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -250,14 +253,17 @@ pub async fn scan(
     _staff_member: StaffOnly,
     ApiJson(request): ApiJson<ScanRequest>,
 ) -> HttpResult<Json<ScanResult>> {
-    if request.code.len() > 512 {
+    if request.code.chars().count() > MAX_SCAN_CODE_CHARS {
         return Err(ApiError::validation("code is too long to be a ticket").into());
+    }
+    if request.event_id.is_some_and(|event| event.0 <= 0) {
+        return Err(ApiError::validation("event_id is not an event id").into());
     }
     Ok(Json(staff.scan(&request.code, request.event_id).await?))
 }
 
 /// An admin creates a staff or admin account.
-#[utoipa::path(post, path = "/api/admin/staff", request_body = CreateStaffRequest, responses(
+#[utoipa::path(post, path = "/api/admin/staff", tag = "admin", security(("staff_session" = [])), request_body = CreateStaffRequest, responses(
     (status = 201),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -284,7 +290,7 @@ pub async fn create_staff(
 }
 
 /// An admin looks an account up by email.
-#[utoipa::path(get, path = "/api/admin/users", params(UserLookup), responses(
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("staff_session" = [])), params(UserLookup), responses(
     (status = 200, body = UserView),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -301,7 +307,7 @@ pub async fn find_user(
 /// An admin changes an account's role, or disables it (it cannot sign in,
 /// and its sessions end at once) or enables it again. Refused when no
 /// enabled admin would remain.
-#[utoipa::path(patch, path = "/api/admin/users/{id}", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin", security(("staff_session" = [])), params(("id" = i64, Path)),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, body = UserView),
@@ -335,7 +341,7 @@ pub async fn update_user(
 
 /// Creates a venue from a layout: sections facing a stage (straight or
 /// curved rows) or tiers of sections around a pitch.
-#[utoipa::path(post, path = "/api/staff/venues", request_body = CreateVenueRequest, responses(
+#[utoipa::path(post, path = "/api/staff/venues", tag = "staff", security(("staff_session" = [])), request_body = CreateVenueRequest, responses(
     (status = 201, body = CreatedVenue),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -353,7 +359,7 @@ pub async fn create_venue(
 }
 
 /// Creates an event with its price tiers; every section names its tier.
-#[utoipa::path(post, path = "/api/staff/events", request_body = CreateEventRequest, responses(
+#[utoipa::path(post, path = "/api/staff/events", tag = "staff", security(("staff_session" = [])), request_body = CreateEventRequest, responses(
     (status = 201, body = CreatedEvent),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
@@ -371,7 +377,7 @@ pub async fn create_event(
 }
 
 /// Edits an event's details and sale rules; only the fields sent change.
-#[utoipa::path(patch, path = "/api/staff/events/{id}", params(("id" = i64, Path)),
+#[utoipa::path(patch, path = "/api/staff/events/{id}", tag = "staff", security(("staff_session" = [])), params(("id" = i64, Path)),
     request_body = UpdateEventRequest,
     responses(
         (status = 204),

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The Ed25519 public key that verifies ticket codes, for offline gates.
-#[utoipa::path(get, path = "/api/tickets/public-key", responses(
+#[utoipa::path(get, path = "/api/tickets/public-key", tag = "tickets", responses(
     (status = 200, description = "`{\"algorithm\":\"Ed25519\",\"public_key\":\"<base64url>\"}`"),
 ))]
 pub async fn public_key(State(signer): State<Arc<TicketSigner>>) -> Json<serde_json::Value> {
@@ -37,7 +37,7 @@ pub async fn public_key(State(signer): State<Arc<TicketSigner>>) -> Json<serde_j
 }
 
 /// The ticket's code as a QR image (SVG), for its owner only.
-#[utoipa::path(get, path = "/api/tickets/{id}/qr.svg", params(("id" = i64, Path)), responses(
+#[utoipa::path(get, path = "/api/tickets/{id}/qr.svg", tag = "tickets", security((), ("session" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/svg+xml"),
     (status = 404, body = ErrorBody),
 ))]

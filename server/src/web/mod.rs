@@ -14,6 +14,7 @@ use crate::error::api_not_found;
 use crate::inventory::{batcher::SeatWriter, clock::Clock, sweeper, Inventory};
 use crate::live::{self, LiveHub};
 use crate::net::ClientLimits;
+use crate::openapi::Contract;
 use crate::payments::stripe::StripeGateway;
 use crate::payments::test_gateway::TestGateway;
 use crate::payments::unconfigured::Unconfigured;
@@ -282,7 +283,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 #[derive(OpenApi)]
 #[openapi(
-    modifiers(&CommonResponses),
+    modifiers(&CommonResponses, &Contract),
     info(
         title = "Tessera API",
         description = "Ticket sales: events, seats, holds, purchases."
