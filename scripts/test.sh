@@ -2,7 +2,8 @@
 # Runs every test Tessera has, on a fresh machine too: installs the toolchain
 # (skipped when present), then formatting, lints, unit + integration tests on
 # SQLite and on a throwaway PostgreSQL cluster, one release build, the
-# end2end suite in headless Chromium against that build, a few-second
+# end2end suite in headless Chromium against that build, the OpenAPI
+# document checked and fuzzed against it, a few-second
 # loadgen smoke run against it, and a short crash test (SIGKILLs during an
 # onsale paid through the Stripe stand-in).
 set -euo pipefail
@@ -38,6 +39,9 @@ cargo leptos build --release
 
 step "end2end in headless Chromium"
 scripts/e2e.sh
+
+step "OpenAPI document: openapi-spec-validator, then schemathesis (all checks, 150 s) against the release server"
+scripts/fuzz.sh --max-time 150
 
 step "loadgen smoke (correctness only: no oversell, no unexpected 5xx)"
 scripts/smoke.sh

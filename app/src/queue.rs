@@ -11,15 +11,20 @@ pub struct QueueSettingsRequest {
     pub enabled: bool,
     /// RFC 3339; 30 minutes before the onsale when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub opens_at: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100_000))]
     pub admit_per_minute: i64,
     /// Admitted shoppers active at once.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 1_000_000))]
     pub max_active: i64,
     /// How long an admission lasts; 10 when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 240))]
     pub admission_minutes: Option<i64>,
     /// Proof of work at joining, in leading zero bits (0 to 28); 0 when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 28))]
     pub pow_difficulty: Option<u32>,
     /// Joining needs a signed-in account: one place per account.
     #[serde(default)]

@@ -104,30 +104,37 @@ where
     type Rejection = HttpError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
-        let Json(mut value) = Json::<serde_json::Value>::from_request(request, state).await?;
-        // Every body of the API is an object; serde would otherwise read a
-        // struct from an array of its fields' values.
-        if !value.is_object() {
-            return Err(ApiError::validation("the body must be a JSON object").into());
-        }
-        if json_contains_card_number(&value) {
-            return Err(ApiError::new(
-                ErrorCode::CardDataRefused,
-                "card numbers are never accepted here; pay with the token from the card form",
-            )
-            .into());
-        }
-        if json_has_oversized_integer(&value) {
-            return Err(ApiError::validation(format!(
-                "numbers in a request are at most {MAX_REQUEST_INTEGER} in size"
-            ))
-            .into());
-        }
-        integral_floats_as_integers(&mut value);
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|error| ApiError::validation(error.to_string()).into())
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        json_body(value).map(ApiJson)
     }
+}
+
+/// Reads a request body already parsed as JSON, with [`ApiJson`]'s rules:
+/// an object, no card number, no integer past [`MAX_REQUEST_INTEGER`], and
+/// whole-number floats read as integers.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    mut value: serde_json::Value,
+) -> Result<T, HttpError> {
+    // Every body of the API is an object; serde would otherwise read a
+    // struct from an array of its fields' values.
+    if !value.is_object() {
+        return Err(ApiError::validation("the body must be a JSON object").into());
+    }
+    if json_contains_card_number(&value) {
+        return Err(ApiError::new(
+            ErrorCode::CardDataRefused,
+            "card numbers are never accepted here; pay with the token from the card form",
+        )
+        .into());
+    }
+    if json_has_oversized_integer(&value) {
+        return Err(ApiError::validation(format!(
+            "numbers in a request are at most {MAX_REQUEST_INTEGER} in size"
+        ))
+        .into());
+    }
+    integral_floats_as_integers(&mut value);
+    serde_json::from_value(value).map_err(|error| ApiError::validation(error.to_string()).into())
 }
 
 /// The largest integer (in size) a request body may carry: 12 digits.

@@ -17,6 +17,7 @@
 
 use crate::error::MAX_REQUEST_INTEGER;
 use crate::session::SESSION_COOKIE;
+use app::types::EMAIL_PATTERN;
 use std::collections::BTreeSet;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -57,6 +58,7 @@ impl utoipa::Modify for Contract {
             let components = openapi.components.get_or_insert_with(Default::default);
             if let Some(schema) = components.schemas.get_mut(&name) {
                 bound_integers(schema);
+                pattern_emails(schema);
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -183,6 +185,18 @@ fn bound_integers(schema: &mut RefOr<Schema>) {
     }
 }
 
+/// Every `format: email` field of a request carries the address rule the
+/// server applies ([`EMAIL_PATTERN`]), which the format alone leaves open.
+fn pattern_emails(schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return;
+    };
+    if object.format == Some(SchemaFormat::KnownFormat(KnownFormat::Email)) {
+        object.pattern = Some(EMAIL_PATTERN.to_string());
+    }
+    object.properties.values_mut().for_each(pattern_emails);
+}
+
 fn as_f64(number: &utoipa::Number) -> f64 {
     match number {
         utoipa::Number::Int(n) => *n as f64,
@@ -203,8 +217,8 @@ type LinkRow<'a> = (
 );
 
 /// Links from an answer to the calls it enables, so a client (or a
-/// stateful fuzzer) can follow a sale through: events, an event, its seats,
-/// a hold, its purchase, the purchase's refund.
+/// stateful fuzzer) can follow a sale through: events, an event, its
+/// waiting room, its seats, a hold, its purchase, the purchase's refund.
 fn add_links(openapi: &mut OpenApi) {
     let hold = "$response.body#/hold_id";
     let purchase = "$response.body#/purchase_id";
@@ -215,9 +229,14 @@ fn add_links(openapi: &mut OpenApi) {
     let best_two = serde_json::json!({"best_available": {"count": 2}});
     let first_seat = serde_json::json!({"seat_ids": ["$response.body#/seats/0/id"]});
     #[rustfmt::skip]
-    let links: [LinkRow; 12] = [
+    let links: [LinkRow; 17] = [
         ("list_events", "200", "EventDetail", "event_detail", "$response.body#/events/0/id", None),
         ("event_detail", "200", "SeatMap", "seat_map", "$response.body#/id", None),
+        ("event_detail", "200", "Layout", "event_layout", "$response.body#/id", None),
+        ("event_detail", "200", "JoinQueue", "join_queue", "$response.body#/id", None),
+        ("event_detail", "200", "QueueChallenge", "queue_challenge", "$response.body#/id", None),
+        ("event_detail", "200", "QueueDraw", "queue_draw", "$response.body#/id", None),
+        ("join_queue", "200", "QueueStatus", "queue_status", "$request.path.id", None),
         ("event_detail", "200", "HoldBestAvailable", "create_hold", "$response.body#/id", Some(&best_two)),
         ("seat_map", "200", "HoldFirstSeat", "create_hold", "$request.path.id", Some(&first_seat)),
         ("create_hold", "201", "GetHold", "get_hold", hold, None),

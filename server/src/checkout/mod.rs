@@ -506,14 +506,24 @@ fn validate_idempotency_key(key: &str) -> Result<(), ApiError> {
 /// spaces, at most 254 characters. Stored lower-cased.
 pub fn validate_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
+    // The local part is dot-atoms: runs of these, joined by single dots.
+    let atom = |atom: &str| {
+        !atom.is_empty()
+            && atom
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
+    };
+    // A domain label: 1 to 63 letters, digits or hyphens, not at either end.
+    let label = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    // app::types::EMAIL_PATTERN says the same to API clients.
     let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.contains('@')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            local.split('.').all(atom) && domain.contains('.') && domain.split('.').all(label)
         });
     if valid {
         Ok(email)
@@ -532,6 +542,7 @@ mod tests {
             validate_email(" Fan@Example.COM ").ok(),
             Some("fan@example.com".into())
         );
+        assert!(validate_email("first.last+tag@mail-1.example.co.uk").is_ok());
         for bad in [
             "",
             "fan",
@@ -542,6 +553,13 @@ mod tests {
             "a@b@c.com",
             "fan@.com",
             "fan@exam\u{7}ple.com",
+            "e@sr0.net*",
+            "fan@-example.com",
+            "f\u{e4}n@example.com",
+            "fan@example..com",
+            ".@v6.example.com",
+            "a..b@example.com",
+            &format!("{}@example.com", "a".repeat(65)),
         ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }

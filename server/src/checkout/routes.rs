@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 201, body = PurchaseView),
         (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "unauthenticated: paying with a saved card needs a signed-in account"),
         (status = 402, body = ErrorBody, description = "payment_declined; the hold is kept"),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "hold_not_active"),

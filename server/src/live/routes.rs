@@ -12,7 +12,7 @@ use crate::error::{ApiPath, ApiQuery, HttpResult};
 use crate::gzip::accepts_gzip;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
-use app::layout::SeatLayout;
+use app::layout::{CompactMessage, SeatLayout};
 use app::types::{LiveMessage, SeatMap};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -34,17 +34,32 @@ pub fn router() -> Router<AppState> {
 pub struct FormatQuery {
     /// `json` (default): one object per seat; `compact`: statuses packed
     /// two bits per seat in layout order (see `app::layout::CompactMessage`).
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<WireFormat>,
+}
+
+/// The spelling of a [`LiveFormat`] in a query.
+#[derive(Clone, Copy, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WireFormat {
+    Json,
+    Compact,
+}
+
+/// What `GET /api/events/{id}/seats` answers, by `format` (for the
+/// OpenAPI document: the handler writes the bytes itself).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum SeatMapAnswer {
+    Json(SeatMap),
+    Compact(CompactMessage),
 }
 
 impl FormatQuery {
-    fn parse(&self) -> Result<LiveFormat, ApiError> {
-        match self.format.as_deref() {
-            None | Some("json") => Ok(LiveFormat::Json),
-            Some("compact") => Ok(LiveFormat::Compact),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "format is json or compact, not {other:?}"
-            ))),
+    fn parse(&self) -> LiveFormat {
+        match self.format {
+            None | Some(WireFormat::Json) => LiveFormat::Json,
+            Some(WireFormat::Compact) => LiveFormat::Compact,
         }
     }
 }
@@ -65,7 +80,7 @@ pub async fn live(
     upgrade: Result<LiveUpgrade, NotAnUpgrade>,
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&event_id)?;
-    let format = query.parse()?;
+    let format = query.parse();
     let upgrade =
         upgrade.map_err(|_| ApiError::bad_request("this endpoint speaks WebSocket only"))?;
     let channel = hub.channel(event_id).await?;
@@ -82,7 +97,7 @@ pub async fn live(
 /// client accepts it. With `?format=compact`, only the statuses, packed in
 /// layout order (a compact snapshot message).
 #[utoipa::path(get, path = "/api/events/{id}/seats", tag = "events", params(("id" = i64, Path), FormatQuery), responses(
-    (status = 200, body = SeatMap, description = "SeatMap, or CompactMessage with format=compact"),
+    (status = 200, body = SeatMapAnswer, description = "SeatMap, or CompactMessage with format=compact"),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
@@ -94,7 +109,7 @@ pub async fn seat_map(
 ) -> HttpResult<Response> {
     let event_id = parse_event_id(&id)?;
     let gzip = accepts_gzip(&headers);
-    let body = match query.parse()? {
+    let body = match query.parse() {
         LiveFormat::Json => hub.seat_map(event_id, gzip).await?,
         LiveFormat::Compact => {
             let body = hub.seat_status(event_id).await?;

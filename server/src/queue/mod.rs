@@ -468,7 +468,9 @@ fn validate_settings(
     starts_at: i64,
 ) -> Result<store::Settings, ApiError> {
     let opens_at = match &request.opens_at {
-        Some(raw) => parse_date(raw, "opens_at", false)?,
+        // A field of a well-formed body: a rule broken (422), not bad syntax.
+        Some(raw) => parse_date(raw, "opens_at", false)
+            .map_err(|error| ApiError::validation(error.message))?,
         None => onsale_at - DEFAULT_OPENS_BEFORE_MS,
     };
     if opens_at >= starts_at {

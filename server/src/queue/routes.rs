@@ -3,7 +3,7 @@
 use super::{Queue, Visitor};
 use crate::accounts::routes::MaybeSignedIn;
 use crate::catalog::routes::parse_event_id;
-use crate::error::{ApiJson, ApiPath, HttpResult};
+use crate::error::{json_body, ApiJson, ApiPath, HttpResult};
 use crate::net::ClientAddr;
 use crate::staff::routes::StaffOnly;
 use crate::state::AppState;
@@ -134,7 +134,9 @@ pub async fn join(
     let request: JoinRequest = if body.iter().all(u8::is_ascii_whitespace) {
         JoinRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|error| ApiError::bad_request(error.to_string()))?
+        let value = serde_json::from_slice(&body)
+            .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        json_body(value)?
     };
     let visitor = Visitor {
         session_key: session.key.clone(),
