@@ -4,6 +4,7 @@ use crate::accounts::Accounts;
 use crate::catalog::Catalog;
 use crate::checkout::Checkout;
 use crate::inventory::Inventory;
+use crate::lifecycle::Lifecycle;
 use crate::live::LiveHub;
 use crate::net::ClientLimits;
 use crate::staff::Staff;
@@ -27,4 +28,5 @@ pub struct AppState {
     pub staff: Staff,
     pub ticket_signer: Arc<TicketSigner>,
     pub client_limits: ClientLimits,
+    pub lifecycle: Lifecycle,
 }
