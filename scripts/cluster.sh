@@ -43,7 +43,10 @@ check_instance() {
 
 instance_pid() { cat "$DIR/instance$1.pid" 2>/dev/null || true; }
 
-running() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# A process that has exited but not been reaped (a zombie) is not running.
+running() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
 
 # What instance N is given besides the TESSERA_* variables of `start`'s
 # environment, one NAME=VALUE a line. deploy/compose.yaml gives each
