@@ -25,7 +25,8 @@ DIR="${TESSERA_CLUSTER_DIR:-/tmp/tessera-cluster}"
 INSTANCES=3
 # An instance takes traffic once this answers 200 (and not while stopping).
 READY_PATH=/readyz
-SERVER="$ROOT/target/release/server"
+# Another build of the server (a debug one, say) with TESSERA_CLUSTER_SERVER.
+SERVER="${TESSERA_CLUSTER_SERVER:-$ROOT/target/release/server}"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
