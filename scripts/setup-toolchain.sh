@@ -2,11 +2,14 @@
 # Installs, idempotently, every tool Tessera's build and tests need on a fresh
 # Debian 12 machine with rustup + node/npm: the wasm target, cargo-leptos,
 # the wasm-bindgen CLI matching Cargo.lock, wasm-opt, PostgreSQL server
-# binaries, Chromium, the Playwright client and Python's venv module. Each step is skipped when the
+# binaries, Chromium, nginx, the Playwright client and Python's venv module. Each step is skipped when the
 # right version is already present, so running it again costs seconds.
 #
 # Only package registries are used (crates.io, npm, Debian apt; PyPI for scripts/fuzz.sh): no step
 # downloads a prebuilt binary from elsewhere.
+#
+# TESSERA_SETUP=build installs only what a release build needs (the
+# container image's build stage): steps 1-4.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,6 +91,11 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}";
   $SUDO npm install -g --silent "binaryen@$BINARYEN_VERSION"
 fi
 
+if [ "${TESSERA_SETUP:-all}" = build ]; then
+  log "build toolchain ready"
+  exit 0
+fi
+
 # 5. PostgreSQL server binaries (tests start a throwaway cluster).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   log "installing PostgreSQL server"
@@ -103,7 +111,14 @@ if ! [ -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
-# 7. Playwright test runner and the other end2end packages, pinned in
+# 7. nginx, the load balancer of scripts/cluster.sh (run from a generated
+# configuration, never as the system service).
+if ! command -v nginx >/dev/null && ! [ -x /usr/sbin/nginx ]; then
+  log "installing nginx"
+  apt_install nginx
+fi
+
+# 8. Playwright test runner and the other end2end packages, pinned in
 # end2end/package-lock.json: installed again whenever that file changes.
 LOCK_HASH="$(sha256sum "$ROOT/end2end/package-lock.json" | cut -d' ' -f1)"
 if ! [ -x "$ROOT/end2end/node_modules/.bin/playwright" ] ||
@@ -114,7 +129,7 @@ if ! [ -x "$ROOT/end2end/node_modules/.bin/playwright" ] ||
   echo "$LOCK_HASH" >"$ROOT/end2end/node_modules/.tessera-lock-hash"
 fi
 
-# 8. Python virtualenvs for the OpenAPI checks (scripts/fuzz.sh installs
+# 9. Python virtualenvs for the OpenAPI checks (scripts/fuzz.sh installs
 # openapi-spec-validator and schemathesis from PyPI, pinned in
 # tools/fuzz/requirements.txt, into one).
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then

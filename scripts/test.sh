@@ -3,9 +3,10 @@
 # (skipped when present), then formatting, lints, unit + integration tests on
 # SQLite and on a throwaway PostgreSQL cluster, one release build, the
 # end2end suite in headless Chromium against that build, the OpenAPI
-# document checked and fuzzed against it, a few-second
-# loadgen smoke run against it, and a short crash test (SIGKILLs during an
-# onsale paid through the Stripe stand-in).
+# document checked and fuzzed against it, a few-second loadgen smoke run
+# against it, the cluster test (three instances on PostgreSQL behind nginx,
+# with kills and a rolling restart), and a short crash test (SIGKILLs during
+# an onsale paid through the Stripe stand-in).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,18 +25,18 @@ scripts/setup-toolchain.sh
 step "format"
 cargo fmt --all -- --check
 
-step "lint (server + shared crate + Stripe stand-in + crash test + loadgen, and the browser bundle for wasm)"
-cargo clippy -p app -p server -p stripe-stand-in -p crashtest -p loadgen --all-targets -- -D warnings
+step "lint (server + shared crate + Stripe stand-in + crash test + loadgen + cluster test, and the browser bundle for wasm)"
+cargo clippy -p app -p server -p stripe-stand-in -p crashtest -p loadgen -p clustertest --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
-timeout 1800 cargo test -p app -p server -p stripe-stand-in -p crashtest -p loadgen
+timeout 1800 cargo test -p app -p server -p stripe-stand-in -p crashtest -p loadgen -p clustertest
 
 step "the same tests on PostgreSQL"
 timeout 1800 scripts/with-postgres.sh cargo test -p app -p server
 
 step "release build"
-cargo leptos build --release
+cargo leptos build --release --precompress
 
 step "end2end in headless Chromium"
 scripts/e2e.sh
@@ -45,6 +46,9 @@ scripts/fuzz.sh --max-time 150
 
 step "loadgen smoke (correctness only: no oversell, no unexpected 5xx)"
 scripts/smoke.sh
+
+step "cluster test (3 instances on PostgreSQL behind nginx: cross-instance delay, kill -9s, rolling restart)"
+timeout 600 scripts/cluster-test.sh
 
 step "crash test (4 SIGKILLs during an onsale paid through the Stripe stand-in; books checked)"
 timeout 600 scripts/crash.sh --kills 4

@@ -36,3 +36,20 @@ test("an unknown event shows a friendly not-found page", async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Event not available" })).toBeVisible();
 });
+
+test("pages hydrate and the live map connects under the Content-Security-Policy", async ({ page }) => {
+  // Chromium reports every blocked script, style, connection or wasm
+  // compilation on the console as a CSP violation.
+  const violations: string[] = [];
+  page.on("console", (message: ConsoleMessage) => {
+    if (/Content[- ]Security[- ]Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  const response = await page.goto("/?q=aurora");
+  const policy = response?.headers()["content-security-policy"] ?? "";
+  expect(policy).toContain("default-src 'self'");
+  expect(policy).toContain("frame-ancestors 'none'");
+  await waitForHydration(page);
+  await page.locator(".event-card a").first().click();
+  await expect(page.locator('.seat-picker[data-live="live"]')).toBeVisible({ timeout: 30_000 });
+  expect(violations).toEqual([]);
+});

@@ -34,6 +34,15 @@ pub enum Command {
     /// Prints the OpenAPI document that `GET /api/openapi.json` serves
     /// (`scripts/openapi.sh` keeps a copy in `docs/openapi.json`).
     Openapi,
+    /// Writes a consistent copy of the SQLite database at DATABASE_URL to
+    /// FILE while the server keeps running (`VACUUM INTO`). FILE must not
+    /// exist. Back up the ticket-signing key (TESSERA_TICKET_KEY_FILE) too:
+    /// without it, issued tickets and sessions cannot be verified. For
+    /// PostgreSQL use `pg_dump` (see the README's "Production" section).
+    Backup {
+        /// Where to write the copy (a new file).
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,6 +76,8 @@ pub enum CommandError {
     Refused(ApiError),
     #[error("cannot write the OpenAPI document: {0}")]
     Openapi(serde_json::Error),
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 impl From<ApiError> for CommandError {
@@ -87,7 +98,46 @@ pub async fn run(command: Command, config: &Config) -> Result<(), CommandError> 
             println!("{}", openapi_document()?);
             Ok(())
         }
+        Command::Backup { file } => backup(config, &file).await,
     }
+}
+
+/// `server backup FILE`: SQLite's `VACUUM INTO` reads the database in one
+/// transaction, so the copy is consistent, and writers carry on meanwhile.
+async fn backup(config: &Config, file: &Path) -> Result<(), CommandError> {
+    if file.exists() {
+        return Err(CommandError::Backup(format!(
+            "{} exists already; choose a new file",
+            file.display()
+        )));
+    }
+    let store = Store::connect(&config.database_url).await?;
+    let result = match &store {
+        Store::Sqlite(pool) => {
+            let target = file.to_str().ok_or_else(|| {
+                CommandError::Backup(format!("{} is not a UTF-8 path", file.display()))
+            })?;
+            sqlx::query("VACUUM INTO ?")
+                .bind(target)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(|error| CommandError::Backup(error.to_string()))
+        }
+        Store::Postgres(_) => Err(CommandError::Backup(
+            "the database is PostgreSQL: back it up with pg_dump, or continuous archiving \
+             for point-in-time recovery (README, \"Production\")"
+                .into(),
+        )),
+    };
+    store.close().await;
+    result?;
+    println!(
+        "database copied to {}; keep the ticket-signing key with it ({})",
+        file.display(),
+        config.ticket_key_file.display()
+    );
+    Ok(())
 }
 
 /// The API's OpenAPI document as `GET /api/openapi.json` serves it, in
@@ -214,6 +264,8 @@ mod tests {
             cli.command,
             Some(Command::Admin(AdminCommand::Create { .. }))
         ));
+        let cli = Cli::try_parse_from(["server", "backup", "copy.db"]).expect("backup");
+        assert!(matches!(cli.command, Some(Command::Backup { .. })));
         let cli = Cli::try_parse_from(["server", "openapi"]).expect("openapi");
         assert!(matches!(cli.command, Some(Command::Openapi)));
         assert!(Cli::try_parse_from([

@@ -203,6 +203,17 @@ pub struct Config {
     /// reading) before the viewer is dropped.
     #[arg(long, env = "TESSERA_LIVE_SEND_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub live_send_timeout_secs: u64,
+
+    /// Log lines as human-readable text, or one JSON object per line for a
+    /// log collector.
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -279,6 +290,7 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("live_send_timeout_secs", &self.live_send_timeout_secs)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }
@@ -356,6 +368,7 @@ impl Config {
             request_timeout_secs: 30,
             max_connections: 25_000,
             live_send_timeout_secs: 10,
+            log_format: LogFormat::Text,
         }
     }
 

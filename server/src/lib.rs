@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod gzip;
 pub mod inventory;
+pub mod lifecycle;
 pub mod live;
 pub mod net;
 pub mod openapi;

@@ -6,20 +6,26 @@
 
 use clap::Parser;
 use server::cli::Cli;
-use server::config::{Config, PaymentProcessor};
+use server::config::{Config, LogFormat, PaymentProcessor};
 use server::web::build_app;
 use server::web::serve::{self, ServeSettings};
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
+
+/// How long, once stopping, live viewers get to receive their close frame.
+const VIEWERS_LEAVE_WITHIN: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info")),
-        )
-        .init();
-    match run().await {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match cli.config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
@@ -28,8 +34,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Some(command) => Ok(server::cli::run(command, &cli.config).await?),
         None => serve(cli.config).await,
@@ -72,22 +77,40 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         // Built without cargo-leptos: use the name the workspace metadata gives.
         leptos_options.output_name = "tessera".into();
     }
+    // A build with `hash-files` leaves the hashes beside the binary; the
+    // pages must then name the hashed files, however the server is started.
+    if !leptos_options.hash_files && hash_file_beside_binary(&leptos_options) {
+        leptos_options.hash_files = true;
+    }
     let addr = leptos_options.site_addr;
+    // Installed before anything records a metric.
+    server::web::observe::metrics_handle();
     let (app, state) = build_app(&config, leptos_options).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // Header-read timeout, connection cap, connection addresses (they feed
     // sign-in throttling) and graceful shutdown.
-    serve::serve(
-        listener,
-        app,
-        ServeSettings::from_config(&config),
-        shutdown_signal(),
-    )
-    .await;
+    let lifecycle = state.lifecycle.clone();
+    let stopping = async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: closing live viewers with 1001, finishing requests in flight");
+        lifecycle.begin_shutdown();
+    };
+    serve::serve(listener, app, ServeSettings::from_config(&config), stopping).await;
+    state
+        .live
+        .wait_for_viewers_to_leave(VIEWERS_LEAVE_WITHIN)
+        .await;
     state.store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn hash_file_beside_binary(options: &leptos::config::LeptosOptions) -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
+        .is_some_and(|path| path.is_file())
 }
 
 async fn shutdown_signal() {

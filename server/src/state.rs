@@ -4,6 +4,7 @@ use crate::accounts::Accounts;
 use crate::catalog::Catalog;
 use crate::checkout::Checkout;
 use crate::inventory::Inventory;
+use crate::lifecycle::Lifecycle;
 use crate::live::LiveHub;
 use crate::net::ClientLimits;
 use crate::queue::Queue;
@@ -29,4 +30,5 @@ pub struct AppState {
     pub ticket_signer: Arc<TicketSigner>,
     pub client_limits: ClientLimits,
     pub queue: Queue,
+    pub lifecycle: Lifecycle,
 }

@@ -318,3 +318,97 @@ async fn admin_create_reads_the_password_from_stdin_and_refuses_short_passwords_
     assert_eq!((status, me["role"].as_str()), (200, Some("admin")), "{me}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `server backup FILE` against the live SQLite database of a running
+/// server; the copy, with the same ticket-signing key, serves the same site.
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_to_the_same_site() {
+    let dir = temp_dir("backup");
+    let database_url = format!("sqlite://{}/tessera.db", dir.display());
+    let password_file = dir.join("admin-password");
+    std::fs::write(&password_file, ADMIN_PASSWORD).expect("password file");
+    let password_file = password_file.to_str().expect("utf-8 path");
+    let created = admin_create(
+        &database_url,
+        &dir,
+        &[
+            "--email",
+            "ops@example.com",
+            "--password-file",
+            password_file,
+        ],
+        "",
+    )
+    .await;
+    assert!(created.status.success(), "{}", output_text(&created));
+    let server = ServerProcess::start(server_command(&database_url, &dir)).await;
+    let mut admin = Client::new(&server.base_url);
+    assert_eq!(
+        admin.sign_in("ops@example.com", ADMIN_PASSWORD).await.0,
+        200
+    );
+    let venue = json!({"name": "Corn Hall", "city": "Leeds", "layout": {"kind": "stage",
+        "sections": [{"name": "Stalls", "rows": 2, "seats_per_row": 5}]}});
+    let (status, venue) = admin
+        .send(Method::POST, "/api/staff/venues", Some(venue))
+        .await;
+    assert_eq!(status, 201, "{venue}");
+    let starts_at = server::catalog::format_ms(server::store::now_ms() + 10 * DAY_MS);
+    let event = json!({"venue_id": venue["venue_id"], "name": "Quartet", "description": "",
+        "starts_at": starts_at, "tiers": [{"name": "Stalls", "price_cents": 4500}],
+        "section_tiers": {"Stalls": "Stalls"}});
+    let (status, event) = admin
+        .send(Method::POST, "/api/staff/events", Some(event))
+        .await;
+    assert_eq!(status, 201, "{event}");
+
+    let backup = |file: &'static str| {
+        let mut command = server_command(&database_url, &dir);
+        command.args(["backup", file]);
+        tokio::task::spawn_blocking(move || command.output().expect("server backup"))
+    };
+    let copied = backup("copy.db").await.expect("join");
+    assert!(copied.status.success(), "{}", output_text(&copied));
+    assert!(
+        output_text(&copied).contains("ticket-signing key"),
+        "the operator is reminded of the key: {}",
+        output_text(&copied)
+    );
+    let again = backup("copy.db").await.expect("join");
+    assert!(
+        !again.status.success(),
+        "an existing file is never overwritten"
+    );
+    assert!(
+        output_text(&again).contains("exists already"),
+        "{}",
+        output_text(&again)
+    );
+    // The original keeps serving.
+    assert_eq!(
+        admin.sign_in("ops@example.com", ADMIN_PASSWORD).await.0,
+        200
+    );
+    drop(server);
+
+    // Restore: a server on the copy, with the same key file (in `dir`).
+    let restored_url = format!("sqlite://{}/copy.db", dir.display());
+    let restored = ServerProcess::start(server_command(&restored_url, &dir)).await;
+    let mut admin = Client::new(&restored.base_url);
+    let (status, me) = admin.sign_in("ops@example.com", ADMIN_PASSWORD).await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")), "{me}");
+    let (status, detail) = admin
+        .send(
+            Method::GET,
+            &format!("/api/events/{}", event["event_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, detail["name"].as_str()),
+        (200, Some("Quartet")),
+        "{detail}"
+    );
+    drop(restored);
+    let _ = std::fs::remove_dir_all(&dir);
+}

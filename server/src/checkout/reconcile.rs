@@ -253,10 +253,17 @@ pub fn spawn_reconciler(checkout: Checkout, every: Duration) -> tokio::task::Joi
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            metrics::counter!("tessera_reconcile_passes_total").increment(1);
             match checkout.reconcile().await {
                 Ok(0) => {}
-                Ok(settled) => tracing::info!(settled, "reconciled purchases"),
-                Err(error) => tracing::warn!(%error, "reconciliation pass failed"),
+                Ok(settled) => {
+                    metrics::counter!("tessera_reconcile_settled_total").increment(settled as u64);
+                    tracing::info!(settled, "reconciled purchases");
+                }
+                Err(error) => {
+                    metrics::counter!("tessera_reconcile_failed_passes_total").increment(1);
+                    tracing::warn!(%error, "reconciliation pass failed");
+                }
             }
         }
     })

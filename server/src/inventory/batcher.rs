@@ -70,7 +70,7 @@ impl SeatWriter {
 
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimOutcome, ApiError> {
         match self.write(SeatWrite::Claim(request)).await? {
-            WriteOutcome::Claim(outcome) => Ok(outcome),
+            WriteOutcome::Claim(outcome) => Ok(counted_claim(outcome)),
             other => Err(mismatch(other)),
         }
     }
@@ -130,7 +130,7 @@ impl SeatWriter {
 
     pub async fn sell(&self, request: Sell) -> Result<Completion, ApiError> {
         match self.write(SeatWrite::Sell(Box::new(request))).await? {
-            WriteOutcome::Sold(completion) => Ok(completion),
+            WriteOutcome::Sold(completion) => Ok(counted_sale(completion)),
             other => Err(mismatch(other)),
         }
     }
@@ -182,7 +182,10 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
     while incoming.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (requests, replies): (Vec<SeatWrite>, Vec<_>) =
             jobs.drain(..).map(|job| (job.request, job.reply)).unzip();
-        match writer::write_batch(&store, &requests).await {
+        let started = std::time::Instant::now();
+        let written = writer::write_batch(&store, &requests).await;
+        record_batch(requests.len(), started, written.is_ok());
+        match written {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The caller may have gone (closed connection): nothing to tell.
@@ -197,4 +200,36 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// Metrics of one batch: its size, and how long it took to write and commit.
+fn record_batch(size: usize, started: std::time::Instant, committed: bool) {
+    metrics::histogram!("tessera_seat_writer_batch_size").record(size as f64);
+    metrics::histogram!("tessera_seat_writer_commit_seconds")
+        .record(started.elapsed().as_secs_f64());
+    if !committed {
+        metrics::counter!("tessera_seat_writer_failed_batches_total").increment(1);
+    }
+}
+
+/// Counts a claim in `tessera_holds_total` by outcome (a conflict is a 409).
+fn counted_claim(outcome: ClaimOutcome) -> ClaimOutcome {
+    let label = match &outcome {
+        ClaimOutcome::Claimed { .. } => "held",
+        ClaimOutcome::Unavailable(_) => "conflict",
+        _ => "refused",
+    };
+    metrics::counter!("tessera_holds_total", "outcome" => label).increment(1);
+    outcome
+}
+
+/// Counts a sale in `tessera_purchases_total` by outcome.
+fn counted_sale(completion: Completion) -> Completion {
+    let label = match &completion {
+        Completion::Sold => "sold",
+        Completion::AlreadySettled => "already_settled",
+        Completion::SeatsLost => "seats_lost",
+    };
+    metrics::counter!("tessera_purchases_total", "outcome" => label).increment(1);
+    completion
 }

@@ -11,11 +11,15 @@ pub fn spawn(inventory: Inventory, every: Duration) -> tokio::task::JoinHandle<(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            metrics::counter!("tessera_sweeper_passes_total").increment(1);
             match inventory.sweep_expired().await {
                 Ok(0) => {}
-                Ok(freed) => tracing::debug!(freed, "expired holds swept"),
+                Ok(freed) => {
+                    metrics::counter!("tessera_sweeper_seats_freed_total").increment(freed as u64);
+                    tracing::debug!(freed, "expired holds swept");
+                }
                 // Logged by the store layer; try again next tick.
-                Err(_) => {}
+                Err(_) => metrics::counter!("tessera_sweeper_failed_passes_total").increment(1),
             }
         }
     })

@@ -25,6 +25,7 @@ use crate::catalog::Catalog;
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::inventory::holds::changes_since;
+use crate::lifecycle::Lifecycle;
 use crate::store::Store;
 use app::error::ApiError;
 use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
@@ -102,12 +103,23 @@ pub struct EventChannel {
     read_refreshed_from: tokio::sync::Mutex<Option<Instant>>,
     /// The event's layout, made on first demand (seats never move).
     layout: OnceLock<Arc<compact::LayoutBody>>,
+    /// The process's: viewers are closed with 1001 when it stops.
+    lifecycle: Lifecycle,
 }
 
 impl EventChannel {
     #[cfg(test)]
     fn new(event_id: EventId, version: i64, seats: Vec<SeatView>, buffer: usize) -> Self {
         Self::with_clock(event_id, version, seats, buffer, Clock::default())
+    }
+
+    fn with_lifecycle(self, lifecycle: Lifecycle) -> Self {
+        Self { lifecycle, ..self }
+    }
+
+    /// Completes when the process begins shutting down.
+    pub async fn going_away(&self) {
+        self.lifecycle.stopping().await;
     }
 
     fn with_clock(
@@ -139,6 +151,7 @@ impl EventChannel {
             clock,
             read_refreshed_from: tokio::sync::Mutex::new(None),
             layout: OnceLock::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 
@@ -335,6 +348,7 @@ pub struct LiveHub {
     /// `GET /api/layouts/{hash}` finds it again after its channel was
     /// evicted (one short entry per event).
     layout_events: Arc<Mutex<HashMap<String, EventId>>>,
+    lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for LiveHub {
@@ -358,6 +372,33 @@ impl LiveHub {
             channels: Arc::default(),
             loading: Arc::default(),
             layout_events: Arc::default(),
+            lifecycle: Lifecycle::default(),
+        }
+    }
+
+    /// The process's lifecycle: when it stops, every viewer is closed with
+    /// 1001 "going away" (and reconnects, through the load balancer, to
+    /// another instance).
+    pub fn with_lifecycle(self, lifecycle: Lifecycle) -> Self {
+        Self { lifecycle, ..self }
+    }
+
+    /// Viewers connected to this process right now, over all events.
+    pub fn viewers(&self) -> usize {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|channel| channel.viewer_count())
+            .sum()
+    }
+
+    /// After shutdown began: waits (at most `limit`) for the viewers to be
+    /// sent their close frames and go.
+    pub async fn wait_for_viewers_to_leave(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.viewers() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -445,13 +486,16 @@ impl LiveHub {
             return Ok(channel);
         }
         let map = self.catalog.seat_map(event_id).await?;
-        let channel = Arc::new(EventChannel::with_clock(
-            event_id,
-            map.version,
-            map.seats,
-            self.buffer,
-            self.clock.clone(),
-        ));
+        let channel = Arc::new(
+            EventChannel::with_clock(
+                event_id,
+                map.version,
+                map.seats,
+                self.buffer,
+                self.clock.clone(),
+            )
+            .with_lifecycle(self.lifecycle.clone()),
+        );
         self.channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -468,6 +512,9 @@ impl LiveHub {
             .values()
             .cloned()
             .collect();
+        let viewers: usize = channels.iter().map(|c| c.viewer_count()).sum();
+        metrics::gauge!("tessera_live_viewers").set(viewers as f64);
+        metrics::gauge!("tessera_live_events_in_memory").set(channels.len() as f64);
         for channel in channels {
             let watched = channel.sender.receiver_count() > 0;
             if watched {

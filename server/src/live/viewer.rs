@@ -4,7 +4,7 @@
 //! halves so it can be tested without a network.
 
 use super::{EventChannel, LiveFormat};
-use axum::extract::ws::Message;
+use axum::extract::ws::{close_code, CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,7 @@ pub async fn serve_viewer<S, R, E>(
     if sink.send(Message::Text(snapshot)).await.is_err() {
         return;
     }
+    metrics::counter!("tessera_live_frames_sent_total").increment(1);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut awaiting_pong = false;
@@ -43,6 +44,7 @@ pub async fn serve_viewer<S, R, E>(
                     }
                     // A gap, or fell behind the buffer: start again from a snapshot.
                     Ok(_) | Err(RecvError::Lagged(_)) => {
+                        metrics::counter!("tessera_live_resyncs_total").increment(1);
                         let (now, snapshot) = channel.snapshot_in(format);
                         version = now;
                         Message::Text(snapshot)
@@ -52,6 +54,7 @@ pub async fn serve_viewer<S, R, E>(
                 if sink.send(message).await.is_err() {
                     break;
                 }
+                metrics::counter!("tessera_live_frames_sent_total").increment(1);
             }
             incoming = stream.next() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
@@ -59,6 +62,15 @@ pub async fn serve_viewer<S, R, E>(
                 // Pings are answered by the WebSocket layer; text is ignored.
                 Some(Ok(_)) => {}
             },
+            // The server is stopping: 1001 tells the client to reconnect
+            // (to another instance, through the load balancer).
+            () = channel.going_away() => {
+                let _ = sink.send(Message::Close(Some(CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "server restarting".into(),
+                }))).await;
+                break;
+            }
             _ = ping.tick() => {
                 if awaiting_pong || sink.send(Message::Ping(Default::default())).await.is_err() {
                     break;
@@ -182,6 +194,23 @@ mod tests {
             panic!("delta")
         };
         assert_eq!((prev_version, version), (5, 6));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stopping_server_closes_its_viewers_with_going_away() {
+        let lifecycle = crate::lifecycle::Lifecycle::default();
+        let channel = Arc::new(
+            EventChannel::new(EventId(1), 0, vec![seat(1)], 16).with_lifecycle(lifecycle.clone()),
+        );
+        let mut out = start(channel.clone());
+        assert!(matches!(next(&mut out).await, LiveMessage::Snapshot { .. }));
+        lifecycle.begin_shutdown();
+        match out.next().await {
+            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, close_code::AWAY),
+            other => panic!("expected a 1001 close frame, got {other:?}"),
+        }
+        assert!(out.next().await.is_none(), "the viewer ends after closing");
+        assert_eq!(channel.viewer_count(), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -166,6 +166,14 @@ pub async fn live(
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 },
+                // The server is stopping: the dashboard reconnects elsewhere.
+                () = channel.going_away() => {
+                    let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                        code: axum::extract::ws::close_code::AWAY,
+                        reason: "server restarting".into(),
+                    }))).await;
+                    return;
+                }
             }
             let minute = staff.clock().now() / 60_000;
             if channel.version() == sent.version && minute == last_minute {

@@ -243,6 +243,11 @@ impl Store {
         Ok(Self::Sqlite(pool))
     }
 
+    /// The pool's connections: (open, idle, maximum).
+    pub fn pool_use(&self) -> (u32, usize, u32) {
+        on_pool!(self, pool => (pool.size(), pool.num_idle(), pool.options().get_max_connections()))
+    }
+
     /// Applies pending migrations; start-up fails loudly if they do not apply.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {

@@ -25,6 +25,8 @@ pub struct HomeCache {
 
 struct Inner {
     max_age: Duration,
+    /// What a CDN in front is told (see [`cache_control`]).
+    cache_control: HeaderValue,
     page: RwLock<Option<CachedPage>>,
     /// Held while rendering, so a flood triggers one render, not thousands.
     render_lock: Mutex<()>,
@@ -52,6 +54,7 @@ impl HomeCache {
         Self {
             inner: Arc::new(Inner {
                 max_age,
+                cache_control: cache_control(max_age),
                 page: RwLock::new(None),
                 render_lock: Mutex::new(()),
             }),
@@ -68,7 +71,24 @@ impl HomeCache {
     }
 }
 
-fn html_response(page: &CachedPage, cache_state: &'static str, gzip: bool) -> Response {
+/// The page is the same for everyone, so a CDN may keep it as long as this
+/// server does (`s-maxage`) and serve the old copy for a minute more while
+/// it fetches a new one (`stale-while-revalidate`); browsers ask each time
+/// (`max-age=0`), so what they see is never older than the CDN's copy.
+fn cache_control(max_age: Duration) -> HeaderValue {
+    let value = format!(
+        "public, max-age=0, s-maxage={}, stale-while-revalidate=60",
+        max_age.as_secs()
+    );
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("no-cache"))
+}
+
+fn html_response(
+    cache: &HomeCache,
+    page: &CachedPage,
+    cache_state: &'static str,
+    gzip: bool,
+) -> Response {
     let age = page.rendered_at.elapsed().as_secs().to_string();
     let gzip = gzip && !page.gzipped.is_empty();
     let body = if gzip {
@@ -87,6 +107,7 @@ fn html_response(page: &CachedPage, cache_state: &'static str, gzip: bool) -> Re
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert("x-tessera-cache", HeaderValue::from_static(cache_state));
+    headers.insert(header::CACHE_CONTROL, cache.inner.cache_control.clone());
     if let Ok(age) = HeaderValue::from_str(&age) {
         headers.insert(header::AGE, age);
     }
@@ -108,7 +129,7 @@ pub async fn serve_cached_home(
     }
     let gzip = accepts_gzip(request.headers());
     if let Some(page) = cache.fresh_page().await {
-        return html_response(&page, "hit", gzip);
+        return html_response(&cache, &page, "hit", gzip);
     }
     // Stale or empty. One request renders; while it does, others get the
     // stale copy if there is one, or wait for the render if there is none.
@@ -116,17 +137,17 @@ pub async fn serve_cached_home(
         Ok(guard) => guard,
         Err(_) => {
             if let Some(page) = cache.any_page().await {
-                return html_response(&page, "stale", gzip);
+                return html_response(&cache, &page, "stale", gzip);
             }
             let guard = cache.inner.render_lock.lock().await;
             if let Some(page) = cache.fresh_page().await {
-                return html_response(&page, "hit", gzip);
+                return html_response(&cache, &page, "hit", gzip);
             }
             guard
         }
     };
     if let Some(page) = cache.fresh_page().await {
-        return html_response(&page, "hit", gzip);
+        return html_response(&cache, &page, "hit", gzip);
     }
     let response = next.run(request).await;
     if response.status() != StatusCode::OK {
@@ -136,7 +157,7 @@ pub async fn serve_cached_home(
         Ok(html) => {
             let page = CachedPage::new(html);
             *cache.inner.page.write().await = Some(page.clone());
-            html_response(&page, "miss", gzip)
+            html_response(&cache, &page, "miss", gzip)
         }
         Err(error) => {
             tracing::error!(%error, "could not buffer the home page for the cache");
@@ -148,6 +169,14 @@ pub async fn serve_cached_home(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cdn_may_keep_the_home_page_as_long_as_the_server_does() {
+        assert_eq!(
+            cache_control(Duration::from_secs(2)),
+            "public, max-age=0, s-maxage=2, stale-while-revalidate=60"
+        );
+    }
 
     #[test]
     fn the_cached_page_keeps_a_gzipped_copy_that_decompresses_to_it() {

@@ -1,4 +1,4 @@
-//! Per-request limits and the request log's view of a request.
+//! Per-request limits.
 
 use crate::error::HttpError;
 use crate::payments::card_guard::loggable_path;
@@ -44,18 +44,6 @@ pub async fn time_limit(State(limit): State<Duration>, request: Request, next: N
             .into_response()
         }
     }
-}
-
-/// The request log's span: method and path, with any path segment that
-/// could be a card number redacted (see
-/// [`crate::payments::card_guard`]), and the query string left out.
-pub fn request_span(request: &Request) -> tracing::Span {
-    tracing::debug_span!(
-        "request",
-        method = %request.method(),
-        path = %loggable_path(request.uri().path()),
-        version = ?request.version(),
-    )
 }
 
 /// Documents, on every operation of the OpenAPI document, the answers any

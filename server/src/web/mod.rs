@@ -2,8 +2,10 @@
 //! pages (with the cached home page), assembled into one axum router.
 
 pub mod csrf;
+pub mod headers;
 pub mod home_cache;
 pub mod limits;
+pub mod observe;
 pub mod serve;
 
 use crate::accounts::{self, AccountPolicy, Accounts};
@@ -12,6 +14,7 @@ use crate::checkout::{self, Checkout};
 use crate::config::{Config, PaymentProcessor};
 use crate::error::api_not_found;
 use crate::inventory::{batcher::SeatWriter, clock::Clock, sweeper, Inventory};
+use crate::lifecycle::Lifecycle;
 use crate::live::{self, LiveHub};
 use crate::net::ClientLimits;
 use crate::openapi::Contract;
@@ -42,7 +45,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::services::ServeDir;
 use utoipa::OpenApi;
 
 /// Anything that stops the server from starting.
@@ -136,13 +139,15 @@ pub async fn build_app_with_gateway(
         ticket_signer.derive_secret("tessera queue challenges v1"),
         config.queue_joins_per_minute(),
     );
+    let lifecycle = Lifecycle::default();
     let live = LiveHub::new(
         store.clone(),
         catalog.clone(),
         clock.clone(),
         live::DEFAULT_BUFFER,
     )
-    .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs));
+    .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs))
+    .with_lifecycle(lifecycle.clone());
     let state = AppState {
         leptos_options,
         inventory: Inventory::new(
@@ -171,6 +176,7 @@ pub async fn build_app_with_gateway(
         ticket_signer,
         client_limits,
         queue,
+        lifecycle,
     };
     if seeded_demo {
         state
@@ -214,11 +220,13 @@ pub async fn build_app_with_gateway(
 }
 
 /// The whole HTTP surface. Outermost first, every request is searched for
-/// card numbers (before anything logs it), traced, compressed, given the
-/// session key, has the framework's refusals turned into JSON errors, is
-/// cut off after `request_timeout`, has its body limited and is checked
-/// for cross-site forgery.
+/// card numbers (before anything logs it), logged and counted, given the
+/// security headers, compressed, given the session key, has the framework's
+/// refusals turned into JSON errors, is cut off after `request_timeout`,
+/// has its body limited and is checked for cross-site forgery.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    // Before the first request, so no metric recorded before it is lost.
+    observe::metrics_handle();
     let session_key = SessionKey::new(state.ticket_signer.derive_secret("tessera session ids v1"));
     let backend: SharedBackend = Arc::new(state.catalog.clone());
     let pages = Router::new()
@@ -249,7 +257,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*rest}", any(api_not_found))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(observe::metrics_endpoint))
+        .nest_service("/pkg", static_files(&state.leptos_options))
         .merge(pages)
+        .route_layer(axum::middleware::from_fn(observe::record_route))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
         .layer(RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -261,12 +273,30 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         ))
         .layer(Extension(session_key))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http().make_span_with(limits::request_span))
-        // Outside the trace layer: a card number is never logged.
+        .layer(axum::middleware::from_fn_with_state(
+            state.client_limits.trusted_proxies().clone(),
+            headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn(observe::access_log))
+        // Outside the request log: a card number is never logged.
         .layer(axum::middleware::from_fn(
             crate::payments::card_guard::refuse_card_numbers,
         ))
         .with_state(state)
+}
+
+/// The build's files under `/pkg` (the wasm bundle, its JS glue, the
+/// stylesheet), sent as the `.br` or `.gz` that `cargo leptos build
+/// --release --precompress` wrote beside each, when the client accepts it,
+/// and cached for ever when their names are hashed.
+fn static_files(options: &LeptosOptions) -> Router {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(axum::middleware::from_fn_with_state(
+            options.hash_files,
+            headers::static_cache,
+        ))
 }
 
 /// The page routes, listed once per process.
@@ -339,7 +369,28 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// Liveness and readiness: 200 when the database answers, 503 otherwise.
+/// Readiness: 200 while this instance should be sent traffic (the
+/// database answers and it is not shutting down), 503 otherwise.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let stopping = state.lifecycle.is_stopping();
+    let database = state.store.ping().await;
+    let ready = !stopping && database.is_ok();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({
+            "status": if ready { "ready" } else { "not_ready" },
+            "database": if database.is_ok() { "ok" } else { "unavailable" },
+            "stopping": stopping,
+        })),
+    )
+}
+
+/// Liveness: 200 when the database answers, 503 otherwise.
 async fn healthz(State(store): State<Store>) -> impl IntoResponse {
     match store.ping().await {
         Ok(()) => (
