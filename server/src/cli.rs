@@ -141,11 +141,13 @@ async fn backup(config: &Config, file: &Path) -> Result<(), CommandError> {
 }
 
 /// The API's OpenAPI document as `GET /api/openapi.json` serves it, in
-/// readable JSON.
+/// readable JSON. Through `serde_json::Value`, whose objects keep their keys
+/// sorted: a link's fields live in a hash map, and the committed copy must
+/// not change order from one run to the next.
 pub fn openapi_document() -> Result<String, CommandError> {
     use utoipa::OpenApi;
-    crate::web::ApiDoc::openapi()
-        .to_pretty_json()
+    serde_json::to_value(crate::web::ApiDoc::openapi())
+        .and_then(|document| serde_json::to_string_pretty(&document))
         .map_err(CommandError::Openapi)
 }
 
