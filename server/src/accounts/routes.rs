@@ -79,7 +79,7 @@ where
 /// confirmation link is emailed; guest purchases with this email join the
 /// account once it is followed. An email whose account was never confirmed
 /// gets a link to claim that account instead (202; nobody is signed in).
-#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest, responses(
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body(content = RegisterRequest, example = json!({"email": "fan@example.com", "password": "correct horse battery", "display_name": "Sam Fan"})), responses(
     (status = 201, body = MeView),
     (status = 202, body = ClaimLinkSent, description = "the email has an unconfirmed account: a claim link was mailed to it"),
     (status = 409, body = ErrorBody, description = "email_taken (a confirmed account)"),
@@ -108,7 +108,7 @@ pub async fn register(
 }
 
 /// Signs in; the session id is replaced, and the browser's holds move with it.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body(content = LoginRequest, example = json!({"email": "fan@example.com", "password": "correct horse battery"})), responses(
     (status = 200, body = MeView),
     (status = 401, body = ErrorBody, description = "invalid_credentials (unknown email or wrong password alike)"),
     (status = 429, body = ErrorBody, description = "rate_limited: too many failed attempts for this account or from this address (Retry-After)"),

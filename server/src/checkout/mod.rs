@@ -502,8 +502,8 @@ fn validate_idempotency_key(key: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A plausible address: one `@`, something before it, a dot after it, no
-/// spaces, at most 254 characters. Stored lower-cased.
+/// An address by [`app::types::EMAIL_PATTERN`]'s rule, at most 254
+/// characters. Stored lower-cased.
 pub fn validate_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
     // The local part is dot-atoms: runs of these, joined by single dots.
@@ -523,7 +523,10 @@ pub fn validate_email(raw: &str) -> Result<String, ApiError> {
     // app::types::EMAIL_PATTERN says the same to API clients.
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            local.split('.').all(atom) && domain.contains('.') && domain.split('.').all(label)
+            local.len() <= 64
+                && local.split('.').all(atom)
+                && domain.contains('.')
+                && domain.split('.').all(label)
         });
     if valid {
         Ok(email)

@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
         ("Idempotency-Key" = String, Header, min_length = 8, max_length = 200, pattern = "^[!-~]+$",
             description = "8-200 visible ASCII characters, one per purchase attempt", example = "3f1c2a9e-7b1d-4d7e-9a55-0c2f3e1b7d11"),
     ),
-    request_body = PurchaseRequest,
+    request_body(content = PurchaseRequest, example = json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}})),
     responses(
         (status = 201, body = PurchaseView),
         (status = 400, body = ErrorBody),

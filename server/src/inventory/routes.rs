@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 /// at once in one event and the rates of new holds and new sessions are
 /// capped (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/events/{id}/holds", tag = "holds", security((), ("session" = [])), params(("id" = i64, Path)),
-    request_body = HoldRequest,
+    request_body(content = HoldRequest, example = json!({"seat_ids": [1, 2]})),
     responses(
         (status = 201, body = HoldView),
         (status = 400, body = ErrorBody),
