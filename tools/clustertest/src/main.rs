@@ -41,7 +41,7 @@ struct Args {
     #[arg(long, default_value_t = 250.0)]
     max_p99_ms: f64,
     /// Instances killed (kill -9, then restarted) during the onsale.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     kills: usize,
     /// Concurrent buyers.
     #[arg(long, default_value_t = 24)]
