@@ -11,6 +11,7 @@ pub mod card_guard;
 pub mod stripe;
 pub mod test_gateway;
 pub mod unconfigured;
+pub mod webhook;
 
 use app::error::{ApiError, ErrorCode};
 use std::fmt;

@@ -130,6 +130,9 @@ pub struct Ledger {
     /// Customers: id → the payment method attached to them, if any.
     pub customers: HashMap<String, Option<String>>,
     pub refunds: usize,
+    /// Every event so far (Stripe's `Event` objects), oldest first, for
+    /// webhook delivery ([`crate::webhooks`]).
+    pub events: Vec<Value>,
     counter: u64,
 }
 
@@ -137,6 +140,16 @@ impl Ledger {
     fn next_id(&mut self, prefix: &str) -> String {
         self.counter += 1;
         format!("{prefix}_standin{:08}", self.counter)
+    }
+
+    /// Records an event of `kind` about `object`, as Stripe does for every
+    /// change a webhook endpoint can subscribe to.
+    fn emit(&mut self, kind: &str, object: Value) {
+        let id = self.next_id("evt");
+        self.events.push(json!({
+            "id": id, "object": "event", "type": kind, "api_version": "2024-06-20",
+            "created": unix_now(), "livemode": false, "data": { "object": object },
+        }));
     }
 
     /// `POST /v1/payment_intents`.
@@ -268,11 +281,13 @@ impl Ledger {
                 intent.status = Status::Succeeded;
                 intent.last_payment_error = None;
                 intent.latest_charge = Some(self.next_id("ch"));
+                self.emit("payment_intent.succeeded", intent.to_json());
                 Reply::ok(intent.to_json())
             }
             Some(error) => {
                 intent.status = Status::RequiresPaymentMethod;
                 intent.last_payment_error = Some(error.clone());
+                self.emit("payment_intent.payment_failed", intent.to_json());
                 let mut error = error;
                 error["payment_intent"] = intent.to_json();
                 Reply {
@@ -294,7 +309,9 @@ impl Ledger {
             return unexpected_state(intent, "cancel");
         }
         intent.status = Status::Canceled;
-        Reply::ok(intent.to_json())
+        let canceled = intent.to_json();
+        self.emit("payment_intent.canceled", canceled.clone());
+        Reply::ok(canceled)
     }
 
     pub fn retrieve_intent(&self, id: &str) -> Reply {
@@ -352,7 +369,13 @@ impl Ledger {
         };
         intent.amount_refunded += amount;
         let intent_id = intent.id.clone();
+        let charge_object = json!({
+            "id": charge, "object": "charge", "payment_intent": intent_id,
+            "amount": intent.amount, "amount_refunded": intent.amount_refunded,
+            "refunded": intent.amount_refunded == intent.amount,
+        });
         self.refunds += 1;
+        self.emit("charge.refunded", charge_object);
         Reply::ok(json!({
             "id": self.next_id("re"), "object": "refund", "amount": amount,
             "charge": charge, "payment_intent": intent_id, "status": "succeeded",

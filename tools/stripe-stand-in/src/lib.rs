@@ -15,6 +15,12 @@
 //! eventually consistent search (`GET /v1/payment_intents/search` sees an
 //! intent only once the configured lag has passed).
 //!
+//! Every change is also an event (`payment_intent.succeeded`,
+//! `payment_intent.payment_failed`, `payment_intent.canceled`,
+//! `charge.refunded`), sent to a webhook endpoint once one is set
+//! ([`StripeStandIn::send_webhooks_to`]): signed, late, and retried until
+//! accepted (see [`webhooks`]).
+//!
 //! Every request waits the configured latency before it is carried out,
 //! and is carried out even if the caller has gone (a killed client's
 //! request still lands, as at Stripe). `GET /_stand_in/payment_intents`,
@@ -24,6 +30,9 @@
 mod api;
 pub mod cards;
 pub mod ledger;
+pub mod webhooks;
+
+pub use webhooks::Endpoint;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,6 +116,27 @@ impl StripeStandIn {
     /// Refunds made so far.
     pub fn refunds(&self) -> usize {
         self.shared.ledger().refunds
+    }
+
+    /// From now on, every event is sent to `endpoint`.
+    pub fn send_webhooks_to(&self, endpoint: Endpoint) {
+        self.shared.webhooks().endpoint = Some(endpoint);
+    }
+
+    /// Every event so far, oldest first (sent or not).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.shared.ledger().events.clone()
+    }
+
+    /// Waits for the deliveries started since the last call to finish; per
+    /// event id, the status of each attempt (0: no answer).
+    pub async fn deliveries(&self) -> Vec<(String, Vec<u16>)> {
+        let started = std::mem::take(&mut self.shared.webhooks().deliveries);
+        let mut done = Vec::new();
+        for (id, delivery) in started {
+            done.push((id, delivery.await.unwrap_or_default()));
+        }
+        done
     }
 
     /// What `GET /_stand_in/payment_intents` lists.
