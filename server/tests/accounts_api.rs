@@ -285,9 +285,10 @@ async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_refere
         json!({"email": "ada@example.com", "payment": {"saved": true}}),
     )
     .await;
+    // The request is well formed; what it names does not exist.
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (422, Some("validation")),
+        (404, Some("not_found")),
         "{body}"
     );
 }
