@@ -101,6 +101,8 @@ pub fn router(shared: App) -> Router {
         .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
         .route("/v1/refunds", post(create_refund))
         .route("/v1/payment_methods", post(create_payment_method))
+        .route("/v1/payment_methods/{id}/attach", post(attach_payment_method))
+        .route("/v1/payment_methods/{id}/detach", post(detach_payment_method))
         .route("/v1/customers", post(create_customer))
         .route("/_stand_in/payment_intents", get(records))
         .with_state(shared)
@@ -340,6 +342,32 @@ async fn create_payment_method(
         form,
         |ledger, form, _| ledger.create_payment_method(form),
     )
+    .await
+}
+
+async fn attach_payment_method(
+    State(shared): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<Vec<(String, String)>>,
+) -> Response {
+    let path = format!("/v1/payment_methods/{id}/attach");
+    post_once(shared, headers, path, form, move |ledger, form, _| {
+        ledger.attach_payment_method(&id, form)
+    })
+    .await
+}
+
+async fn detach_payment_method(
+    State(shared): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<Vec<(String, String)>>,
+) -> Response {
+    let path = format!("/v1/payment_methods/{id}/detach");
+    post_once(shared, headers, path, form, move |ledger, _, _| {
+        ledger.detach_payment_method(&id)
+    })
     .await
 }
 

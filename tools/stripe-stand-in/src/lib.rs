@@ -7,7 +7,8 @@
 //! `succeeded`, `canceled`, with `last_payment_error` after a failed
 //! confirmation); refunds in full or in part (`charge_already_refunded`
 //! once nothing is left); saved cards (PaymentMethods from a token,
-//! Customers with a method attached); Stripe's test cards (`tok_visa`,
+//! Customers, methods attached to a customer, checked as they are
+//! attached, and detached); Stripe's test cards (`tok_visa`,
 //! `tok_mastercard`, `tok_amex`, `tok_chargeDeclined`,
 //! `tok_processing_error`, the `pm_card_…` methods); idempotent requests
 //! (the same `Idempotency-Key` and parameters get the first reply, other
@@ -116,6 +117,11 @@ impl StripeStandIn {
     /// Refunds made so far.
     pub fn refunds(&self) -> usize {
         self.shared.ledger().refunds
+    }
+
+    /// Per customer, the ids of the payment methods attached to it.
+    pub fn customers(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.shared.ledger().attached()
     }
 
     /// From now on, every event is sent to `endpoint`.
