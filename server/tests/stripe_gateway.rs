@@ -377,7 +377,7 @@ async fn an_account_keeps_one_customer_and_a_removed_card_is_detached() {
     // One click still pays with the current card.
     let (_, hold) = fan.hold(event, &seats[0..1]).await;
     let body = serde_json::json!({"email": "cards@example.com", "payment": {"saved": true}});
-    let (status, paid) = fan.purchase_with(&hold["hold_id"], "cards-1", body).await;
+    let (status, paid) = fan.purchase_with(&hold["hold_id"], "saved-card-0001", body).await;
     assert_eq!(status, 201, "{paid}");
 
     // Removed: detached at the processor, forgotten here, customer kept.
