@@ -354,15 +354,27 @@ async fn an_account_keeps_one_customer_and_a_removed_card_is_detached() {
     let save = |token: &'static str| serde_json::json!({ "token": token });
 
     let (status, card) = fan
-        .send(Method::PUT, "/api/me/payment-method", Some(save("tok_visa")))
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(save("tok_visa")),
+        )
         .await;
     assert_eq!(status, 200, "{card}");
     let first = saved_method(&app).await.expect("a saved card");
     // A new card: the same customer, the old card detached from it.
     let (status, card) = fan
-        .send(Method::PUT, "/api/me/payment-method", Some(save("tok_mastercard")))
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(save("tok_mastercard")),
+        )
         .await;
-    assert_eq!((status, card["last4"].as_str()), (200, Some("4444")), "{card}");
+    assert_eq!(
+        (status, card["last4"].as_str()),
+        (200, Some("4444")),
+        "{card}"
+    );
     let second = saved_method(&app).await.expect("a saved card");
     let customers = stripe.customers();
     assert_eq!(customers.len(), 1, "{customers:?}");
@@ -377,17 +389,25 @@ async fn an_account_keeps_one_customer_and_a_removed_card_is_detached() {
     // One click still pays with the current card.
     let (_, hold) = fan.hold(event, &seats[0..1]).await;
     let body = serde_json::json!({"email": "cards@example.com", "payment": {"saved": true}});
-    let (status, paid) = fan.purchase_with(&hold["hold_id"], "saved-card-0001", body).await;
+    let (status, paid) = fan
+        .purchase_with(&hold["hold_id"], "saved-card-0001", body)
+        .await;
     assert_eq!(status, 201, "{paid}");
 
     // Removed: detached at the processor, forgotten here, customer kept.
-    let (status, _) = fan.send(Method::DELETE, "/api/me/payment-method", None).await;
+    let (status, _) = fan
+        .send(Method::DELETE, "/api/me/payment-method", None)
+        .await;
     assert_eq!(status, 204);
     assert_eq!(saved_method(&app).await, None);
     assert_eq!(stripe.customers()[customer], Vec::<String>::new());
     // Saving again reuses the customer.
     let (status, _) = fan
-        .send(Method::PUT, "/api/me/payment-method", Some(save("tok_amex")))
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(save("tok_amex")),
+        )
         .await;
     assert_eq!(status, 200);
     let customers = stripe.customers();

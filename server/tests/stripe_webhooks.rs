@@ -82,7 +82,9 @@ async fn only_genuine_fresh_deliveries_are_acted_on_and_each_event_once() {
     let mut fan = Buyer::new(&app);
     let (_, hold) = fan.hold(event, &seats[0..1]).await;
     stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan.purchase(&hold["hold_id"], "hook-lost-1", "tok_visa").await;
+    let (status, _) = fan
+        .purchase(&hold["hold_id"], "hook-lost-1", "tok_visa")
+        .await;
     assert_eq!(status, 503);
     let purchase = only_purchase_id(&app).await;
     let events = stripe.events();
@@ -97,7 +99,11 @@ async fn only_genuine_fresh_deliveries_are_acted_on_and_each_event_once() {
     let now = unix_now();
     let refused = [
         signature_header("whsec_someone_else", now, &body),
-        signature_header(WEBHOOK_SECRET, now, &body.replace("succeeded", "succeeded ")),
+        signature_header(
+            WEBHOOK_SECRET,
+            now,
+            &body.replace("succeeded", "succeeded "),
+        ),
         signature_header(WEBHOOK_SECRET, now - 301, &body),
         signature_header(WEBHOOK_SECRET, now + 301, &body),
         format!("t={now}"),
@@ -119,14 +125,19 @@ async fn only_genuine_fresh_deliveries_are_acted_on_and_each_event_once() {
     let signature = signed_now(&body);
     let (status, reply) = deliver(&app, &body, signature.clone()).await;
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply, serde_json::json!({"received": true, "duplicate": false}));
+    assert_eq!(
+        reply,
+        serde_json::json!({"received": true, "duplicate": false})
+    );
     assert_eq!(purchase_status(&app, purchase).await, ("paid".into(), None));
     assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
     // The same delivery replayed inside the tolerance: acknowledged, not redone.
     let (status, reply) = deliver(&app, &body, signature).await;
     assert_eq!((status, reply["duplicate"].as_bool()), (200, Some(true)));
     // The buyer's retry finds it paid, with its tickets.
-    let (status, paid) = fan.purchase(&hold["hold_id"], "hook-lost-1", "tok_visa").await;
+    let (status, paid) = fan
+        .purchase(&hold["hold_id"], "hook-lost-1", "tok_visa")
+        .await;
     assert_eq!(status, 201, "{paid}");
     assert_eq!(paid["tickets"].as_array().map(Vec::len), Some(1));
     assert_eq!(stripe.refunds(), 0);
@@ -137,7 +148,8 @@ async fn without_a_secret_webhooks_are_refused() {
     let stripe = StripeStandIn::start().await.expect("stand-in");
     let gateway = Arc::new(StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client"));
     let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
-    let body = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1"}}}"#;
+    let body =
+        r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1"}}}"#;
     let (status, reply) = deliver(&app, body, signed_now(body)).await;
     assert_eq!(
         (status, reply["error"]["code"].as_str()),
@@ -154,7 +166,9 @@ async fn webhooks_sent_by_the_processor_settle_a_purchase_whose_answer_was_lost(
     let mut fan = Buyer::new(&app);
     let (_, hold) = fan.hold(event, &seats[0..2]).await;
     stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan.purchase(&hold["hold_id"], "hook-auto-1", "tok_visa").await;
+    let (status, _) = fan
+        .purchase(&hold["hold_id"], "hook-auto-1", "tok_visa")
+        .await;
     assert_eq!(status, 503);
     // The processor's own delivery, unprompted: accepted the first time.
     let deliveries = stripe.deliveries().await;
@@ -173,7 +187,9 @@ async fn a_webhook_after_the_buyers_answer_changes_nothing() {
     send_webhooks(&stripe, &app, Duration::from_millis(300));
     let mut fan = Buyer::new(&app);
     let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    let (status, paid) = fan.purchase(&hold["hold_id"], "hook-after-1", "tok_visa").await;
+    let (status, paid) = fan
+        .purchase(&hold["hold_id"], "hook-after-1", "tok_visa")
+        .await;
     assert_eq!(status, 201, "{paid}");
     // A decline for someone else, its event too.
     let mut other = Buyer::new(&app);
@@ -184,7 +200,9 @@ async fn a_webhook_after_the_buyers_answer_changes_nothing() {
     assert_eq!(status, 402);
     let deliveries = stripe.deliveries().await;
     assert_eq!(deliveries.len(), 2, "{deliveries:?}");
-    assert!(deliveries.iter().all(|(_, statuses)| statuses == &vec![200]));
+    assert!(deliveries
+        .iter()
+        .all(|(_, statuses)| statuses == &vec![200]));
     let (tickets,): (i64,) = server::on_pool!(app.store(), pool =>
         sqlx::query_as("SELECT COUNT(*) FROM tickets").fetch_one(pool).await)
     .expect("tickets");
@@ -201,7 +219,9 @@ async fn a_webhook_for_a_payment_whose_seats_were_lost_refunds_it() {
     let mut fan = Buyer::new(&app);
     let (_, hold) = fan.hold(event, &seats[0..1]).await;
     stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan.purchase(&hold["hold_id"], "hook-late-1", "tok_visa").await;
+    let (status, _) = fan
+        .purchase(&hold["hold_id"], "hook-late-1", "tok_visa")
+        .await;
     assert_eq!(status, 503);
     // The webhook is days late: the hold (and its payment grace) ran out
     // and someone else holds the seat.
@@ -231,10 +251,15 @@ async fn a_refund_made_at_the_processor_refunds_the_purchase() {
     send_webhooks(&stripe, &app, Duration::from_millis(20));
     let mut fan = Buyer::new(&app);
     let (_, hold) = fan.hold(event, &seats[0..2]).await;
-    let (status, paid) = fan.purchase(&hold["hold_id"], "hook-refund-1", "tok_visa").await;
+    let (status, paid) = fan
+        .purchase(&hold["hold_id"], "hook-refund-1", "tok_visa")
+        .await;
     assert_eq!(status, 201, "{paid}");
     stripe.deliveries().await;
-    let intent = stripe.records()[0]["id"].as_str().expect("intent").to_string();
+    let intent = stripe.records()[0]["id"]
+        .as_str()
+        .expect("intent")
+        .to_string();
 
     // Refunded from the processor's dashboard, as an operator would.
     let refunded = app

@@ -89,7 +89,12 @@ pub async fn event_handled(store: &Store, id: &str) -> Result<bool, StoreError> 
 
 /// Remembers that the processor's event `id` was handled (a second
 /// delivery of it, or a replay, is then acknowledged without acting).
-pub async fn remember_event(store: &Store, id: &str, kind: &str, now: i64) -> Result<(), StoreError> {
+pub async fn remember_event(
+    store: &Store,
+    id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     on_pool!(store, pool => sqlx::query(
         "INSERT INTO processor_events (id, kind, received_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO NOTHING",

@@ -83,16 +83,24 @@ pub async fn stripe_webhook(
         .map_or(0, |since| since.as_secs() as i64);
     webhook::verify(secret, header, &body, now_secs).map_err(refused)?;
     let event: Event = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::new(ErrorCode::BadRequest, format!("not a Stripe event: {error}"))
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("not a Stripe event: {error}"),
+        )
     })?;
     let duplicate = store::event_handled(&checkout.store, &event.id)
         .await
         .map_err(store_error_to_api)?;
     if !duplicate {
         checkout.on_notice(event.notice()).await?;
-        store::remember_event(&checkout.store, &event.id, &event.kind, checkout.clock.now())
-            .await
-            .map_err(store_error_to_api)?;
+        store::remember_event(
+            &checkout.store,
+            &event.id,
+            &event.kind,
+            checkout.clock.now(),
+        )
+        .await
+        .map_err(store_error_to_api)?;
     }
     let outcome = if duplicate { "duplicate" } else { "handled" };
     metrics::counter!("tessera_webhooks_total", "outcome" => outcome).increment(1);
@@ -136,7 +144,11 @@ impl Checkout {
     }
 
     /// Settles a pending purchase if its payment is decided.
-    async fn settle_pending(&self, purchase: &PurchaseRow, intent_id: &str) -> Result<(), ApiError> {
+    async fn settle_pending(
+        &self,
+        purchase: &PurchaseRow,
+        intent_id: &str,
+    ) -> Result<(), ApiError> {
         let intent = self
             .call(self.gateway.retrieve(intent_id))
             .await

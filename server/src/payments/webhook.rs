@@ -153,12 +153,7 @@ mod tests {
     const AT: i64 = 1_700_000_000;
 
     fn check(header: &str, now: i64) -> Result<(), SignatureError> {
-        verify(
-            &WebhookSecret::new(SECRET.into()),
-            Some(header),
-            b"{}",
-            now,
-        )
+        verify(&WebhookSecret::new(SECRET.into()), Some(header), b"{}", now)
     }
 
     #[test]
@@ -201,7 +196,11 @@ mod tests {
             format!("t={AT},v1=not-hex"),
             String::new(),
         ] {
-            assert_eq!(check(&malformed, AT), Err(SignatureError::Malformed), "{malformed}");
+            assert_eq!(
+                check(&malformed, AT),
+                Err(SignatureError::Malformed),
+                "{malformed}"
+            );
         }
         let missing = verify(&WebhookSecret::new(SECRET.into()), None, b"{}", AT);
         assert_eq!(missing, Err(SignatureError::Missing));
@@ -209,11 +208,12 @@ mod tests {
 
     #[test]
     fn events_are_read_for_the_payment_they_concern() {
-        let event = |json: serde_json::Value| -> Event {
-            serde_json::from_value(json).expect("event")
-        };
-        let succeeded = event(serde_json::json!({"id": "evt_1", "type": "payment_intent.succeeded",
-            "data": {"object": {"id": "pi_1", "object": "payment_intent"}}}));
+        let event =
+            |json: serde_json::Value| -> Event { serde_json::from_value(json).expect("event") };
+        let succeeded = event(
+            serde_json::json!({"id": "evt_1", "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_1", "object": "payment_intent"}}}),
+        );
         assert_eq!(
             succeeded.notice(),
             Notice::Payment {
@@ -229,8 +229,10 @@ mod tests {
                 whole: false
             }
         );
-        let other = event(serde_json::json!({"id": "evt_3", "type": "customer.created",
-            "data": {"object": {"id": "cus_1"}}}));
+        let other = event(
+            serde_json::json!({"id": "evt_3", "type": "customer.created",
+            "data": {"object": {"id": "cus_1"}}}),
+        );
         assert_eq!(other.notice(), Notice::Other);
     }
 }

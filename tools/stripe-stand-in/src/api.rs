@@ -101,8 +101,14 @@ pub fn router(shared: App) -> Router {
         .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
         .route("/v1/refunds", post(create_refund))
         .route("/v1/payment_methods", post(create_payment_method))
-        .route("/v1/payment_methods/{id}/attach", post(attach_payment_method))
-        .route("/v1/payment_methods/{id}/detach", post(detach_payment_method))
+        .route(
+            "/v1/payment_methods/{id}/attach",
+            post(attach_payment_method),
+        )
+        .route(
+            "/v1/payment_methods/{id}/detach",
+            post(detach_payment_method),
+        )
         .route("/v1/customers", post(create_customer))
         .route("/_stand_in/payment_intents", get(records))
         .with_state(shared)

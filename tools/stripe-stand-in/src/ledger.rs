@@ -490,11 +490,17 @@ impl Ledger {
 
     /// Per customer, the payment methods attached to it (for tests).
     pub fn attached(&self) -> BTreeMap<String, Vec<String>> {
-        let mut attached: BTreeMap<String, Vec<String>> =
-            self.customers.iter().map(|c| (c.clone(), Vec::new())).collect();
+        let mut attached: BTreeMap<String, Vec<String>> = self
+            .customers
+            .iter()
+            .map(|c| (c.clone(), Vec::new()))
+            .collect();
         for (id, method) in &self.methods {
             if let Some(customer) = &method.customer {
-                attached.entry(customer.clone()).or_default().push(id.clone());
+                attached
+                    .entry(customer.clone())
+                    .or_default()
+                    .push(id.clone());
             }
         }
         attached.values_mut().for_each(|methods| methods.sort());
