@@ -60,7 +60,7 @@ pub fn verify(
         match part.trim().split_once('=') {
             Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
             // A signature that is not hex cannot match; skip it.
-            Some(("v1", value)) => signatures.extend(decode_hex(value)),
+            Some(("v1", value)) => signatures.extend(hex::decode(value).ok()),
             _ => {}
         }
     }
@@ -81,16 +81,6 @@ pub fn verify(
         .iter()
         .any(|signature| mac.clone().verify_slice(signature).is_ok());
     genuine.then_some(()).ok_or(SignatureError::Mismatch)
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
-        .collect()
 }
 
 /// A Stripe `Event`, as much of it as checkout reads.
