@@ -123,6 +123,13 @@ pub struct Config {
     #[arg(long, env = "TESSERA_STRIPE_API_BASE", default_value = crate::payments::stripe::DEFAULT_API_BASE)]
     pub stripe_api_base: String,
 
+    /// The signing secret (`whsec_…`) of the Stripe webhook endpoint that
+    /// points at `POST /api/webhooks/stripe`. Without it that endpoint
+    /// answers `503` and payments are settled by the buyer's own request
+    /// and the reconciler only.
+    #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+
     /// Ed25519 seed (64 hex characters) that signs ticket codes. Servers
     /// sharing one database must share it. Unset: the key file below.
     #[arg(long, env = "TESSERA_TICKET_KEY", hide_env_values = true)]
@@ -262,6 +269,10 @@ impl fmt::Debug for Config {
                 &self.stripe_secret_key.as_ref().map(|_| "***"),
             )
             .field("stripe_api_base", &self.stripe_api_base)
+            .field(
+                "stripe_webhook_secret",
+                &self.stripe_webhook_secret.as_ref().map(|_| "***"),
+            )
             .field("ticket_key", &self.ticket_key.as_ref().map(|_| "***"))
             .field("ticket_key_file", &self.ticket_key_file)
             .field("mail", &self.mail)
@@ -351,6 +362,7 @@ impl Config {
             payment_fault_rate: 0.0,
             stripe_secret_key: None,
             stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
+            stripe_webhook_secret: None,
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             mail: MailDelivery::Log,
             confirm_link_hours: 24,

@@ -74,7 +74,7 @@ async fn a_saved_card_is_charged_through_its_customer_only() {
     let gateway = StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client");
     let token = PaymentToken::parse("tok_mastercard").expect("token");
     let saved = gateway
-        .save_card(&token, "fan@example.com")
+        .save_card(&token, "fan@example.com", None)
         .await
         .expect("saved");
     assert_eq!(
@@ -96,7 +96,7 @@ async fn a_saved_card_is_charged_through_its_customer_only() {
     // A declined card cannot be saved.
     let declined = PaymentToken::parse("tok_chargeDeclined").expect("token");
     assert!(matches!(
-        gateway.save_card(&declined, "fan@example.com").await,
+        gateway.save_card(&declined, "fan@example.com", None).await,
         Err(PaymentError::Declined(_))
     ));
 }
@@ -336,4 +336,81 @@ async fn a_refund_whose_reply_is_lost_is_finished_by_the_reconciler() {
         1,
         "the replayed refund is the same refund"
     );
+}
+
+async fn saved_method(app: &TestApp) -> Option<String> {
+    let (method,): (Option<String>,) = server::on_pool!(app.store(), pool =>
+        sqlx::query_as("SELECT payment_token FROM users WHERE email = 'cards@example.com'")
+            .fetch_one(pool).await)
+    .expect("user");
+    method
+}
+
+#[tokio::test]
+async fn an_account_keeps_one_customer_and_a_removed_card_is_detached() {
+    let stripe = stand_in().await;
+    let (app, event, seats) = stripe_app(&stripe).await;
+    let mut fan = signed_in_member(&app, "cards@example.com", app::types::Role::Fan).await;
+    let save = |token: &'static str| serde_json::json!({ "token": token });
+
+    let (status, card) = fan
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(save("tok_visa")),
+        )
+        .await;
+    assert_eq!(status, 200, "{card}");
+    let first = saved_method(&app).await.expect("a saved card");
+    // A new card: the same customer, the old card detached from it.
+    let (status, card) = fan
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(save("tok_mastercard")),
+        )
+        .await;
+    assert_eq!(
+        (status, card["last4"].as_str()),
+        (200, Some("4444")),
+        "{card}"
+    );
+    let second = saved_method(&app).await.expect("a saved card");
+    let customers = stripe.customers();
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    let (customer, attached) = customers.iter().next().expect("one customer");
+    assert_eq!(attached, &vec![second.clone()]);
+    // The detached card cannot be charged any more, even with its customer.
+    let gateway = StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client");
+    assert!(matches!(
+        pay(&gateway, "old-card-1", &first, Some(customer.clone())).await,
+        Err(PaymentError::Invalid(_))
+    ));
+    // One click still pays with the current card.
+    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let body = serde_json::json!({"email": "cards@example.com", "payment": {"saved": true}});
+    let (status, paid) = fan
+        .purchase_with(&hold["hold_id"], "saved-card-0001", body)
+        .await;
+    assert_eq!(status, 201, "{paid}");
+
+    // Removed: detached at the processor, forgotten here, customer kept.
+    let (status, _) = fan
+        .send(Method::DELETE, "/api/me/payment-method", None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(saved_method(&app).await, None);
+    assert_eq!(stripe.customers()[customer], Vec::<String>::new());
+    // Saving again reuses the customer.
+    let (status, _) = fan
+        .send(
+            Method::PUT,
+            "/api/me/payment-method",
+            Some(save("tok_amex")),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let customers = stripe.customers();
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    assert_eq!(customers[customer].len(), 1);
 }

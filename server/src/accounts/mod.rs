@@ -394,7 +394,7 @@ impl Accounts {
             .ok_or_else(|| ApiError::validation("token is not a payment token"))?;
         let card = self
             .gateway
-            .save_card(&token, &account.email)
+            .save_card(&token, &account.email, account.payment_customer.as_deref())
             .await
             .map_err(|error| match error {
                 PaymentError::Declined(_) => {
@@ -417,6 +417,18 @@ impl Accounts {
         )
         .await
         .map_err(store_error_to_api)?;
+        // The card it replaces can no longer be charged; if the processor
+        // cannot be reached, it stays attached but unused (we keep no
+        // reference to it), which is logged.
+        if let Some(old) = account
+            .payment_token
+            .as_deref()
+            .and_then(PaymentToken::parse)
+        {
+            if let Err(error) = self.gateway.forget_card(&old).await {
+                tracing::warn!(account = account.id, %error, "replaced card not detached");
+            }
+        }
         let view = SavedCardView {
             brand: card.brand.clone(),
             last4: card.last4.clone(),
@@ -424,7 +436,28 @@ impl Accounts {
         Ok((card, view))
     }
 
+    /// Detaches the saved card at the processor, then forgets it here (the
+    /// account keeps its processor customer for the next card). If the
+    /// processor cannot be reached the card stays, so a retry can finish.
     pub async fn delete_card(&self, account: &Account) -> Result<(), ApiError> {
+        if let Some(method) = account
+            .payment_token
+            .as_deref()
+            .and_then(PaymentToken::parse)
+        {
+            crate::payments::ensure_configured(self.gateway.as_ref())?;
+            match self.gateway.forget_card(&method).await {
+                // Invalid: the processor does not know the card (deleted
+                // there): it cannot be charged either.
+                Ok(()) | Err(PaymentError::Invalid(_)) => {}
+                Err(_) => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unavailable,
+                        "the payment processor could not remove the card; try again",
+                    ))
+                }
+            }
+        }
         store::set_payment_method(&self.store, account.id, None)
             .await
             .map_err(store_error_to_api)

@@ -203,10 +203,12 @@ pub async fn save_payment_method(
     Ok(Json(view))
 }
 
-/// Forgets the saved card.
+/// Removes the saved card: detached from the account's customer at the
+/// processor (it can never be charged again), then forgotten here.
 #[utoipa::path(delete, path = "/api/me/payment-method", tag = "account", security(("session" = [])), responses(
     (status = 204),
     (status = 401, body = ErrorBody),
+    (status = 503, body = ErrorBody, description = "the processor could not be reached (the card is kept; try again), or none is configured"),
 ))]
 pub async fn delete_payment_method(
     State(accounts): State<Accounts>,

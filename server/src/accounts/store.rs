@@ -291,14 +291,23 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Saves the account's card, or with `None` forgets it (the processor's
+/// customer stays, for the next card).
 pub async fn set_payment_method(
     store: &Store,
     user_id: i64,
     card: Option<(&str, Option<&str>, &str, &str)>,
 ) -> Result<(), StoreError> {
-    let (token, customer, brand, last4) = match card {
-        Some((token, customer, brand, last4)) => (Some(token), customer, Some(brand), Some(last4)),
-        None => (None, None, None, None),
+    let Some((token, customer, brand, last4)) = card else {
+        on_pool!(store, pool => sqlx::query(
+            "UPDATE users SET payment_token = NULL, payment_brand = NULL, payment_last4 = NULL \
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        return Ok(());
     };
     on_pool!(store, pool => sqlx::query(
         "UPDATE users SET payment_token = $1, payment_customer = $2, payment_brand = $3, \

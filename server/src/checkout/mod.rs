@@ -19,12 +19,14 @@ pub mod reconcile;
 pub mod refund;
 pub mod routes;
 pub mod store;
+pub mod webhook;
 
 use crate::accounts::{Account, Accounts};
 use crate::error::store_error_to_api;
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
 use crate::inventory::writer::purchases::TakeOver;
+use crate::payments::webhook::WebhookSecret;
 use crate::payments::{Confirmation, PaymentGateway, PaymentToken};
 use crate::store::Store;
 use crate::tickets::codes::TicketSigner;
@@ -125,6 +127,8 @@ pub struct Checkout {
     accounts: Accounts,
     late_payment_watch_ms: i64,
     deadlines: Deadlines,
+    /// Stripe's webhook signing secret; without it webhooks are refused.
+    webhook_secret: Option<WebhookSecret>,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -153,7 +157,14 @@ impl Checkout {
             accounts,
             late_payment_watch_ms: DEFAULT_LATE_PAYMENT_WATCH.as_millis() as i64,
             deadlines: Deadlines::default(),
+            webhook_secret: None,
         }
+    }
+
+    /// Accepts Stripe's webhooks signed with `secret`.
+    pub fn with_webhook_secret(mut self, secret: Option<WebhookSecret>) -> Self {
+        self.webhook_secret = secret;
+        self
     }
 
     /// The processor timeout and the reconciliation delay.

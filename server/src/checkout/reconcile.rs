@@ -45,7 +45,7 @@ const BACKOFF_MAX_MS: i64 = 3_600_000;
 
 /// What one look at a purchase achieved.
 #[derive(Debug, PartialEq, Eq)]
-enum Step {
+pub(super) enum Step {
     /// Settled, or taken out of the reconciler's hands (by a retry, say).
     Done,
     /// Nothing settled: look again after a backoff.
@@ -201,7 +201,7 @@ impl Checkout {
 
     /// A failed purchase whose payment could still succeed: cancel it so
     /// it never can, and refund it if it already did.
-    async fn watch_failed(&self, purchase: &PurchaseRow) -> Result<Step, ApiError> {
+    pub(super) async fn watch_failed(&self, purchase: &PurchaseRow) -> Result<Step, ApiError> {
         let Some(intent_id) = purchase.payment_ref.as_deref() else {
             return self.stop_watching(purchase).await;
         };

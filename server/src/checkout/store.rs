@@ -64,6 +64,50 @@ pub async fn purchase(store: &Store, purchase_id: i64) -> Result<Option<Purchase
     Ok(row)
 }
 
+/// The purchase paid with the processor's payment `intent_id`, if its id
+/// was recorded.
+pub async fn purchase_by_payment(
+    store: &Store,
+    intent_id: &str,
+) -> Result<Option<PurchaseRow>, StoreError> {
+    let sql = format!("SELECT {PURCHASE_COLUMNS} FROM purchases WHERE payment_ref = $1");
+    let row = on_pool!(store, pool =>
+        sqlx::query_as::<_, PurchaseRow>(&sql).bind(intent_id).fetch_optional(pool).await)?;
+    Ok(row)
+}
+
+/// Whether the processor's event `id` was handled already.
+pub async fn event_handled(store: &Store, id: &str) -> Result<bool, StoreError> {
+    let found: Option<(String,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT id FROM processor_events WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// Remembers that the processor's event `id` was handled (a second
+/// delivery of it, or a replay, is then acknowledged without acting).
+pub async fn remember_event(
+    store: &Store,
+    id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_pool!(store, pool => sqlx::query(
+        "INSERT INTO processor_events (id, kind, received_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
 /// Records a pending purchase of an active hold, remembering the hold's
 /// expiry, and extends the hold so it cannot expire while the processor
 /// is charging (through the seat writer: the hold's seats move).

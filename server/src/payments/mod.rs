@@ -11,6 +11,7 @@ pub mod card_guard;
 pub mod stripe;
 pub mod test_gateway;
 pub mod unconfigured;
+pub mod webhook;
 
 use app::error::{ApiError, ErrorCode};
 use std::fmt;
@@ -193,9 +194,18 @@ pub trait PaymentGateway: Send + Sync + fmt::Debug {
     async fn cancel(&self, intent_id: &str) -> Result<Intent, PaymentError>;
     /// Refunds a successful payment in full; refunding twice is harmless.
     async fn refund(&self, intent_id: &str) -> Result<(), PaymentError>;
-    /// Turns a one-off token into a reusable card saved for `email`.
-    async fn save_card(&self, token: &PaymentToken, email: &str)
-        -> Result<SavedCard, PaymentError>;
+    /// Turns a one-off token into a reusable card saved for `email`,
+    /// attached to `customer` if the account has one already (one customer
+    /// per account however often its card changes), or to a new one.
+    async fn save_card(
+        &self,
+        token: &PaymentToken,
+        email: &str,
+        customer: Option<&str>,
+    ) -> Result<SavedCard, PaymentError>;
+    /// Detaches a saved card from its customer, so it can never be charged
+    /// again. Forgetting a card that is not attached (any more) is harmless.
+    async fn forget_card(&self, method: &PaymentToken) -> Result<(), PaymentError>;
     /// False only for [`unconfigured::Unconfigured`]: no processor is set up.
     fn is_configured(&self) -> bool {
         true

@@ -127,20 +127,26 @@ impl StripeGateway {
         format!("{}{}", self.api_base, path)
     }
 
-    /// The path of one payment. Ids come from Stripe; anything else is
-    /// refused rather than put into a URL.
+    /// The path of one payment.
     fn intent_path(intent_id: &str, action: &str) -> Result<String, PaymentError> {
-        let well_formed = intent_id.starts_with("pi_")
-            && intent_id.len() <= 255
-            && intent_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        Self::object_path("/v1/payment_intents/", "pi_", intent_id, action)
+    }
+
+    /// The path of one object. Ids come from Stripe; anything else is
+    /// refused rather than put into a URL.
+    fn object_path(
+        collection: &str,
+        prefix: &str,
+        id: &str,
+        action: &str,
+    ) -> Result<String, PaymentError> {
+        let well_formed = id.starts_with(prefix)
+            && id.len() <= 255
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !well_formed {
-            return Err(PaymentError::Invalid(format!(
-                "not a payment id: {intent_id:?}"
-            )));
+            return Err(PaymentError::Invalid(format!("not a Stripe id: {id:?}")));
         }
-        Ok(format!("/v1/payment_intents/{intent_id}{action}"))
+        Ok(format!("{collection}{id}{action}"))
     }
 
     async fn error_from(response: reqwest::Response) -> PaymentError {
@@ -269,12 +275,15 @@ impl PaymentGateway for StripeGateway {
         }
     }
 
-    /// Creates a PaymentMethod from the token, then a Customer with it
-    /// attached, so later PaymentIntents can charge it off-session.
+    /// Creates a PaymentMethod from the token and attaches it to the
+    /// account's Customer, or to a new Customer if it has none (or Stripe
+    /// no longer knows it), so later PaymentIntents can charge it
+    /// off-session. Attaching checks the card.
     async fn save_card(
         &self,
         token: &PaymentToken,
         email: &str,
+        customer: Option<&str>,
     ) -> Result<SavedCard, PaymentError> {
         // A token Stripe does not know is the buyer's card problem.
         let declined = |error| match error {
@@ -287,19 +296,52 @@ impl PaymentGateway for StripeGateway {
         ];
         let request = self.http.post(self.url("/v1/payment_methods")).form(&form);
         let method: PaymentMethod = self.send(request).await.map_err(declined)?;
-        let form = [
-            ("email", email.to_string()),
-            ("payment_method", method.id.clone()),
-        ];
-        let request = self.http.post(self.url("/v1/customers")).form(&form);
-        let customer: Customer = self.send(request).await.map_err(declined)?;
+        let method_path = Self::object_path("/v1/payment_methods/", "pm_", &method.id, "/attach")?;
+        let attached = match customer {
+            Some(customer) => {
+                let form = [("customer", customer.to_string())];
+                let key = format!("{}-attach", method.id);
+                match self.post::<PaymentMethod>(&method_path, &key, &form).await {
+                    Ok(_) => Some(customer.to_string()),
+                    // Deleted in Stripe's dashboard: start a new one.
+                    Err(PaymentError::Invalid(message)) if message.contains("No such customer") => {
+                        None
+                    }
+                    Err(error) => return Err(declined(error)),
+                }
+            }
+            None => None,
+        };
+        let customer = match attached {
+            Some(customer) => customer,
+            None => {
+                let form = [
+                    ("email", email.to_string()),
+                    ("payment_method", method.id.clone()),
+                ];
+                let request = self.http.post(self.url("/v1/customers")).form(&form);
+                let customer: Customer = self.send(request).await.map_err(declined)?;
+                customer.id
+            }
+        };
         Ok(SavedCard {
             method: PaymentToken::parse(&method.id).ok_or_else(|| {
                 PaymentError::Unknown("unexpected payment method id from the processor".into())
             })?,
-            customer: Some(customer.id),
+            customer: Some(customer),
             brand: method.card.brand,
             last4: method.card.last4,
         })
+    }
+
+    /// Detaches the PaymentMethod from its Customer.
+    async fn forget_card(&self, method: &PaymentToken) -> Result<(), PaymentError> {
+        let path = Self::object_path("/v1/payment_methods/", "pm_", method.expose(), "/detach")?;
+        let key = format!("{}-detach", method.expose());
+        match self.post::<PaymentMethod>(&path, &key, &[]).await {
+            Ok(_) => Ok(()),
+            Err(PaymentError::Invalid(message)) if message.contains("not attached") => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }

@@ -20,7 +20,7 @@ use super::{
     SavedCard,
 };
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -115,6 +115,8 @@ struct Ledger {
     created: HashMap<String, (String, Intent)>,
     /// Payment id → the method it was first confirmed with, and the answer.
     confirmed: HashMap<String, (String, Result<Intent, PaymentError>)>,
+    /// Saved cards detached from their customer: they charge no more.
+    forgotten: HashSet<String>,
     calls: u64,
     next_id: u64,
 }
@@ -308,6 +310,9 @@ impl PaymentGateway for TestGateway {
                     Some(_) => Err(PaymentError::Invalid(
                         "idempotency key reused with other parameters".into(),
                     )),
+                    None if ledger.forgotten.contains(&method) => Err(PaymentError::Invalid(
+                        "the payment method was detached from its customer".into(),
+                    )),
                     None => {
                         let answer = confirm_in(ledger, &intent_id, outcome);
                         ledger.confirmed.insert(intent_id, (method, answer.clone()));
@@ -381,6 +386,8 @@ impl PaymentGateway for TestGateway {
         &self,
         token: &PaymentToken,
         _email: &str,
+        // The built-in gateway keeps no customers.
+        _customer: Option<&str>,
     ) -> Result<SavedCard, PaymentError> {
         self.carry_out(Call::SaveCard, |_| ()).await;
         let card = match effective_token(token).as_str() {
@@ -402,6 +409,15 @@ impl PaymentGateway for TestGateway {
             brand: brand.to_string(),
             last4: last4.to_string(),
         })
+    }
+
+    async fn forget_card(&self, method: &PaymentToken) -> Result<(), PaymentError> {
+        let method = method.expose().to_string();
+        self.carry_out(Call::SaveCard, move |ledger| {
+            ledger.forgotten.insert(method);
+        })
+        .await;
+        Ok(())
     }
 }
 
@@ -538,7 +554,7 @@ mod tests {
         let gateway = TestGateway::default();
         let token = |raw: &str| PaymentToken::parse(raw).expect("token");
         let card = gateway
-            .save_card(&token("tok_mastercard"), "fan@example.com")
+            .save_card(&token("tok_mastercard"), "fan@example.com", None)
             .await
             .expect("saved");
         assert_eq!(
@@ -554,7 +570,7 @@ mod tests {
         assert!(gateway.confirm(&intent.id, &saved).await.is_ok());
         assert!(matches!(
             gateway
-                .save_card(&token(TOKEN_DECLINED), "fan@example.com")
+                .save_card(&token(TOKEN_DECLINED), "fan@example.com", None)
                 .await,
             Err(PaymentError::Declined(_))
         ));

@@ -46,7 +46,12 @@ impl PaymentGateway for Unconfigured {
         &self,
         _token: &PaymentToken,
         _email: &str,
+        _customer: Option<&str>,
     ) -> Result<SavedCard, PaymentError> {
+        Err(unavailable())
+    }
+
+    async fn forget_card(&self, _method: &PaymentToken) -> Result<(), PaymentError> {
         Err(unavailable())
     }
 

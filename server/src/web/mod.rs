@@ -168,7 +168,13 @@ pub async fn build_app_with_gateway(
             accounts.clone(),
         )
         .with_late_payment_watch(Duration::from_secs(config.late_payment_watch_hours * 3600))
-        .with_deadlines(deadlines),
+        .with_deadlines(deadlines)
+        .with_webhook_secret(
+            config
+                .stripe_webhook_secret
+                .clone()
+                .map(crate::payments::webhook::WebhookSecret::new),
+        ),
         store,
         home_cache: HomeCache::new(Duration::from_secs(config.home_cache_seconds)),
         staff,
@@ -249,6 +255,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(catalog::routes::router())
         .merge(inventory::routes::router())
         .merge(checkout::routes::router())
+        .merge(checkout::webhook::router())
         .merge(live::routes::router())
         .merge(accounts::routes::router())
         .merge(tickets::router())
@@ -331,6 +338,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
         checkout::routes::purchase,
         checkout::routes::purchase_view,
         checkout::routes::refund,
+        checkout::webhook::stripe_webhook,
         live::routes::live,
         accounts::routes::register,
         accounts::routes::login,

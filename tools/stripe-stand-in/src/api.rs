@@ -2,6 +2,7 @@
 //! bodies, `Idempotency-Key` replay, latency, and the records endpoint.
 
 use crate::ledger::{Form, Ledger, Reply};
+use crate::webhooks::{self, Endpoint};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,18 @@ pub struct Shared {
     /// Replies to drop (the request is carried out, the caller gets a 500):
     /// how many more, to requests whose path contains this.
     pub lost_replies: Mutex<(String, usize)>,
+    pub webhooks: Mutex<Webhooks>,
+}
+
+/// Where events go, and the deliveries under way or done.
+#[derive(Debug, Default)]
+pub struct Webhooks {
+    pub endpoint: Option<Endpoint>,
+    /// Events before this index were sent (or there was no endpoint).
+    next: usize,
+    client: reqwest::Client,
+    /// Per event id, its delivery: the status of each attempt.
+    pub deliveries: Vec<(String, tokio::task::JoinHandle<Vec<u16>>)>,
 }
 
 /// What an idempotency key has been used for.
@@ -41,6 +54,29 @@ impl Shared {
             ledger: Mutex::default(),
             idempotency: Mutex::default(),
             lost_replies: Mutex::default(),
+            webhooks: Mutex::default(),
+        }
+    }
+
+    pub fn webhooks(&self) -> MutexGuard<'_, Webhooks> {
+        self.webhooks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends the events the last change made to the endpoint, if there is
+    /// one (as at Stripe, events from before an endpoint existed are not
+    /// sent to it).
+    fn send_new_events(&self) {
+        let events = self.ledger().events.clone();
+        let mut webhooks = self.webhooks();
+        let fresh = events.get(webhooks.next..).unwrap_or_default().to_vec();
+        webhooks.next = events.len();
+        let Some(endpoint) = webhooks.endpoint.clone() else {
+            return;
+        };
+        for event in fresh {
+            let id = event["id"].as_str().unwrap_or_default().to_string();
+            let delivery = webhooks::deliver(webhooks.client.clone(), endpoint.clone(), event);
+            webhooks.deliveries.push((id, delivery));
         }
     }
 
@@ -65,6 +101,14 @@ pub fn router(shared: App) -> Router {
         .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
         .route("/v1/refunds", post(create_refund))
         .route("/v1/payment_methods", post(create_payment_method))
+        .route(
+            "/v1/payment_methods/{id}/attach",
+            post(attach_payment_method),
+        )
+        .route(
+            "/v1/payment_methods/{id}/detach",
+            post(detach_payment_method),
+        )
         .route("/v1/customers", post(create_customer))
         .route("/_stand_in/payment_intents", get(records))
         .with_state(shared)
@@ -120,6 +164,7 @@ async fn post_once(
         }
         tokio::time::sleep(shared.latency).await;
         let reply = work(&mut shared.ledger(), &form, shared.search_lag);
+        shared.send_new_events();
         if let Some(key) = key {
             let mut keys = shared.keys();
             if reply.is_saved() {
@@ -303,6 +348,32 @@ async fn create_payment_method(
         form,
         |ledger, form, _| ledger.create_payment_method(form),
     )
+    .await
+}
+
+async fn attach_payment_method(
+    State(shared): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<Vec<(String, String)>>,
+) -> Response {
+    let path = format!("/v1/payment_methods/{id}/attach");
+    post_once(shared, headers, path, form, move |ledger, form, _| {
+        ledger.attach_payment_method(&id, form)
+    })
+    .await
+}
+
+async fn detach_payment_method(
+    State(shared): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<Vec<(String, String)>>,
+) -> Response {
+    let path = format!("/v1/payment_methods/{id}/detach");
+    post_once(shared, headers, path, form, move |ledger, _, _| {
+        ledger.detach_payment_method(&id)
+    })
     .await
 }
 

@@ -4,7 +4,7 @@
 
 use crate::cards::{card, Card};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A reply: HTTP status and JSON body.
@@ -121,15 +121,28 @@ impl Intent {
     }
 }
 
+/// A saved payment method.
+#[derive(Debug)]
+pub struct Method {
+    /// The test card it was made from (`tok_…`).
+    pub token: String,
+    /// The customer it is attached to: only with that customer can it be
+    /// charged.
+    pub customer: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Ledger {
     /// By id; ids sort in creation order.
     pub intents: BTreeMap<String, Intent>,
-    /// Saved payment methods: id → the test card they were made from.
-    pub methods: HashMap<String, String>,
-    /// Customers: id → the payment method attached to them, if any.
-    pub customers: HashMap<String, Option<String>>,
+    /// Saved payment methods, by id.
+    pub methods: HashMap<String, Method>,
+    /// Customers' ids.
+    pub customers: HashSet<String>,
     pub refunds: usize,
+    /// Every event so far (Stripe's `Event` objects), oldest first, for
+    /// webhook delivery ([`crate::webhooks`]).
+    pub events: Vec<Value>,
     counter: u64,
 }
 
@@ -137,6 +150,16 @@ impl Ledger {
     fn next_id(&mut self, prefix: &str) -> String {
         self.counter += 1;
         format!("{prefix}_standin{:08}", self.counter)
+    }
+
+    /// Records an event of `kind` about `object`, as Stripe does for every
+    /// change a webhook endpoint can subscribe to.
+    fn emit(&mut self, kind: &str, object: Value) {
+        let id = self.next_id("evt");
+        self.events.push(json!({
+            "id": id, "object": "event", "type": kind, "api_version": "2024-06-20",
+            "created": unix_now(), "livemode": false, "data": { "object": object },
+        }));
     }
 
     /// `POST /v1/payment_intents`.
@@ -155,7 +178,7 @@ impl Ledger {
         };
         let customer = field(form, "customer").map(str::to_string);
         if let Some(customer) = &customer {
-            if !self.customers.contains_key(customer) {
+            if !self.customers.contains(customer) {
                 return Reply::missing("customer", customer);
             }
         }
@@ -202,7 +225,7 @@ impl Ledger {
             (self.next_id("pm"), token.to_string())
         } else if let Some(id) = field(form, "payment_method") {
             match (self.methods.get(id), card(id)) {
-                (Some(saved), _) => (id.to_string(), saved.clone()),
+                (Some(saved), _) => (id.to_string(), saved.token.clone()),
                 (None, Some(_)) => (id.to_string(), id.to_string()),
                 (None, None) => return Err(Reply::missing("payment_method", id)),
             }
@@ -210,13 +233,10 @@ impl Ledger {
             return Ok(());
         };
         // A saved method is charged only with the customer it is attached to.
-        let attached_elsewhere = self.methods.contains_key(&method.0)
-            && intent
-                .customer
-                .as_ref()
-                .and_then(|c| self.customers.get(c))
-                .and_then(Option::as_ref)
-                != Some(&method.0);
+        let attached_elsewhere = self
+            .methods
+            .get(&method.0)
+            .is_some_and(|saved| saved.customer.is_none() || saved.customer != intent.customer);
         if attached_elsewhere {
             return Err(Reply::error(
                 400,
@@ -268,11 +288,13 @@ impl Ledger {
                 intent.status = Status::Succeeded;
                 intent.last_payment_error = None;
                 intent.latest_charge = Some(self.next_id("ch"));
+                self.emit("payment_intent.succeeded", intent.to_json());
                 Reply::ok(intent.to_json())
             }
             Some(error) => {
                 intent.status = Status::RequiresPaymentMethod;
                 intent.last_payment_error = Some(error.clone());
+                self.emit("payment_intent.payment_failed", intent.to_json());
                 let mut error = error;
                 error["payment_intent"] = intent.to_json();
                 Reply {
@@ -294,7 +316,9 @@ impl Ledger {
             return unexpected_state(intent, "cancel");
         }
         intent.status = Status::Canceled;
-        Reply::ok(intent.to_json())
+        let canceled = intent.to_json();
+        self.emit("payment_intent.canceled", canceled.clone());
+        Reply::ok(canceled)
     }
 
     pub fn retrieve_intent(&self, id: &str) -> Reply {
@@ -352,7 +376,13 @@ impl Ledger {
         };
         intent.amount_refunded += amount;
         let intent_id = intent.id.clone();
+        let charge_object = json!({
+            "id": charge, "object": "charge", "payment_intent": intent_id,
+            "amount": intent.amount, "amount_refunded": intent.amount_refunded,
+            "refunded": intent.amount_refunded == intent.amount,
+        });
         self.refunds += 1;
+        self.emit("charge.refunded", charge_object);
         Reply::ok(json!({
             "id": self.next_id("re"), "object": "refund", "amount": amount,
             "charge": charge, "payment_intent": intent_id, "status": "succeeded",
@@ -370,42 +400,111 @@ impl Ledger {
                 "Missing required param: card[token].",
             );
         }
-        let Some(found) = card(token) else {
+        if card(token).is_none() {
             return Reply::missing("token", token);
-        };
-        let (brand, last4) = match found {
-            Card::Good { brand, last4 } => (brand, last4),
-            _ => ("visa", "0002"),
-        };
+        }
         let id = self.next_id("pm");
-        self.methods.insert(id.clone(), token.to_string());
-        Reply::ok(json!({
-            "id": id, "object": "payment_method", "type": "card",
-            "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
-        }))
+        let method = Method {
+            token: token.to_string(),
+            customer: None,
+        };
+        let reply = method_json(&id, &method);
+        self.methods.insert(id, method);
+        Reply::ok(reply)
     }
 
     /// `POST /v1/customers`, attaching a payment method if one is given.
-    /// Attaching a card that declines fails, as Stripe's card check does.
     pub fn create_customer(&mut self, form: &Form) -> Reply {
-        let method = field(form, "payment_method").map(str::to_string);
-        if let Some(method) = &method {
-            match self.methods.get(method).and_then(|token| card(token)) {
-                None => return Reply::missing("payment_method", method),
-                Some(Card::Good { .. }) => {}
-                Some(_) => {
-                    return Reply::error(
-                        402,
-                        "card_error",
-                        "card_declined",
-                        "Your card was declined.",
-                    )
-                }
+        let id = self.next_id("cus");
+        if let Some(method) = field(form, "payment_method") {
+            if let Err(refused) = self.attach(method, &id) {
+                return refused;
             }
         }
-        let id = self.next_id("cus");
-        self.customers.insert(id.clone(), method);
+        self.customers.insert(id.clone());
         Reply::ok(json!({"id": id, "object": "customer", "email": field(form, "email")}))
+    }
+
+    /// `POST /v1/payment_methods/{id}/attach` with `customer`.
+    pub fn attach_payment_method(&mut self, id: &str, form: &Form) -> Reply {
+        let Some(customer) = field(form, "customer") else {
+            return Reply::error(
+                400,
+                "invalid_request_error",
+                "parameter_missing",
+                "Missing required param: customer.",
+            );
+        };
+        if !self.customers.contains(customer) {
+            return Reply::missing("customer", customer);
+        }
+        match self.attach(id, customer) {
+            Ok(()) => Reply::ok(method_json(id, &self.methods[id])),
+            Err(refused) => refused,
+        }
+    }
+
+    /// Attaching checks the card, as Stripe's does: one that declines is
+    /// refused. A method is attached to one customer at most.
+    fn attach(&mut self, id: &str, customer: &str) -> Result<(), Reply> {
+        let Some(method) = self.methods.get_mut(id) else {
+            return Err(Reply::missing("payment_method", id));
+        };
+        if !matches!(card(&method.token), Some(Card::Good { .. })) {
+            return Err(Reply::error(
+                402,
+                "card_error",
+                "card_declined",
+                "Your card was declined.",
+            ));
+        }
+        match &method.customer {
+            Some(other) if other != customer => Err(Reply::error(
+                400,
+                "invalid_request_error",
+                "payment_method_unexpected_state",
+                "The payment method you provided has already been attached to a customer.",
+            )),
+            _ => {
+                method.customer = Some(customer.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// `POST /v1/payment_methods/{id}/detach`: it can no longer be charged.
+    pub fn detach_payment_method(&mut self, id: &str) -> Reply {
+        let Some(method) = self.methods.get_mut(id) else {
+            return Reply::missing("payment_method", id);
+        };
+        if method.customer.take().is_none() {
+            return Reply::error(
+                400,
+                "invalid_request_error",
+                "payment_method_unexpected_state",
+                "The payment method you provided is not attached to a customer so detachment is impossible.",
+            );
+        }
+        Reply::ok(method_json(id, method))
+    }
+
+    /// Per customer, the payment methods attached to it (for tests).
+    pub fn attached(&self) -> BTreeMap<String, Vec<String>> {
+        let mut attached: BTreeMap<String, Vec<String>> = self
+            .customers
+            .iter()
+            .map(|c| (c.clone(), Vec::new()))
+            .collect();
+        for (id, method) in &self.methods {
+            if let Some(customer) = &method.customer {
+                attached
+                    .entry(customer.clone())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        attached.values_mut().for_each(|methods| methods.sort());
+        attached
     }
 
     /// `GET /v1/payment_intents/search`: `metadata['key']:'value'` and
@@ -464,6 +563,18 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+fn method_json(id: &str, method: &Method) -> Value {
+    let (brand, last4) = match card(&method.token) {
+        Some(Card::Good { brand, last4 }) => (brand, last4),
+        _ => ("visa", "0002"),
+    };
+    json!({
+        "id": id, "object": "payment_method", "type": "card",
+        "customer": method.customer,
+        "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
+    })
 }
 
 fn unexpected_state(intent: &Intent, action: &str) -> Reply {

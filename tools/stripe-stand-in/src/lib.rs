@@ -7,13 +7,20 @@
 //! `succeeded`, `canceled`, with `last_payment_error` after a failed
 //! confirmation); refunds in full or in part (`charge_already_refunded`
 //! once nothing is left); saved cards (PaymentMethods from a token,
-//! Customers with a method attached); Stripe's test cards (`tok_visa`,
+//! Customers, methods attached to a customer, checked as they are
+//! attached, and detached); Stripe's test cards (`tok_visa`,
 //! `tok_mastercard`, `tok_amex`, `tok_chargeDeclined`,
 //! `tok_processing_error`, the `pm_card_…` methods); idempotent requests
 //! (the same `Idempotency-Key` and parameters get the first reply, other
 //! parameters `400 idempotency_error`, a key still in use `409`); and an
 //! eventually consistent search (`GET /v1/payment_intents/search` sees an
 //! intent only once the configured lag has passed).
+//!
+//! Every change is also an event (`payment_intent.succeeded`,
+//! `payment_intent.payment_failed`, `payment_intent.canceled`,
+//! `charge.refunded`), sent to a webhook endpoint once one is set
+//! ([`StripeStandIn::send_webhooks_to`]): signed, late, and retried until
+//! accepted (see [`webhooks`]).
 //!
 //! Every request waits the configured latency before it is carried out,
 //! and is carried out even if the caller has gone (a killed client's
@@ -24,6 +31,9 @@
 mod api;
 pub mod cards;
 pub mod ledger;
+pub mod webhooks;
+
+pub use webhooks::Endpoint;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,6 +117,32 @@ impl StripeStandIn {
     /// Refunds made so far.
     pub fn refunds(&self) -> usize {
         self.shared.ledger().refunds
+    }
+
+    /// Per customer, the ids of the payment methods attached to it.
+    pub fn customers(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.shared.ledger().attached()
+    }
+
+    /// From now on, every event is sent to `endpoint`.
+    pub fn send_webhooks_to(&self, endpoint: Endpoint) {
+        self.shared.webhooks().endpoint = Some(endpoint);
+    }
+
+    /// Every event so far, oldest first (sent or not).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.shared.ledger().events.clone()
+    }
+
+    /// Waits for the deliveries started since the last call to finish; per
+    /// event id, the status of each attempt (0: no answer).
+    pub async fn deliveries(&self) -> Vec<(String, Vec<u16>)> {
+        let started = std::mem::take(&mut self.shared.webhooks().deliveries);
+        let mut done = Vec::new();
+        for (id, delivery) in started {
+            done.push((id, delivery.await.unwrap_or_default()));
+        }
+        done
     }
 
     /// What `GET /_stand_in/payment_intents` lists.

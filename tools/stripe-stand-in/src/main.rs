@@ -1,4 +1,5 @@
-//! `stripe-stand-in --addr 127.0.0.1:0 --latency-ms N --search-lag-ms N`:
+//! `stripe-stand-in --addr 127.0.0.1:0 --latency-ms N --search-lag-ms N
+//! [--webhook-url URL --webhook-secret whsec_… --webhook-delay-ms N]`:
 //! serves the stand-in until killed. Its first line on stdout is the API
 //! base (`http://127.0.0.1:PORT`), once it accepts connections.
 
@@ -6,7 +7,7 @@ use clap::Parser;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
-use stripe_stand_in::{Options, StripeStandIn, SECRET_KEY};
+use stripe_stand_in::{Endpoint, Options, StripeStandIn, SECRET_KEY};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,15 @@ struct Args {
     /// The secret key requests must carry.
     #[arg(long, default_value = SECRET_KEY)]
     secret_key: String,
+    /// Where to send webhook events (none are sent without it).
+    #[arg(long, requires = "webhook_secret")]
+    webhook_url: Option<String>,
+    /// The webhook endpoint's signing secret.
+    #[arg(long)]
+    webhook_secret: Option<String>,
+    /// How long after a change its event is first sent, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    webhook_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -37,6 +47,13 @@ async fn main() -> std::io::Result<()> {
         search_lag: Duration::from_millis(args.search_lag_ms),
     };
     let stand_in = StripeStandIn::bind(args.addr, options).await?;
+    if let (Some(url), Some(secret)) = (args.webhook_url, args.webhook_secret) {
+        stand_in.send_webhooks_to(Endpoint {
+            url,
+            secret,
+            delay: Duration::from_millis(args.webhook_delay_ms),
+        });
+    }
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", stand_in.base_url)?;
     stdout.flush()?;
