@@ -7,12 +7,12 @@ mod common;
 
 use common::*;
 use reqwest::Method;
+use server::config::Config;
 use server::payments::stripe::StripeGateway;
 use server::payments::{
     Confirmation, Intent, IntentRequest, IntentStatus, Outcome, PaymentError, PaymentGateway,
     PaymentToken,
 };
-use std::sync::Arc;
 use std::time::Duration;
 use stripe_stand_in::{Options, StripeStandIn, SECRET_KEY};
 
@@ -188,17 +188,7 @@ async fn declines_transient_failures_and_bad_keys_are_told_apart() {
 }
 
 async fn stripe_app(stripe: &StripeStandIn) -> (TestApp, app::types::EventId, Vec<i64>) {
-    let gateway = Arc::new(StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client"));
-    let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats: Vec<i64> = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    (app, event, seats)
+    stripe_app_with(stripe, Config::for_database(fresh_database_url().await)).await
 }
 
 #[tokio::test]

@@ -17,19 +17,9 @@ use stripe_stand_in::{Endpoint, StripeStandIn, SECRET_KEY};
 const WEBHOOK_SECRET: &str = "whsec_standin_test";
 
 async fn stripe_app(stripe: &StripeStandIn) -> (TestApp, app::types::EventId, Vec<i64>) {
-    let gateway = Arc::new(StripeGateway::new(&stripe.base_url, SECRET_KEY).expect("client"));
     let mut config = Config::for_database(fresh_database_url().await);
     config.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
-    let app = spawn_app_with_config_and_gateway(config, gateway).await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats: Vec<i64> = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    (app, event, seats)
+    stripe_app_with(stripe, config).await
 }
 
 /// Sends the stand-in's events to the app, `delay` after each change.
@@ -56,6 +46,24 @@ async fn deliver(app: &TestApp, body: &str, signature: Option<String>) -> (u16, 
     (status, response.json().await.expect("JSON"))
 }
 
+/// A fan pays for `seats`: the confirmation goes through at the processor
+/// but its reply is lost, so the purchase is left pending (`503`). The fan
+/// and the hold.
+async fn pay_losing_the_reply<'a>(
+    app: &'a TestApp,
+    stripe: &StripeStandIn,
+    event: app::types::EventId,
+    seats: &[i64],
+    key: &str,
+) -> (Buyer<'a>, serde_json::Value) {
+    let mut fan = Buyer::new(app);
+    let (_, hold) = fan.hold(event, seats).await;
+    stripe.lose_next_replies_to("/confirm", 1);
+    let (status, _) = fan.purchase(&hold["hold_id"], key, "tok_visa").await;
+    assert_eq!(status, 503);
+    (fan, hold)
+}
+
 fn signed_now(body: &str) -> Option<String> {
     Some(signature_header(WEBHOOK_SECRET, unix_now(), body))
 }
@@ -79,13 +87,8 @@ async fn only_genuine_fresh_deliveries_are_acted_on_and_each_event_once() {
     let (app, event, seats) = stripe_app(&stripe).await;
     // The confirmation goes through at the processor, but its reply is
     // lost: the purchase stays pending, the processor has its event.
-    let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan
-        .purchase(&hold["hold_id"], "hook-lost-1", "tok_visa")
-        .await;
-    assert_eq!(status, 503);
+    let (mut fan, hold) =
+        pay_losing_the_reply(&app, &stripe, event, &seats[0..1], "hook-lost-1").await;
     let purchase = only_purchase_id(&app).await;
     let events = stripe.events();
     let succeeded = events
@@ -163,13 +166,7 @@ async fn webhooks_sent_by_the_processor_settle_a_purchase_whose_answer_was_lost(
     let stripe = StripeStandIn::start().await.expect("stand-in");
     let (app, event, seats) = stripe_app(&stripe).await;
     send_webhooks(&stripe, &app, Duration::from_millis(20));
-    let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
-    stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan
-        .purchase(&hold["hold_id"], "hook-auto-1", "tok_visa")
-        .await;
-    assert_eq!(status, 503);
+    pay_losing_the_reply(&app, &stripe, event, &seats[0..2], "hook-auto-1").await;
     // The processor's own delivery, unprompted: accepted the first time.
     let deliveries = stripe.deliveries().await;
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
@@ -216,13 +213,7 @@ async fn a_webhook_after_the_buyers_answer_changes_nothing() {
 async fn a_webhook_for_a_payment_whose_seats_were_lost_refunds_it() {
     let stripe = StripeStandIn::start().await.expect("stand-in");
     let (app, event, seats) = stripe_app(&stripe).await;
-    let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan
-        .purchase(&hold["hold_id"], "hook-late-1", "tok_visa")
-        .await;
-    assert_eq!(status, 503);
+    pay_losing_the_reply(&app, &stripe, event, &seats[0..1], "hook-late-1").await;
     // The webhook is days late: the hold (and its payment grace) ran out
     // and someone else holds the seat.
     app.state.inventory.clock().advance(10 * 60 * 1000);

@@ -302,6 +302,32 @@ pub async fn seat_map(app: &TestApp, event: EventId) -> (i64, Vec<(i64, String)>
     (body["version"].as_i64().expect("version"), seats)
 }
 
+/// The ids of an event's seats, in map order.
+pub async fn seat_ids(app: &TestApp, event: EventId) -> Vec<i64> {
+    seat_map(app, event)
+        .await
+        .1
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// An app with `config` paying through the Stripe stand-in, one event five
+/// days ahead in a small hall, and that event's seat ids.
+pub async fn stripe_app_with(
+    stripe: &stripe_stand_in::StripeStandIn,
+    config: Config,
+) -> (TestApp, EventId, Vec<i64>) {
+    let gateway =
+        server::payments::stripe::StripeGateway::new(&stripe.base_url, stripe_stand_in::SECRET_KEY)
+            .expect("client");
+    let app = spawn_app_with_config_and_gateway(config, std::sync::Arc::new(gateway)).await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let seats = seat_ids(&app, event).await;
+    (app, event, seats)
+}
+
 /// One seat's status on the event's seat map.
 pub async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
     seat_map(app, event)
