@@ -363,10 +363,28 @@ pub struct HoldView {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentChoice {
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub token: Option<String>,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub saved: Option<bool>,
+}
+
+/// A field that may be left out but, when given, has its type: `null` is
+/// refused, as the API's document says (a string or a boolean, not null).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// The shape of a processor's payment token (`tok_…`, `pm_…`, `card_…`,
@@ -584,6 +602,21 @@ fn weekday_name(year: i64, month: i64, day: i64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payment_fields_may_be_left_out_but_not_null() {
+        let choice: PaymentChoice = serde_json::from_str(r#"{"token": "tok_visa"}"#).unwrap();
+        assert_eq!((choice.token.as_deref(), choice.saved), (Some("tok_visa"), None));
+        for body in [
+            r#"{"token": "tok_visa", "saved": null}"#,
+            r#"{"token": null, "saved": true}"#,
+        ] {
+            assert!(serde_json::from_str::<PaymentChoice>(body).is_err(), "{body}");
+        }
+        // What the browser sends for a token payment is accepted back.
+        let sent = serde_json::to_string(&choice).unwrap();
+        assert_eq!(sent, r#"{"token":"tok_visa"}"#);
+    }
 
     #[test]
     fn money_is_formatted_from_integer_cents() {
