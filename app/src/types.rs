@@ -606,12 +606,18 @@ mod tests {
     #[test]
     fn payment_fields_may_be_left_out_but_not_null() {
         let choice: PaymentChoice = serde_json::from_str(r#"{"token": "tok_visa"}"#).unwrap();
-        assert_eq!((choice.token.as_deref(), choice.saved), (Some("tok_visa"), None));
+        assert_eq!(
+            (choice.token.as_deref(), choice.saved),
+            (Some("tok_visa"), None)
+        );
         for body in [
             r#"{"token": "tok_visa", "saved": null}"#,
             r#"{"token": null, "saved": true}"#,
         ] {
-            assert!(serde_json::from_str::<PaymentChoice>(body).is_err(), "{body}");
+            assert!(
+                serde_json::from_str::<PaymentChoice>(body).is_err(),
+                "{body}"
+            );
         }
         // What the browser sends for a token payment is accepted back.
         let sent = serde_json::to_string(&choice).unwrap();
