@@ -156,7 +156,7 @@ async fn without_a_secret_webhooks_are_refused() {
     let (status, reply) = deliver(&app, body, signed_now(body)).await;
     assert_eq!(
         (status, reply["error"]["code"].as_str()),
-        (503, Some("payments_not_configured")),
+        (404, Some("not_found")),
         "{reply}"
     );
 }

@@ -11,8 +11,10 @@
 //!
 //! Answers: `200` once handled (or known already: each event id is acted
 //! on once), `400` for a delivery whose signature does not check out,
-//! `503` while the payment cannot be looked up (Stripe retries) or when no
-//! webhook secret is configured.
+//! `503` while the payment cannot be looked up (Stripe retries), and `404`
+//! when no webhook secret is configured (the endpoint is not set up here:
+//! a fault of the deployment, reported without a 5xx for every stray
+//! request).
 
 use super::reconcile::Step;
 use super::store::{self, PurchaseRow, RefundDecision};
@@ -56,7 +58,8 @@ pub struct WebhookReceipt {
     responses(
         (status = 200, body = WebhookReceipt),
         (status = 400, body = ErrorBody, description = "the signature is missing, does not match, or is more than five minutes old; or the body is not an event"),
-        (status = 503, body = ErrorBody, description = "payments_not_configured (no webhook secret), or the payment cannot be looked up yet: deliver it again"),
+        (status = 404, body = ErrorBody, description = "not_found: webhooks are not set up here (no TESSERA_STRIPE_WEBHOOK_SECRET)"),
+        (status = 503, body = ErrorBody, description = "the payment cannot be looked up yet: deliver it again"),
     ))]
 pub async fn stripe_webhook(
     State(checkout): State<Checkout>,
@@ -71,8 +74,7 @@ pub async fn stripe_webhook(
         return Err(refused(SignatureError::Missing).into());
     }
     let secret = checkout.webhook_secret.as_ref().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::PaymentsNotConfigured,
+        ApiError::not_found(
             "webhooks are not set up here: TESSERA_STRIPE_WEBHOOK_SECRET is not configured",
         )
     })?;
