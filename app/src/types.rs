@@ -605,7 +605,8 @@ mod tests {
 
     #[test]
     fn payment_fields_may_be_left_out_but_not_null() {
-        let choice: PaymentChoice = serde_json::from_str(r#"{"token": "tok_visa"}"#).unwrap();
+        let choice: PaymentChoice =
+            serde_json::from_str(r#"{"token": "tok_visa"}"#).expect("a token payment");
         assert_eq!(
             (choice.token.as_deref(), choice.saved),
             (Some("tok_visa"), None)
@@ -620,7 +621,7 @@ mod tests {
             );
         }
         // What the browser sends for a token payment is accepted back.
-        let sent = serde_json::to_string(&choice).unwrap();
+        let sent = serde_json::to_string(&choice).expect("serialised");
         assert_eq!(sent, r#"{"token":"tok_visa"}"#);
     }
 
