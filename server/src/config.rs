@@ -125,7 +125,7 @@ pub struct Config {
 
     /// The signing secret (`whsec_…`) of the Stripe webhook endpoint that
     /// points at `POST /api/webhooks/stripe`. Without it that endpoint
-    /// answers `503` and payments are settled by the buyer's own request
+    /// answers `404` and payments are settled by the buyer's own request
     /// and the reconciler only.
     #[arg(long, env = "TESSERA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<String>,
