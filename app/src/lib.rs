@@ -76,6 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/checkout/:hold_id") view=pages::checkout::CheckoutPage/>
                     <Route path=path!("/account") view=pages::account::AccountPage/>
                     <Route path=path!("/account/confirm") view=pages::confirm_email::ConfirmEmailPage/>
+                    <Route path=path!("/account/reset") view=pages::reset_password::ResetPasswordPage/>
+                    <Route path=path!("/purchases/:id") view=pages::purchase::PurchasePage/>
                     <Route path=path!("/my/tickets") view=pages::my_tickets::MyTicketsPage/>
                     // Venue staff (the pages check the role; the server enforces it).
                     <Route path=path!("/staff") view=pages::staff::StaffHomePage/>

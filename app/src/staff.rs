@@ -240,6 +240,23 @@ impl RefundPolicy {
             Self::None => "none",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::UntilStart, Self::None]
+            .into_iter()
+            .find(|policy| policy.as_str() == text)
+    }
+
+    /// The policy in a sentence, for the checkout and the ticket email.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::UntilStart => {
+                "Refunds: in full, to the card you paid with, until the event starts. Refund \
+                 from your tickets page; a ticket already scanned at the gate cannot be refunded."
+            }
+            Self::None => "Refunds: none. Every sale is final.",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -709,6 +709,30 @@ pub struct ConfirmEmailRequest {
     pub new_password: Option<String>,
 }
 
+/// Body of `POST /api/auth/password-reset`: mail a reset link to this
+/// address, if it has an account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    #[cfg_attr(feature = "ssr", schema(format = Email, min_length = 3, max_length = 254))]
+    pub email: String,
+}
+
+/// Body of `POST /api/auth/password-reset/confirm`: the token from the
+/// emailed link and the new password.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    /// 32 hexadecimal characters.
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9a-fA-F]{32}$"))]
+    pub token: String,
+    /// 8 to 128 characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, max_length = 128))]
+    pub new_password: String,
+}
+
 /// Answer of `POST /api/auth/register` (202) for an email whose account
 /// was registered but never confirmed: a link to claim it was mailed to the
 /// address. Nothing else changed and nobody was signed in.

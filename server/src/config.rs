@@ -144,10 +144,32 @@ pub struct Config {
     )]
     pub ticket_key_file: std::path::PathBuf,
 
-    /// Where confirmation emails go: `log` prints them (with their link) to
-    /// the server log, for development without a mail server.
-    #[arg(long, env = "TESSERA_MAIL", value_enum, default_value = "log")]
-    pub mail: MailDelivery,
+    /// The SMTP server that sends email: `smtp://user:pass@host:port`
+    /// (unencrypted, for a relay on the same host), `smtp://…?starttls=true`
+    /// (STARTTLS required) or `smtps://…:465` (TLS). Unset: email is written
+    /// to the log instead (in demo mode with its links; otherwise only who
+    /// it was for, with a warning: nothing reaches the buyer).
+    #[arg(long, env = "TESSERA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of every email.
+    #[arg(
+        long,
+        env = "TESSERA_MAIL_FROM",
+        default_value = "Tessera <tickets@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// The site's address as buyers reach it (the base of links in emails),
+    /// e.g. `https://tickets.example.com`. Unset: `http://` and the listen
+    /// address, which only works on this machine.
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// How often each server looks for email to send (letters written by
+    /// any server, retries coming due), in milliseconds; 0 turns sending off.
+    #[arg(long, env = "TESSERA_MAIL_POLL_MS", default_value_t = 1000)]
+    pub mail_poll_ms: u64,
 
     /// How long an email confirmation (or claim) link works, in hours.
     #[arg(long, env = "TESSERA_CONFIRM_LINK_HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=24 * 30))]
@@ -237,13 +259,6 @@ fn parse_network(text: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{text:?} is not a CIDR (10.0.0.0/8) or an IP address"))
 }
 
-/// How outgoing email is delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum MailDelivery {
-    /// Written to the server log (development).
-    Log,
-}
-
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -275,7 +290,10 @@ impl fmt::Debug for Config {
             )
             .field("ticket_key", &self.ticket_key.as_ref().map(|_| "***"))
             .field("ticket_key_file", &self.ticket_key_file)
-            .field("mail", &self.mail)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("public_url", &self.public_url)
+            .field("mail_poll_ms", &self.mail_poll_ms)
             .field("confirm_link_hours", &self.confirm_link_hours)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("client_limits", &self.client_limits)
@@ -364,7 +382,10 @@ impl Config {
             stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
             stripe_webhook_secret: None,
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
-            mail: MailDelivery::Log,
+            smtp_url: None,
+            mail_from: "Tessera <tickets@localhost>".into(),
+            public_url: None,
+            mail_poll_ms: 200,
             confirm_link_hours: 24,
             trusted_proxies: Vec::new(),
             // On, as deployed: tests that fire from one address on purpose
@@ -440,10 +461,11 @@ impl Config {
             if self.demo { "demo" } else { "production" },
             redact_url(&self.database_url),
             self.payment_processor().as_str(),
-            self.mail
-                .to_possible_value()
-                .map(|value| value.get_name().to_string())
-                .unwrap_or_default(),
+            if self.smtp_url.is_some() {
+                "smtp"
+            } else {
+                "log"
+            },
         )
     }
 }

@@ -16,6 +16,7 @@ pub mod gzip;
 pub mod inventory;
 pub mod lifecycle;
 pub mod live;
+pub mod mail;
 pub mod net;
 pub mod openapi;
 pub mod payments;

@@ -6,6 +6,7 @@ use crate::checkout::Checkout;
 use crate::inventory::Inventory;
 use crate::lifecycle::Lifecycle;
 use crate::live::LiveHub;
+use crate::mail::worker::MailWorker;
 use crate::net::ClientLimits;
 use crate::queue::Queue;
 use crate::staff::Staff;
@@ -31,4 +32,5 @@ pub struct AppState {
     pub client_limits: ClientLimits,
     pub queue: Queue,
     pub lifecycle: Lifecycle,
+    pub mail: MailWorker,
 }

@@ -144,7 +144,7 @@ async fn bad_registrations_are_refused_and_change_nothing() {
     let mut ada = register(&app, "ada@example.com").await;
     // Confirmed: registering the address again is refused (an unconfirmed
     // one would get a claim link instead).
-    let token = mailed_token(&app, "ada@example.com");
+    let token = mailed_token(&app, "ada@example.com").await;
     assert_eq!(confirm(&mut ada, json!({"token": token})).await.0, 204);
     let cases = [
         (
@@ -403,10 +403,8 @@ async fn guest_purchases_join_the_account_once_its_email_is_confirmed() {
         .await;
     assert_eq!(bad.0, 404);
     let mail = app
-        .state
-        .accounts
-        .mailer()
-        .last_to("ada@example.com")
+        .mailed("ada@example.com")
+        .await
         .expect("a confirmation email");
     let token = mail
         .body
@@ -614,13 +612,8 @@ async fn requests_from_other_sites_are_refused_without_effect() {
 }
 
 /// The token of the latest link mailed to `to`.
-fn mailed_token(app: &TestApp, to: &str) -> String {
-    let mail = app
-        .state
-        .accounts
-        .mailer()
-        .last_to(to)
-        .expect("an email with a link");
+async fn mailed_token(app: &TestApp, to: &str) -> String {
+    let mail = app.mailed(to).await.expect("an email with a link");
     mail.body
         .split("token=")
         .nth(1)
@@ -716,7 +709,7 @@ async fn registering_a_guests_email_first_never_takes_over_their_tickets() {
 
     // Someone else registers the address first and stays signed in.
     let mut mallory = register(&app, "victim@example.com").await;
-    let token = mailed_token(&app, "victim@example.com");
+    let token = mailed_token(&app, "victim@example.com").await;
 
     // The owner opens the link in their own browser: proving the mailbox is
     // not enough while someone else's password is on the account…
@@ -797,7 +790,7 @@ async fn the_owner_claims_an_address_someone_else_registered_but_never_confirmed
         200
     );
 
-    let token = mailed_token(&app, "owner@example.com");
+    let token = mailed_token(&app, "owner@example.com").await;
     let (status, body) = confirm(
         &mut owner,
         json!({"token": token, "new_password": "the owner's password"}),
@@ -835,7 +828,7 @@ async fn the_owner_claims_an_address_someone_else_registered_but_never_confirmed
 async fn confirmation_links_expire() {
     let app = spawn_app().await;
     let mut ada = register(&app, "ada@example.com").await;
-    let token = mailed_token(&app, "ada@example.com");
+    let token = mailed_token(&app, "ada@example.com").await;
     app.state
         .inventory
         .clock()

@@ -227,6 +227,7 @@ fn SignInForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>) -
             <button type="submit" class="primary" data-testid="sign-in" disabled=move || busy.get()>
                 {move || if busy.get() { "Signing in…" } else { "Sign in" }}
             </button>
+            <p><a href="/account/reset" data-testid="forgot-password">"Forgot your password?"</a></p>
         </form>
     }
 }

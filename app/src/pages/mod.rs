@@ -7,6 +7,8 @@ pub mod event;
 pub mod home;
 pub mod my_tickets;
 pub mod not_found;
+pub mod purchase;
 pub mod queue;
+pub mod reset_password;
 pub mod seat_map;
 pub mod staff;

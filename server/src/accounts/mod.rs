@@ -8,7 +8,6 @@
 //! with it.
 
 pub mod limiter;
-pub mod mail;
 pub mod passwords;
 pub mod routes;
 pub mod store;
@@ -16,17 +15,19 @@ pub mod store;
 use crate::checkout::validate_email;
 use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
+use crate::mail::links::LinkKeys;
+use crate::mail::outbox::{Letter, LetterKind};
 use crate::net::{ClientKey, ClientLimits};
 use crate::payments::{PaymentError, PaymentGateway, PaymentToken, SavedCard};
-use crate::session::{random_hex_128, sha256_hex, BuyerSession};
+use crate::session::{sha256_hex, BuyerSession};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
 use app::types::{
     ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
-    MyTicketsView, PurchaseId, RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
+    MyTicketsView, PasswordResetConfirm, PasswordResetRequest, PurchaseId, RegisterRequest, Role,
+    SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
-use mail::{Mail, Mailer};
 use std::sync::Arc;
 use std::time::Instant;
 pub use store::Account;
@@ -38,9 +39,15 @@ pub struct AccountPolicy {
     pub link_lifetime_ms: i64,
     pub sign_in_failures_per_account: u32,
     pub sign_in_failures_per_address: u32,
-    /// Registrations per address (and the trusted-proxy list).
+    /// Registrations and password resets per address (and the
+    /// trusted-proxy list).
     pub limits: ClientLimits,
+    /// Derives the emailed links' tokens.
+    pub links: LinkKeys,
 }
+
+/// How long a password reset link works: short, as it signs everyone out.
+const RESET_LINK_LIFETIME_MS: i64 = 3_600_000;
 
 #[derive(Clone)]
 pub struct Accounts {
@@ -48,8 +55,8 @@ pub struct Accounts {
     clock: Clock,
     gateway: Arc<dyn PaymentGateway>,
     limiter: Arc<LoginLimiter>,
-    mailer: Arc<Mailer>,
     limits: ClientLimits,
+    links: LinkKeys,
     link_lifetime_ms: i64,
 }
 
@@ -79,14 +86,10 @@ impl Accounts {
                 policy.sign_in_failures_per_address,
                 limiter::MAX_KEYS,
             )),
-            mailer: Arc::default(),
             limits: policy.limits,
+            links: policy.links,
             link_lifetime_ms: policy.link_lifetime_ms,
         }
-    }
-
-    pub fn mailer(&self) -> &Mailer {
-        &self.mailer
     }
 
     /// The account signed in on this session, if any.
@@ -99,15 +102,22 @@ impl Accounts {
             .map_err(store_error_to_api)
     }
 
-    /// A fresh link: the token for the email, and what the database keeps.
-    fn new_link(&self) -> (String, String, i64) {
-        let token = random_hex_128();
-        let hash = sha256_hex(&token);
-        (token, hash, self.clock.now() + self.link_lifetime_ms)
-    }
-
-    fn link_hours(&self) -> i64 {
-        (self.link_lifetime_ms / 3_600_000).max(1)
+    /// A fresh link for `email` lasting `lifetime_ms`: what the database
+    /// keeps (the SHA-256 of its token, and its expiry) and the letter
+    /// that mails it. The token itself is derived again when the letter is
+    /// sent (see [`LinkKeys::account_link`]).
+    fn new_link(&self, kind: LetterKind, email: &str, lifetime_ms: i64) -> (String, Letter) {
+        let now = self.clock.now();
+        let expires_at = now + lifetime_ms;
+        let token_hash = sha256_hex(&self.links.account_link(email, expires_at));
+        let letter = Letter {
+            kind,
+            recipient: email.to_string(),
+            purchase_id: None,
+            link_expires_at: Some(expires_at),
+            now,
+        };
+        (token_hash, letter)
     }
 
     /// Creates the account (or gives a guest record a password), mails the
@@ -134,36 +144,20 @@ impl Accounts {
         let hash = passwords::hash(request.password)
             .await
             .ok_or_else(ApiError::internal)?;
-        let (token, token_hash, expires_at) = self.new_link();
-        let link = store::Link {
-            token_hash: &token_hash,
-            expires_at,
-        };
-        let created = store::create(
-            &self.store,
-            &email,
-            &hash,
-            &display_name,
-            link,
-            self.clock.now(),
-        )
-        .await
-        .map_err(store_error_to_api)?;
+        let (token_hash, letter) =
+            self.new_link(LetterKind::ConfirmEmail, &email, self.link_lifetime_ms);
+        let created = store::create(&self.store, &hash, &display_name, &token_hash, &letter)
+            .await
+            .map_err(store_error_to_api)?;
         let user_id = match created {
             store::Created::Account(id) => id,
             // Someone set a password on it a moment ago.
             store::Created::HasPassword => return self.send_claim_link(email).await,
         };
-        self.mailer.send(Mail {
-            to: email.clone(),
-            subject: "Confirm your Tessera email".into(),
-            body: format!(
-                "Open /account/confirm?token={token} to confirm this address (the link works for \
-                 {} hours). Tickets bought as a guest with it will then appear under My tickets.",
-                self.link_hours()
-            ),
-        });
-        tracing::info!(user = user_id, "account registered");
+        tracing::info!(
+            user = user_id,
+            "account registered; confirmation link mailed"
+        );
         let (fresh, me) = self.start_session(user_id, session).await?;
         Ok(Registered::SignedIn(fresh, me))
     }
@@ -171,12 +165,9 @@ impl Accounts {
     /// Mails a claim link for an account that has a password but was never
     /// confirmed; a confirmed one is taken (409).
     async fn send_claim_link(&self, email: String) -> Result<Registered, ApiError> {
-        let (token, token_hash, expires_at) = self.new_link();
-        let link = store::Link {
-            token_hash: &token_hash,
-            expires_at,
-        };
-        if !store::renew_link(&self.store, &email, link)
+        let (token_hash, letter) =
+            self.new_link(LetterKind::ClaimAccount, &email, self.link_lifetime_ms);
+        if !store::renew_link(&self.store, &token_hash, &letter)
             .await
             .map_err(store_error_to_api)?
         {
@@ -185,19 +176,7 @@ impl Accounts {
                 "an account with this email already exists; sign in instead",
             ));
         }
-        self.mailer.send(Mail {
-            to: email.clone(),
-            subject: "Claim your Tessera account".into(),
-            body: format!(
-                "Someone asked to create a Tessera account with this address, which already has \
-                 an account whose email was never confirmed. If that was you, open \
-                 /account/confirm?token={token} within {} hours and choose a password: the \
-                 account becomes yours, and anyone signed in to it is signed out. If it was not \
-                 you, ignore this email.",
-                self.link_hours()
-            ),
-        });
-        tracing::info!("claim link sent for an unconfirmed account");
+        tracing::info!("claim link mailed for an unconfirmed account");
         Ok(Registered::ClaimLinkSent(email))
     }
 
@@ -381,6 +360,56 @@ impl Accounts {
             "email confirmed from a new browser; password replaced"
         );
         self.start_session(user_id, session).await.map(Some)
+    }
+
+    /// Mails a password reset link to `email` if it has an account with a
+    /// password. The answer is the same whether it has or not, so it tells
+    /// nobody which addresses have accounts. Throttled per client address
+    /// like registration.
+    pub async fn request_password_reset(
+        &self,
+        request: PasswordResetRequest,
+        client: ClientKey,
+    ) -> Result<(), ApiError> {
+        let email = validate_email(&request.email)?;
+        self.limits.check_registration(client)?;
+        let (token_hash, letter) =
+            self.new_link(LetterKind::PasswordReset, &email, RESET_LINK_LIFETIME_MS);
+        if store::start_password_reset(&self.store, &token_hash, &letter)
+            .await
+            .map_err(store_error_to_api)?
+        {
+            tracing::info!("password reset link mailed");
+        }
+        Ok(())
+    }
+
+    /// Follows a password reset link (unexpired, once): the password is
+    /// replaced, the email counts as confirmed (the link reached it), and
+    /// every session of the account ends. A card saved while the email was
+    /// unconfirmed is forgotten, as when an account is claimed.
+    pub async fn reset_password(&self, request: PasswordResetConfirm) -> Result<(), ApiError> {
+        let unknown = || {
+            ApiError::not_found(
+                "this link is unknown, expired or was already used; ask for a new one",
+            )
+        };
+        let token = request.token.trim().to_ascii_lowercase();
+        if !(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(unknown());
+        }
+        validate_password(&request.new_password)?;
+        let hash = passwords::hash(request.new_password)
+            .await
+            .ok_or_else(ApiError::internal)?;
+        let (user_id, email) =
+            store::reset_password(&self.store, &sha256_hex(&token), &hash, self.clock.now())
+                .await
+                .map_err(store_error_to_api)?
+                .ok_or_else(unknown)?;
+        self.limiter.forget_account(&email);
+        tracing::info!(user = user_id, "password reset; every session signed out");
+        Ok(())
     }
 
     /// Saves a card at the processor and keeps only its references.

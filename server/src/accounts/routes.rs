@@ -8,7 +8,8 @@ use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{
     ChangePasswordRequest, ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView, MyTicketsView,
-    RegisterRequest, SavePaymentMethodRequest, SavedCardView,
+    PasswordResetConfirm, PasswordResetRequest, RegisterRequest, SavePaymentMethodRequest,
+    SavedCardView,
 };
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -23,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/confirm", post(confirm))
+        .route("/api/auth/password-reset", post(request_password_reset))
+        .route("/api/auth/password-reset/confirm", post(reset_password))
         .route("/api/me", get(me))
         .route("/api/me/password", post(change_password))
         .route(
@@ -152,6 +155,38 @@ pub async fn confirm(
         Some((fresh, _)) => fresh.attach(StatusCode::NO_CONTENT),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// Mails a password reset link (valid one hour, once) to the address if it
+/// has an account. The answer is the same whether it has or not.
+#[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body(content = PasswordResetRequest, example = json!({"email": "fan@example.com"})), responses(
+    (status = 202, description = "if the address has an account, a reset link is on its way"),
+    (status = 422, body = ErrorBody, description = "not an email address"),
+    (status = 429, body = ErrorBody, description = "rate_limited: too many account emails from this address (Retry-After)"),
+))]
+pub async fn request_password_reset(
+    State(accounts): State<Accounts>,
+    client: ClientAddr,
+    ApiJson(request): ApiJson<PasswordResetRequest>,
+) -> HttpResult<StatusCode> {
+    accounts.request_password_reset(request, client.key).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Sets a new password with the token from a reset link. The link is used
+/// up, and every session of the account is signed out: sign in again with
+/// the new password.
+#[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm, responses(
+    (status = 204),
+    (status = 404, body = ErrorBody, description = "unknown, expired or used link"),
+    (status = 422, body = ErrorBody, description = "a password of the wrong length"),
+))]
+pub async fn reset_password(
+    State(accounts): State<Accounts>,
+    ApiJson(request): ApiJson<PasswordResetConfirm>,
+) -> HttpResult<StatusCode> {
+    accounts.reset_password(request).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in account.

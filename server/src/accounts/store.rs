@@ -1,5 +1,6 @@
 //! Accounts and signed-in sessions in SQL.
 
+use crate::mail::outbox::{self, Letter};
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
 
@@ -59,27 +60,21 @@ pub enum Created {
     HasPassword,
 }
 
-/// An outstanding confirmation link: the SHA-256 of its token and when it
-/// stops working.
-#[derive(Clone, Copy, Debug)]
-pub struct Link<'a> {
-    pub token_hash: &'a str,
-    pub expires_at: i64,
-}
-
 /// Creates an account, or gives a guest record a password. A guest record's
 /// earlier purchases stay hidden from the account until the email is
 /// confirmed, and confirming from a browser not signed in to the account
 /// replaces the password (see [`claim_with_password`]), so registering
-/// someone else's address reveals nothing, now or later.
+/// someone else's address reveals nothing, now or later. The account
+/// link (`token_hash`, expiring when `letter`'s link does) and the letter
+/// that mails it are written with the account.
 pub async fn create(
     store: &Store,
-    email: &str,
     password_hash: &str,
     display_name: &str,
-    link: Link<'_>,
-    now: i64,
+    token_hash: &str,
+    letter: &Letter,
 ) -> Result<Created, StoreError> {
+    let (email, now) = (letter.recipient.as_str(), letter.now);
     let created = on_pool!(store, pool => async {
         let mut tx = pool.begin_write().await?;
         let upgraded = sqlx::query(
@@ -88,8 +83,8 @@ pub async fn create(
         )
         .bind(password_hash)
         .bind(display_name)
-        .bind(link.token_hash)
-        .bind(link.expires_at)
+        .bind(token_hash)
+        .bind(letter.link_expires_at)
         .bind(email)
         .execute(&mut *tx)
         .await?;
@@ -102,8 +97,8 @@ pub async fn create(
             .bind(email)
             .bind(password_hash)
             .bind(display_name)
-            .bind(link.token_hash)
-            .bind(link.expires_at)
+            .bind(token_hash)
+            .bind(letter.link_expires_at)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -116,6 +111,7 @@ pub async fn create(
             .bind(email)
             .fetch_one(&mut *tx)
             .await?;
+        outbox::insert(letter).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(Created::Account(id))
     }.await)?;
@@ -123,20 +119,70 @@ pub async fn create(
 }
 
 /// Gives an account that has a password but was never confirmed a new
-/// link (the previous one stops working). False if there is no such
-/// account: none, a guest record, or already confirmed.
-pub async fn renew_link(store: &Store, email: &str, link: Link<'_>) -> Result<bool, StoreError> {
-    let renewed = on_pool!(store, pool => sqlx::query(
-        "UPDATE users SET confirm_token_hash = $1, confirm_token_expires_at = $2 \
-         WHERE email = $3 AND password_hash IS NOT NULL AND email_confirmed_at IS NULL",
+/// link (the previous one stops working), and mails it with `letter`.
+/// False if there is no such account: none, a guest record, or already
+/// confirmed.
+pub async fn renew_link(
+    store: &Store,
+    token_hash: &str,
+    letter: &Letter,
+) -> Result<bool, StoreError> {
+    set_link(
+        store,
+        token_hash,
+        letter,
+        "password_hash IS NOT NULL AND email_confirmed_at IS NULL",
     )
-    .bind(link.token_hash)
-    .bind(link.expires_at)
-    .bind(email)
-    .execute(pool)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(renewed == 1)
+}
+
+/// Gives the account with `letter`'s recipient a password reset link (any
+/// earlier link stops working) and mails it. False if no account with a
+/// password and that email can sign in.
+pub async fn start_password_reset(
+    store: &Store,
+    token_hash: &str,
+    letter: &Letter,
+) -> Result<bool, StoreError> {
+    set_link(
+        store,
+        token_hash,
+        letter,
+        "password_hash IS NOT NULL AND disabled_at IS NULL",
+    )
+    .await
+}
+
+/// Sets the link of the account with `letter`'s recipient, if it matches
+/// `condition` (fixed SQL, never input), and adds the letter, in one
+/// transaction.
+async fn set_link(
+    store: &Store,
+    token_hash: &str,
+    letter: &Letter,
+    condition: &'static str,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "UPDATE users SET confirm_token_hash = $1, confirm_token_expires_at = $2 \
+         WHERE email = $3 AND {condition}"
+    );
+    let set = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let set = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(letter.link_expires_at)
+            .bind(&letter.recipient)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if set {
+            outbox::insert(letter).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(set)
+    }.await)?;
+    Ok(set)
 }
 
 /// The account an unexpired link belongs to.
@@ -211,6 +257,47 @@ pub async fn claim_with_password(
         Ok::<_, sqlx::Error>(claimed)
     }.await)?;
     Ok(claimed)
+}
+
+/// Follows a password reset link: the password becomes `password_hash`,
+/// the email counts as confirmed, the link is used up and every session of
+/// the account ends. A card saved while the email was unconfirmed (perhaps
+/// by someone else) is forgotten. Returns the account's id and email;
+/// `None` if the link is unknown, used or expired.
+pub async fn reset_password(
+    store: &Store,
+    token_hash: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let reset = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let reset: Option<(i64, String)> = sqlx::query_as(
+            "UPDATE users SET password_hash = $1, confirm_token_hash = NULL, \
+             confirm_token_expires_at = NULL, \
+             payment_token = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_token END, \
+             payment_customer = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_customer END, \
+             payment_brand = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_brand END, \
+             payment_last4 = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_last4 END, \
+             email_confirmed_at = COALESCE(email_confirmed_at, $2) \
+             WHERE confirm_token_hash = $3 AND confirm_token_expires_at > $2 \
+             AND password_hash IS NOT NULL AND disabled_at IS NULL RETURNING id, email",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((user_id, _)) = &reset {
+            sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(reset)
+    }.await)?;
+    Ok(reset)
 }
 
 /// Signs `user_id` in on the session `new_key`, moving what the browser's

@@ -26,6 +26,7 @@ use crate::error::store_error_to_api;
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
 use crate::inventory::writer::purchases::TakeOver;
+use crate::mail::links::LinkKeys;
 use crate::payments::webhook::WebhookSecret;
 use crate::payments::{Confirmation, PaymentGateway, PaymentToken};
 use crate::store::Store;
@@ -129,6 +130,8 @@ pub struct Checkout {
     deadlines: Deadlines,
     /// Stripe's webhook signing secret; without it webhooks are refused.
     webhook_secret: Option<WebhookSecret>,
+    /// Checks the keys of ticket email links.
+    links: LinkKeys,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -153,6 +156,7 @@ impl Checkout {
             seats,
             clock,
             gateway,
+            links: LinkKeys::from_signer(&signer),
             signer,
             accounts,
             late_payment_watch_ms: DEFAULT_LATE_PAYMENT_WATCH.as_millis() as i64,
@@ -391,6 +395,33 @@ impl Checkout {
     ) -> Result<PurchaseView, ApiError> {
         self.owned(purchase_id, session_id, account).await?;
         self.view(purchase_id.0).await
+    }
+
+    /// The purchase whose ticket email link carries `key`.
+    pub async fn purchase_view_by_key(
+        &self,
+        purchase_id: PurchaseId,
+        key: &str,
+    ) -> Result<PurchaseView, ApiError> {
+        self.owned_by_key(purchase_id, key).await?;
+        self.view(purchase_id.0).await
+    }
+
+    /// The purchase if `key` (from its ticket email) opens it; otherwise
+    /// the same 404 as for a purchase that does not exist.
+    pub async fn owned_by_key(
+        &self,
+        purchase_id: PurchaseId,
+        key: &str,
+    ) -> Result<PurchaseRow, ApiError> {
+        let not_found = || ApiError::not_found(format!("no purchase {purchase_id}"));
+        if !self.links.opens_tickets(purchase_id.0, key) {
+            return Err(not_found());
+        }
+        store::purchase(&self.store, purchase_id.0)
+            .await
+            .map_err(store_error_to_api)?
+            .ok_or_else(not_found)
     }
 
     /// The purchase if the caller may see it: made in this session, or

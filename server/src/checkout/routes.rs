@@ -2,7 +2,7 @@
 
 use super::Checkout;
 use crate::accounts::routes::MaybeSignedIn;
-use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
+use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpResult};
 use crate::queue::Queue;
 use crate::state::AppState;
 use app::error::ErrorBody;
@@ -18,6 +18,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/holds/{id}/purchase", post(purchase))
         .route("/api/purchases/{id}", get(purchase_view))
         .route("/api/purchases/{id}/refund", post(refund))
+}
+
+/// `?key=`: the key from the ticket email's link, which opens one
+/// purchase's tickets without its session or account.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketsKey {
+    /// 32 lowercase hexadecimal characters, from the ticket email.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    pub key: Option<String>,
 }
 
 /// Pays for the caller's hold. Send a fresh `Idempotency-Key` per attempt;
@@ -63,22 +73,27 @@ pub async fn purchase(
     Ok(session.attach((StatusCode::CREATED, Json(view))))
 }
 
-/// The caller's purchase with its tickets.
-#[utoipa::path(get, path = "/api/purchases/{id}", tag = "purchases", security((), ("session" = [])), params(("id" = i64, Path)), responses(
+/// The caller's purchase with its tickets; with the `key` from the ticket
+/// email, anyone's who holds the link (a guest on another device included).
+#[utoipa::path(get, path = "/api/purchases/{id}", tag = "purchases", security((), ("session" = [])), params(("id" = i64, Path), TicketsKey), responses(
     (status = 200, body = PurchaseView),
-    (status = 404, body = ErrorBody),
+    (status = 404, body = ErrorBody, description = "no such purchase, not the caller's, or a wrong key"),
 ))]
 pub async fn purchase_view(
     State(checkout): State<Checkout>,
     MaybeSignedIn { session, account }: MaybeSignedIn,
     ApiPath(purchase_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TicketsKey>,
 ) -> HttpResult<Json<PurchaseView>> {
     let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
-    Ok(Json(
-        checkout
-            .purchase_view(purchase_id, &session.key, account.as_ref())
-            .await?,
-    ))
+    Ok(Json(match query.key {
+        Some(key) => checkout.purchase_view_by_key(purchase_id, &key).await?,
+        None => {
+            checkout
+                .purchase_view(purchase_id, &session.key, account.as_ref())
+                .await?
+        }
+    }))
 }
 
 /// Refunds the caller's purchase (until the event starts); seats go back

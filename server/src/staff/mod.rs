@@ -8,7 +8,7 @@ pub mod members;
 pub mod routes;
 
 use crate::catalog::format_ms;
-use crate::error::sqlx_error_to_api;
+use crate::error::{sqlx_error_to_api, store_error_to_api};
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
 use crate::inventory::writer::BlockRequest;
@@ -17,7 +17,7 @@ use crate::store::Store;
 use crate::tickets::codes::{self, TicketSigner};
 use app::error::ApiError;
 use app::staff::{EventStats, ScanOutcome, ScanResult, SectionStats};
-use app::types::{EventId, Role};
+use app::types::{EventId, PurchaseId, Role};
 use std::sync::Arc;
 
 const MINUTE_MS: i64 = 60_000;
@@ -46,6 +46,21 @@ struct SectionRow {
 pub use crate::inventory::writer::BlockOutcome;
 
 impl Staff {
+    /// Queues a paid purchase's ticket email again; 404 if there is no
+    /// paid purchase `purchase_id`.
+    pub async fn resend_tickets(&self, purchase_id: PurchaseId) -> Result<(), ApiError> {
+        if crate::mail::outbox::resend_tickets(&self.store, purchase_id.0, self.clock.now())
+            .await
+            .map_err(store_error_to_api)?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!(
+                "no paid purchase {purchase_id}"
+            )))
+        }
+    }
+
     pub fn new(store: Store, seats: SeatWriter, clock: Clock, signer: Arc<TicketSigner>) -> Self {
         Self {
             store,

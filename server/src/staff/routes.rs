@@ -16,7 +16,7 @@ use app::staff::{
     CreatedVenue, EventStats, ScanRequest, ScanResult, UpdateEventRequest, UpdateUserRequest,
     UserLookup, UserView,
 };
-use app::types::Role;
+use app::types::{PurchaseId, Role};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{FromRef, FromRequestParts, State, WebSocketUpgrade};
@@ -34,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/staff/events/{id}/live", get(live))
         .route("/api/staff/events/{id}/seats/block", post(block_seats))
         .route("/api/tickets/scan", post(scan))
+        .route(
+            "/api/staff/purchases/{id}/resend-tickets",
+            post(resend_tickets),
+        )
         .route("/api/admin/staff", post(create_staff))
         .route("/api/admin/users", get(find_user))
         .route("/api/admin/users/{id}", patch(update_user))
@@ -196,6 +200,30 @@ pub async fn live(
 async fn send_stats(socket: &mut WebSocket, stats: &EventStats) -> Result<(), axum::Error> {
     let text = serde_json::to_string(stats).unwrap_or_default();
     socket.send(Message::Text(text.into())).await
+}
+
+/// Sends a paid purchase's ticket email again, to the buyer's address
+/// (the same links as the first; nothing else changes).
+#[utoipa::path(post, path = "/api/staff/purchases/{id}/resend-tickets", tag = "staff", security(("staff_session" = [])), params(("id" = i64, Path)),
+    responses(
+        (status = 202, description = "the ticket email is queued"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no paid purchase with this id"),
+    ))]
+pub async fn resend_tickets(
+    State(staff): State<Staff>,
+    StaffOnly(member): StaffOnly,
+    ApiPath(purchase_id): ApiPath<String>,
+) -> HttpResult<StatusCode> {
+    let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
+    staff.resend_tickets(purchase_id).await?;
+    tracing::info!(
+        staff = member.id,
+        purchase = purchase_id.0,
+        "ticket email resent"
+    );
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Takes seats off sale (`blocked: true`, e.g. camera positions) or puts

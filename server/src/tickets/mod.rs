@@ -4,8 +4,9 @@
 pub mod codes;
 
 use crate::accounts::routes::MaybeSignedIn;
+use crate::checkout::routes::TicketsKey;
 use crate::checkout::Checkout;
-use crate::error::{parse_path_id, sqlx_error_to_api, ApiPath, HttpResult};
+use crate::error::{parse_path_id, sqlx_error_to_api, ApiPath, ApiQuery, HttpResult};
 use crate::on_pool;
 use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
@@ -36,8 +37,9 @@ pub async fn public_key(State(signer): State<Arc<TicketSigner>>) -> Json<serde_j
     }))
 }
 
-/// The ticket's code as a QR image (SVG), for its owner only.
-#[utoipa::path(get, path = "/api/tickets/{id}/qr.svg", tag = "tickets", security((), ("session" = [])), params(("id" = i64, Path)), responses(
+/// The ticket's code as a QR image (SVG), for its owner only: the buyer's
+/// session or account, or the `key` of its purchase's ticket email link.
+#[utoipa::path(get, path = "/api/tickets/{id}/qr.svg", tag = "tickets", security((), ("session" = [])), params(("id" = i64, Path), TicketsKey), responses(
     (status = 200, content_type = "image/svg+xml"),
     (status = 404, body = ErrorBody),
 ))]
@@ -45,6 +47,7 @@ pub async fn qr_code(
     State(state): State<AppState>,
     MaybeSignedIn { session, account }: MaybeSignedIn,
     ApiPath(ticket_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TicketsKey>,
 ) -> HttpResult<impl IntoResponse> {
     let ticket_id = parse_path_id(&ticket_id, TicketId::parse, "a ticket")?;
     let not_found = || ApiError::not_found(format!("no ticket {ticket_id}"));
@@ -56,10 +59,16 @@ pub async fn qr_code(
     .map_err(sqlx_error_to_api)?
     .ok_or_else(not_found)?;
     let checkout: &Checkout = &state.checkout;
-    checkout
-        .owned(PurchaseId(purchase_id), &session.key, account.as_ref())
-        .await
-        .map_err(|_| not_found())?;
+    let purchase_id = PurchaseId(purchase_id);
+    match &query.key {
+        Some(key) => checkout.owned_by_key(purchase_id, key).await,
+        None => {
+            checkout
+                .owned(purchase_id, &session.key, account.as_ref())
+                .await
+        }
+    }
+    .map_err(|_| not_found())?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),

@@ -16,6 +16,10 @@ use crate::error::api_not_found;
 use crate::inventory::{batcher::SeatWriter, clock::Clock, sweeper, Inventory};
 use crate::lifecycle::Lifecycle;
 use crate::live::{self, LiveHub};
+use crate::mail::letters::Renderer;
+use crate::mail::links::LinkKeys;
+use crate::mail::worker::MailWorker;
+use crate::mail::Mailer;
 use crate::net::ClientLimits;
 use crate::openapi::Contract;
 use crate::payments::stripe::StripeGateway;
@@ -114,6 +118,8 @@ pub async fn build_app_with_gateway(
             "per-address limits are off (TESSERA_CLIENT_LIMITS=off): for load tests only"
         );
     }
+    let links = LinkKeys::from_signer(&ticket_signer);
+    let mail = mail_worker(config, &store, &links, &leptos_options, &clock)?;
     let accounts = Accounts::new(
         store.clone(),
         clock.clone(),
@@ -123,6 +129,7 @@ pub async fn build_app_with_gateway(
             sign_in_failures_per_account: config.sign_in_failures_per_account,
             sign_in_failures_per_address: config.sign_in_failures_per_address,
             limits: client_limits.clone(),
+            links,
         },
     );
     // The one writer of seat state, shared by holds, checkout and staff.
@@ -183,6 +190,7 @@ pub async fn build_app_with_gateway(
         client_limits,
         queue,
         lifecycle,
+        mail,
     };
     if seeded_demo {
         state
@@ -220,9 +228,49 @@ pub async fn build_app_with_gateway(
             Duration::from_millis(config.queue_tick_ms),
         );
     }
+    if config.mail_poll_ms > 0 {
+        state
+            .mail
+            .clone()
+            .spawn(Duration::from_millis(config.mail_poll_ms));
+    }
     state.live.spawn_pump();
     let request_timeout = Duration::from_secs(config.request_timeout_secs);
     Ok((router(state.clone(), request_timeout), state))
+}
+
+/// The outbox's sender: SMTP when `TESSERA_SMTP_URL` is set (in every
+/// mode), otherwise the log — with the messages' links in demo mode, and
+/// only a warning per message in production, where a link in a log would
+/// be a key in a log.
+fn mail_worker(
+    config: &Config,
+    store: &Store,
+    links: &LinkKeys,
+    leptos_options: &LeptosOptions,
+    clock: &Clock,
+) -> Result<MailWorker, StartError> {
+    let mailer = match &config.smtp_url {
+        Some(url) => Mailer::smtp(url, &config.mail_from).map_err(StartError::Config)?,
+        None => {
+            if !config.demo {
+                tracing::warn!(
+                    "no TESSERA_SMTP_URL: emails (tickets, links) are not sent, only logged"
+                );
+            }
+            Mailer::log(config.demo)
+        }
+    };
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", leptos_options.site_addr));
+    let renderer = Renderer {
+        store: store.clone(),
+        keys: links.clone(),
+        public_url: public_url.trim_end_matches('/').to_string(),
+    };
+    Ok(MailWorker::new(renderer, Arc::new(mailer), clock.clone()))
 }
 
 /// The whole HTTP surface. Outermost first, every request is searched for
@@ -344,6 +392,8 @@ fn page_routes() -> Vec<AxumRouteListing> {
         accounts::routes::login,
         accounts::routes::logout,
         accounts::routes::confirm,
+        accounts::routes::request_password_reset,
+        accounts::routes::reset_password,
         accounts::routes::me,
         accounts::routes::change_password,
         accounts::routes::save_payment_method,
@@ -355,6 +405,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
         staff::routes::live,
         staff::routes::block_seats,
         staff::routes::scan,
+        staff::routes::resend_tickets,
         staff::routes::create_staff,
         staff::routes::find_user,
         staff::routes::update_user,

@@ -29,6 +29,22 @@ impl TestApp {
         format!("{}{}", self.base_url, path)
     }
 
+    /// Waits until the outbox is empty (sent by the app's worker or by
+    /// this call), then the latest email the log mailer sent to `to`.
+    pub async fn mailed(&self, to: &str) -> Option<server::mail::Mail> {
+        for _ in 0..100 {
+            self.state.mail.round().await;
+            let unsent = server::mail::outbox::unsent(&self.state.store)
+                .await
+                .expect("outbox");
+            if unsent == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.state.mail.mailer().last_to(to)
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

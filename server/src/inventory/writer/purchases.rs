@@ -10,6 +10,7 @@
 //! purchase, then hold, then seats and tickets.
 
 use super::{Batch, SeatWrite};
+use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::AnyWriteTx;
 use crate::tickets::codes::{TicketClaim, TicketSigner};
@@ -421,6 +422,8 @@ pub(super) async fn sell(
     .await)?;
     let seat_ids: Vec<i64> = sold.into_iter().map(|(id,)| id).collect();
     issue_tickets(tx, sell, &seat_ids).await?;
+    // The ticket email commits with the sale: no sale without its email.
+    mail_buyer(tx, LetterKind::Tickets, purchase.id, sell.now).await?;
     batch.changed(purchase.event_id, &seat_ids, SeatStatus::Sold, sell.now);
     Ok(Completion::Sold)
 }
@@ -510,6 +513,7 @@ pub(super) async fn finish_refund(
     .fetch_all(&mut *conn)
     .await)?;
     let seat_ids: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
+    mail_buyer(tx, LetterKind::Refund, purchase.id, finish.now).await?;
     batch.changed(
         purchase.event_id,
         &seat_ids,
@@ -517,4 +521,22 @@ pub(super) async fn finish_refund(
         finish.now,
     );
     Ok(true)
+}
+
+/// Adds a letter of `kind` about the purchase to its buyer, in the batch's
+/// transaction.
+async fn mail_buyer(
+    tx: &mut AnyWriteTx,
+    kind: LetterKind,
+    purchase_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => sqlx::query(outbox::PURCHASE_LETTER_SQL)
+        .bind(kind.as_str())
+        .bind(purchase_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(())
 }

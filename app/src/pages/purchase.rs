@@ -1,0 +1,106 @@
+//! `/purchases/:id?key=…`: the link in the ticket email. It opens the
+//! purchase's tickets, with their QR codes, in any browser — a guest's
+//! phone at the gate included — without an account. Loaded from the
+//! browser, so the key never passes through a server-rendered page cache.
+
+use crate::client;
+use crate::types::{format_cents, PurchaseStatus, PurchaseView, TicketStatus, TicketView};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[derive(Clone, Debug, PartialEq)]
+enum Loaded {
+    Loading,
+    Ready(PurchaseView),
+    Failed(String),
+}
+
+#[component]
+pub fn PurchasePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let state = RwSignal::new(Loaded::Loading);
+    let hydrated = crate::use_hydrated();
+    let id = move || params.with_untracked(|p| p.get("id")).unwrap_or_default();
+    let key = move || query.with_untracked(|q| q.get("key")).unwrap_or_default();
+
+    Effect::new(move |_| {
+        let path = if key().is_empty() {
+            format!("/api/purchases/{}", id())
+        } else {
+            format!("/api/purchases/{}?key={}", id(), key())
+        };
+        leptos::task::spawn_local(async move {
+            let answer = client::call::<(), PurchaseView>("GET", &path, None, None).await;
+            state.set(match answer {
+                Ok(Some(view)) => Loaded::Ready(view),
+                Ok(None) => Loaded::Failed("The server sent no purchase.".into()),
+                Err(_) => Loaded::Failed(
+                    "This link does not open a purchase. Check that the whole link from the \
+                     email was opened."
+                        .into(),
+                ),
+            });
+        });
+    });
+
+    view! {
+        <section class="purchase-page" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Your tickets"</h1>
+            {move || match state.get() {
+                Loaded::Loading => view! { <p class="loading">"Loading your tickets…"</p> }.into_any(),
+                Loaded::Failed(message) => view! {
+                    <p class="error" role="alert" data-testid="purchase-error">{message}</p>
+                }.into_any(),
+                Loaded::Ready(view) => purchase_view(view, key()).into_any(),
+            }}
+        </section>
+    }
+}
+
+fn purchase_view(view: PurchaseView, key: String) -> impl IntoView {
+    let status = match view.status {
+        PurchaseStatus::Paid => "Paid",
+        PurchaseStatus::Pending => "Payment in progress",
+        PurchaseStatus::Failed => "Not completed",
+        PurchaseStatus::Refunding => "Being refunded",
+        PurchaseStatus::Refunded => "Refunded",
+    };
+    view! {
+        <p data-testid="purchase-summary">
+            {format!("Purchase #{} · {} · {} ticket(s) · {}", view.purchase_id, status,
+                view.tickets.len(), format_cents(view.total_cents))}
+        </p>
+        <ul class="my-ticket-list">
+            {view.tickets.into_iter().map(|ticket| ticket_card(ticket, &key)).collect_view()}
+        </ul>
+    }
+}
+
+fn ticket_card(ticket: TicketView, key: &str) -> impl IntoView {
+    let seat = format!(
+        "Section {} · Row {} · Seat {}",
+        ticket.section, ticket.row, ticket.number
+    );
+    let label = match ticket.status {
+        TicketStatus::Valid => "Valid",
+        TicketStatus::Used => "Used",
+        TicketStatus::Refunded => "Refunded",
+    };
+    let qr = (ticket.status != TicketStatus::Refunded).then(|| {
+        let src = if key.is_empty() {
+            format!("/api/tickets/{}/qr.svg", ticket.id)
+        } else {
+            format!("/api/tickets/{}/qr.svg?key={key}", ticket.id)
+        };
+        view! { <img class="qr" width="160" height="160" src=src alt=format!("QR code for {seat}")/> }
+    });
+    view! {
+        <li class="my-ticket" data-testid="purchase-ticket">
+            <p class="seat">{seat.clone()}</p>
+            <p>{format!("{label} · {}", format_cents(ticket.price_cents))}</p>
+            {qr}
+            <p class="code"><code>{ticket.code}</code></p>
+        </li>
+    }
+}

@@ -1,0 +1,178 @@
+//! The outbox table: what is to be mailed, written in the transaction of
+//! what it announces, taken by one worker at a time under a lease.
+
+use crate::on_pool;
+use crate::store::{Store, StoreError};
+use sqlx::{Database, Encode, Type};
+
+/// What a message announces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LetterKind {
+    /// A sale: the tickets, with the link that opens them.
+    Tickets,
+    /// A refund decided and made.
+    Refund,
+    /// A new account's confirmation link.
+    ConfirmEmail,
+    /// A link to claim an account that was never confirmed.
+    ClaimAccount,
+    /// A password reset link.
+    PasswordReset,
+}
+
+impl LetterKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tickets => "tickets",
+            Self::Refund => "refund",
+            Self::ConfirmEmail => "confirm_email",
+            Self::ClaimAccount => "claim_account",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Tickets,
+            Self::Refund,
+            Self::ConfirmEmail,
+            Self::ClaimAccount,
+            Self::PasswordReset,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One message to send: what it is about, never its text or a link key.
+#[derive(Clone, Debug)]
+pub struct Letter {
+    pub kind: LetterKind,
+    pub recipient: String,
+    pub purchase_id: Option<i64>,
+    pub link_expires_at: Option<i64>,
+    pub now: i64,
+}
+
+/// Adds a letter to the outbox, to be sent once the caller's transaction
+/// commits (for SQL that takes the recipient from the purchase, see
+/// [`PURCHASE_LETTER_SQL`]).
+pub fn insert<'q, DB: Database>(
+    letter: &'q Letter,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    &'q str: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO outbox (kind, recipient, purchase_id, link_expires_at, created_at, \
+         next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(letter.kind.as_str())
+    .bind(letter.recipient.as_str())
+    .bind(letter.purchase_id)
+    .bind(letter.link_expires_at)
+    .bind(letter.now)
+}
+
+/// A letter about purchase `$2` of kind `$1`, to the purchase's buyer, at `$3`.
+pub const PURCHASE_LETTER_SQL: &str =
+    "INSERT INTO outbox (kind, recipient, purchase_id, created_at, next_attempt_at) \
+     SELECT $1, u.email, p.id, $3, $3 FROM purchases p JOIN users u ON u.id = p.user_id \
+     WHERE p.id = $2";
+
+/// Adds the ticket email of a paid purchase again (staff resending it).
+/// False if there is no such paid purchase.
+pub async fn resend_tickets(store: &Store, purchase_id: i64, now: i64) -> Result<bool, StoreError> {
+    let sql = format!("{PURCHASE_LETTER_SQL} AND p.status = 'paid'");
+    let added = on_pool!(store, pool => sqlx::query(&sql)
+        .bind(LetterKind::Tickets.as_str())
+        .bind(purchase_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(added == 1)
+}
+
+/// A letter taken by this worker.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub purchase_id: Option<i64>,
+    pub link_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub attempts: i64,
+}
+
+/// Takes up to `limit` due letters for `lease_ms`: until then no other
+/// worker (on this server or another) takes them. A worker that dies
+/// mid-send leaves its letters to be taken again when the lease ends.
+pub async fn take_due(
+    store: &Store,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    // One statement: the rows it moves past `now` are this worker's alone.
+    let sql = "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+         AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3) \
+         AND next_attempt_at <= $2 \
+         RETURNING id, kind, recipient, purchase_id, link_expires_at, created_at, attempts";
+    Ok(on_pool!(store, pool => sqlx::query_as::<_, OutboxRow>(sql)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+}
+
+pub async fn mark_sent(store: &Store, id: i64, now: i64) -> Result<(), StoreError> {
+    on_pool!(store, pool => sqlx::query(
+        "UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// Records a failed attempt: tried again at `retry_at`, or with `None`
+/// given up (the row stays, with its error, for an operator).
+pub async fn mark_failed(
+    store: &Store,
+    id: i64,
+    error: &str,
+    retry_at: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_pool!(store, pool => sqlx::query(
+        "UPDATE outbox SET last_error = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+         failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END WHERE id = $4",
+    )
+    .bind(error)
+    .bind(retry_at)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// Letters not yet sent (due, leased or waiting for a retry), for health
+/// checks and tests.
+pub async fn unsent(store: &Store) -> Result<i64, StoreError> {
+    let (count,): (i64,) = on_pool!(store, pool => sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await)?;
+    Ok(count)
+}
