@@ -3,6 +3,7 @@
 //! into the browser bundle.
 
 pub mod api;
+pub mod card_form;
 pub mod client;
 pub mod error;
 pub mod layout;

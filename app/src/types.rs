@@ -195,6 +195,8 @@ pub struct EventDetail {
     /// (`/api/events/{id}/queue`).
     #[serde(default)]
     pub waiting_room: bool,
+    /// Whether buyers may refund, shown before they pay.
+    pub refund_policy: crate::staff::RefundPolicy,
     pub tiers: Vec<TierView>,
     pub sections: Vec<SectionView>,
     pub seats_total: i64,
@@ -358,8 +360,9 @@ pub struct HoldView {
     pub extensions_left: i64,
 }
 
-/// How the buyer pays: a processor token from its card form, or the
-/// payment method saved on their account.
+/// How the buyer pays: a processor token from its card form, the payment
+/// method saved on their account, or (`element: true`) the processor's card
+/// form on the checkout page, confirmed in the browser.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentChoice {
@@ -375,6 +378,16 @@ pub struct PaymentChoice {
         skip_serializing_if = "Option::is_none"
     )]
     pub saved: Option<bool>,
+    /// Pay in the processor's card form (Stripe's Payment Element): the
+    /// answer is `202` with the payment's `client_secret` for Stripe.js to
+    /// confirm; the same request again (same `Idempotency-Key`) then
+    /// finishes the purchase. Only where a publishable key is configured.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub element: Option<bool>,
 }
 
 /// A field that may be left out but, when given, has its type: `null` is
@@ -431,17 +444,49 @@ mod payment_choice_schema {
                 )
                 .required("saved")
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            let by_element = ObjectBuilder::new()
+                .title(Some("CardForm"))
+                .property(
+                    "element",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([true])),
+                )
+                .required("element")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
             OneOfBuilder::new()
                 .item(by_token)
                 .item(by_saved)
+                .item(by_element)
                 .description(Some(
-                    "How to pay: a processor token, or the card saved on the signed-in account.",
+                    "How to pay: a processor token, the card saved on the signed-in account, \
+                     or the processor's card form confirmed in the browser (202 with a \
+                     client_secret, then the same request again).",
                 ))
                 .into()
         }
     }
 
     impl utoipa::ToSchema for PaymentChoice {}
+}
+
+/// Answer of `GET /api/payments/config`: how the checkout page takes cards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PaymentConfig {
+    /// Set when the processor's card form is used: pay with
+    /// `payment: {"element": true}` and confirm with Stripe.js.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_form: Option<CardFormConfig>,
+}
+
+/// What the browser loads the processor's card form with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CardFormConfig {
+    pub publishable_key: String,
+    /// Stripe.js.
+    pub js_url: String,
 }
 
 /// Body of `POST /api/holds/{id}/purchase` (with an `Idempotency-Key` header).
@@ -535,6 +580,11 @@ pub struct PurchaseView {
     pub status: PurchaseStatus,
     pub total_cents: i64,
     pub tickets: Vec<TicketView>,
+    /// While a card-form payment waits for the browser (`202`): what
+    /// Stripe.js confirms it with. Never stored by Tessera; only the
+    /// purchase request's answer carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 /// One seat's new status in a live delta.

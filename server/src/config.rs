@@ -119,6 +119,20 @@ pub struct Config {
     #[arg(long, env = "TESSERA_STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<String>,
 
+    /// Stripe publishable key (`pk_…`): with it (and the secret key) the
+    /// checkout takes cards in Stripe's Payment Element, 3-D Secure
+    /// included; without it, buyers pay with a token.
+    #[arg(long, env = "TESSERA_STRIPE_PUBLISHABLE_KEY")]
+    pub stripe_publishable_key: Option<String>,
+
+    /// Where the checkout page loads Stripe.js from (a stand-in in tests).
+    #[arg(
+        long,
+        env = "TESSERA_STRIPE_JS_URL",
+        default_value = "https://js.stripe.com/v3/"
+    )]
+    pub stripe_js_url: String,
+
     /// Stripe API base URL (a local stand-in in tests).
     #[arg(long, env = "TESSERA_STRIPE_API_BASE", default_value = crate::payments::stripe::DEFAULT_API_BASE)]
     pub stripe_api_base: String,
@@ -284,6 +298,8 @@ impl fmt::Debug for Config {
                 &self.stripe_secret_key.as_ref().map(|_| "***"),
             )
             .field("stripe_api_base", &self.stripe_api_base)
+            .field("stripe_publishable_key", &self.stripe_publishable_key)
+            .field("stripe_js_url", &self.stripe_js_url)
             .field(
                 "stripe_webhook_secret",
                 &self.stripe_webhook_secret.as_ref().map(|_| "***"),
@@ -381,6 +397,8 @@ impl Config {
             stripe_secret_key: None,
             stripe_api_base: crate::payments::stripe::DEFAULT_API_BASE.to_string(),
             stripe_webhook_secret: None,
+            stripe_publishable_key: None,
+            stripe_js_url: "https://js.stripe.com/v3/".into(),
             ticket_key_file: std::path::PathBuf::from("data/ticket-signing.key"),
             smtp_url: None,
             mail_from: "Tessera <tickets@localhost>".into(),
@@ -451,6 +469,17 @@ impl Config {
         } else {
             PaymentProcessor::None
         }
+    }
+
+    /// Stripe's card form, when Stripe takes the payments and a publishable
+    /// key is configured.
+    pub fn card_form(&self) -> Option<crate::checkout::CardForm> {
+        let publishable_key = self.stripe_publishable_key.clone()?;
+        (self.payment_processor() == PaymentProcessor::Stripe).then(|| crate::checkout::CardForm {
+            publishable_key,
+            js_url: self.stripe_js_url.clone(),
+            api_base: self.stripe_api_base.clone(),
+        })
     }
 
     /// The start-up line's facts: mode, database (password redacted),

@@ -290,7 +290,7 @@ async fn run(ops: Vec<Op>) {
                             }
                             .into(),
                         ),
-                        saved: None,
+                        ..PaymentChoice::default()
                     },
                     save_payment_method: false,
                 };

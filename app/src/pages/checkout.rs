@@ -3,11 +3,12 @@
 //! tickets. Rendered in the browser (the hold belongs to the browser's
 //! session cookie).
 
+use crate::card_form::CardForm;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::types::{
-    format_cents, HoldId, HoldStatus, HoldView, MeView, PaymentChoice, PurchaseRequest,
-    PurchaseView,
+    format_cents, EventDetail, HoldId, HoldStatus, HoldView, MeView, PaymentChoice, PaymentConfig,
+    PurchaseRequest, PurchaseView,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -22,6 +23,7 @@ pub fn CheckoutPage() -> impl IntoView {
             .and_then(|raw| HoldId::parse(&raw))
     };
     let hold: RwSignal<Option<Result<HoldView, ApiError>>> = RwSignal::new(None);
+    let refund_policy: RwSignal<Option<&'static str>> = RwSignal::new(None);
     let deadline = RwSignal::new(0.0_f64);
     let now = RwSignal::new(0.0_f64);
     let purchase: RwSignal<Option<PurchaseView>> = RwSignal::new(None);
@@ -36,6 +38,9 @@ pub fn CheckoutPage() -> impl IntoView {
     let save_card = RwSignal::new(false);
     // One extension per hold; after a refresh the server says so (409).
     let extended = RwSignal::new(false);
+    // The processor's card form, when the site uses one (else test tokens).
+    let card_form: StoredValue<Option<CardForm>, LocalStorage> = StoredValue::new_local(None);
+    let uses_card_form = RwSignal::new(false);
 
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
@@ -66,11 +71,36 @@ pub fn CheckoutPage() -> impl IntoView {
             let answer =
                 client::call::<(), HoldView>("GET", &format!("/api/holds/{id}"), None, None).await;
             let answer = answer.and_then(|h| h.ok_or_else(ApiError::internal));
+            let event_id = answer.as_ref().ok().map(|view| view.event_id);
             if let Ok(view) = &answer {
                 now.set(client::now_ms());
                 deadline.set(client::now_ms() + view.expires_in_ms as f64);
             }
+            let total = answer.as_ref().ok().map(|view| view.total_cents);
             hold.set(Some(answer));
+            if let (Some(total), Ok(Some(config))) = (
+                total,
+                client::call::<(), PaymentConfig>("GET", "/api/payments/config", None, None).await,
+            ) {
+                if let Some(form_config) = config.card_form {
+                    uses_card_form.set(true);
+                    // The form's box is drawn once the flag is set.
+                    gloo_tick().await;
+                    match CardForm::mount(&form_config, total, "#payment-element").await {
+                        Ok(form) => card_form.set_value(Some(form)),
+                        Err(message) => notice.set(Some(message)),
+                    }
+                }
+            }
+            // The event's refund policy, shown before paying.
+            if let Some(event_id) = event_id {
+                let path = format!("/api/events/{event_id}");
+                if let Ok(Some(event)) =
+                    client::call::<(), EventDetail>("GET", &path, None, None).await
+                {
+                    refund_policy.set(Some(event.refund_policy.describe()));
+                }
+            }
         });
         if let Ok(handle) = set_interval_with_handle(
             move || now.set(client::now_ms()),
@@ -96,12 +126,26 @@ pub fn CheckoutPage() -> impl IntoView {
         busy.set(true);
         notice.set(None);
         let signed_in = account.with_untracked(Option::is_some);
+        if !pay_with_saved.get_untracked() {
+            if let Some(form) = card_form.get_value() {
+                leptos::task::spawn_local(async move {
+                    let outcome = pay_with_card_form(id, email.get_untracked(), form).await;
+                    busy.set(false);
+                    match outcome {
+                        Ok(view) => purchase.set(Some(view)),
+                        Err(message) => notice.set(Some(message)),
+                    }
+                });
+                return;
+            }
+        }
         let request = if pay_with_saved.get_untracked() {
             PurchaseRequest {
                 email: email.get_untracked(),
                 payment: PaymentChoice {
                     token: None,
                     saved: Some(true),
+                    element: None,
                 },
                 save_payment_method: false,
             }
@@ -111,6 +155,7 @@ pub fn CheckoutPage() -> impl IntoView {
                 payment: PaymentChoice {
                     token: Some(token.get_untracked()),
                     saved: None,
+                    element: None,
                 },
                 save_payment_method: signed_in && save_card.get_untracked(),
             }
@@ -197,6 +242,9 @@ pub fn CheckoutPage() -> impl IntoView {
                     view! {
                         <ul class="held-seats" data-testid="held-seats">{seats}</ul>
                         <p class="total">"Total "<strong>{format_cents(view.total_cents)}</strong></p>
+                        {move || refund_policy.get().map(|text| view! {
+                            <p class="refund-policy" data-testid="refund-policy">{text}</p>
+                        })}
                         {move || match purchase.get() {
                             Some(done) => view! {
                                 <Confirmation purchase=done/>
@@ -251,7 +299,10 @@ pub fn CheckoutPage() -> impl IntoView {
                                             </label>
                                         </fieldset>
                                     })}
-                                    {move || (!pay_with_saved.get()).then(|| view! {
+                                    {move || (!pay_with_saved.get() && uses_card_form.get()).then(|| view! {
+                                        <div id="payment-element" class="payment-element" data-testid="payment-element"></div>
+                                    })}
+                                    {move || (!pay_with_saved.get() && !uses_card_form.get()).then(|| view! {
                                         <label>"Card (test mode)"
                                             <select data-testid="card" on:change=move |ev| token.set(event_target_value(&ev))>
                                                 <option value="tok_visa">"Visa •••• 4242 — succeeds"</option>
@@ -259,7 +310,7 @@ pub fn CheckoutPage() -> impl IntoView {
                                             </select>
                                         </label>
                                     })}
-                                    {move || (account.with(Option::is_some) && !pay_with_saved.get()).then(|| view! {
+                                    {move || (account.with(Option::is_some) && !pay_with_saved.get() && !uses_card_form.get()).then(|| view! {
                                         <label class="choice">
                                             <input type="checkbox" data-testid="save-card"
                                                 prop:checked=move || save_card.get()
@@ -279,6 +330,61 @@ pub fn CheckoutPage() -> impl IntoView {
                 }
             }}
         </section>
+    }
+}
+
+/// Lets the page draw what a signal change asked for before it goes on.
+async fn gloo_tick() {
+    #[cfg(feature = "hydrate")]
+    gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
+/// Pays in the processor's card form: the fields are checked, the server
+/// creates the payment (`202` with its client secret), Stripe.js confirms
+/// it (3-D Secure if the bank asks), and the same request again lets the
+/// server act on the outcome, which it reads from the processor itself.
+async fn pay_with_card_form(
+    hold_id: HoldId,
+    email: String,
+    form: CardForm,
+) -> Result<PurchaseView, String> {
+    form.submit().await?;
+    let request = PurchaseRequest {
+        email,
+        payment: PaymentChoice {
+            token: None,
+            saved: None,
+            element: Some(true),
+        },
+        save_payment_method: false,
+    };
+    let key = client::new_idempotency_key();
+    let path = format!("/api/holds/{hold_id}/purchase");
+    let ask = || client::call::<_, PurchaseView>("POST", &path, Some(&request), Some(&key));
+    let first = ask().await.map_err(payment_message)?.ok_or("no answer")?;
+    let Some(secret) = first.client_secret.clone() else {
+        return Ok(first);
+    };
+    let confirmed = form.confirm(&secret).await;
+    let settled = ask().await.map_err(|error| match &confirmed {
+        // The processor's own words say more than "declined".
+        Err(message) => format!("{message} Your seats are still held — try again."),
+        Ok(()) => payment_message(error),
+    })?;
+    match settled {
+        Some(view) if view.client_secret.is_none() => Ok(view),
+        _ => Err(match confirmed {
+            Err(message) => format!("{message} Your seats are still held — try again."),
+            Ok(()) => "Your payment is still being processed; try again in a moment.".into(),
+        }),
+    }
+}
+
+fn payment_message(error: ApiError) -> String {
+    if error.code == ErrorCode::PaymentDeclined {
+        "Your card was declined. Your seats are still held — try another card.".into()
+    } else {
+        error.message
     }
 }
 

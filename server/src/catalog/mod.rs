@@ -10,6 +10,7 @@ use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::store::Store;
 use app::error::ApiError;
+use app::staff::RefundPolicy;
 use app::types::{
     EventDetail, EventId, EventList, EventQuery, EventSummary, SeatMap, SeatStatus, SectionView,
     TierView, VenueId, VenueRef,
@@ -97,6 +98,9 @@ impl Catalog {
             hold_seconds: event.hold_seconds,
             max_tickets_per_buyer: event.max_tickets_per_buyer,
             waiting_room: event.waiting_room,
+            // Only the two policies are ever stored (checked on create and
+            // edit); anything else reads as the stricter.
+            refund_policy: RefundPolicy::parse(&event.refund_policy).unwrap_or(RefundPolicy::None),
             tiers: tiers
                 .into_iter()
                 .map(|t| TierView {

@@ -110,6 +110,7 @@ pub struct EventRow {
     pub venue_name: String,
     pub venue_city: String,
     pub waiting_room: bool,
+    pub refund_policy: String,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -129,8 +130,8 @@ pub struct SectionRow {
 
 pub async fn event(store: &Store, event_id: i64) -> Result<Option<EventRow>, StoreError> {
     let sql = "SELECT e.id, e.name, e.description, e.starts_at, e.onsale_at, e.hold_seconds, \
-               e.max_tickets_per_buyer, e.version, v.id AS venue_id, v.name AS venue_name, \
-               v.city AS venue_city, \
+               e.max_tickets_per_buyer, e.version, e.refund_policy, v.id AS venue_id, \
+               v.name AS venue_name, v.city AS venue_city, \
                EXISTS (SELECT 1 FROM event_queues q WHERE q.event_id = e.id AND q.enabled) \
                AS waiting_room \
                FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1";

@@ -44,11 +44,25 @@ use store::{BeginOutcome, Buyer, NewPurchase, PurchaseRow, Timing};
 pub use reconcile::spawn_reconciler;
 
 /// How a purchase will be paid, decided (and validated) before it is recorded.
+#[derive(PartialEq, Eq)]
 enum PaymentPlan {
     /// A one-off token or a saved card (with its processor customer).
     Charge(PaymentToken, Option<String>),
     /// Save this token to the signed-in account, then charge the saved card.
     SaveThenCharge(PaymentToken),
+    /// The processor's card form: the browser confirms the payment.
+    CardForm,
+}
+
+/// The processor's card form in the browser (Stripe's Payment Element):
+/// what the checkout page loads, and what the pages' security policy lets in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardForm {
+    pub publishable_key: String,
+    /// Stripe.js (or a stand-in for tests).
+    pub js_url: String,
+    /// Where Stripe.js sends the card data: the processor's API.
+    pub api_base: String,
 }
 
 /// How long a hold is guaranteed to outlive the start of a charge in flight.
@@ -132,6 +146,8 @@ pub struct Checkout {
     webhook_secret: Option<WebhookSecret>,
     /// Checks the keys of ticket email links.
     links: LinkKeys,
+    /// Set when payments may be confirmed in the browser.
+    card_form: Option<CardForm>,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -157,6 +173,7 @@ impl Checkout {
             clock,
             gateway,
             links: LinkKeys::from_signer(&signer),
+            card_form: None,
             signer,
             accounts,
             late_payment_watch_ms: DEFAULT_LATE_PAYMENT_WATCH.as_millis() as i64,
@@ -169,6 +186,16 @@ impl Checkout {
     pub fn with_webhook_secret(mut self, secret: Option<WebhookSecret>) -> Self {
         self.webhook_secret = secret;
         self
+    }
+
+    /// Lets buyers pay in the processor's card form.
+    pub fn with_card_form(mut self, card_form: Option<CardForm>) -> Self {
+        self.card_form = card_form;
+        self
+    }
+
+    pub fn card_form(&self) -> Option<&CardForm> {
+        self.card_form.as_ref()
     }
 
     /// The processor timeout and the reconciliation delay.
@@ -192,6 +219,15 @@ impl Checkout {
         }
     }
 
+    /// [`Self::timing`] for a payment the browser confirms: the reconciler
+    /// waits the whole payment grace, as long as the hold is kept for it.
+    fn timing_in_browser(&self) -> Timing {
+        Timing {
+            reconcile_after_ms: PAYMENT_GRACE_MS,
+            ..self.timing()
+        }
+    }
+
     /// Pays for a hold. The same `idempotency_key` again in the same
     /// session returns the first answer and never charges twice; with a
     /// different request it is refused. Signed in, the purchase belongs to
@@ -209,6 +245,11 @@ impl Checkout {
         validate_idempotency_key(idempotency_key)?;
         let email = validate_email(&request.email)?;
         let plan = Self::payment_plan(account, &request)?;
+        if plan == PaymentPlan::CardForm && self.card_form.is_none() {
+            return Err(ApiError::validation(
+                "this site takes payment tokens: the processor's card form is not configured",
+            ));
+        }
         let fingerprint = fingerprint(hold_id, &email, &request);
         let processor_key = new_processor_key();
         let new = NewPurchase {
@@ -219,7 +260,7 @@ impl Checkout {
             processor_key: &processor_key,
             customer: match &plan {
                 PaymentPlan::Charge(_, customer) => customer.as_deref(),
-                PaymentPlan::SaveThenCharge(_) => None,
+                PaymentPlan::SaveThenCharge(_) | PaymentPlan::CardForm => None,
             },
             buyer: match account {
                 Some(account) => Buyer::Account(account.id),
@@ -259,6 +300,9 @@ impl Checkout {
             }
             BeginOutcome::Started(purchase) => (purchase, false),
         };
+        if plan == PaymentPlan::CardForm {
+            return self.pay_in_browser(purchase).await;
+        }
         let (method, customer) = self
             .method_to_charge(plan, account, &purchase, is_retry)
             .await?;
@@ -289,6 +333,14 @@ impl Checkout {
         account: Option<&Account>,
         request: &PurchaseRequest,
     ) -> Result<PaymentPlan, ApiError> {
+        if request.payment.element == Some(true) {
+            return match (request.payment.token.is_some(), request.payment.saved) {
+                (false, None) if !request.save_payment_method => Ok(PaymentPlan::CardForm),
+                _ => Err(ApiError::validation(
+                    "payment.element goes alone: the card form neither takes a token nor saves a card",
+                )),
+            };
+        }
         match (request.payment.token.as_deref(), request.payment.saved) {
             (Some(token), None | Some(false)) => {
                 let token = PaymentToken::parse(token)
@@ -338,6 +390,7 @@ impl Checkout {
         let token = match plan {
             PaymentPlan::Charge(token, customer) => return Ok((token, customer)),
             PaymentPlan::SaveThenCharge(token) => token,
+            PaymentPlan::CardForm => return Err(ApiError::internal()),
         };
         let account = account.ok_or_else(ApiError::internal)?;
         if is_retry {
@@ -478,6 +531,7 @@ impl Checkout {
                     code: t.code,
                 })
                 .collect(),
+            client_secret: None,
         })
     }
 }
@@ -514,12 +568,17 @@ fn hold_lost() -> ApiError {
 /// same key with a different request is recognised. Hashed: the token it
 /// names is not kept.
 fn fingerprint(hold_id: HoldId, email: &str, request: &PurchaseRequest) -> String {
-    let asked = format!(
+    let mut asked = format!(
         "hold={hold_id}\nemail={email}\ntoken={}\nsaved={}\nsave={}",
         request.payment.token.as_deref().unwrap_or_default(),
         request.payment.saved.unwrap_or(false),
         request.save_payment_method,
     );
+    // Appended only when set, so purchases recorded before the card form
+    // existed keep their fingerprints.
+    if request.payment.element == Some(true) {
+        asked.push_str("\nelement=true");
+    }
     crate::session::hex(&Sha256::digest(asked.as_bytes()))
 }
 

@@ -3,7 +3,7 @@
 //! sell, settle `failed`, or refund a payment whose purchase could not be
 //! sold. The reconciler acts on outcomes through the same functions.
 
-use super::store::{self, Completion, PurchaseRow};
+use super::store::{self, Completion, PurchaseRow, Timing};
 use super::{
     declined, hold_lost, outcome_unknown, processing_error, Checkout, FAILURE_DECLINED,
     FAILURE_HOLD_LOST, FAILURE_PROCESSING,
@@ -75,7 +75,7 @@ impl Checkout {
                         .map_err(store_error_to_api)?;
                     purchase.processor_customer = customer;
                 }
-                match self.create_and_record(&purchase).await? {
+                match self.create_and_record(&purchase, self.timing()).await? {
                     Some(intent) => intent,
                     None => return self.answer(purchase.id).await,
                 }
@@ -87,10 +87,50 @@ impl Checkout {
         self.conclude(purchase, &intent.id, confirmed).await
     }
 
+    /// Pays a pending purchase in the processor's card form: its payment is
+    /// created and recorded here, and confirmed by the buyer's browser
+    /// (Stripe.js, 3-D Secure included). The answer carries the payment's
+    /// client secret (`202`) until the payment has an outcome; the same
+    /// request again then acts on it — sells, or settles `failed`. The
+    /// reconciler leaves it to the browser for the payment grace (the hold
+    /// lasts that long), then cancels it; a success that beats the cancel
+    /// is sold or refunded as any other. Webhooks settle it too.
+    pub(super) async fn pay_in_browser(
+        &self,
+        purchase: PurchaseRow,
+    ) -> Result<PurchaseView, ApiError> {
+        let intent = match purchase.payment_ref.clone() {
+            Some(intent_id) => match self.call(self.gateway.retrieve(&intent_id)).await {
+                Ok(intent) if intent.outcome() == Outcome::Open => intent,
+                Ok(intent) => return self.conclude(purchase, &intent_id, Ok(intent)).await,
+                Err(error) => {
+                    tracing::warn!(purchase = purchase.id, %error, "payment not found yet");
+                    return Err(outcome_unknown());
+                }
+            },
+            // The browser has the whole payment grace to confirm (3-D
+            // Secure included) before the reconciler looks.
+            None => match self
+                .create_and_record(&purchase, self.timing_in_browser())
+                .await?
+            {
+                Some(intent) => intent,
+                None => return self.answer(purchase.id).await,
+            },
+        };
+        let mut view = self.view(purchase.id).await?;
+        view.client_secret = Some(intent.client_secret.ok_or_else(ApiError::internal)?);
+        Ok(view)
+    }
+
     /// Creates the purchase's payment (or gets it back by replaying the
     /// creation) and records its id before anything can charge it. `None`
     /// if the purchase was settled meanwhile.
-    async fn create_and_record(&self, purchase: &PurchaseRow) -> Result<Option<Intent>, ApiError> {
+    async fn create_and_record(
+        &self,
+        purchase: &PurchaseRow,
+        timing: Timing,
+    ) -> Result<Option<Intent>, ApiError> {
         let intent = match self
             .call(self.gateway.create_intent(&intent_request(purchase)))
             .await
@@ -108,7 +148,7 @@ impl Checkout {
                 return Err(processing_error());
             }
         };
-        let recorded = self.record_intent(purchase, &intent.id).await?;
+        let recorded = self.record_intent(purchase, &intent.id, timing).await?;
         Ok(recorded.then_some(intent))
     }
 
@@ -121,13 +161,14 @@ impl Checkout {
         &self,
         purchase: &PurchaseRow,
         intent_id: &str,
+        timing: Timing,
     ) -> Result<bool, ApiError> {
         self.seats
             .record_payment(RecordPayment {
                 purchase_id: purchase.id,
                 event_id: purchase.event_id,
                 intent_id: intent_id.to_string(),
-                timing: self.timing(),
+                timing,
             })
             .await
     }

@@ -124,7 +124,9 @@ impl Checkout {
                     .call(self.gateway.create_intent(&intent_request(purchase)))
                     .await;
                 if let Ok(intent) = &replayed {
-                    let recorded = self.record_intent(purchase, &intent.id).await;
+                    let recorded = self
+                        .record_intent(purchase, &intent.id, self.timing())
+                        .await;
                     if !matches!(recorded, Ok(true)) {
                         return None;
                     }

@@ -6,7 +6,9 @@ use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpResult};
 use crate::queue::Queue;
 use crate::state::AppState;
 use app::error::ErrorBody;
-use app::types::{HoldId, PurchaseId, PurchaseRequest, PurchaseView};
+use app::types::{
+    CardFormConfig, HoldId, PaymentConfig, PurchaseId, PurchaseRequest, PurchaseView,
+};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -18,6 +20,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/holds/{id}/purchase", post(purchase))
         .route("/api/purchases/{id}", get(purchase_view))
         .route("/api/purchases/{id}/refund", post(refund))
+        .route("/api/payments/config", get(payment_config))
+}
+
+/// How the checkout takes cards: with `card_form`, load Stripe.js from
+/// `js_url`, mount the Payment Element with `publishable_key`, and pay with
+/// `payment: {"element": true}`; without it, send a processor token.
+#[utoipa::path(get, path = "/api/payments/config", tag = "purchases", responses(
+    (status = 200, body = PaymentConfig),
+))]
+pub async fn payment_config(State(checkout): State<Checkout>) -> Json<PaymentConfig> {
+    Json(PaymentConfig {
+        card_form: checkout.card_form().map(|form| CardFormConfig {
+            publishable_key: form.publishable_key.clone(),
+            js_url: form.js_url.clone(),
+        }),
+    })
 }
 
 /// `?key=`: the key from the ticket email's link, which opens one
@@ -42,6 +60,7 @@ pub struct TicketsKey {
     request_body(content = PurchaseRequest, example = json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}})),
     responses(
         (status = 201, body = PurchaseView),
+        (status = 202, body = PurchaseView, description = "payment.element: the payment waits for the browser; confirm it with Stripe.js and `client_secret`, then send the same request again"),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "unauthenticated: paying with a saved card needs a signed-in account"),
         (status = 402, body = ErrorBody, description = "payment_declined; the hold is kept"),
@@ -69,6 +88,10 @@ pub async fn purchase(
     let view = checkout
         .purchase(hold_id, &session.key, account.as_ref(), key, request)
         .await?;
+    // A card-form payment waiting for the browser keeps the hold going.
+    if view.client_secret.is_some() {
+        return Ok(session.attach((StatusCode::ACCEPTED, Json(view))));
+    }
     queue.hold_finished(hold_id).await;
     Ok(session.attach((StatusCode::CREATED, Json(view))))
 }

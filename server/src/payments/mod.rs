@@ -76,7 +76,7 @@ pub enum IntentStatus {
     /// [`Intent::last_error`]).
     RequiresPaymentMethod,
     RequiresConfirmation,
-    /// The buyer must act (3-D Secure); not offered yet.
+    /// The buyer must act in the browser (3-D Secure).
     RequiresAction,
     /// Confirmed; the processor has not decided yet.
     Processing,
@@ -108,6 +108,9 @@ pub struct Intent {
     pub status: IntentStatus,
     /// Why the last confirmation failed, if it did.
     pub last_error: Option<PaymentError>,
+    /// What the buyer's browser confirms the payment with (Stripe.js and
+    /// the publishable key); only processors with a card form have one.
+    pub client_secret: Option<String>,
 }
 
 /// What an [`Intent`] means for the purchase it pays for.

@@ -38,6 +38,8 @@ struct PaymentIntent {
     status: String,
     #[serde(default)]
     last_payment_error: Option<StripeError>,
+    #[serde(default)]
+    client_secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +81,9 @@ impl StripeError {
         let message = self.message.unwrap_or_else(|| format!("HTTP {status}"));
         match (status, self.kind.as_str(), code.as_str()) {
             (_, "card_error", "processing_error") => PaymentError::Transient(message),
+            // The buyer failed (or abandoned) the bank's 3-D Secure check:
+            // for the buyer, a decline; another card may do.
+            (_, _, "payment_intent_authentication_failure") => PaymentError::Declined(message),
             (_, "card_error", _) => PaymentError::Declined(message),
             (429, _, _) => PaymentError::Transient("rate limited".into()),
             // Another request under the same key is still running: its
@@ -103,6 +108,7 @@ impl PaymentIntent {
             // Stripe's last_payment_error carries no HTTP status; a card
             // error is what it holds.
             last_error: self.last_payment_error.map(|error| error.classify(402)),
+            client_secret: self.client_secret,
         })
     }
 }

@@ -279,6 +279,7 @@ impl PaymentGateway for TestGateway {
                 amount_cents,
                 status: IntentStatus::RequiresPaymentMethod,
                 last_error: None,
+                client_secret: None,
             };
             ledger.intents.insert(intent.id.clone(), intent.clone());
             ledger.created.insert(key, (parameters, intent.clone()));

@@ -1,6 +1,7 @@
 //! Response headers for a public site: the security headers on every
 //! response, and caching headers for the build's static files.
 
+use crate::checkout::CardForm;
 use crate::net::TrustedProxies;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -27,6 +28,41 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
      connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
      frame-ancestors 'none'";
 
+/// [`CONTENT_SECURITY_POLICY`], opened for the processor's card form when
+/// there is one: Stripe.js from its origin, its frames (the card fields and
+/// the 3-D Secure challenge, including Stripe's `hooks.stripe.com`), and its
+/// calls to the processor's API — Stripe's own list of what it needs.
+pub fn content_security_policy(card_form: Option<&CardForm>) -> HeaderValue {
+    let Some(form) = card_form else {
+        return HeaderValue::from_static(CONTENT_SECURITY_POLICY);
+    };
+    let js = origin(&form.js_url);
+    let api = origin(&form.api_base);
+    let policy = format!(
+        "default-src 'self'; \
+         script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval' {js}; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: {js}; font-src 'self'; \
+         connect-src 'self' {js} {api}; frame-src {js} https://hooks.stripe.com; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY))
+}
+
+/// `scheme://host[:port]` of a URL (the whole text if it does not parse).
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
+}
+
+/// What [`security_headers`] needs.
+#[derive(Clone, Debug)]
+pub struct SecurityHeaders {
+    pub trusted: TrustedProxies,
+    pub content_security_policy: HeaderValue,
+}
+
 /// Two years, subdomains included: the value browsers' preload lists ask for.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
@@ -40,11 +76,11 @@ const REVALIDATE: &str = "public, max-age=300, must-revalidate";
 /// it set one, is kept). `Strict-Transport-Security` only when the request
 /// came over TLS: from a trusted proxy that says `X-Forwarded-Proto: https`.
 pub async fn security_headers(
-    State(trusted): State<TrustedProxies>,
+    State(settings): State<SecurityHeaders>,
     request: Request,
     next: Next,
 ) -> Response {
-    let over_tls = came_over_tls(&request, &trusted);
+    let over_tls = came_over_tls(&request, &settings.trusted);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: header::HeaderName, value: &'static str| {
@@ -52,11 +88,9 @@ pub async fn security_headers(
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     };
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        CONTENT_SECURITY_POLICY,
-    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(settings.content_security_policy);
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(
         headers,

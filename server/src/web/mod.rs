@@ -175,6 +175,7 @@ pub async fn build_app_with_gateway(
             accounts.clone(),
         )
         .with_late_payment_watch(Duration::from_secs(config.late_payment_watch_hours * 3600))
+        .with_card_form(config.card_form())
         .with_deadlines(deadlines)
         .with_webhook_secret(
             config
@@ -329,7 +330,12 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(Extension(session_key))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
-            state.client_limits.trusted_proxies().clone(),
+            headers::SecurityHeaders {
+                trusted: state.client_limits.trusted_proxies().clone(),
+                content_security_policy: headers::content_security_policy(
+                    state.checkout.card_form(),
+                ),
+            },
             headers::security_headers,
         ))
         .layer(axum::middleware::from_fn(observe::access_log))
@@ -386,6 +392,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
         checkout::routes::purchase,
         checkout::routes::purchase_view,
         checkout::routes::refund,
+        checkout::routes::payment_config,
         checkout::webhook::stripe_webhook,
         live::routes::live,
         accounts::routes::register,

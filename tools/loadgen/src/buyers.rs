@@ -242,7 +242,7 @@ async fn purchase(
         email: format!("buyer{index}-{attempt}@loadgen.test"),
         payment: PaymentChoice {
             token: Some("tok_visa".into()),
-            saved: None,
+            ..PaymentChoice::default()
         },
         save_payment_method: false,
     };

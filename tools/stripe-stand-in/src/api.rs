@@ -1,7 +1,7 @@
 //! Stripe's wire format around the ledger: bearer auth, form-encoded
 //! bodies, `Idempotency-Key` replay, latency, and the records endpoint.
 
-use crate::ledger::{Form, Ledger, Reply};
+use crate::ledger::{field, Form, Ledger, Reply};
 use crate::webhooks::{self, Endpoint};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -111,7 +111,74 @@ pub fn router(shared: App) -> Router {
         )
         .route("/v1/customers", post(create_customer))
         .route("/_stand_in/payment_intents", get(records))
+        .route("/_stand_in/3ds/{id}", post(authenticate))
+        .route("/v3/", get(stripe_js))
         .with_state(shared)
+        // Stripe.js calls the API from the shop's pages: other origins.
+        .layer(tower_http::cors::CorsLayer::permissive())
+}
+
+/// The publishable key that goes with the secret key (`sk_…` → `pk_…`),
+/// which Stripe.js uses in the browser.
+pub fn publishable_key(secret_key: &str) -> String {
+    match secret_key.strip_prefix("sk_") {
+        Some(rest) => format!("pk_{rest}"),
+        None => format!("pk_{secret_key}"),
+    }
+}
+
+/// A request from Stripe.js in a buyer's browser: the publishable key
+/// (as `key` in the form, as Stripe.js sends it) and the payment's client
+/// secret, which only the shop's server could have handed out.
+fn browser_authorised(shared: &Shared, form: &[(String, String)], intent_id: &str) -> bool {
+    let key_ok = field(form, "key") == Some(publishable_key(&shared.secret_key).as_str());
+    let secret_ok = shared
+        .ledger()
+        .intents
+        .get(intent_id)
+        .is_some_and(|intent| {
+            field(form, "client_secret") == Some(intent.client_secret().as_str())
+        });
+    key_ok && secret_ok
+}
+
+/// A change from the browser, after the configured latency: no
+/// idempotency keys (Stripe.js does not send them), the same ledger.
+async fn browser_change(
+    shared: App,
+    work: impl FnOnce(&mut Ledger) -> Reply + Send + 'static,
+) -> Response {
+    tokio::time::sleep(shared.latency).await;
+    let reply = work(&mut shared.ledger());
+    shared.send_new_events();
+    respond(reply)
+}
+
+/// `POST /_stand_in/3ds/{id}` with `outcome=pass` or `fail`: the bank's
+/// challenge page answering, as Stripe.js's 3-D Secure frame does.
+async fn authenticate(
+    State(shared): State<App>,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<Vec<(String, String)>>,
+) -> Response {
+    if !browser_authorised(&shared, &form, &id) {
+        return unauthorised();
+    }
+    let passed = field(&form, "outcome") == Some("pass");
+    browser_change(shared, move |ledger| ledger.authenticate(&id, passed)).await
+}
+
+/// `GET /v3/`: a stand-in for Stripe.js (the Payment Element, confirming a
+/// payment, the 3-D Secure challenge), talking to this stand-in.
+async fn stripe_js() -> Response {
+    (
+        [
+            ("content-type", "text/javascript; charset=utf-8"),
+            ("cache-control", "no-store"),
+        ],
+        include_str!("stripe.js"),
+    )
+        .into_response()
 }
 
 fn respond(reply: Reply) -> Response {
@@ -284,6 +351,9 @@ async fn confirm_intent(
     Path(id): Path<String>,
     FormBody(form): FormBody<Vec<(String, String)>>,
 ) -> Response {
+    if !authorised(&shared, &headers) && browser_authorised(&shared, &form, &id) {
+        return browser_change(shared, move |ledger| ledger.confirm_intent(&id, &form)).await;
+    }
     let path = format!("/v1/payment_intents/{id}/confirm");
     post_once(shared, headers, path, form, move |ledger, form, _| {
         ledger.confirm_intent(&id, form)

@@ -13,6 +13,10 @@ pub enum Card {
     Declined { decline_code: &'static str },
     /// The charge fails with `processing_error` (a new attempt may succeed).
     ProcessingError,
+    /// The bank asks the buyer to authenticate (3-D Secure): confirming
+    /// leaves the payment `requires_action` until the buyer passes or
+    /// fails the challenge in the browser.
+    ThreeDSecure,
 }
 
 /// The test card a token or test payment method stands for; `None` for
@@ -36,8 +40,23 @@ pub fn card(reference: &str) -> Option<Card> {
         }),
         // Stripe's name, and the shorter one Tessera's built-in gateway uses.
         "chargeDeclinedProcessingError" | "processing_error" => Some(Card::ProcessingError),
+        "threeDSecure2Required" => Some(Card::ThreeDSecure),
         _ => None,
     }
+}
+
+/// The test token a card number typed into the card form stands for
+/// (Stripe's documented test numbers); `None` for any other number.
+pub fn token_for_number(number: &str) -> Option<&'static str> {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    Some(match digits.as_str() {
+        "4242424242424242" => "tok_visa",
+        "5555555555554444" => "tok_mastercard",
+        "4000000000000002" => "tok_chargeDeclined",
+        "4000000000009995" => "tok_chargeDeclinedInsufficientFunds",
+        "4000002760003184" => "tok_threeDSecure2Required",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -58,5 +77,10 @@ mod tests {
         assert_eq!(card("tok_processing_error"), Some(Card::ProcessingError));
         assert_eq!(card("tok_unknown"), None);
         assert_eq!(card("pm_123"), None);
+        assert_eq!(
+            token_for_number("4000 0027 6000 3184"),
+            Some("tok_threeDSecure2Required")
+        );
+        assert_eq!(card("tok_threeDSecure2Required"), Some(Card::ThreeDSecure));
     }
 }

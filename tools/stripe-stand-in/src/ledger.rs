@@ -66,6 +66,8 @@ pub fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
 pub enum Status {
     RequiresPaymentMethod,
     RequiresConfirmation,
+    /// Waiting for the buyer's 3-D Secure challenge.
+    RequiresAction,
     Succeeded,
     Canceled,
 }
@@ -75,6 +77,7 @@ impl Status {
         match self {
             Self::RequiresPaymentMethod => "requires_payment_method",
             Self::RequiresConfirmation => "requires_confirmation",
+            Self::RequiresAction => "requires_action",
             Self::Succeeded => "succeeded",
             Self::Canceled => "canceled",
         }
@@ -101,6 +104,12 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// What the browser confirms the payment with, beside the publishable
+    /// key (derived from the id: the stand-in keeps no secrets).
+    pub fn client_secret(&self) -> String {
+        format!("{}_secret_standin", self.id)
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,
@@ -115,6 +124,9 @@ impl Intent {
             "metadata": self.metadata,
             "last_payment_error": self.last_payment_error,
             "latest_charge": self.latest_charge,
+            "client_secret": self.client_secret(),
+            "next_action": (self.status == Status::RequiresAction)
+                .then(|| json!({ "type": "use_stripe_sdk" })),
             "created": self.created,
             "livemode": false,
         })
@@ -218,7 +230,15 @@ impl Ledger {
 
     /// Attaches the payment method a create or confirm request names.
     fn attach_method(&mut self, intent: &mut Intent, form: &Form) -> Result<(), Reply> {
-        let method = if let Some(token) = field(form, "payment_method_data[card][token]") {
+        let typed = field(form, "payment_method_data[card][number]");
+        let token = field(form, "payment_method_data[card][token]").or(match typed {
+            Some(number) => match card_number_token(number) {
+                Ok(token) => Some(token),
+                Err(reply) => return Err(reply),
+            },
+            None => None,
+        });
+        let method = if let Some(token) = token {
             if card(token).is_none() {
                 return Err(Reply::missing("token", token));
             }
@@ -272,8 +292,16 @@ impl Ledger {
                 "You cannot confirm this PaymentIntent because it's missing a payment method.",
             );
         };
+        if card(&test_card) == Some(Card::ThreeDSecure) {
+            intent.status = Status::RequiresAction;
+            intent.last_payment_error = None;
+            self.emit("payment_intent.requires_action", intent.to_json());
+            let reply = Reply::ok(intent.to_json());
+            self.intents.insert(id.to_string(), intent);
+            return reply;
+        }
         let failure = match card(&test_card) {
-            Some(Card::Good { .. }) | None => None,
+            Some(Card::Good { .. } | Card::ThreeDSecure) | None => None,
             Some(Card::Declined { decline_code }) => Some(json!({
                 "type": "card_error", "code": "card_declined", "decline_code": decline_code,
                 "message": "Your card was declined.",
@@ -303,6 +331,34 @@ impl Ledger {
                 }
             }
         };
+        self.intents.insert(id.to_string(), intent);
+        reply
+    }
+
+    /// The buyer's answer to the 3-D Secure challenge (the bank's page, in
+    /// Stripe.js's frame): passed, the payment succeeds; failed, it needs
+    /// another payment method.
+    pub fn authenticate(&mut self, id: &str, passed: bool) -> Reply {
+        let Some(mut intent) = self.intents.get(id).cloned() else {
+            return Reply::missing("payment_intent", id);
+        };
+        if intent.status != Status::RequiresAction {
+            return unexpected_state(&intent, "authenticate");
+        }
+        if passed {
+            intent.status = Status::Succeeded;
+            intent.latest_charge = Some(self.next_id("ch"));
+            self.emit("payment_intent.succeeded", intent.to_json());
+        } else {
+            intent.status = Status::RequiresPaymentMethod;
+            intent.last_payment_error = Some(json!({
+                "type": "invalid_request_error", "code": "payment_intent_authentication_failure",
+                "message": "We are unable to authenticate your payment method. Please choose a \
+                            different payment method and try again.",
+            }));
+            self.emit("payment_intent.payment_failed", intent.to_json());
+        }
+        let reply = Reply::ok(intent.to_json());
         self.intents.insert(id.to_string(), intent);
         reply
     }
@@ -574,6 +630,19 @@ fn method_json(id: &str, method: &Method) -> Value {
         "id": id, "object": "payment_method", "type": "card",
         "customer": method.customer,
         "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034},
+    })
+}
+
+/// The test token for a typed card number, or Stripe's answer to a number
+/// that is not one of its test cards.
+fn card_number_token(number: &str) -> Result<&'static str, Reply> {
+    crate::cards::token_for_number(number).ok_or_else(|| {
+        Reply::error(
+            402,
+            "card_error",
+            "card_declined",
+            "Your card was declined. Your request was in test mode, but used a non test card.",
+        )
     })
 }
 

@@ -93,6 +93,11 @@ impl StripeStandIn {
         Ok(Self { base_url, shared })
     }
 
+    /// The publishable key that goes with its secret key, for Stripe.js.
+    pub fn publishable_key(&self) -> String {
+        api::publishable_key(&self.shared.secret_key)
+    }
+
     /// The next `n` replies to POSTs are lost: their requests are carried
     /// out (and kept for idempotent replay), but the caller gets a `500`.
     pub fn lose_next_replies(&self, n: usize) {
