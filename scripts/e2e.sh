@@ -2,8 +2,10 @@
 # Runs the Playwright suite against the release build (target/release/server,
 # built by `cargo leptos build --release`) on fresh SQLite databases in demo
 # mode (seeded with the demo data, test cards accepted): one server with the
-# demo's settings, and one whose demo holds last a few seconds (for the
-# expiry test). Starts and stops both itself.
+# demo's settings, one whose demo holds last a few seconds (for the expiry
+# test), and one that takes cards in Stripe's Payment Element, pointed at
+# the Stripe stand-in (which serves a stand-in for Stripe.js too). Starts
+# and stops them all itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -47,8 +49,22 @@ start_server() {
 start_server main BASE_URL
 start_server short-hold SHORT_HOLD_URL TESSERA_DEMO_HOLD_SECONDS=6
 
+cargo build --release --quiet -p stripe-stand-in
+target/release/stripe-stand-in --addr 127.0.0.1:0 >"$WORK/stripe.out" 2>"$WORK/stripe.log" &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  STRIPE_URL="$(head -1 "$WORK/stripe.out" 2>/dev/null || true)"
+  [ -n "$STRIPE_URL" ] && break
+  sleep 0.1
+done
+[ -n "$STRIPE_URL" ] || { echo "the Stripe stand-in did not start" >&2; exit 1; }
+start_server card-form CARD_FORM_URL TESSERA_STRIPE_SECRET_KEY=sk_test_standin \
+  TESSERA_STRIPE_API_BASE="$STRIPE_URL" TESSERA_STRIPE_PUBLISHABLE_KEY=pk_test_standin \
+  TESSERA_STRIPE_JS_URL="$STRIPE_URL/v3/"
+
 status=0
-(cd end2end && TESSERA_BASE_URL="$BASE_URL" TESSERA_SHORT_HOLD_URL="$SHORT_HOLD_URL" npx playwright test) || status=$?
+(cd end2end && TESSERA_BASE_URL="$BASE_URL" TESSERA_SHORT_HOLD_URL="$SHORT_HOLD_URL" \
+  TESSERA_CARD_FORM_URL="$CARD_FORM_URL" npx playwright test) || status=$?
 if [ $status -ne 0 ]; then
   echo "--- server logs (tail) ---"
   tail -30 "$WORK"/*.log
