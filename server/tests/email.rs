@@ -121,10 +121,15 @@ async fn mailing_app(database_url: String, smtp_url: &str, poll_ms: u64) -> Test
 
 /// A guest buys two seats; the purchase's id.
 async fn guest_buys(app: &TestApp, email: &str) -> i64 {
+    guest_buys_as(&mut Buyer::new(app), email).await
+}
+
+/// `guest` buys two seats; the purchase's id.
+async fn guest_buys_as(guest: &mut Buyer<'_>, email: &str) -> i64 {
+    let app = guest.app;
     let venue = add_venue(app.store(), "Mail Hall", "Leeds").await;
     let event = add_event(app.store(), venue, "Mailed Show", 20).await;
     let seats = seat_ids(app, event).await;
-    let mut guest = Buyer::new(app);
     let (status, hold) = guest.hold(event, &seats[..2]).await;
     assert_eq!(status, 201, "{hold}");
     let body = json!({"email": email, "payment": {"token": "tok_visa"}});
@@ -326,6 +331,33 @@ async fn a_crash_between_the_sale_and_the_send_still_sends_exactly_one_email() {
             0
         );
     }
+}
+
+/// A refund is confirmed by email, after the ticket email.
+#[tokio::test]
+async fn a_refund_is_confirmed_by_email() {
+    let inbox = Inbox::default();
+    let smtp = inbox.start();
+    let app = mailing_app(fresh_database_url().await, &smtp, 100).await;
+    let mut guest = Buyer::new(&app);
+    let purchase_id = guest_buys_as(&mut guest, "refund@example.com").await;
+    inbox
+        .wait_for("refund@example.com", "Your tickets", 1)
+        .await;
+    let (status, refunded) = guest
+        .send(
+            Method::POST,
+            &format!("/api/purchases/{purchase_id}/refund"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{refunded}");
+    let emails = inbox.wait_for("refund@example.com", "Refund:", 1).await;
+    assert!(
+        decoded(&emails[0]).contains(&format!("purchase {purchase_id}")),
+        "{}",
+        emails[0].data
+    );
 }
 
 /// Staff can send a purchase's tickets again; a fan cannot.

@@ -449,11 +449,7 @@ impl Accounts {
         // The card it replaces can no longer be charged; if the processor
         // cannot be reached, it stays attached but unused (we keep no
         // reference to it), which is logged.
-        if let Some(old) = account
-            .payment_token
-            .as_deref()
-            .and_then(PaymentToken::parse)
-        {
+        if let Some(old) = account.saved_card_method() {
             if let Err(error) = self.gateway.forget_card(&old).await {
                 tracing::warn!(account = account.id, %error, "replaced card not detached");
             }
@@ -469,11 +465,7 @@ impl Accounts {
     /// account keeps its processor customer for the next card). If the
     /// processor cannot be reached the card stays, so a retry can finish.
     pub async fn delete_card(&self, account: &Account) -> Result<(), ApiError> {
-        if let Some(method) = account
-            .payment_token
-            .as_deref()
-            .and_then(PaymentToken::parse)
-        {
+        if let Some(method) = account.saved_card_method() {
             crate::payments::ensure_configured(self.gateway.as_ref())?;
             match self.gateway.forget_card(&method).await {
                 // Invalid: the processor does not know the card (deleted

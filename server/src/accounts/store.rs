@@ -2,6 +2,7 @@
 
 use crate::mail::outbox::{self, Letter};
 use crate::on_pool;
+use crate::payments::PaymentToken;
 use crate::store::{BeginWrite, Store, StoreError};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -16,6 +17,13 @@ pub struct Account {
     pub payment_customer: Option<String>,
     pub payment_brand: Option<String>,
     pub payment_last4: Option<String>,
+}
+
+impl Account {
+    /// The saved card's payment method, if the account has one.
+    pub fn saved_card_method(&self) -> Option<PaymentToken> {
+        self.payment_token.as_deref().and_then(PaymentToken::parse)
+    }
 }
 
 const ACCOUNT_COLUMNS: &str = "u.id, u.email, u.display_name, u.role, u.password_hash, \

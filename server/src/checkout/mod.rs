@@ -361,13 +361,9 @@ impl Checkout {
                         "sign in to pay with a saved card",
                     )
                 })?;
-                let token = account
-                    .payment_token
-                    .as_deref()
-                    .and_then(PaymentToken::parse)
-                    .ok_or_else(|| {
-                        ApiError::not_found("there is no saved payment method on this account")
-                    })?;
+                let token = account.saved_card_method().ok_or_else(|| {
+                    ApiError::not_found("there is no saved payment method on this account")
+                })?;
                 Ok(PaymentPlan::Charge(token, account.payment_customer.clone()))
             }
             _ => Err(ApiError::validation(
@@ -394,11 +390,7 @@ impl Checkout {
         };
         let account = account.ok_or_else(ApiError::internal)?;
         if is_retry {
-            if let Some(saved) = account
-                .payment_token
-                .as_deref()
-                .and_then(PaymentToken::parse)
-            {
+            if let Some(saved) = account.saved_card_method() {
                 return Ok((saved, account.payment_customer.clone()));
             }
         }
