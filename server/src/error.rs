@@ -43,6 +43,14 @@ pub fn store_error_to_api(error: StoreError) -> ApiError {
     }
 }
 
+/// So `?` turns a store failure into the API's answer: see
+/// [`store_error_to_api`].
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        store_error_to_api(error)
+    }
+}
+
 /// [`store_error_to_api`] for a query run directly with sqlx.
 pub fn sqlx_error_to_api(error: sqlx::Error) -> ApiError {
     store_error_to_api(error.into())

@@ -13,7 +13,6 @@ pub mod routes;
 pub mod store;
 
 use crate::checkout::validate_email;
-use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::mail::links::LinkKeys;
 use crate::mail::outbox::{Letter, LetterKind};
@@ -99,7 +98,7 @@ impl Accounts {
         }
         store::by_session(&self.store, &session.key, self.clock.now())
             .await
-            .map_err(store_error_to_api)
+            .map_err(ApiError::from)
     }
 
     /// A fresh link for `email` lasting `lifetime_ms`: what the database
@@ -135,9 +134,7 @@ impl Accounts {
         validate_password(&request.password)?;
         let display_name = validate_display_name(&request.display_name)?;
         self.limits.check_registration(client)?;
-        let existing = store::by_email(&self.store, &email)
-            .await
-            .map_err(store_error_to_api)?;
+        let existing = store::by_email(&self.store, &email).await?;
         if existing.is_some_and(|account| account.password_hash.is_some()) {
             return self.send_claim_link(email).await;
         }
@@ -146,9 +143,8 @@ impl Accounts {
             .ok_or_else(ApiError::internal)?;
         let (token_hash, letter) =
             self.new_link(LetterKind::ConfirmEmail, &email, self.link_lifetime_ms);
-        let created = store::create(&self.store, &hash, &display_name, &token_hash, &letter)
-            .await
-            .map_err(store_error_to_api)?;
+        let created =
+            store::create(&self.store, &hash, &display_name, &token_hash, &letter).await?;
         let user_id = match created {
             store::Created::Account(id) => id,
             // Someone set a password on it a moment ago.
@@ -167,10 +163,7 @@ impl Accounts {
     async fn send_claim_link(&self, email: String) -> Result<Registered, ApiError> {
         let (token_hash, letter) =
             self.new_link(LetterKind::ClaimAccount, &email, self.link_lifetime_ms);
-        if !store::renew_link(&self.store, &token_hash, &letter)
-            .await
-            .map_err(store_error_to_api)?
-        {
+        if !store::renew_link(&self.store, &token_hash, &letter).await? {
             return Err(ApiError::new(
                 ErrorCode::EmailTaken,
                 "an account with this email already exists; sign in instead",
@@ -203,9 +196,7 @@ impl Accounts {
                     wait,
                 )
             })?;
-        let account = store::by_email(&self.store, &email)
-            .await
-            .map_err(store_error_to_api)?;
+        let account = store::by_email(&self.store, &email).await?;
         let stored_hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let matches = passwords::verify(request.password, stored_hash).await;
         match account {
@@ -234,8 +225,7 @@ impl Accounts {
             &fresh.key,
             self.clock.now(),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
         let account = self
             .signed_in(&BuyerSession {
                 is_new: false,
@@ -248,9 +238,7 @@ impl Accounts {
 
     /// Ends the sign-in server-side; the browser gets a fresh anonymous session.
     pub async fn logout(&self, session: &BuyerSession) -> Result<BuyerSession, ApiError> {
-        store::end_session(&self.store, &session.key)
-            .await
-            .map_err(store_error_to_api)?;
+        store::end_session(&self.store, &session.key).await?;
         Ok(session.rotated())
     }
 
@@ -289,9 +277,7 @@ impl Accounts {
         let hash = passwords::hash(request.new_password)
             .await
             .ok_or_else(ApiError::internal)?;
-        store::set_password(&self.store, account.id, &hash, &session.key)
-            .await
-            .map_err(store_error_to_api)?;
+        store::set_password(&self.store, account.id, &hash, &session.key).await?;
         tracing::info!(
             user = account.id,
             "password changed; other sessions signed out"
@@ -323,18 +309,14 @@ impl Accounts {
         let token_hash = sha256_hex(&token.to_ascii_lowercase());
         let now = self.clock.now();
         let owner = store::link_owner(&self.store, &token_hash, now)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(unknown)?;
         if self
             .signed_in(session)
             .await?
             .is_some_and(|a| a.id == owner)
         {
-            return if store::confirm_email(&self.store, &token_hash, owner, now)
-                .await
-                .map_err(store_error_to_api)?
-            {
+            return if store::confirm_email(&self.store, &token_hash, owner, now).await? {
                 Ok(None)
             } else {
                 Err(unknown())
@@ -351,8 +333,7 @@ impl Accounts {
             .await
             .ok_or_else(ApiError::internal)?;
         let (user_id, email) = store::claim_with_password(&self.store, &token_hash, &hash, now)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(unknown)?;
         self.limiter.forget_account(&email);
         tracing::info!(
@@ -375,10 +356,7 @@ impl Accounts {
         self.limits.check_registration(client)?;
         let (token_hash, letter) =
             self.new_link(LetterKind::PasswordReset, &email, RESET_LINK_LIFETIME_MS);
-        if store::start_password_reset(&self.store, &token_hash, &letter)
-            .await
-            .map_err(store_error_to_api)?
-        {
+        if store::start_password_reset(&self.store, &token_hash, &letter).await? {
             tracing::info!("password reset link mailed");
         }
         Ok(())
@@ -404,8 +382,7 @@ impl Accounts {
             .ok_or_else(ApiError::internal)?;
         let (user_id, email) =
             store::reset_password(&self.store, &sha256_hex(&token), &hash, self.clock.now())
-                .await
-                .map_err(store_error_to_api)?
+                .await?
                 .ok_or_else(unknown)?;
         self.limiter.forget_account(&email);
         tracing::info!(user = user_id, "password reset; every session signed out");
@@ -444,8 +421,7 @@ impl Accounts {
                 &card.last4,
             )),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
         // The card it replaces can no longer be charged; if the processor
         // cannot be reached, it stays attached but unused (we keep no
         // reference to it), which is logged.
@@ -481,14 +457,12 @@ impl Accounts {
         }
         store::set_payment_method(&self.store, account.id, None)
             .await
-            .map_err(store_error_to_api)
+            .map_err(ApiError::from)
     }
 
     pub async fn my_tickets(&self, account: &Account) -> Result<MyTicketsView, ApiError> {
         let now = self.clock.now();
-        let rows = store::tickets_of_account(&self.store, account.id)
-            .await
-            .map_err(store_error_to_api)?;
+        let rows = store::tickets_of_account(&self.store, account.id).await?;
         let mut view = MyTicketsView::default();
         for row in rows {
             let status = match row.status.as_str() {

@@ -6,7 +6,6 @@ pub mod queries;
 pub mod routes;
 pub mod sales;
 
-use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::store::Store;
 use app::error::ApiError;
@@ -43,9 +42,7 @@ impl Catalog {
     pub async fn list_events(&self, query: EventQuery) -> Result<EventList, ApiError> {
         let now = self.clock.now();
         let filter = parse_event_query(&query, now)?;
-        let mut rows = queries::list_events(&self.store, &filter, now)
-            .await
-            .map_err(store_error_to_api)?;
+        let mut rows = queries::list_events(&self.store, &filter, now).await?;
         // One row more than asked tells whether there is a next page.
         let next_cursor = if rows.len() as i64 > filter.limit {
             rows.truncate(filter.limit as usize);
@@ -75,14 +72,12 @@ impl Catalog {
     pub async fn event_detail(&self, id: EventId) -> Result<EventDetail, ApiError> {
         let now = self.clock.now();
         let event = queries::event(&self.store, id.0)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
         let (tiers, sections) = tokio::try_join!(
             queries::event_tiers(&self.store, id.0, now),
             queries::event_sections(&self.store, id.0, now),
-        )
-        .map_err(store_error_to_api)?;
+        )?;
         let seats_total = sections.iter().map(|s| s.seats_total).sum();
         let seats_available = sections.iter().map(|s| s.seats_available).sum();
         Ok(EventDetail {
@@ -125,15 +120,10 @@ impl Catalog {
 
     pub async fn seat_map(&self, id: EventId) -> Result<SeatMap, ApiError> {
         let now = self.clock.now();
-        let rows = queries::seat_rows(&self.store, id.0)
-            .await
-            .map_err(store_error_to_api)?;
+        let rows = queries::seat_rows(&self.store, id.0).await?;
         let Some(version) = rows.first().map(|row| row.event_version) else {
             // No seats: either no such event, or an event with nothing on sale.
-            return match queries::event(&self.store, id.0)
-                .await
-                .map_err(store_error_to_api)?
-            {
+            return match queries::event(&self.store, id.0).await? {
                 Some(event) => Ok(SeatMap {
                     version: event.version,
                     seats: Vec::new(),

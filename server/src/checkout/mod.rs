@@ -22,7 +22,6 @@ pub mod store;
 pub mod webhook;
 
 use crate::accounts::{Account, Accounts};
-use crate::error::store_error_to_api;
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
 use crate::inventory::writer::purchases::TakeOver;
@@ -411,8 +410,7 @@ impl Checkout {
     /// The answer a settled purchase gives, read afresh.
     async fn answer(&self, purchase_id: i64) -> Result<PurchaseView, ApiError> {
         let purchase = store::purchase(&self.store, purchase_id)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(ApiError::internal)?;
         self.settled_answer(purchase).await
     }
@@ -464,8 +462,7 @@ impl Checkout {
             return Err(not_found());
         }
         store::purchase(&self.store, purchase_id.0)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(not_found)
     }
 
@@ -480,8 +477,7 @@ impl Checkout {
         account: Option<&Account>,
     ) -> Result<PurchaseRow, ApiError> {
         store::purchase(&self.store, purchase_id.0)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .filter(|p| {
                 p.session_id == session_id
                     || account.is_some_and(|account| {
@@ -494,12 +490,9 @@ impl Checkout {
 
     async fn view(&self, purchase_id: i64) -> Result<PurchaseView, ApiError> {
         let purchase = store::purchase(&self.store, purchase_id)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(ApiError::internal)?;
-        let tickets = store::tickets_of(&self.store, purchase_id)
-            .await
-            .map_err(store_error_to_api)?;
+        let tickets = store::tickets_of(&self.store, purchase_id).await?;
         Ok(PurchaseView {
             purchase_id: PurchaseId(purchase.id),
             event_id: EventId(purchase.event_id),

@@ -8,7 +8,6 @@ use super::{
     declined, hold_lost, outcome_unknown, processing_error, Checkout, FAILURE_DECLINED,
     FAILURE_HOLD_LOST, FAILURE_PROCESSING,
 };
-use crate::error::store_error_to_api;
 use crate::inventory::writer::purchases::{FailPurchase, RecordPayment, Sell};
 use crate::payments::{Confirmation, Intent, IntentRequest, Outcome, PaymentError};
 use app::error::{ApiError, ErrorCode};
@@ -70,9 +69,7 @@ impl Checkout {
             },
             None => {
                 if customer != purchase.processor_customer {
-                    store::set_customer(&self.store, purchase.id, customer.as_deref())
-                        .await
-                        .map_err(store_error_to_api)?;
+                    store::set_customer(&self.store, purchase.id, customer.as_deref()).await?;
                     purchase.processor_customer = customer;
                 }
                 match self.create_and_record(&purchase, self.timing()).await? {
@@ -287,8 +284,7 @@ impl Checkout {
             }
             Completion::AlreadySettled => {
                 let settled = store::purchase(&self.store, purchase.id)
-                    .await
-                    .map_err(store_error_to_api)?
+                    .await?
                     .ok_or_else(ApiError::internal)?;
                 let failed = PurchaseStatus::parse(&settled.status) == Some(PurchaseStatus::Failed);
                 if failed {
@@ -323,15 +319,13 @@ impl Checkout {
             now,
             self.deadlines.reconcile_after_ms(),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
         if !decided {
             // Someone else settled it; whoever did handles its payment.
             return Ok(());
         }
         let refunding = store::purchase(&self.store, purchase_id)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(ApiError::internal)?;
         self.carry_out_refund(&refunding).await?;
         Ok(())

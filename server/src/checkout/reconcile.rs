@@ -28,7 +28,6 @@ use super::payment::{failure_of, intent_request};
 use super::refund::Refunded;
 use super::store::{self, PurchaseRow};
 use super::{Checkout, FAILURE_PROCESSING};
-use crate::error::store_error_to_api;
 use crate::payments::{Intent, Outcome, PaymentError};
 use app::error::{ApiError, ErrorCode};
 use app::types::PurchaseStatus;
@@ -64,9 +63,7 @@ impl Checkout {
     pub async fn reconcile(&self) -> Result<usize, ApiError> {
         let mut settled = 0;
         for _ in 0..MAX_BATCHES {
-            let due = store::due(&self.store, self.clock.now(), BATCH)
-                .await
-                .map_err(store_error_to_api)?;
+            let due = store::due(&self.store, self.clock.now(), BATCH).await?;
             let last_batch = (due.len() as i64) < BATCH;
             for purchase in due {
                 let step = self.look_at(&purchase).await.unwrap_or_else(|error| {
@@ -91,7 +88,7 @@ impl Checkout {
         let at = self.clock.now() + backoff_ms(purchase.check_failures);
         store::defer(&self.store, purchase, at)
             .await
-            .map_err(store_error_to_api)
+            .map_err(ApiError::from)
     }
 
     async fn look_at(&self, purchase: &PurchaseRow) -> Result<Step, ApiError> {
@@ -106,9 +103,7 @@ impl Checkout {
                 Refunded::Refused(_) | Refunded::Later => Ok(Step::Later),
             },
             _ => {
-                store::done_checking(&self.store, purchase)
-                    .await
-                    .map_err(store_error_to_api)?;
+                store::done_checking(&self.store, purchase).await?;
                 Ok(Step::Done)
             }
         }
@@ -190,8 +185,7 @@ impl Checkout {
                     "reconciled: never confirmed; canceling"
                 );
                 let failed = store::purchase(&self.store, purchase.id)
-                    .await
-                    .map_err(store_error_to_api)?
+                    .await?
                     .ok_or_else(ApiError::internal)?;
                 if self.watch_failed(&failed).await? == Step::Later {
                     self.defer(&failed).await?;
@@ -240,9 +234,7 @@ impl Checkout {
     }
 
     async fn stop_watching(&self, purchase: &PurchaseRow) -> Result<Step, ApiError> {
-        store::done_checking(&self.store, purchase)
-            .await
-            .map_err(store_error_to_api)?;
+        store::done_checking(&self.store, purchase).await?;
         Ok(Step::Done)
     }
 }

@@ -15,7 +15,6 @@
 use super::store::{self, PurchaseRow, RefundDecision};
 use super::Checkout;
 use crate::accounts::Account;
-use crate::error::store_error_to_api;
 use crate::payments::PaymentError;
 use app::error::{ApiError, ErrorCode};
 use app::types::{PurchaseId, PurchaseStatus, PurchaseView};
@@ -67,8 +66,7 @@ impl Checkout {
     /// Checks the event's refund rules and records the decision.
     async fn decide_refund(&self, purchase: &PurchaseRow) -> Result<PurchaseRow, ApiError> {
         let rules = crate::inventory::holds::event_rules(&self.store, purchase.event_id)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(ApiError::internal)?;
         if rules.refund_policy == "none" {
             return Err(not_refundable("this event's tickets are not refundable"));
@@ -83,8 +81,7 @@ impl Checkout {
             now,
             self.deadlines.reconcile_after_ms(),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
         match decision {
             RefundDecision::Started(refunding) => Ok(*refunding),
             RefundDecision::TicketUsed => Err(not_refundable(
@@ -93,8 +90,7 @@ impl Checkout {
             // Refunded (or refunding) by a concurrent request: answer as it.
             RefundDecision::NotPaid => {
                 let now = store::purchase(&self.store, purchase.id)
-                    .await
-                    .map_err(store_error_to_api)?
+                    .await?
                     .ok_or_else(ApiError::internal)?;
                 match PurchaseStatus::parse(&now.status) {
                     Some(PurchaseStatus::Refunding | PurchaseStatus::Refunded) => Ok(now),
@@ -127,9 +123,7 @@ impl Checkout {
             Err(PaymentError::Declined(reason) | PaymentError::Invalid(reason)) => {
                 if purchase.failure.is_none() {
                     tracing::warn!(purchase = purchase.id, %reason, "refund refused; taken back");
-                    store::revert_refund(&self.store, purchase.id, now)
-                        .await
-                        .map_err(store_error_to_api)?;
+                    store::revert_refund(&self.store, purchase.id, now).await?;
                 } else {
                     tracing::error!(
                         purchase = purchase.id,

@@ -13,7 +13,6 @@
 //! then seats (and tickets); a transaction here that does not move seats
 //! locks one purchase (and its tickets) only.
 
-use crate::error::store_error_to_api;
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::writer::purchases::{self, Payer};
 use crate::on_pool;
@@ -117,17 +116,13 @@ pub async fn begin_purchase(
     new: NewPurchase<'_>,
     timing: Timing,
 ) -> Result<BeginOutcome, ApiError> {
-    let existing = purchase_by_request(store, new.session_id, new.request_key)
-        .await
-        .map_err(store_error_to_api)?;
+    let existing = purchase_by_request(store, new.session_id, new.request_key).await?;
     if let Some(existing) = existing {
         return Ok(BeginOutcome::Existing(existing));
     }
     // The hold's event, whose lock the writer takes; the writer checks the
     // rest again under it.
-    let hold = crate::inventory::holds::hold(store, new.hold_id)
-        .await
-        .map_err(store_error_to_api)?;
+    let hold = crate::inventory::holds::hold(store, new.hold_id).await?;
     let Some(hold) = hold.filter(|hold| hold.session_id == new.session_id) else {
         return Ok(BeginOutcome::HoldNotFound);
     };
@@ -150,10 +145,7 @@ pub async fn begin_purchase(
     match begun {
         // The same key may have raced us on another server.
         BeginOutcome::HoldNotActive => {
-            match purchase_by_request(store, new.session_id, new.request_key)
-                .await
-                .map_err(store_error_to_api)?
-            {
+            match purchase_by_request(store, new.session_id, new.request_key).await? {
                 Some(existing) => Ok(BeginOutcome::Existing(existing)),
                 None => Ok(BeginOutcome::HoldNotActive),
             }

@@ -19,7 +19,7 @@
 use super::reconcile::Step;
 use super::store::{self, PurchaseRow, RefundDecision};
 use super::{outcome_unknown, Checkout};
-use crate::error::{store_error_to_api, HttpResult};
+use crate::error::HttpResult;
 use crate::payments::webhook::{self, Event, Notice, SignatureError};
 use crate::payments::Outcome;
 use crate::state::AppState;
@@ -90,9 +90,7 @@ pub async fn stripe_webhook(
             format!("not a Stripe event: {error}"),
         )
     })?;
-    let duplicate = store::event_handled(&checkout.store, &event.id)
-        .await
-        .map_err(store_error_to_api)?;
+    let duplicate = store::event_handled(&checkout.store, &event.id).await?;
     if !duplicate {
         checkout.on_notice(event.notice()).await?;
         store::remember_event(
@@ -101,8 +99,7 @@ pub async fn stripe_webhook(
             &event.kind,
             checkout.clock.now(),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
     }
     let outcome = if duplicate { "duplicate" } else { "handled" };
     metrics::counter!("tessera_webhooks_total", "outcome" => outcome).increment(1);
@@ -125,9 +122,7 @@ impl Checkout {
             Notice::Refund { intent_id, whole } => (intent_id, whole),
             Notice::Other => return Ok(()),
         };
-        let purchase = store::purchase_by_payment(&self.store, &intent_id)
-            .await
-            .map_err(store_error_to_api)?;
+        let purchase = store::purchase_by_payment(&self.store, &intent_id).await?;
         // Not ours, or created and not recorded yet (the reconciler replays
         // its creation and finds it).
         let Some(purchase) = purchase else {
@@ -188,8 +183,7 @@ impl Checkout {
             self.clock.now(),
             self.deadlines.reconcile_after_ms(),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
         match decision {
             // Refunding an already refunded payment is harmless: this only
             // records the processor's answer and frees the seats.

@@ -16,7 +16,6 @@ pub mod sweeper;
 pub mod writer;
 
 use crate::catalog::format_ms;
-use crate::error::store_error_to_api;
 use crate::live::LiveHub;
 use crate::net::{ClientKey, ClientLimits};
 use crate::store::Store;
@@ -256,8 +255,7 @@ impl Inventory {
             return Ok(rules);
         }
         let rules = holds::event_rules(&self.store, event_id.0)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))?;
         self.rules_cache
             .lock()
@@ -278,9 +276,7 @@ impl Inventory {
     pub async fn hold_view(&self, hold_id: HoldId, session_id: &str) -> Result<HoldView, ApiError> {
         let hold = self.owned_hold(hold_id, session_id).await?;
         let now = self.clock.now();
-        let seats = holds::hold_seats(&self.store, hold_id.0)
-            .await
-            .map_err(store_error_to_api)?;
+        let seats = holds::hold_seats(&self.store, hold_id.0).await?;
         let status = match HoldStatus::parse(&hold.status) {
             Some(HoldStatus::Active) if hold.expires_at <= now => HoldStatus::Expired,
             Some(status) => status,
@@ -361,9 +357,7 @@ impl Inventory {
     /// Ends every hold whose time ran out; returns how many seats it freed.
     pub async fn sweep_expired(&self) -> Result<usize, ApiError> {
         let now = self.clock.now();
-        let expired = holds::expired_holds(&self.store, now, 500)
-            .await
-            .map_err(store_error_to_api)?;
+        let expired = holds::expired_holds(&self.store, now, 500).await?;
         let ends = expired
             .into_iter()
             .map(|(hold_id, event_id)| holds::EndRequest {
@@ -382,8 +376,7 @@ impl Inventory {
         session_id: &str,
     ) -> Result<holds::HoldRow, ApiError> {
         holds::hold(&self.store, hold_id.0)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .filter(|hold| hold.session_id == session_id)
             .ok_or_else(|| ApiError::not_found(format!("no hold {hold_id}")))
     }

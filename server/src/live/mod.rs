@@ -22,7 +22,6 @@ pub mod socket;
 pub mod viewer;
 
 use crate::catalog::Catalog;
-use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::inventory::holds::changes_since;
 use crate::lifecycle::Lifecycle;
@@ -451,8 +450,7 @@ impl LiveHub {
         channel.mark_watched();
         channel
             .refresh_for_read(&self.store, self.catalog.clock())
-            .await
-            .map_err(store_error_to_api)?;
+            .await?;
         Ok(channel.seat_map_body(gzip))
     }
 
@@ -463,8 +461,7 @@ impl LiveHub {
         let channel = self.channel(event_id).await?;
         channel
             .refresh_for_read(&self.store, self.catalog.clock())
-            .await
-            .map_err(store_error_to_api)?;
+            .await?;
         Ok(channel.compact_status_body(&layout.hash))
     }
 
@@ -526,9 +523,7 @@ impl LiveHub {
                     .remove(&channel.event_id);
                 continue;
             }
-            let changes = changes_since(&self.store, channel.event_id.0, channel.version())
-                .await
-                .map_err(store_error_to_api)?;
+            let changes = changes_since(&self.store, channel.event_id.0, channel.version()).await?;
             if !changes.is_empty() {
                 channel.apply(changes);
             }

@@ -17,7 +17,6 @@ pub mod routes;
 pub mod store;
 
 use crate::catalog::{format_ms, parse_date};
-use crate::error::store_error_to_api;
 use crate::inventory::clock::Clock;
 use crate::net::rates::{AddressRate, MAX_TRACKED};
 use crate::net::ClientKey;
@@ -129,8 +128,7 @@ impl Queue {
             &crate::session::hex(&seed),
             &draw::seed_hash(&seed),
         )
-        .await
-        .map_err(store_error_to_api)?;
+        .await?;
         self.refresh(event_id.0).await?;
         self.settings(event_id).await
     }
@@ -140,9 +138,7 @@ impl Queue {
         let (room, onsale_at) = self.fresh_room(event_id).await?;
         let room = room.ok_or_else(|| no_room(event_id))?;
         let now = self.clock.now();
-        let figures = store::figures(&self.store, event_id.0, now)
-            .await
-            .map_err(store_error_to_api)?;
+        let figures = store::figures(&self.store, event_id.0, now).await?;
         let clear = (room.drawn_at.is_some() && !room.paused)
             .then(|| div_ceil(figures.waiting * 60, room.admit_per_minute));
         Ok(QueueSettings {
@@ -166,9 +162,7 @@ impl Queue {
     /// Pauses or resumes admissions (staff). While paused nobody new is
     /// admitted and no pace credit is earned; the line keeps its order.
     pub async fn set_paused(&self, event_id: EventId, paused: bool) -> Result<(), ApiError> {
-        let found = store::set_paused(&self.store, event_id.0, paused)
-            .await
-            .map_err(store_error_to_api)?;
+        let found = store::set_paused(&self.store, event_id.0, paused).await?;
         if !found {
             return Err(no_room(event_id));
         }
@@ -217,9 +211,7 @@ impl Queue {
         let now = self.clock.now();
         // A refresh or a second tab gets its place back without spending
         // the address's allowance or solving another challenge.
-        let existing = store::entry(&self.store, event_id.0, &holders)
-            .await
-            .map_err(store_error_to_api)?;
+        let existing = store::entry(&self.store, event_id.0, &holders).await?;
         let keeps_place = existing.as_ref().is_some_and(|entry| {
             entry.state == "waiting"
                 || (entry.state == "admitted" && entry.expires_at.is_some_and(|at| at > now))
@@ -239,10 +231,7 @@ impl Queue {
             public_id: &public_id,
             draw_key: draw::to_stored(draw::draw_key(&seed, &public_id)),
         };
-        match store::join(&self.store, event_id.0, onsale_at, &new, now)
-            .await
-            .map_err(store_error_to_api)?
-        {
+        match store::join(&self.store, event_id.0, onsale_at, &new, now).await? {
             JoinOutcome::NotQueued => Err(no_room(event_id)),
             JoinOutcome::NotOpen { opens_at } => Err(ApiError::new(
                 ErrorCode::NotOnSale,
@@ -263,8 +252,7 @@ impl Queue {
     ) -> Result<QueueStatus, ApiError> {
         let (room, onsale_at) = self.cached_room(event_id).await?;
         let entry = store::entry(&self.store, event_id.0, &visitor.holders())
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(|| ApiError::not_found("you are not in this queue; join it with POST"))?;
         Ok(status_of(
             &entry,
@@ -288,9 +276,7 @@ impl Queue {
                 order: None,
             });
         }
-        let order = store::drawn_order(&self.store, event_id.0)
-            .await
-            .map_err(store_error_to_api)?;
+        let order = store::drawn_order(&self.store, event_id.0).await?;
         Ok(DrawAudit {
             seed_hash: room.seed_hash,
             seed: Some(room.seed),
@@ -312,9 +298,7 @@ impl Queue {
             return Ok(());
         }
         let holders = holder_names(session_key, account_id);
-        let admitted = store::admitted(&self.store, event_id.0, &holders, self.clock.now())
-            .await
-            .map_err(store_error_to_api)?;
+        let admitted = store::admitted(&self.store, event_id.0, &holders, self.clock.now()).await?;
         if admitted {
             Ok(())
         } else {
@@ -365,8 +349,7 @@ impl Queue {
 
     async fn event_times(&self, event_id: EventId) -> Result<(i64, i64), ApiError> {
         store::event_times(&self.store, event_id.0)
-            .await
-            .map_err(store_error_to_api)?
+            .await?
             .ok_or_else(|| ApiError::not_found(format!("no event {event_id}")))
     }
 
@@ -392,9 +375,7 @@ impl Queue {
 
     async fn refresh(&self, event_id: i64) -> Result<(Option<Room>, i64), ApiError> {
         let (onsale_at, _) = self.event_times(EventId(event_id)).await?;
-        let room = store::room(&self.store, event_id)
-            .await
-            .map_err(store_error_to_api)?;
+        let room = store::room(&self.store, event_id).await?;
         self.rooms.lock().unwrap_or_else(|p| p.into_inner()).insert(
             event_id,
             CachedRoom {

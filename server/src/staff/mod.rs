@@ -8,7 +8,7 @@ pub mod members;
 pub mod routes;
 
 use crate::catalog::format_ms;
-use crate::error::{sqlx_error_to_api, store_error_to_api};
+use crate::error::sqlx_error_to_api;
 use crate::inventory::batcher::SeatWriter;
 use crate::inventory::clock::Clock;
 use crate::inventory::writer::BlockRequest;
@@ -49,9 +49,7 @@ impl Staff {
     /// Queues a paid purchase's ticket email again; 404 if there is no
     /// paid purchase `purchase_id`.
     pub async fn resend_tickets(&self, purchase_id: PurchaseId) -> Result<(), ApiError> {
-        if crate::mail::outbox::resend_tickets(&self.store, purchase_id.0, self.clock.now())
-            .await
-            .map_err(store_error_to_api)?
+        if crate::mail::outbox::resend_tickets(&self.store, purchase_id.0, self.clock.now()).await?
         {
             Ok(())
         } else {
