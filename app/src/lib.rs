@@ -12,6 +12,7 @@ pub mod map_geometry;
 pub mod pages;
 pub mod queue;
 pub mod staff;
+pub mod text_enum;
 pub mod types;
 
 use leptos::prelude::*;

@@ -233,20 +233,12 @@ pub enum RefundPolicy {
     None,
 }
 
+crate::text_enum!(RefundPolicy {
+    UntilStart => "until_start",
+    None => "none",
+});
+
 impl RefundPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UntilStart => "until_start",
-            Self::None => "none",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::UntilStart, Self::None]
-            .into_iter()
-            .find(|policy| policy.as_str() == text)
-    }
-
     /// The policy in a sentence, for the checkout and the ticket email.
     pub fn describe(self) -> &'static str {
         match self {

@@ -71,22 +71,12 @@ pub enum SeatStatus {
     Blocked,
 }
 
-impl SeatStatus {
-    pub const ALL: [SeatStatus; 4] = [Self::Available, Self::Held, Self::Sold, Self::Blocked];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Available => "available",
-            Self::Held => "held",
-            Self::Sold => "sold",
-            Self::Blocked => "blocked",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
-}
+crate::text_enum!(SeatStatus {
+    Available => "available",
+    Held => "held",
+    Sold => "sold",
+    Blocked => "blocked",
+});
 
 /// One row of the upcoming-events list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -324,22 +314,12 @@ pub enum HoldStatus {
     Purchased,
 }
 
-impl HoldStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Expired => "expired",
-            Self::Released => "released",
-            Self::Purchased => "purchased",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Active, Self::Expired, Self::Released, Self::Purchased]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-}
+crate::text_enum!(HoldStatus {
+    Active => "active",
+    Expired => "expired",
+    Released => "released",
+    Purchased => "purchased",
+});
 
 /// A hold as its buyer sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -514,29 +494,13 @@ pub enum PurchaseStatus {
     Refunded,
 }
 
-impl PurchaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Paid => "paid",
-            Self::Failed => "failed",
-            Self::Refunding => "refunding",
-            Self::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Paid,
-            Self::Failed,
-            Self::Refunding,
-            Self::Refunded,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
-    }
-}
+crate::text_enum!(PurchaseStatus {
+    Pending => "pending",
+    Paid => "paid",
+    Failed => "failed",
+    Refunding => "refunding",
+    Refunded => "refunded",
+});
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -547,15 +511,11 @@ pub enum TicketStatus {
     Refunded,
 }
 
-impl TicketStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::Used => "used",
-            Self::Refunded => "refunded",
-        }
-    }
-}
+crate::text_enum!(TicketStatus {
+    Valid => "valid",
+    Used => "used",
+    Refunded => "refunded",
+});
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -834,21 +794,11 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fan => "fan",
-            Self::Staff => "staff",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Fan, Self::Staff, Self::Admin]
-            .into_iter()
-            .find(|r| r.as_str() == raw)
-    }
-}
+crate::text_enum!(Role {
+    Fan => "fan",
+    Staff => "staff",
+    Admin => "admin",
+});
 
 /// A saved card as its owner sees it: never more than brand and last four.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

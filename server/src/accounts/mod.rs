@@ -465,11 +465,8 @@ impl Accounts {
         let rows = store::tickets_of_account(&self.store, account.id).await?;
         let mut view = MyTicketsView::default();
         for row in rows {
-            let status = match row.status.as_str() {
-                "used" => TicketStatus::Used,
-                "refunded" => TicketStatus::Refunded,
-                _ => TicketStatus::Valid,
-            };
+            // An unknown status is a bug, never a valid ticket.
+            let status = TicketStatus::parse(&row.status).ok_or_else(ApiError::internal)?;
             let upcoming = row.starts_at > now;
             let ticket = MyTicket {
                 ticket_id: TicketId(row.ticket_id),

@@ -501,21 +501,21 @@ impl Checkout {
             total_cents: purchase.total_cents,
             tickets: tickets
                 .into_iter()
-                .map(|t| TicketView {
-                    id: TicketId(t.id),
-                    seat_id: SeatId(t.seat_id),
-                    section: t.section,
-                    row: t.row_label,
-                    number: t.number,
-                    price_cents: t.price_cents,
-                    status: match t.status.as_str() {
-                        "used" => TicketStatus::Used,
-                        "refunded" => TicketStatus::Refunded,
-                        _ => TicketStatus::Valid,
-                    },
-                    code: t.code,
+                .map(|t| {
+                    // An unknown status is a bug, never a valid ticket.
+                    let status = TicketStatus::parse(&t.status).ok_or_else(ApiError::internal)?;
+                    Ok(TicketView {
+                        id: TicketId(t.id),
+                        seat_id: SeatId(t.seat_id),
+                        section: t.section,
+                        row: t.row_label,
+                        number: t.number,
+                        price_cents: t.price_cents,
+                        status,
+                        code: t.code,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, ApiError>>()?,
             client_secret: None,
         })
     }

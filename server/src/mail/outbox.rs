@@ -20,29 +20,13 @@ pub enum LetterKind {
     PasswordReset,
 }
 
-impl LetterKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tickets => "tickets",
-            Self::Refund => "refund",
-            Self::ConfirmEmail => "confirm_email",
-            Self::ClaimAccount => "claim_account",
-            Self::PasswordReset => "password_reset",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Tickets,
-            Self::Refund,
-            Self::ConfirmEmail,
-            Self::ClaimAccount,
-            Self::PasswordReset,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
-    }
-}
+app::text_enum!(LetterKind {
+    Tickets => "tickets",
+    Refund => "refund",
+    ConfirmEmail => "confirm_email",
+    ClaimAccount => "claim_account",
+    PasswordReset => "password_reset",
+});
 
 /// One message to send: what it is about, never its text or a link key.
 #[derive(Clone, Debug)]
