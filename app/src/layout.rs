@@ -15,75 +15,7 @@
 use crate::types::{EventId, SeatId, SeatStatus};
 use serde::{Deserialize, Serialize};
 
-/// An accessibility attribute of a seat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum SeatFeature {
-    /// A space for a wheelchair (no fixed seat).
-    Wheelchair,
-    /// The seat beside a wheelchair space, for the person accompanying its
-    /// user: sold only together with a wheelchair space.
-    Companion,
-    /// Step-free or near an entrance, for people who cannot climb far.
-    LimitedMobility,
-    /// Part of the stage or pitch is hidden from this seat.
-    RestrictedView,
-}
-
-impl SeatFeature {
-    pub const ALL: [SeatFeature; 4] = [
-        Self::Wheelchair,
-        Self::Companion,
-        Self::LimitedMobility,
-        Self::RestrictedView,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Wheelchair => "wheelchair",
-            Self::Companion => "companion",
-            Self::LimitedMobility => "limited_mobility",
-            Self::RestrictedView => "restricted_view",
-        }
-    }
-
-    /// How a page names it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Wheelchair => "wheelchair space",
-            Self::Companion => "companion seat",
-            Self::LimitedMobility => "limited mobility",
-            Self::RestrictedView => "restricted view",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == raw)
-    }
-
-    /// Wheelchair spaces and companion seats: chosen by those who need
-    /// them, never handed out by "best available".
-    pub fn is_reserved_for_access(self) -> bool {
-        matches!(self, Self::Wheelchair | Self::Companion)
-    }
-
-    /// The database keeps a seat's features as comma-separated names;
-    /// unknown names are skipped.
-    pub fn parse_list(raw: &str) -> Vec<Self> {
-        raw.split(',')
-            .filter_map(|name| Self::parse(name.trim()))
-            .collect()
-    }
-
-    pub fn join(features: &[Self]) -> String {
-        features
-            .iter()
-            .map(|f| f.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
+pub use crate::types::SeatFeature;
 
 /// How the venue is arranged, so the overview draws the right thing in the
 /// middle: a pitch inside a bowl, or a stage in front of the house.

@@ -223,33 +223,7 @@ pub struct CreatedVenue {
     pub seats: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum RefundPolicy {
-    /// Buyers may refund until the event starts.
-    UntilStart,
-    /// No self-service refunds.
-    None,
-}
-
-crate::text_enum!(RefundPolicy {
-    UntilStart => "until_start",
-    None => "none",
-});
-
-impl RefundPolicy {
-    /// The policy in a sentence, for the checkout and the ticket email.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::UntilStart => {
-                "Refunds: in full, to the card you paid with, until the event starts. Refund \
-                 from your tickets page; a ticket already scanned at the gate cannot be refunded."
-            }
-            Self::None => "Refunds: none. Every sale is final.",
-        }
-    }
-}
+pub use crate::types::RefundPolicy;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -186,11 +186,97 @@ pub struct EventDetail {
     #[serde(default)]
     pub waiting_room: bool,
     /// Whether buyers may refund, shown before they pay.
-    pub refund_policy: crate::staff::RefundPolicy,
+    pub refund_policy: RefundPolicy,
     pub tiers: Vec<TierView>,
     pub sections: Vec<SectionView>,
     pub seats_total: i64,
     pub seats_available: i64,
+}
+
+/// An accessibility attribute of a seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SeatFeature {
+    /// A space for a wheelchair (no fixed seat).
+    Wheelchair,
+    /// The seat beside a wheelchair space, for the person accompanying its
+    /// user: sold only together with a wheelchair space.
+    Companion,
+    /// Step-free or near an entrance, for people who cannot climb far.
+    LimitedMobility,
+    /// Part of the stage or pitch is hidden from this seat.
+    RestrictedView,
+}
+
+crate::text_enum!(SeatFeature {
+    Wheelchair => "wheelchair",
+    Companion => "companion",
+    LimitedMobility => "limited_mobility",
+    RestrictedView => "restricted_view",
+});
+
+impl SeatFeature {
+    /// How a page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Wheelchair => "wheelchair space",
+            Self::Companion => "companion seat",
+            Self::LimitedMobility => "limited mobility",
+            Self::RestrictedView => "restricted view",
+        }
+    }
+
+    /// Wheelchair spaces and companion seats: chosen by those who need
+    /// them, never handed out by "best available".
+    pub fn is_reserved_for_access(self) -> bool {
+        matches!(self, Self::Wheelchair | Self::Companion)
+    }
+
+    /// The database keeps a seat's features as comma-separated names;
+    /// unknown names are skipped.
+    pub fn parse_list(raw: &str) -> Vec<Self> {
+        raw.split(',')
+            .filter_map(|name| Self::parse(name.trim()))
+            .collect()
+    }
+
+    pub fn join(features: &[Self]) -> String {
+        features
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Whether buyers may refund their own purchases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RefundPolicy {
+    /// Buyers may refund until the event starts.
+    UntilStart,
+    /// No self-service refunds.
+    None,
+}
+
+crate::text_enum!(RefundPolicy {
+    UntilStart => "until_start",
+    None => "none",
+});
+
+impl RefundPolicy {
+    /// The policy in a sentence, for the checkout and the ticket email.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::UntilStart => {
+                "Refunds: in full, to the card you paid with, until the event starts. Refund \
+                 from your tickets page; a ticket already scanned at the gate cannot be refunded."
+            }
+            Self::None => "Refunds: none. Every sale is final.",
+        }
+    }
 }
 
 /// One seat as the seat map draws it.
@@ -208,7 +294,7 @@ pub struct SeatView {
     pub status: SeatStatus,
     /// Accessibility attributes (wheelchair space, companion seat, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub features: Vec<crate::layout::SeatFeature>,
+    pub features: Vec<SeatFeature>,
 }
 
 /// All seats of an event at one version of its change log.

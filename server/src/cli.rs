@@ -162,8 +162,8 @@ async fn create_admin(
         None => read_password_stdin(email)?,
     };
     // The registration rules, checked before the database is touched.
-    crate::checkout::validate_email(email)?;
-    crate::accounts::validate_password(&password)?;
+    crate::validation::validate_email(email)?;
+    crate::validation::validate_password(&password)?;
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let created =

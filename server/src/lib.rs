@@ -26,6 +26,7 @@ pub mod staff;
 pub mod state;
 pub mod store;
 pub mod tickets;
+pub mod validation;
 pub mod web;
 
 use leptos::config::LeptosOptions;

@@ -12,7 +12,6 @@ pub mod passwords;
 pub mod routes;
 pub mod store;
 
-use crate::checkout::validate_email;
 use crate::inventory::clock::Clock;
 use crate::mail::links::LinkKeys;
 use crate::mail::outbox::{Letter, LetterKind};
@@ -20,6 +19,7 @@ use crate::net::{ClientKey, ClientLimits};
 use crate::payments::{PaymentError, PaymentGateway, PaymentToken, SavedCard};
 use crate::session::{sha256_hex, BuyerSession};
 use crate::store::Store;
+use crate::validation::{validate_display_name, validate_email, validate_password};
 use app::error::{ApiError, ErrorCode};
 use app::types::{
     ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
@@ -511,44 +511,5 @@ pub fn me_view(account: &Account) -> MeView {
             }),
             _ => None,
         },
-    }
-}
-
-pub fn validate_password(password: &str) -> Result<(), ApiError> {
-    let length = password.chars().count();
-    if (passwords::MIN_LEN..=passwords::MAX_LEN).contains(&length) {
-        Ok(())
-    } else {
-        Err(ApiError::validation(format!(
-            "password must be {} to {} characters",
-            passwords::MIN_LEN,
-            passwords::MAX_LEN
-        )))
-    }
-}
-
-pub fn validate_display_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    if (1..=80).contains(&name.chars().count()) && !name.chars().any(char::is_control) {
-        Ok(name.to_string())
-    } else {
-        Err(ApiError::validation(
-            "display_name must be 1 to 80 characters, without control characters",
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_and_names_are_checked() {
-        assert!(validate_password("12345678").is_ok());
-        assert!(validate_password("1234567").is_err());
-        assert!(validate_password(&"x".repeat(129)).is_err());
-        assert_eq!(validate_display_name("  Ada  ").ok(), Some("Ada".into()));
-        assert!(validate_display_name("   ").is_err());
-        assert!(validate_display_name("a\u{0}b").is_err());
     }
 }

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use tokio::sync::Semaphore;
 
-pub const MIN_LEN: usize = 8;
-pub const MAX_LEN: usize = 128;
+pub use crate::validation::{PASSWORD_MAX_LEN as MAX_LEN, PASSWORD_MIN_LEN as MIN_LEN};
 
 fn hash_now(password: &str) -> Option<String> {
     let salt_bytes: [u8; 16] = rand::rng().random();

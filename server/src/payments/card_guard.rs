@@ -34,12 +34,8 @@
 //! 64-character hex tokens and our own minted tokens each. Headers are
 //! searched too, except those listed at [`is_unsearched_header`].
 
-use app::error::{ApiError, ErrorCode};
-use axum::extract::Request;
 use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, HeaderName};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use std::borrow::Cow;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -239,7 +235,7 @@ fn is_id_segment(segment: &str) -> bool {
 }
 
 /// The URL's path (other than ids) or query string holds a card number.
-fn url_carries_card_number(uri: &axum::http::Uri) -> bool {
+pub fn url_carries_card_number(uri: &axum::http::Uri) -> bool {
     let in_path = uri
         .path()
         .split('/')
@@ -284,7 +280,7 @@ fn is_unsearched_header(name: &HeaderName) -> bool {
 }
 
 /// A header (other than those above) holds a card number.
-fn headers_carry_card_number(headers: &HeaderMap) -> bool {
+pub fn headers_carry_card_number(headers: &HeaderMap) -> bool {
     headers
         .iter()
         .filter(|(name, _)| !is_unsearched_header(name))
@@ -292,20 +288,6 @@ fn headers_carry_card_number(headers: &HeaderMap) -> bool {
             contains_card_number(name.as_str())
                 || contains_card_number(&String::from_utf8_lossy(value.as_bytes()))
         })
-}
-
-/// Refuses (422 `card_data_refused`) a request whose URL or headers carry a
-/// card number. It runs before the request is traced; bodies are checked by
-/// the JSON extractor ([`crate::error::ApiJson`]).
-pub async fn refuse_card_numbers(request: Request, next: Next) -> Response {
-    if url_carries_card_number(request.uri()) || headers_carry_card_number(request.headers()) {
-        return crate::error::HttpError(ApiError::new(
-            ErrorCode::CardDataRefused,
-            "card numbers are never accepted here; pay with the token from the card form",
-        ))
-        .into_response();
-    }
-    next.run(request).await
 }
 
 /// The path as the request log may show it: an id segment long enough to be

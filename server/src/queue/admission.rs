@@ -4,7 +4,7 @@
 //! from several servers add nothing: credit is earned from `paced_at`, the
 //! time the last tick (on any server) left off.
 
-use super::store::Room;
+use super::room::Room;
 
 /// What a tick may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,6 +13,7 @@
 pub mod admission;
 pub mod challenge;
 pub mod draw;
+pub mod room;
 pub mod routes;
 pub mod store;
 

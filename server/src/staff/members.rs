@@ -3,11 +3,11 @@
 //! by email, changing its role and disabling it. Whatever changes, at least
 //! one enabled admin remains, so the site is never left without one.
 
-use crate::accounts::{passwords, validate_display_name, validate_password};
-use crate::checkout::validate_email;
+use crate::accounts::passwords;
 use crate::error::sqlx_error_to_api;
 use crate::on_pool;
 use crate::store::{BeginWrite, Store};
+use crate::validation::{validate_display_name, validate_email, validate_password};
 use app::error::{ApiError, ErrorCode};
 use app::staff::{UpdateUserRequest, UserView};
 use app::types::Role;

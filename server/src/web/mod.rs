@@ -1,6 +1,7 @@
 //! The HTTP surface: REST API, health check, OpenAPI document, and the Leptos
 //! pages (with the cached home page), assembled into one axum router.
 
+pub mod card_guard;
 pub mod csrf;
 pub mod headers;
 pub mod home_cache;
@@ -340,9 +341,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         ))
         .layer(axum::middleware::from_fn(observe::access_log))
         // Outside the request log: a card number is never logged.
-        .layer(axum::middleware::from_fn(
-            crate::payments::card_guard::refuse_card_numbers,
-        ))
+        .layer(axum::middleware::from_fn(card_guard::refuse_card_numbers))
         .with_state(state)
 }
 
