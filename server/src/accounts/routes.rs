@@ -4,7 +4,6 @@ use super::{me_view, Account, Accounts, Registered};
 use crate::error::{ApiJson, HttpError, HttpResult};
 use crate::net::ClientAddr;
 use crate::session::BuyerSession;
-use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{
     ChangePasswordRequest, ClaimLinkSent, ConfirmEmailRequest, LoginRequest, MeView, MyTicketsView,
@@ -18,7 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::accounts::Accounts: FromRef<S>,
+    crate::net::ClientLimits: FromRef<S>,
+{
     Router::new()
         .route("/api/auth/register", post(register))
         .route("/api/auth/login", post(login))

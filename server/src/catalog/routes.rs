@@ -3,14 +3,20 @@
 
 use super::Catalog;
 use crate::error::{parse_path_id, ApiPath, ApiQuery, HttpResult};
-use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::types::{EventDetail, EventId, EventList, EventQuery};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::catalog::Catalog: FromRef<S>,
+{
     Router::new()
         .route("/api/events", get(list_events))
         .route("/api/events/{id}", get(event_detail))

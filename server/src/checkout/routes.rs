@@ -4,18 +4,26 @@ use super::Checkout;
 use crate::accounts::routes::MaybeSignedIn;
 use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpResult};
 use crate::queue::Queue;
-use crate::state::AppState;
 use app::error::ErrorBody;
 use app::types::{
     CardFormConfig, HoldId, PaymentConfig, PurchaseId, PurchaseRequest, PurchaseView,
 };
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::checkout::Checkout: FromRef<S>,
+    crate::queue::Queue: FromRef<S>,
+    crate::accounts::Accounts: FromRef<S>,
+{
     Router::new()
         .route("/api/holds/{id}/purchase", post(purchase))
         .route("/api/purchases/{id}", get(purchase_view))

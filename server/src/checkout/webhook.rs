@@ -22,17 +22,23 @@ use super::{outcome_unknown, Checkout};
 use crate::error::HttpResult;
 use crate::payments::webhook::{self, Event, Notice, SignatureError};
 use crate::payments::Outcome;
-use crate::state::AppState;
 use app::error::{ApiError, ErrorBody, ErrorCode};
 use app::types::PurchaseStatus;
 use axum::body::Bytes;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::checkout::Checkout: FromRef<S>,
+{
     Router::new().route("/api/webhooks/stripe", post(stripe_webhook))
 }
 

@@ -7,16 +7,25 @@ use crate::error::{parse_path_id, ApiJson, ApiPath, HttpResult};
 use crate::net::ClientAddr;
 use crate::queue::Queue;
 use crate::session::BuyerSession;
-use crate::state::AppState;
 use app::error::ErrorBody;
 use app::types::{HoldId, HoldRequest, HoldView};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::inventory::Inventory: FromRef<S>,
+    crate::queue::Queue: FromRef<S>,
+    crate::net::ClientLimits: FromRef<S>,
+    crate::accounts::Accounts: FromRef<S>,
+{
     Router::new()
         .route("/api/events/{id}/holds", post(create_hold))
         .route("/api/holds/{id}", get(get_hold).delete(release_hold))

@@ -10,17 +10,23 @@ use super::{LiveFormat, LiveHub};
 use crate::catalog::routes::parse_event_id;
 use crate::error::{ApiPath, ApiQuery, HttpResult};
 use crate::gzip::accepts_gzip;
-use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::layout::{CompactMessage, SeatLayout};
 use app::types::{LiveMessage, SeatMap};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::live::LiveHub: FromRef<S>,
+{
     Router::new()
         .route("/api/events/{id}/live", get(live))
         .route("/api/events/{id}/seats", get(seat_map))

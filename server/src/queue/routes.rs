@@ -6,19 +6,27 @@ use crate::catalog::routes::parse_event_id;
 use crate::error::{json_body, ApiJson, ApiPath, HttpResult};
 use crate::net::ClientAddr;
 use crate::staff::routes::StaffOnly;
-use crate::state::AppState;
 use app::error::{ApiError, ErrorBody};
 use app::queue::{
     DrawAudit, JoinRequest, PowChallenge, QueueSettings, QueueSettingsRequest, QueueStatus,
 };
 use axum::body::Bytes;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::queue::Queue: FromRef<S>,
+    crate::net::ClientLimits: FromRef<S>,
+    crate::accounts::Accounts: FromRef<S>,
+{
     Router::new()
         .route(
             "/api/staff/events/{id}/queue",

@@ -9,7 +9,6 @@ use crate::catalog::routes::parse_event_id;
 use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpError, HttpResult};
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
-use crate::state::AppState;
 use app::error::{ApiError, ErrorBody, ErrorCode};
 use app::staff::{
     BlockSeatsRequest, CreateEventRequest, CreateStaffRequest, CreateVenueRequest, CreatedEvent,
@@ -28,7 +27,16 @@ use axum::{Json, Router};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::inventory::Inventory: FromRef<S>,
+    crate::live::LiveHub: FromRef<S>,
+    crate::staff::Staff: FromRef<S>,
+    crate::accounts::Accounts: FromRef<S>,
+{
     Router::new()
         .route("/api/staff/events/{id}/stats", get(stats))
         .route("/api/staff/events/{id}/live", get(live))

@@ -8,9 +8,10 @@ use crate::checkout::routes::TicketsKey;
 use crate::checkout::Checkout;
 use crate::error::{parse_path_id, sqlx_error_to_api, ApiPath, ApiQuery, HttpResult};
 use crate::on_pool;
-use crate::state::AppState;
+use crate::store::Store;
 use app::error::{ApiError, ErrorBody};
 use app::types::{PurchaseId, TicketId};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -19,7 +20,16 @@ use axum::{Json, Router};
 use codes::TicketSigner;
 use std::sync::Arc;
 
-pub fn router() -> Router<AppState> {
+/// The routes, for any application state that can hand out the services
+/// their handlers take.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    crate::store::Store: FromRef<S>,
+    crate::checkout::Checkout: FromRef<S>,
+    crate::accounts::Accounts: FromRef<S>,
+    std::sync::Arc<crate::tickets::codes::TicketSigner>: FromRef<S>,
+{
     Router::new()
         .route("/api/tickets/public-key", get(public_key))
         .route("/api/tickets/{id}/qr.svg", get(qr_code))
@@ -44,21 +54,21 @@ pub async fn public_key(State(signer): State<Arc<TicketSigner>>) -> Json<serde_j
     (status = 404, body = ErrorBody),
 ))]
 pub async fn qr_code(
-    State(state): State<AppState>,
+    State(store): State<Store>,
+    State(checkout): State<Checkout>,
     MaybeSignedIn { session, account }: MaybeSignedIn,
     ApiPath(ticket_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TicketsKey>,
 ) -> HttpResult<impl IntoResponse> {
     let ticket_id = parse_path_id(&ticket_id, TicketId::parse, "a ticket")?;
     let not_found = || ApiError::not_found(format!("no ticket {ticket_id}"));
-    let (purchase_id, code): (i64, String) = on_pool!(&state.store, pool =>
+    let (purchase_id, code): (i64, String) = on_pool!(&store, pool =>
         sqlx::query_as("SELECT purchase_id, code FROM tickets WHERE id = $1")
             .bind(ticket_id.0)
             .fetch_optional(pool)
             .await)
     .map_err(sqlx_error_to_api)?
     .ok_or_else(not_found)?;
-    let checkout: &Checkout = &state.checkout;
     let purchase_id = PurchaseId(purchase_id);
     match &query.key {
         Some(key) => checkout.owned_by_key(purchase_id, key).await,
