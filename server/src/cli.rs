@@ -4,9 +4,10 @@
 //! Each task is one variant of [`Command`], so the next one (a backup, say)
 //! slots in beside `admin`.
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::staff::members;
-use crate::store::{now_ms, Store, StoreError};
+use crate::store::{Store, StoreError};
 use app::error::ApiError;
 use app::types::Role;
 use clap::{Parser, Subcommand};

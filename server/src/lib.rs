@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod checkout;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;

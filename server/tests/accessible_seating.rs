@@ -29,7 +29,7 @@ async fn accessible_event(app: &TestApp) -> (EventId, SeatLayout) {
         app.store(),
         venue,
         "Open Show",
-        server::store::now_ms() + 86_400_000,
+        server::clock::now_ms() + 86_400_000,
         |spec| spec.section_tiers = vec![("Stalls".into(), "Front".into())],
     )
     .await;

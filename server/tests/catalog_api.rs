@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use server::store::now_ms;
+use server::clock::now_ms;
 
 #[tokio::test]
 async fn health_check_reports_the_database_backend() {
@@ -65,7 +65,7 @@ async fn events_can_be_searched_by_text_and_date_range() {
     let (_, body) = app.get_json("/api/events?q=york").await;
     assert_eq!(names(&body), ["Folk Evening", "Jazz Brunch"]);
 
-    let in_ten_days = server::catalog::format_ms(now_ms() + 10 * DAY_MS);
+    let in_ten_days = server::clock::format_ms(now_ms() + 10 * DAY_MS);
     let (status, body) = app
         .get_json(&format!("/api/events?q=jazz&to={}", &in_ten_days[..10]))
         .await;

@@ -41,7 +41,7 @@ async fn big_event(app: &TestApp, seats: i64) -> (EventId, Vec<i64>) {
         app.store(),
         venue,
         "Onsale",
-        server::store::now_ms() + 5 * DAY_MS,
+        server::clock::now_ms() + 5 * DAY_MS,
         |spec| {
             spec.section_tiers = vec![("Front".into(), "Front".into())];
         },

@@ -166,7 +166,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "tessera-{name}-{}-{}",
         std::process::id(),
-        server::store::now_ms()
+        server::clock::now_ms()
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -223,7 +223,7 @@ async fn the_readme_deploy_gives_an_empty_site_with_no_demo_admin_and_nothing_fo
         .send(Method::POST, "/api/staff/venues", Some(venue))
         .await;
     assert_eq!(status, 201, "{venue}");
-    let starts_at = server::catalog::format_ms(server::store::now_ms() + 10 * DAY_MS);
+    let starts_at = server::clock::format_ms(server::clock::now_ms() + 10 * DAY_MS);
     let event = json!({"venue_id": venue["venue_id"], "name": "Quartet", "description": "",
         "starts_at": starts_at, "tiers": [{"name": "Stalls", "price_cents": 4500}],
         "section_tiers": {"Stalls": "Stalls"}});
@@ -353,7 +353,7 @@ async fn a_backup_taken_while_serving_restores_to_the_same_site() {
         .send(Method::POST, "/api/staff/venues", Some(venue))
         .await;
     assert_eq!(status, 201, "{venue}");
-    let starts_at = server::catalog::format_ms(server::store::now_ms() + 10 * DAY_MS);
+    let starts_at = server::clock::format_ms(server::clock::now_ms() + 10 * DAY_MS);
     let event = json!({"venue_id": venue["venue_id"], "name": "Quartet", "description": "",
         "starts_at": starts_at, "tiers": [{"name": "Stalls", "price_cents": 4500}],
         "section_tiers": {"Stalls": "Stalls"}});

@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use server::clock::now_ms;
 use server::inventory::holds::{
     changes_since, write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite,
     WriteOutcome,
@@ -17,7 +18,6 @@ use server::inventory::writer::{
     BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion, FinishRefund, PurchaseRow,
     Sell,
 };
-use server::store::now_ms;
 use server::tickets::codes::TicketSigner;
 use std::sync::Arc;
 

@@ -160,7 +160,7 @@ async fn a_buyer_cannot_hold_more_than_the_events_limit() {
         app.store(),
         hall,
         "Limited",
-        server::store::now_ms() + 5 * DAY_MS,
+        server::clock::now_ms() + 5 * DAY_MS,
         |spec| {
             spec.max_tickets_per_buyer = 4;
         },
@@ -455,7 +455,7 @@ async fn a_buyer_extends_a_hold_once() {
 async fn a_released_hold_cannot_be_extended_nor_any_past_the_events_start() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let starts_at = server::store::now_ms() + 400_000;
+    let starts_at = server::clock::now_ms() + 400_000;
     let event = add_event_with(app.store(), hall, "Soon", starts_at, |_| {}).await;
     let (_, seats) = seat_map(&app, event).await;
     let seats: Vec<i64> = seats.into_iter().map(|(id, _)| id).collect();

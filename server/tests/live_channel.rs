@@ -290,7 +290,7 @@ async fn a_viewer_that_stops_reading_is_dropped_after_the_send_timeout() {
     let mut tier_names: Vec<&str> = section_tiers.iter().map(|(_, tier)| *tier).collect();
     tier_names.sort_unstable();
     tier_names.dedup();
-    let starts = server::store::now_ms() + 5 * DAY_MS;
+    let starts = server::clock::now_ms() + 5 * DAY_MS;
     let event = add_event_with(app.store(), venue, "Final", starts, |spec| {
         spec.tiers = tier_names
             .iter()

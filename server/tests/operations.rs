@@ -184,7 +184,7 @@ async fn build_files_are_served_precompressed_and_cached_for_ever_when_hashed() 
     let site = std::env::temp_dir().join(format!(
         "tessera-site-{}-{}",
         std::process::id(),
-        server::store::now_ms()
+        server::clock::now_ms()
     ));
     let pkg = site.join("pkg");
     std::fs::create_dir_all(&pkg).expect("site dir");

@@ -6,7 +6,8 @@ mod common;
 
 use app::types::EventId;
 use common::*;
-use server::store::{now_ms, Store};
+use server::clock::now_ms;
+use server::store::Store;
 use std::borrow::Cow;
 
 fn before_0006(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {

@@ -502,7 +502,7 @@ async fn the_live_dashboard_keeps_moving_when_no_seat_map_is_open_past_the_idle_
 }
 
 fn in_days(days: i64) -> String {
-    server::catalog::format_ms(server::store::now_ms() + days * DAY_MS)
+    server::clock::format_ms(server::clock::now_ms() + days * DAY_MS)
 }
 
 #[tokio::test]

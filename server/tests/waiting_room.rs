@@ -12,8 +12,8 @@ use common::*;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
+use server::clock::now_ms;
 use server::config::{Config, Switch};
-use server::store::now_ms;
 use sha2::{Digest, Sha256};
 
 const PASSWORD: &str = "correct horse battery";

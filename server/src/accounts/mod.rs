@@ -12,7 +12,7 @@ pub mod passwords;
 pub mod routes;
 pub mod store;
 
-use crate::inventory::clock::Clock;
+use crate::clock::Clock;
 use crate::mail::links::LinkKeys;
 use crate::mail::outbox::{Letter, LetterKind};
 use crate::net::{ClientKey, ClientLimits};
@@ -475,7 +475,7 @@ impl Accounts {
                 event_name: row.event_name,
                 venue: row.venue,
                 city: row.city,
-                starts_at: crate::catalog::format_ms(row.starts_at),
+                starts_at: crate::clock::format_ms(row.starts_at),
                 section: row.section,
                 row: row.row_label,
                 number: row.number,

@@ -1,8 +1,9 @@
 //! Creating venues and events in bulk. A 50,000-seat event is one
 //! `INSERT … SELECT` from the venue's layout, so it takes a moment, not minutes.
 
+use crate::clock::now_ms;
 use crate::on_pool;
-use crate::store::{now_ms, Store, StoreError};
+use crate::store::{Store, StoreError};
 use app::layout::SeatFeature;
 use app::types::{EventId, VenueId};
 use sqlx::QueryBuilder;

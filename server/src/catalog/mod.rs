@@ -6,7 +6,7 @@ pub mod queries;
 pub mod routes;
 pub mod sales;
 
-use crate::inventory::clock::Clock;
+use crate::clock::{format_ms, parse_date, Clock};
 use crate::store::Store;
 use app::error::ApiError;
 use app::staff::RefundPolicy;
@@ -15,8 +15,6 @@ use app::types::{
     TierView, VenueId, VenueRef,
 };
 use queries::EventFilter;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
@@ -208,24 +206,6 @@ pub fn parse_event_query(query: &EventQuery, now: i64) -> Result<EventFilter, Ap
     })
 }
 
-/// `YYYY-MM-DD` (a whole UTC day; `to` includes that day) or RFC 3339.
-pub fn parse_date(raw: &str, field: &str, end_of_day: bool) -> Result<i64, ApiError> {
-    let invalid = || ApiError::bad_request(format!("{field} must be YYYY-MM-DD or RFC 3339"));
-    let instant = if raw.len() == 10 {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let date = time::Date::parse(raw, &format).map_err(|_| invalid())?;
-        let day = if end_of_day {
-            date.next_day().ok_or_else(invalid)?
-        } else {
-            date
-        };
-        day.midnight().assume_utc()
-    } else {
-        OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| invalid())?
-    };
-    i64::try_from(instant.unix_timestamp_nanos() / 1_000_000).map_err(|_| invalid())
-}
-
 /// An opaque page cursor: `(starts_at, id)` in hex, dot-separated. Not a
 /// decimal timestamp: a 13-digit run in a URL can look like a card number
 /// to the card guard.
@@ -239,14 +219,6 @@ fn parse_cursor(cursor: &str) -> Option<(i64, i64)> {
         i64::from_str_radix(starts_at, 16).ok()?,
         i64::from_str_radix(id, 16).ok()?,
     ))
-}
-
-/// Milliseconds since the epoch → RFC 3339 in UTC.
-pub fn format_ms(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

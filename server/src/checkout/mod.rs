@@ -22,8 +22,8 @@ pub mod store;
 pub mod webhook;
 
 use crate::accounts::{Account, Accounts};
+use crate::clock::Clock;
 use crate::inventory::batcher::SeatWriter;
-use crate::inventory::clock::Clock;
 use crate::inventory::writer::purchases::TakeOver;
 use crate::mail::links::LinkKeys;
 use crate::payments::webhook::WebhookSecret;

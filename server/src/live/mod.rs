@@ -22,7 +22,7 @@ pub mod socket;
 pub mod viewer;
 
 use crate::catalog::Catalog;
-use crate::inventory::clock::Clock;
+use crate::clock::Clock;
 use crate::inventory::holds::changes_since;
 use crate::lifecycle::Lifecycle;
 use crate::store::Store;

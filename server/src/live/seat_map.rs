@@ -15,8 +15,8 @@
 //! per version and shared by every read of that version.
 
 use super::{EventChannel, SeatMapState};
+use crate::clock::Clock;
 use crate::gzip::Compression;
-use crate::inventory::clock::Clock;
 use crate::inventory::holds::changes_since;
 use crate::store::{Store, StoreError};
 use app::types::{SeatId, SeatStatus, SeatView};

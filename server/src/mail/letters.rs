@@ -4,7 +4,7 @@
 use super::links::LinkKeys;
 use super::outbox::{LetterKind, OutboxRow};
 use super::Mail;
-use crate::catalog::format_ms;
+use crate::clock::format_ms;
 use crate::on_pool;
 use crate::store::{Store, StoreError};
 use app::staff::RefundPolicy;

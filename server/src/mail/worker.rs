@@ -10,7 +10,7 @@
 use super::letters::{RenderError, Renderer};
 use super::outbox::{self, OutboxRow};
 use super::Mailer;
-use crate::inventory::clock::Clock;
+use crate::clock::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -17,8 +17,8 @@ pub mod room;
 pub mod routes;
 pub mod store;
 
-use crate::catalog::{format_ms, parse_date};
-use crate::inventory::clock::Clock;
+use crate::clock::Clock;
+use crate::clock::{format_ms, parse_date};
 use crate::net::rates::{AddressRate, MAX_TRACKED};
 use crate::net::ClientKey;
 use crate::store::{Store, StoreError};

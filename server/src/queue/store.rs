@@ -169,7 +169,7 @@ pub async fn enabled_rooms(store: &Store) -> Result<Vec<i64>, StoreError> {
          WHERE enabled = $1 AND events.starts_at > $2",
     )
     .bind(true)
-    .bind(crate::store::now_ms())
+    .bind(crate::clock::now_ms())
     .fetch_all(pool)
     .await)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())

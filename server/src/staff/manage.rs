@@ -5,7 +5,7 @@
 use super::layout;
 use super::Staff;
 use crate::catalog::create::{self, CreateError, EventSpec, TierSpec};
-use crate::catalog::parse_date;
+use crate::clock::parse_date;
 use crate::error::{sqlx_error_to_api, store_error_to_api};
 use crate::on_pool;
 use app::error::ApiError;

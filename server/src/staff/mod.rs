@@ -7,10 +7,10 @@ pub mod manage;
 pub mod members;
 pub mod routes;
 
-use crate::catalog::format_ms;
+use crate::clock::format_ms;
+use crate::clock::Clock;
 use crate::error::sqlx_error_to_api;
 use crate::inventory::batcher::SeatWriter;
-use crate::inventory::clock::Clock;
 use crate::inventory::writer::BlockRequest;
 use crate::on_pool;
 use crate::store::Store;

@@ -8,9 +8,10 @@ use app::types::{EventId, Role, VenueId};
 use server::catalog::create::{
     create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
 };
+use server::clock::now_ms;
 use server::config::Config;
 use server::state::AppState;
-use server::store::{now_ms, Store};
+use server::store::Store;
 use server::web::build_app;
 use server::web::serve::{serve, ServeSettings};
 use std::sync::atomic::{AtomicU32, Ordering};
