@@ -86,31 +86,10 @@ impl Inventory {
         holder: Holder<'_>,
         request: HoldRequest,
     ) -> Result<HoldView, ApiError> {
-        let wanted = match (request.seat_ids, request.best_available) {
-            (Some(seat_ids), None) => {
-                Wanted::Seats(validate_seat_ids(&seat_ids, MAX_SEATS_PER_REQUEST)?)
-            }
-            (None, Some(best)) => Wanted::Best(validate_best_available(best)?),
-            _ => {
-                return Err(ApiError::validation(
-                    "give exactly one of seat_ids or best_available",
-                ))
-            }
-        };
+        let wanted = Wanted::from_request(request)?;
         let now = self.clock.now();
         let rules = self.rules(event_id).await?;
-        if now < rules.onsale_at {
-            return Err(ApiError::new(
-                ErrorCode::NotOnSale,
-                "this event is not on sale yet",
-            ));
-        }
-        if now >= rules.starts_at {
-            return Err(ApiError::new(
-                ErrorCode::NotOnSale,
-                "this event has already started",
-            ));
-        }
+        on_sale(&rules, now)?;
         if let Wanted::Seats(seat_ids) = &wanted {
             self.live
                 .channel(event_id)
@@ -119,123 +98,94 @@ impl Inventory {
         }
         self.limits.check_hold(holder.client, holder.new_session)?;
         let expires_at = now + rules.hold_seconds * 1000;
-        let client = self
-            .limits
-            .seats_per_event()
-            .map(|max_seats| holds::ClientCap {
-                key: holder.client.to_string(),
-                max_seats,
-            });
-        let claim = |seat_ids: Vec<i64>| {
-            self.seats.claim(holds::ClaimRequest {
-                event_id: event_id.0,
-                session_id: holder.session_id.to_string(),
-                seat_ids,
-                max_per_buyer: rules.max_tickets_per_buyer,
-                now,
-                expires_at,
-                account_id: holder.account_id,
-                client: client.clone(),
-            })
+        let request = holds::ClaimRequest {
+            event_id: event_id.0,
+            session_id: holder.session_id.to_string(),
+            seat_ids: Vec::new(),
+            max_per_buyer: rules.max_tickets_per_buyer,
+            now,
+            expires_at,
+            account_id: holder.account_id,
+            client: self
+                .limits
+                .seats_per_event()
+                .map(|max_seats| holds::ClientCap {
+                    key: holder.client.to_string(),
+                    max_seats,
+                }),
         };
         let outcome = match wanted {
-            Wanted::Seats(seat_ids) => claim(seat_ids).await?,
-            Wanted::Best(best) => {
-                // Candidates come from the live in-memory map; buyers are
-                // spread at random over the best few placements, around the
-                // seats other requests here just picked (see `picks`), and
-                // seats a failed claim found taken are avoided on the next try.
-                let channel = self.live.channel(event_id).await?;
-                let mut taken: HashSet<i64> = HashSet::new();
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    let picked_elsewhere = self.picks.current(Instant::now());
-                    let count = best.count as usize;
-                    let ranked_from = |skip_picked: bool| {
-                        channel.with_free_seats(
-                            best.section.as_deref(),
-                            best.max_price_cents,
-                            |id| {
-                                let picked = skip_picked && picked_elsewhere.contains(&id);
-                                !taken.contains(&id) && !picked
-                            },
-                            |free| best_available::ranked(free, count, BEST_AVAILABLE_SPREAD),
-                        )
-                    };
-                    let mut candidates = ranked_from(true);
-                    if candidates.is_empty() && !picked_elsewhere.is_empty() {
-                        // Only seats others are claiming are left: try them,
-                        // some of those claims may fail.
-                        candidates = ranked_from(false);
-                    }
-                    if candidates.is_empty() {
-                        return Err(ApiError::new(
-                            ErrorCode::SeatsUnavailable,
-                            format!("no {} seats together match your choice", best.count),
-                        ));
-                    }
-                    let pick = candidates.swap_remove(rand::random_range(0..candidates.len()));
-                    self.picks.note(&pick, Instant::now());
-                    let outcome = claim(pick.clone()).await;
-                    if !matches!(outcome, Ok(ClaimOutcome::Claimed { .. })) {
-                        self.picks.forget(&pick);
-                    }
-                    match outcome? {
-                        ClaimOutcome::Unavailable(lost) if attempt < BEST_AVAILABLE_ATTEMPTS => {
-                            taken.extend(lost);
-                        }
-                        outcome => break outcome,
-                    }
-                }
+            Wanted::Seats(seat_ids) => {
+                self.seats
+                    .claim(holds::ClaimRequest {
+                        seat_ids,
+                        ..request
+                    })
+                    .await?
             }
+            Wanted::Best(best) => self.claim_best(event_id, &best, request).await?,
         };
-        match outcome {
-            ClaimOutcome::Claimed {
-                hold_id,
-                total_cents,
-                seats,
-                ..
-            } => Ok(HoldView {
-                hold_id: HoldId(hold_id),
-                event_id,
-                status: HoldStatus::Active,
-                expires_at: format_ms(expires_at),
-                expires_in_ms: expires_at - now,
-                total_cents,
-                seats: seats.into_iter().map(|seat| seat.into_view(now)).collect(),
-                extensions_left: writer::extend::EXTENSIONS_PER_HOLD,
-            }),
-            ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
-                taken.into_iter().map(SeatId).collect(),
-            )),
-            // Well-formed ids that are simply not this event's seats: not
-            // found, like an unknown id in a path.
-            ClaimOutcome::Unknown(unknown) => Err(ApiError::not_found(format!(
-                "not seats of event {event_id}: {}",
-                unknown
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-            ClaimOutcome::LimitExceeded { already } => Err(ApiError::new(
-                ErrorCode::TicketLimitExceeded,
-                format!(
-                    "at most {} tickets per buyer for this event; you already have {already}",
-                    rules.max_tickets_per_buyer
-                ),
-            )),
-            ClaimOutcome::AddressCapReached {
-                held,
-                retry_after_ms,
-            } => Err(ApiError::rate_limited(
-                format!(
-                    "{held} seats of this event are already held from your network, the most one \
-                     address may hold at once; try again when some are paid for or released"
-                ),
-                Duration::from_millis(retry_after_ms.max(0) as u64),
-            )),
+        hold_answer(outcome, event_id, &rules, now, expires_at)
+    }
+
+    /// Best available: candidates come from the live in-memory map; buyers
+    /// are spread at random over the best few placements, around the seats
+    /// other requests here just picked (see `picks`), and seats a failed
+    /// claim found taken are avoided on the next try.
+    async fn claim_best(
+        &self,
+        event_id: EventId,
+        best: &BestAvailable,
+        request: holds::ClaimRequest,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let channel = self.live.channel(event_id).await?;
+        let mut taken: HashSet<i64> = HashSet::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let picked_elsewhere = self.picks.current(Instant::now());
+            let count = best.count as usize;
+            let ranked_from = |skip_picked: bool| {
+                channel.with_free_seats(
+                    best.section.as_deref(),
+                    best.max_price_cents,
+                    |id| {
+                        let picked = skip_picked && picked_elsewhere.contains(&id);
+                        !taken.contains(&id) && !picked
+                    },
+                    |free| best_available::ranked(free, count, BEST_AVAILABLE_SPREAD),
+                )
+            };
+            let mut candidates = ranked_from(true);
+            if candidates.is_empty() && !picked_elsewhere.is_empty() {
+                // Only seats others are claiming are left: try them, some
+                // of those claims may fail.
+                candidates = ranked_from(false);
+            }
+            if candidates.is_empty() {
+                return Err(ApiError::new(
+                    ErrorCode::SeatsUnavailable,
+                    format!("no {} seats together match your choice", best.count),
+                ));
+            }
+            let pick = candidates.swap_remove(rand::random_range(0..candidates.len()));
+            self.picks.note(&pick, Instant::now());
+            let outcome = self
+                .seats
+                .claim(holds::ClaimRequest {
+                    seat_ids: pick.clone(),
+                    ..request.clone()
+                })
+                .await;
+            if !matches!(outcome, Ok(ClaimOutcome::Claimed { .. })) {
+                self.picks.forget(&pick);
+            }
+            match outcome? {
+                ClaimOutcome::Unavailable(lost) if attempt < BEST_AVAILABLE_ATTEMPTS => {
+                    taken.extend(lost);
+                }
+                outcome => return Ok(outcome),
+            }
         }
     }
 
@@ -392,6 +342,95 @@ const BEST_AVAILABLE_SPREAD: usize = 8;
 enum Wanted {
     Seats(Vec<i64>),
     Best(BestAvailable),
+}
+
+impl Wanted {
+    fn from_request(request: HoldRequest) -> Result<Self, ApiError> {
+        match (request.seat_ids, request.best_available) {
+            (Some(seat_ids), None) => Ok(Self::Seats(validate_seat_ids(
+                &seat_ids,
+                MAX_SEATS_PER_REQUEST,
+            )?)),
+            (None, Some(best)) => Ok(Self::Best(validate_best_available(best)?)),
+            _ => Err(ApiError::validation(
+                "give exactly one of seat_ids or best_available",
+            )),
+        }
+    }
+}
+
+/// Refuses a hold before the onsale or once the event has started.
+fn on_sale(rules: &holds::EventRules, now: i64) -> Result<(), ApiError> {
+    if now < rules.onsale_at {
+        return Err(ApiError::new(
+            ErrorCode::NotOnSale,
+            "this event is not on sale yet",
+        ));
+    }
+    if now >= rules.starts_at {
+        return Err(ApiError::new(
+            ErrorCode::NotOnSale,
+            "this event has already started",
+        ));
+    }
+    Ok(())
+}
+
+/// What the buyer is told about a claim.
+fn hold_answer(
+    outcome: ClaimOutcome,
+    event_id: EventId,
+    rules: &holds::EventRules,
+    now: i64,
+    expires_at: i64,
+) -> Result<HoldView, ApiError> {
+    match outcome {
+        ClaimOutcome::Claimed {
+            hold_id,
+            total_cents,
+            seats,
+            ..
+        } => Ok(HoldView {
+            hold_id: HoldId(hold_id),
+            event_id,
+            status: HoldStatus::Active,
+            expires_at: format_ms(expires_at),
+            expires_in_ms: expires_at - now,
+            total_cents,
+            seats: seats.into_iter().map(|seat| seat.into_view(now)).collect(),
+            extensions_left: writer::extend::EXTENSIONS_PER_HOLD,
+        }),
+        ClaimOutcome::Unavailable(taken) => Err(ApiError::seats_unavailable(
+            taken.into_iter().map(SeatId).collect(),
+        )),
+        // Well-formed ids that are simply not this event's seats: not
+        // found, like an unknown id in a path.
+        ClaimOutcome::Unknown(unknown) => Err(ApiError::not_found(format!(
+            "not seats of event {event_id}: {}",
+            unknown
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        ClaimOutcome::LimitExceeded { already } => Err(ApiError::new(
+            ErrorCode::TicketLimitExceeded,
+            format!(
+                "at most {} tickets per buyer for this event; you already have {already}",
+                rules.max_tickets_per_buyer
+            ),
+        )),
+        ClaimOutcome::AddressCapReached {
+            held,
+            retry_after_ms,
+        } => Err(ApiError::rate_limited(
+            format!(
+                "{held} seats of this event are already held from your network, the most one \
+                 address may hold at once; try again when some are paid for or released"
+            ),
+            Duration::from_millis(retry_after_ms.max(0) as u64),
+        )),
+    }
 }
 
 fn validate_best_available(best: BestAvailable) -> Result<BestAvailable, ApiError> {
