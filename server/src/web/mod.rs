@@ -94,6 +94,10 @@ pub async fn build_app(
 }
 
 /// [`build_app`] with a given payment gateway.
+///
+/// Longer than most functions on purpose: it is the one place every
+/// service is built and handed the others it needs, read top to bottom in
+/// the order they depend on each other.
 pub async fn build_app_with_gateway(
     config: &Config,
     leptos_options: LeptosOptions,
@@ -104,11 +108,7 @@ pub async fn build_app_with_gateway(
         Duration::from_secs(config.reconcile_after_secs),
     )
     .map_err(StartError::Config)?;
-    let store = Store::connect(&config.database_url).await?;
-    store.migrate().await?;
-    // Outside demo mode nothing is ever seeded: a deployment starts empty.
-    let seeded_demo =
-        config.demo && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
+    let (store, seeded_demo) = open_store(config).await?;
     let ticket_signer = Arc::new(match &config.ticket_key {
         Some(seed) => TicketSigner::from_seed_hex(seed)?,
         None => TicketSigner::load_or_create(&config.ticket_key_file)?,
@@ -197,23 +197,49 @@ pub async fn build_app_with_gateway(
         mail,
     };
     if seeded_demo {
-        state
-            .staff
-            .create_account(
-                demo::DEMO_ADMIN_EMAIL,
-                demo::DEMO_ADMIN_PASSWORD.to_string(),
-                "Demo admin",
-                app::types::Role::Admin,
-            )
-            .await
-            .map_err(StartError::DemoAdmin)?;
-        tracing::info!("fresh database: demo data seeded");
-        tracing::warn!(
-            admin = demo::DEMO_ADMIN_EMAIL,
-            "the demo data has an admin whose password is in the README: demo mode is for \
-             local use only"
-        );
+        create_demo_admin(&state).await?;
     }
+    spawn_workers(config, &state);
+    let request_timeout = Duration::from_secs(config.request_timeout_secs);
+    Ok((router(state.clone(), request_timeout), state))
+}
+
+/// Connects and migrates; in demo mode seeds a fresh database (whether it
+/// did is the second value). Outside demo mode nothing is ever seeded: a
+/// deployment starts empty.
+async fn open_store(config: &Config) -> Result<(Store, bool), StartError> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let seeded =
+        config.demo && demo::seed_if_empty(&store, now_ms(), config.demo_hold_seconds).await?;
+    Ok((store, seeded))
+}
+
+/// Demo mode's admin, whose password is public (see the README).
+async fn create_demo_admin(state: &AppState) -> Result<(), StartError> {
+    state
+        .staff
+        .create_account(
+            demo::DEMO_ADMIN_EMAIL,
+            demo::DEMO_ADMIN_PASSWORD.to_string(),
+            "Demo admin",
+            app::types::Role::Admin,
+        )
+        .await
+        .map_err(StartError::DemoAdmin)?;
+    tracing::info!("fresh database: demo data seeded");
+    tracing::warn!(
+        admin = demo::DEMO_ADMIN_EMAIL,
+        "the demo data has an admin whose password is in the README: demo mode is for \
+         local use only"
+    );
+    Ok(())
+}
+
+/// The server's background work, each turned off by a zero setting: the
+/// hold sweeper, the payment reconciler, the waiting rooms' ticker, the
+/// email sender and the live channel's pump.
+fn spawn_workers(config: &Config, state: &AppState) {
     if config.sweep_every_ms > 0 {
         sweeper::spawn(
             state.inventory.clone(),
@@ -239,8 +265,6 @@ pub async fn build_app_with_gateway(
             .spawn(Duration::from_millis(config.mail_poll_ms));
     }
     state.live.spawn_pump();
-    let request_timeout = Duration::from_secs(config.request_timeout_secs);
-    Ok((router(state.clone(), request_timeout), state))
 }
 
 /// The outbox's sender: SMTP when `TESSERA_SMTP_URL` is set (in every
