@@ -235,6 +235,10 @@ pub async fn admitted(
 
 /// Takes a place, or returns the one the holder has. A holder whose
 /// admission ran out or was used rejoins at the back.
+// Long on purpose: one write transaction reads the room, the caller's
+// place and the counter, and writes the new place, under one lock (on
+// SQLite the write lock, on PostgreSQL the room's row); each step is
+// commented where it stands.
 pub async fn join(
     store: &Store,
     event_id: i64,

@@ -93,40 +93,9 @@ impl Staff {
         let hold_seconds = request.hold_seconds.unwrap_or(DEFAULT_HOLD_SECONDS);
         let max_tickets = request.max_tickets_per_buyer.unwrap_or(DEFAULT_MAX_TICKETS);
         check_rules(hold_seconds, max_tickets)?;
-        if request.tiers.is_empty() || request.tiers.len() > 20 {
-            return Err(ApiError::validation("an event has 1 to 20 price tiers"));
-        }
-        if request
-            .tiers
-            .iter()
-            .any(|t| !(0..=10_000_000).contains(&t.price_cents))
-        {
-            return Err(ApiError::validation("prices are 0 to 10,000,000 cents"));
-        }
+        check_tiers(&request.tiers)?;
+        self.check_sections_priced(&request).await?;
         let store = &self.store;
-        let sections: Vec<(String,)> = on_pool!(store, pool =>
-            sqlx::query_as("SELECT name FROM sections WHERE venue_id = $1")
-                .bind(request.venue_id.0)
-                .fetch_all(pool)
-                .await)
-        .map_err(sqlx_error_to_api)?;
-        if sections.is_empty() {
-            return Err(ApiError::validation(format!(
-                "no venue {}",
-                request.venue_id
-            )));
-        }
-        let unpriced: Vec<&str> = sections
-            .iter()
-            .map(|(name,)| name.as_str())
-            .filter(|name| !request.section_tiers.contains_key(*name))
-            .collect();
-        if !unpriced.is_empty() {
-            return Err(ApiError::validation(format!(
-                "give every section a tier; missing: {}",
-                unpriced.join(", ")
-            )));
-        }
         let spec = EventSpec {
             venue_id: request.venue_id,
             name,
@@ -160,6 +129,36 @@ impl Staff {
                 .await)
         .map_err(sqlx_error_to_api)?;
         Ok(CreatedEvent { event_id, seats })
+    }
+
+    /// Every section of the event's venue is given a tier (the venue must
+    /// exist).
+    async fn check_sections_priced(&self, request: &CreateEventRequest) -> Result<(), ApiError> {
+        let store = &self.store;
+        let sections: Vec<(String,)> = on_pool!(store, pool =>
+            sqlx::query_as("SELECT name FROM sections WHERE venue_id = $1")
+                .bind(request.venue_id.0)
+                .fetch_all(pool)
+                .await)
+        .map_err(sqlx_error_to_api)?;
+        if sections.is_empty() {
+            return Err(ApiError::validation(format!(
+                "no venue {}",
+                request.venue_id
+            )));
+        }
+        let unpriced: Vec<&str> = sections
+            .iter()
+            .map(|(name,)| name.as_str())
+            .filter(|name| !request.section_tiers.contains_key(*name))
+            .collect();
+        if !unpriced.is_empty() {
+            return Err(ApiError::validation(format!(
+                "give every section a tier; missing: {}",
+                unpriced.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     /// Changes an event's details or sale rules. Holds already made keep
@@ -243,4 +242,18 @@ impl Staff {
         tracing::info!(event = event_id.0, "event updated");
         Ok(())
     }
+}
+
+/// 1 to 20 price tiers, each 0 to 10,000,000 cents.
+fn check_tiers(tiers: &[app::staff::TierPrice]) -> Result<(), ApiError> {
+    if tiers.is_empty() || tiers.len() > 20 {
+        return Err(ApiError::validation("an event has 1 to 20 price tiers"));
+    }
+    if tiers
+        .iter()
+        .any(|t| !(0..=10_000_000).contains(&t.price_cents))
+    {
+        return Err(ApiError::validation("prices are 0 to 10,000,000 cents"));
+    }
+    Ok(())
 }
