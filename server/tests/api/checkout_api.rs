@@ -1,7 +1,7 @@
 //! Purchases and refunds over HTTP: idempotency, declines, automatic refunds
 //! of charges whose seats were lost, restart reconciliation, and refunds.
 
-mod common;
+use crate::common;
 
 use app::types::EventId;
 use common::*;

@@ -2,7 +2,7 @@
 //! end), an admin changes roles and disables accounts, and the site always
 //! keeps an enabled admin.
 
-mod common;
+use crate::common;
 
 use app::types::Role;
 use common::*;

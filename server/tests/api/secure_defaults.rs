@@ -2,7 +2,7 @@
 //! without a payment processor nothing is charged, recorded or sold.
 //! (`deploy.rs` starts the real binary as the README deploys it.)
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! The books a load run reads back: an event's sales counted from the
 //! database, and the double-sale check.
 
-mod common;
+use crate::common;
 
 use common::*;
 use server::catalog::sales::{oversold_seats, sales_tally, SalesTally};

@@ -5,7 +5,7 @@
 //! against the real service on a real database and against a small
 //! reference model; every answer and the whole seat map must agree.
 
-mod common;
+use crate::common;
 
 use app::error::ErrorCode;
 use app::types::{EventId, HoldId, PaymentChoice, PurchaseId, PurchaseRequest, SeatId};

@@ -2,7 +2,7 @@
 //! every row survives (SQLite rebuilds the table under its tickets), old
 //! keys keep working, and pending purchases are handed to the reconciler.
 
-mod common;
+use crate::common;
 
 use app::types::EventId;
 use common::*;

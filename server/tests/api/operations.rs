@@ -2,7 +2,7 @@
 //! request ids, security and caching headers, readiness, metrics, and live
 //! sockets closed with 1001 when the server stops.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures::StreamExt;

@@ -3,7 +3,7 @@
 //! different processor. Recovery never uses search: the stand-in's index
 //! lags by an hour in these tests.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::Method;

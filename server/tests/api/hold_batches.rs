@@ -5,7 +5,7 @@
 //! batch is one version of the seat map. Purchases, sales, refunds and
 //! blocks share batches with claims and endings, each decided alone.
 
-mod common;
+use crate::common;
 
 use common::*;
 use server::clock::now_ms;

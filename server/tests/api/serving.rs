@@ -3,7 +3,7 @@
 //! clients that never finish their headers are dropped, open connections
 //! are capped, and shutdown lets requests in flight finish.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 //! runs). This file is its own test binary because it owns the process's
 //! log subscriber.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::Method;

@@ -3,7 +3,7 @@
 //! test reads what arrived — the ticket email and its link, password reset
 //! links, and exactly one email per sale across a crash and two servers.
 
-mod common;
+use crate::common;
 
 use common::{add_event, add_venue, fresh_database_url, seat_ids, spawn_app_with, Buyer, TestApp};
 use mailin_embedded::{response, Handler, Response, Server, SslConfig};

@@ -4,7 +4,7 @@
 //! here by calling the stand-in as Stripe.js does (publishable key, client
 //! secret, the typed card number), 3-D Secure challenge included.
 
-mod common;
+use crate::common;
 
 use common::{stripe_app_with, Buyer, TestApp};
 use reqwest::Method;

@@ -3,7 +3,7 @@
 //! snapshot and then deltas, in either format, ends with every seat's
 //! status equal to the database's after a random workload.
 
-mod common;
+use crate::common;
 
 use app::layout::{unpack_statuses, CompactMessage, SeatLayout};
 use app::types::{EventId, LiveMessage, SeatStatus};

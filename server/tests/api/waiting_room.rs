@@ -5,7 +5,7 @@
 //! queue. Time moves with the inventory clock; admission steps are run by
 //! the test (`Queue::tick`), as each server's ticker would.
 
-mod common;
+use crate::common;
 
 use app::types::{EventId, Role};
 use common::*;

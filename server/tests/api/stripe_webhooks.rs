@@ -3,7 +3,7 @@
 //! deliveries are acted on, each event once, and a webhook settles a
 //! purchase whether it comes before or after the buyer's own answer.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::Method;

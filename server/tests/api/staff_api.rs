@@ -1,7 +1,7 @@
 //! Venue staff over real HTTP and WebSockets: roles enforced on every
 //! staff route, live sales figures, blocking seats, and gate scanning.
 
-mod common;
+use crate::common;
 
 use app::types::{EventId, Role};
 use common::*;

@@ -4,7 +4,7 @@
 //! deadlocks nor sells a seat twice. Sold out means sold out: afterwards the
 //! database and both servers' seat maps agree seat by seat.
 
-mod common;
+use crate::common;
 
 use app::types::EventId;
 use common::*;

@@ -4,7 +4,7 @@
 //! address, which `X-Forwarded-For` names only when it comes from a trusted
 //! proxy.
 
-mod common;
+use crate::common;
 
 use app::types::EventId;
 use common::*;

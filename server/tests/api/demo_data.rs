@@ -1,6 +1,6 @@
 //! The demo data a fresh database is seeded with in demo mode.
 
-mod common;
+use crate::common;
 
 use common::*;
 

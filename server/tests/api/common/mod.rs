@@ -2,7 +2,7 @@
 //! SQLite by default; PostgreSQL when `TEST_DATABASE_URL` names a server
 //! (a fresh database is created on it for every test).
 
-#![allow(dead_code)] // Each test binary uses a different part of the harness.
+#![allow(dead_code)] // Not every helper is used in every configuration.
 
 use app::types::{EventId, Role, VenueId};
 use server::catalog::create::{

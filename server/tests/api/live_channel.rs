@@ -2,7 +2,7 @@
 //! WebSocket, resynchronisation of a viewer that fell behind, and fan-out
 //! across two server processes sharing one database.
 
-mod common;
+use crate::common;
 
 use app::types::{EventId, LiveMessage, SeatStatus};
 use common::*;

@@ -1,6 +1,6 @@
 //! The catalog's public API, end to end over HTTP, on SQLite or PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::*;
 use server::clock::now_ms;

@@ -4,7 +4,7 @@
 //! grace, and refunds racing gate scans. Against the built-in test
 //! processor, whose calls land even when their caller has given up.
 
-mod common;
+use crate::common;
 
 use app::staff::ScanOutcome;
 use app::types::{EventId, PurchaseRequest};

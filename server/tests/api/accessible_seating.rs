@@ -3,7 +3,7 @@
 //! the same hold; best available leaves both to those who pick them; and
 //! an accessible seat never costs more than the others in its section.
 
-mod common;
+use crate::common;
 
 use app::layout::{SeatFeature, SeatLayout};
 use app::types::EventId;

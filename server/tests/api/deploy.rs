@@ -3,7 +3,7 @@
 //! without a payment processor, and the first admin from the operator
 //! command `server admin create`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Holds over HTTP: all-or-nothing claims, ownership, release, expiry,
 //! the per-buyer limit, bad input, and a fight over the same seats.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::Method;

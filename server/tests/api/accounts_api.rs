@@ -2,7 +2,7 @@
 //! cards, email confirmation attaching guest purchases, "my tickets" with
 //! signed codes, and who may see and refund what.
 
-mod common;
+use crate::common;
 
 use app::types::EventId;
 use base64::Engine;
