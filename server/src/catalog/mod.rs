@@ -2,6 +2,7 @@
 //! One service serves both the REST handlers and the pages' server functions.
 
 pub mod create;
+pub mod layout;
 pub mod queries;
 pub mod routes;
 pub mod sales;

@@ -2,15 +2,13 @@
 //! 2,500-seat theatre, a 50,000-seat stadium and two dozen upcoming events.
 //! Seeded once into an empty database in demo mode (`TESSERA_DEMO=1`) only.
 
-pub mod layout;
-
 use crate::catalog::create::{
     create_event, create_venue, CreateError, EventSpec, SectionSpec, TierSpec, VenueSpec,
 };
+use crate::catalog::layout::{self, stage_rows, BowlTier};
 use crate::catalog::queries::has_venues;
 use crate::store::Store;
 use app::types::VenueId;
-use layout::{stage_rows, BowlTier};
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;

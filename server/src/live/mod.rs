@@ -15,6 +15,7 @@
 //! JSON messages (the default) or the compact ones (`?format=compact`):
 //! each snapshot and delta is serialised once per format.
 
+pub mod changes;
 pub mod compact;
 pub mod routes;
 pub mod seat_map;
@@ -23,13 +24,13 @@ pub mod viewer;
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::inventory::holds::changes_since;
 use crate::lifecycle::Lifecycle;
 use crate::store::Store;
 use app::error::ApiError;
 use app::types::{EventId, LiveMessage, SeatChange, SeatId, SeatStatus, SeatView};
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
+use changes::changes_since;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -284,7 +285,7 @@ impl EventChannel {
 
     /// Applies changes read from the log (ordered by version) and broadcasts
     /// them as one delta frame.
-    fn apply(&self, changes: Vec<crate::inventory::holds::SeatChangeRow>) {
+    fn apply(&self, changes: Vec<changes::SeatChangeRow>) {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         let prev_version = state.version;
         let fresh: Vec<_> = changes

@@ -14,10 +14,10 @@
 //! The body is serialised (and gzipped, for clients that accept it) once
 //! per version and shared by every read of that version.
 
+use super::changes::changes_since;
 use super::{EventChannel, SeatMapState};
 use crate::clock::Clock;
 use crate::gzip::Compression;
-use crate::inventory::holds::changes_since;
 use crate::store::{Store, StoreError};
 use app::types::{SeatId, SeatStatus, SeatView};
 use bytes::Bytes;
@@ -206,7 +206,7 @@ fn serialise(state: &SeatMapState) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::holds::SeatChangeRow;
+    use crate::live::changes::SeatChangeRow;
     use app::types::{EventId, SeatMap};
     use std::io::Read;
 

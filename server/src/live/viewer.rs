@@ -85,7 +85,7 @@ pub async fn serve_viewer<S, R, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::holds::SeatChangeRow;
+    use crate::live::changes::SeatChangeRow;
     use app::types::{EventId, LiveMessage, SeatId, SeatStatus, SeatView};
     use futures::channel::mpsc;
 

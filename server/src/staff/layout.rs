@@ -3,7 +3,7 @@
 //! in metres, as the seat map draws them. Pure geometry, no database.
 
 use crate::catalog::create::{SectionSpec, VenueSpec};
-use crate::demo::layout::{stage_rows, BowlTier};
+use crate::catalog::layout::{stage_rows, BowlTier};
 use app::staff::VenueLayout;
 
 /// Bounds that keep a request from asking for a venue no one has.

@@ -9,7 +9,7 @@ use app::layout::{SeatFeature, SeatLayout};
 use app::types::EventId;
 use common::*;
 use server::catalog::create::{create_venue, VenueSpec};
-use server::demo::layout::stage_rows;
+use server::catalog::layout::stage_rows;
 use std::sync::Arc;
 
 /// A hall of one section, 3 rows of 8: wheelchair spaces at C1 and C8,

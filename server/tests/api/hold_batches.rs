@@ -10,14 +10,14 @@ use crate::common;
 use common::*;
 use server::clock::now_ms;
 use server::inventory::holds::{
-    changes_since, write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite,
-    WriteOutcome,
+    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite, WriteOutcome,
 };
 use server::inventory::writer::purchases::{Payer, Timing};
 use server::inventory::writer::{
     BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion, FinishRefund, PurchaseRow,
     Sell,
 };
+use server::live::changes::changes_since;
 use server::tickets::codes::TicketSigner;
 use std::sync::Arc;
 

@@ -87,7 +87,7 @@ async fn every_seat_change_is_logged_in_version_order() {
             None,
         )
         .await;
-    let changes = server::inventory::holds::changes_since(app.store(), event.0, 0)
+    let changes = server::live::changes::changes_since(app.store(), event.0, 0)
         .await
         .expect("changes");
     let summary: Vec<(i64, i64, &str)> = changes
@@ -410,7 +410,7 @@ async fn a_buyer_extends_a_hold_once() {
     assert_eq!(view["expires_at"], extended["expires_at"]);
     assert_eq!(view["extensions_left"], 0);
     // Its seats moved with it, as one new version of the seat map.
-    let changes = server::inventory::holds::changes_since(app.store(), event.0, version)
+    let changes = server::live::changes::changes_since(app.store(), event.0, version)
         .await
         .expect("changes");
     let logged: Vec<(i64, &str)> = changes

@@ -1,4 +1,5 @@
-//! Seat layouts of the demo venues, with positions (metres) a map can draw.
+//! Venue seat layouts — a stage's rows, a bowl's tiers — with positions
+//! (metres) a map can draw: staff venue creation and the demo venues use it.
 //! Pure geometry: no database here.
 
 use crate::catalog::create::{SeatSpec, SectionSpec};
