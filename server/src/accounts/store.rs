@@ -242,29 +242,12 @@ pub async fn claim_with_password(
     password_hash: &str,
     now: i64,
 ) -> Result<Option<(i64, String)>, StoreError> {
-    let claimed = on_pool!(store, pool => async {
-        let mut tx = pool.begin_write().await?;
-        let claimed: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE users SET password_hash = $1, email_confirmed_at = $2, confirm_token_hash = NULL, \
+    let sql =
+        "UPDATE users SET password_hash = $1, email_confirmed_at = $2, confirm_token_hash = NULL, \
              confirm_token_expires_at = NULL, payment_token = NULL, payment_customer = NULL, \
              payment_brand = NULL, payment_last4 = NULL \
-             WHERE confirm_token_hash = $3 AND confirm_token_expires_at > $2 RETURNING id, email",
-        )
-        .bind(password_hash)
-        .bind(now)
-        .bind(token_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((user_id, _)) = &claimed {
-            sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(claimed)
-    }.await)?;
-    Ok(claimed)
+             WHERE confirm_token_hash = $3 AND confirm_token_expires_at > $2 RETURNING id, email";
+    replace_password_by_link(store, sql, token_hash, password_hash, now).await
 }
 
 /// Follows a password reset link: the password becomes `password_hash`,
@@ -278,10 +261,7 @@ pub async fn reset_password(
     password_hash: &str,
     now: i64,
 ) -> Result<Option<(i64, String)>, StoreError> {
-    let reset = on_pool!(store, pool => async {
-        let mut tx = pool.begin_write().await?;
-        let reset: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE users SET password_hash = $1, confirm_token_hash = NULL, \
+    let sql = "UPDATE users SET password_hash = $1, confirm_token_hash = NULL, \
              confirm_token_expires_at = NULL, \
              payment_token = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_token END, \
              payment_customer = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_customer END, \
@@ -289,23 +269,39 @@ pub async fn reset_password(
              payment_last4 = CASE WHEN email_confirmed_at IS NULL THEN NULL ELSE payment_last4 END, \
              email_confirmed_at = COALESCE(email_confirmed_at, $2) \
              WHERE confirm_token_hash = $3 AND confirm_token_expires_at > $2 \
-             AND password_hash IS NOT NULL AND disabled_at IS NULL RETURNING id, email",
-        )
-        .bind(password_hash)
-        .bind(now)
-        .bind(token_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((user_id, _)) = &reset {
+             AND password_hash IS NOT NULL AND disabled_at IS NULL RETURNING id, email";
+    replace_password_by_link(store, sql, token_hash, password_hash, now).await
+}
+
+/// Runs `sql` — an `UPDATE users … WHERE confirm_token_hash = $3 AND
+/// confirm_token_expires_at > $2 RETURNING id, email` that sets the
+/// password to `$1` — and, if a link matched, ends every session of its
+/// account, in one transaction.
+async fn replace_password_by_link(
+    store: &Store,
+    sql: &'static str,
+    token_hash: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let replaced = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let replaced: Option<(i64, String)> = sqlx::query_as(sql)
+            .bind(password_hash)
+            .bind(now)
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((user_id, _)) = &replaced {
             sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(reset)
+        Ok::<_, sqlx::Error>(replaced)
     }.await)?;
-    Ok(reset)
+    Ok(replaced)
 }
 
 /// Signs `user_id` in on the session `new_key`, moving what the browser's
