@@ -34,6 +34,14 @@ pub(super) fn failure_of(error: &PaymentError) -> &'static str {
     }
 }
 
+/// Where a retried purchase's recorded payment stands.
+enum Resumed {
+    /// Not confirmed yet (or waiting for the buyer): go on paying.
+    Open(Intent, Box<PurchaseRow>),
+    /// It had an outcome, now acted on: the answer.
+    Settled(Box<PurchaseView>),
+}
+
 impl Checkout {
     /// Bounds one processor call: one that has not answered in time has an
     /// unknown outcome.
@@ -59,13 +67,12 @@ impl Checkout {
     ) -> Result<PurchaseView, ApiError> {
         let intent = match purchase.payment_ref.clone() {
             // A retry: the payment may have an outcome already.
-            Some(intent_id) => match self.call(self.gateway.retrieve(&intent_id)).await {
-                Ok(intent) if intent.outcome() == Outcome::Open => intent,
-                Ok(intent) => return self.conclude(purchase, &intent_id, Ok(intent)).await,
-                Err(error) => {
-                    tracing::warn!(purchase = purchase.id, %error, "payment not found yet");
-                    return Err(outcome_unknown());
+            Some(intent_id) => match self.resume(purchase, &intent_id).await? {
+                Resumed::Open(intent, row) => {
+                    purchase = *row;
+                    intent
                 }
+                Resumed::Settled(view) => return Ok(*view),
             },
             None => {
                 if customer != purchase.processor_customer {
@@ -96,14 +103,10 @@ impl Checkout {
         &self,
         purchase: PurchaseRow,
     ) -> Result<PurchaseView, ApiError> {
-        let intent = match purchase.payment_ref.clone() {
-            Some(intent_id) => match self.call(self.gateway.retrieve(&intent_id)).await {
-                Ok(intent) if intent.outcome() == Outcome::Open => intent,
-                Ok(intent) => return self.conclude(purchase, &intent_id, Ok(intent)).await,
-                Err(error) => {
-                    tracing::warn!(purchase = purchase.id, %error, "payment not found yet");
-                    return Err(outcome_unknown());
-                }
+        let (intent, purchase) = match purchase.payment_ref.clone() {
+            Some(intent_id) => match self.resume(purchase, &intent_id).await? {
+                Resumed::Open(intent, row) => (intent, *row),
+                Resumed::Settled(view) => return Ok(*view),
             },
             // The browser has the whole payment grace to confirm (3-D
             // Secure included) before the reconciler looks.
@@ -111,13 +114,31 @@ impl Checkout {
                 .create_and_record(&purchase, self.timing_in_browser())
                 .await?
             {
-                Some(intent) => intent,
+                Some(intent) => (intent, purchase),
                 None => return self.answer(purchase.id).await,
             },
         };
         let mut view = self.view(purchase.id).await?;
         view.client_secret = Some(intent.client_secret.ok_or_else(ApiError::internal)?);
         Ok(view)
+    }
+
+    /// A retry of a purchase whose payment is recorded: the payment as the
+    /// processor has it now — still open, or with an outcome, acted on.
+    async fn resume(&self, purchase: PurchaseRow, intent_id: &str) -> Result<Resumed, ApiError> {
+        match self.call(self.gateway.retrieve(intent_id)).await {
+            Ok(intent) if intent.outcome() == Outcome::Open => {
+                Ok(Resumed::Open(intent, Box::new(purchase)))
+            }
+            Ok(intent) => {
+                let view = self.conclude(purchase, intent_id, Ok(intent)).await?;
+                Ok(Resumed::Settled(Box::new(view)))
+            }
+            Err(error) => {
+                tracing::warn!(purchase = purchase.id, %error, "payment not found yet");
+                Err(outcome_unknown())
+            }
+        }
     }
 
     /// Creates the purchase's payment (or gets it back by replaying the
