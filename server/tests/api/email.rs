@@ -333,6 +333,38 @@ async fn a_crash_between_the_sale_and_the_send_still_sends_exactly_one_email() {
     }
 }
 
+/// An SMTP server that cannot be reached: the letter stays in the outbox
+/// with its error, to be tried again later, and nothing is lost.
+#[tokio::test]
+async fn a_letter_the_smtp_server_refused_waits_for_a_retry() {
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let smtp = format!("smtp://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    let app = mailing_app(fresh_database_url().await, &smtp, 0).await;
+    guest_buys(&app, "later@example.com").await;
+    assert_eq!(app.state.mail.round().await, 1);
+    let (attempts, error, due_in, failed): (i64, Option<String>, i64, Option<i64>) =
+        server::on_pool!(app.store(), pool => sqlx::query_as(
+            "SELECT attempts, last_error, next_attempt_at - $1, failed_at FROM outbox",
+        )
+        .bind(server::clock::now_ms())
+        .fetch_one(pool)
+        .await)
+        .expect("outbox row");
+    assert_eq!(attempts, 1);
+    assert!(
+        error.is_some_and(|e| e.contains("SMTP")),
+        "the error is kept"
+    );
+    assert!(
+        (5_000..=10_000).contains(&due_in),
+        "retried in about 10 s: {due_in}"
+    );
+    assert_eq!(failed, None);
+    assert_eq!(app.state.mail.round().await, 0, "not due again yet");
+}
+
 /// A refund is confirmed by email, after the ticket email.
 #[tokio::test]
 async fn a_refund_is_confirmed_by_email() {
