@@ -197,7 +197,8 @@ pub fn CheckoutPage() -> impl IntoView {
                 Ok(Some(view)) => {
                     now.set(client::now_ms());
                     deadline.set(client::now_ms() + view.expires_in_ms as f64);
-                    hold.set(Some(Ok(view)));
+                    // Only the deadline changes: the form (and the card form
+                    // mounted in it, with what the buyer typed) stays as it is.
                     extended.set(true);
                     notice.set(Some("Done: your seats are held for longer.".into()));
                 }
@@ -299,8 +300,12 @@ pub fn CheckoutPage() -> impl IntoView {
                                             </label>
                                         </fieldset>
                                     })}
-                                    {move || (!pay_with_saved.get() && uses_card_form.get()).then(|| view! {
-                                        <div id="payment-element" class="payment-element" data-testid="payment-element"></div>
+                                    // Always in the page once the card form is used (hidden
+                                    // while the saved card is chosen): Stripe.js mounts into it
+                                    // once, and it keeps what the buyer typed.
+                                    {move || uses_card_form.get().then(|| view! {
+                                        <div id="payment-element" class="payment-element" data-testid="payment-element"
+                                            style:display=move || if pay_with_saved.get() { "none" } else { "block" }></div>
                                     })}
                                     {move || (!pay_with_saved.get() && !uses_card_form.get()).then(|| view! {
                                         <label>"Card (test mode)"
