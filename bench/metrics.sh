@@ -10,11 +10,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VIEWERS="${VIEWERS:-10000}"
 HOLD_RATE="${HOLD_RATE:-500}"
 SCRAPES="${SCRAPES:-100}"
+# Seconds to wait after the last viewer is counted in: the server counts a
+# viewer when it subscribes, before its snapshot has gone out.
+SETTLE="${SETTLE:-20}"
 source bench/release-server.sh
 LOAD_ARGS=(--base-url "$BASE" --event "$EVENT" --viewers "$VIEWERS" --live-format compact
-  --duration-secs 60)
+  --duration-secs 180)
 if [ "$HOLD_RATE" -gt 0 ]; then
   LOAD_ARGS+=(--hold-rate "$HOLD_RATE" --buyers 64 --seats-per-hold 2 --mode hold)
+else
+  # loadgen's default is 64 buyers in a full onsale: none here.
+  LOAD_ARGS+=(--buyers 0)
 fi
 target/release/loadgen "${LOAD_ARGS[@]}" >"$WORK/loadgen.json" 2>"$WORK/loadgen.log" &
 LOAD=$!
@@ -24,7 +30,8 @@ for _ in $(seq 1 120); do
   [ "${connected:-0}" -ge "$VIEWERS" ] && break
   sleep 0.5
 done
-echo "viewers connected: ${connected:-0}"
+echo "viewers connected: ${connected:-0}; settling ${SETTLE}s"
+sleep "$SETTLE"
 for _ in $(seq 1 "$SCRAPES"); do
   curl -fsS -o /dev/null -w '%{time_total} %{size_download}\n' "$BASE/metrics"
   sleep 0.2
