@@ -434,26 +434,33 @@ impl Checkout {
     pub async fn purchase_view(
         &self,
         purchase_id: PurchaseId,
+        key: Option<&str>,
         session_id: &str,
         account: Option<&Account>,
     ) -> Result<PurchaseView, ApiError> {
-        self.owned(purchase_id, session_id, account).await?;
+        self.visible(purchase_id, key, session_id, account).await?;
         self.view(purchase_id.0).await
     }
 
-    /// The purchase whose ticket email link carries `key`.
-    pub async fn purchase_view_by_key(
+    /// The purchase if the caller may see it: with `key` (from its ticket
+    /// email's link), if the key opens it; without, as [`Self::owned`]
+    /// decides.
+    pub async fn visible(
         &self,
         purchase_id: PurchaseId,
-        key: &str,
-    ) -> Result<PurchaseView, ApiError> {
-        self.owned_by_key(purchase_id, key).await?;
-        self.view(purchase_id.0).await
+        key: Option<&str>,
+        session_id: &str,
+        account: Option<&Account>,
+    ) -> Result<PurchaseRow, ApiError> {
+        match key {
+            Some(key) => self.owned_by_key(purchase_id, key).await,
+            None => self.owned(purchase_id, session_id, account).await,
+        }
     }
 
     /// The purchase if `key` (from its ticket email) opens it; otherwise
     /// the same 404 as for a purchase that does not exist.
-    pub async fn owned_by_key(
+    async fn owned_by_key(
         &self,
         purchase_id: PurchaseId,
         key: &str,

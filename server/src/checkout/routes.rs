@@ -117,14 +117,16 @@ pub async fn purchase_view(
     ApiQuery(query): ApiQuery<TicketsKey>,
 ) -> HttpResult<Json<PurchaseView>> {
     let purchase_id = parse_path_id(&purchase_id, PurchaseId::parse, "a purchase")?;
-    Ok(Json(match query.key {
-        Some(key) => checkout.purchase_view_by_key(purchase_id, &key).await?,
-        None => {
-            checkout
-                .purchase_view(purchase_id, &session.key, account.as_ref())
-                .await?
-        }
-    }))
+    Ok(Json(
+        checkout
+            .purchase_view(
+                purchase_id,
+                query.key.as_deref(),
+                &session.key,
+                account.as_ref(),
+            )
+            .await?,
+    ))
 }
 
 /// Refunds the caller's purchase (until the event starts); seats go back

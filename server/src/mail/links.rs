@@ -8,8 +8,8 @@ use crate::tickets::codes::TicketSigner;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// 128 bits, as hex: the length of every link key.
-const KEY_HEX_LEN: usize = 32;
+/// 128 bits (32 hex characters): the length of every link key.
+const KEY_BYTES: usize = 16;
 
 #[derive(Clone)]
 pub struct LinkKeys {
@@ -32,13 +32,15 @@ impl LinkKeys {
         Self::new(signer.derive_secret("tessera email links v1"))
     }
 
-    fn derive(&self, message: &str) -> String {
+    fn mac(&self, message: &str) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(message.as_bytes());
-        let mut key = hex(&mac.finalize().into_bytes());
-        key.truncate(KEY_HEX_LEN);
-        key
+        mac
+    }
+
+    fn derive(&self, message: &str) -> String {
+        hex(&self.mac(message).finalize().into_bytes()[..KEY_BYTES])
     }
 
     /// The key that opens a purchase's tickets without signing in: it is
@@ -47,15 +49,19 @@ impl LinkKeys {
         self.derive(&format!("tickets:{purchase_id}"))
     }
 
-    /// Whether `key` opens `purchase_id`'s tickets, compared in constant time.
+    /// Whether `key` (lowercase hex, as [`Self::tickets`] writes it) opens
+    /// `purchase_id`'s tickets, checked by HMAC's own constant-time
+    /// comparison, as session ids and queue challenges are.
     pub fn opens_tickets(&self, purchase_id: i64, key: &str) -> bool {
-        let expected = self.tickets(purchase_id);
-        key.len() == expected.len()
-            && key
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                == 0
+        let lowercase_hex = key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let Some(tag) = hex::decode(key).ok().filter(|_| lowercase_hex) else {
+            return false;
+        };
+        tag.len() == KEY_BYTES
+            && self
+                .mac(&format!("tickets:{purchase_id}"))
+                .verify_truncated_left(&tag)
+                .is_ok()
     }
 
     /// The token of an account link (confirmation, claim, password reset)
@@ -79,6 +85,8 @@ mod tests {
         assert!(keys.opens_tickets(42, &key));
         assert!(!keys.opens_tickets(43, &key));
         assert!(!keys.opens_tickets(42, &key[..31]));
+        assert!(!keys.opens_tickets(42, &key[..30]));
+        assert!(!keys.opens_tickets(42, &key.to_uppercase()));
         assert!(!LinkKeys::new([8; 32]).opens_tickets(42, &key));
     }
 

@@ -69,16 +69,15 @@ pub async fn qr_code(
             .await)
     .map_err(sqlx_error_to_api)?
     .ok_or_else(not_found)?;
-    let purchase_id = PurchaseId(purchase_id);
-    match &query.key {
-        Some(key) => checkout.owned_by_key(purchase_id, key).await,
-        None => {
-            checkout
-                .owned(purchase_id, &session.key, account.as_ref())
-                .await
-        }
-    }
-    .map_err(|_| not_found())?;
+    checkout
+        .visible(
+            PurchaseId(purchase_id),
+            query.key.as_deref(),
+            &session.key,
+            account.as_ref(),
+        )
+        .await
+        .map_err(|_| not_found())?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
