@@ -302,11 +302,7 @@ impl Accounts {
                 "this link is unknown, expired or was already used; register again for a new one",
             )
         };
-        let token = request.token.trim();
-        if !(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return Err(unknown());
-        }
-        let token_hash = sha256_hex(&token.to_ascii_lowercase());
+        let token_hash = link_token_hash(&request.token).ok_or_else(unknown)?;
         let now = self.clock.now();
         let owner = store::link_owner(&self.store, &token_hash, now)
             .await?
@@ -372,16 +368,13 @@ impl Accounts {
                 "this link is unknown, expired or was already used; ask for a new one",
             )
         };
-        let token = request.token.trim().to_ascii_lowercase();
-        if !(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return Err(unknown());
-        }
+        let token_hash = link_token_hash(&request.token).ok_or_else(unknown)?;
         validate_password(&request.new_password)?;
         let hash = passwords::hash(request.new_password)
             .await
             .ok_or_else(ApiError::internal)?;
         let (user_id, email) =
-            store::reset_password(&self.store, &sha256_hex(&token), &hash, self.clock.now())
+            store::reset_password(&self.store, &token_hash, &hash, self.clock.now())
                 .await?
                 .ok_or_else(unknown)?;
         self.limiter.forget_account(&email);
@@ -496,6 +489,15 @@ impl Accounts {
         view.past.reverse();
         Ok(view)
     }
+}
+
+/// What the database keeps of an emailed link's token (its SHA-256), for
+/// a token of the right shape: 32 hexadecimal characters, any case,
+/// surrounding spaces ignored (as mail clients copy them).
+fn link_token_hash(raw: &str) -> Option<String> {
+    let token = raw.trim();
+    (token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| sha256_hex(&token.to_ascii_lowercase()))
 }
 
 pub fn me_view(account: &Account) -> MeView {
