@@ -2,7 +2,7 @@
 //! what it announces, taken by one worker at a time under a lease.
 
 use crate::on_pool;
-use crate::store::{Store, StoreError};
+use crate::store::{BeginWrite, Store, StoreError};
 use sqlx::{Database, Encode, Type};
 
 /// What a message announces.
@@ -101,29 +101,53 @@ pub async fn take_due(
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
+    // A read first: in WAL mode it takes no lock, so a server with nothing
+    // to send does not take SQLite's write lock every poll.
+    let due: Option<(i64,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+         AND next_attempt_at <= $1 LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(pool)
+    .await)?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     // One statement: the rows it moves past `now` are this worker's alone.
     let sql = "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
          AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3) \
          AND next_attempt_at <= $2 \
          RETURNING id, kind, recipient, purchase_id, link_expires_at, created_at, attempts";
-    Ok(on_pool!(store, pool => sqlx::query_as::<_, OutboxRow>(sql)
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?)
+    // Through the store's write transaction, so on SQLite the sender waits
+    // its turn behind the seat writer instead of sleeping in SQLite's busy
+    // handler (see `BeginWrite`).
+    let taken = on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        let taken = sqlx::query_as::<_, OutboxRow>(sql)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(taken)
+    }.await)?;
+    Ok(taken)
 }
 
+/// Records a letter as sent (in the store's write transaction, see
+/// [`take_due`]).
 pub async fn mark_sent(store: &Store, id: i64, now: i64) -> Result<(), StoreError> {
-    on_pool!(store, pool => sqlx::query(
-        "UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(pool)
-    .await
-    .map(|done| done.rows_affected()))?;
+    on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }.await)?;
     Ok(())
 }
 
@@ -136,17 +160,20 @@ pub async fn mark_failed(
     retry_at: Option<i64>,
     now: i64,
 ) -> Result<(), StoreError> {
-    on_pool!(store, pool => sqlx::query(
-        "UPDATE outbox SET last_error = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-         failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END WHERE id = $4",
-    )
-    .bind(error)
-    .bind(retry_at)
-    .bind(now)
-    .bind(id)
-    .execute(pool)
-    .await
-    .map(|done| done.rows_affected()))?;
+    on_pool!(store, pool => async {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(
+            "UPDATE outbox SET last_error = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+             failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END WHERE id = $4",
+        )
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }.await)?;
     Ok(())
 }
 
