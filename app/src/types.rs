@@ -603,6 +603,17 @@ crate::text_enum!(TicketStatus {
     Refunded => "refunded",
 });
 
+impl TicketStatus {
+    /// How the ticket pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Valid => "Valid",
+            Self::Used => "Used",
+            Self::Refunded => "Refunded",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TicketView {

@@ -125,11 +125,7 @@ fn TicketCard(
         "Section {} · Row {} · Seat {}",
         ticket.section, ticket.row, ticket.number
     );
-    let status_label = match ticket.status {
-        TicketStatus::Valid => "Valid",
-        TicketStatus::Used => "Used",
-        TicketStatus::Refunded => "Refunded",
-    };
+    let status_label = ticket.status.label();
     // A refunded ticket no longer admits anyone, so its code is not offered
     // for scanning.
     let qr = (ticket.status != TicketStatus::Refunded).then(|| {

@@ -82,11 +82,7 @@ fn ticket_card(ticket: TicketView, key: &str) -> impl IntoView {
         "Section {} · Row {} · Seat {}",
         ticket.section, ticket.row, ticket.number
     );
-    let label = match ticket.status {
-        TicketStatus::Valid => "Valid",
-        TicketStatus::Used => "Used",
-        TicketStatus::Refunded => "Refunded",
-    };
+    let label = ticket.status.label();
     let qr = (ticket.status != TicketStatus::Refunded).then(|| {
         let src = if key.is_empty() {
             format!("/api/tickets/{}/qr.svg", ticket.id)
