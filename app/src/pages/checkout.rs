@@ -173,10 +173,7 @@ pub fn CheckoutPage() -> impl IntoView {
             match answer {
                 Ok(Some(view)) => purchase.set(Some(view)),
                 Ok(None) => notice.set(Some("Unexpected answer; please try again.".into())),
-                Err(error) if error.code == ErrorCode::PaymentDeclined => notice.set(Some(
-                    "Your card was declined. Your seats are still held — try another card.".into(),
-                )),
-                Err(error) => notice.set(Some(error.message)),
+                Err(error) => notice.set(Some(payment_message(error))),
             }
         });
     };
@@ -370,18 +367,21 @@ async fn pay_with_card_form(
     let Some(secret) = first.client_secret.clone() else {
         return Ok(first);
     };
-    let confirmed = form.confirm(&secret).await;
+    // The processor's own words, when Stripe.js has some, say more than
+    // "declined".
+    let confirmed = form
+        .confirm(&secret)
+        .await
+        .map_err(|message| format!("{message} Your seats are still held — try again."));
     let settled = ask().await.map_err(|error| match &confirmed {
-        // The processor's own words say more than "declined".
-        Err(message) => format!("{message} Your seats are still held — try again."),
+        Err(message) => message.clone(),
         Ok(()) => payment_message(error),
     })?;
     match settled {
         Some(view) if view.client_secret.is_none() => Ok(view),
-        _ => Err(match confirmed {
-            Err(message) => format!("{message} Your seats are still held — try again."),
-            Ok(()) => "Your payment is still being processed; try again in a moment.".into(),
-        }),
+        _ => Err(confirmed.err().unwrap_or_else(|| {
+            "Your payment is still being processed; try again in a moment.".into()
+        })),
     }
 }
 
