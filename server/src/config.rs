@@ -247,6 +247,12 @@ pub struct Config {
     #[arg(long, env = "TESSERA_LIVE_SEND_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub live_send_timeout_secs: u64,
 
+    /// Also serve `GET /metrics` on this address (e.g. `127.0.0.1:9464`),
+    /// from a thread of its own, so a scrape is answered promptly under
+    /// load and can be kept off the public listener's network.
+    #[arg(long, env = "TESSERA_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Log lines as human-readable text, or one JSON object per line for a
     /// log collector.
     #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -335,6 +341,7 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("live_send_timeout_secs", &self.live_send_timeout_secs)
+            .field("metrics_addr", &self.metrics_addr)
             .field("log_format", &self.log_format)
             .finish()
     }
@@ -419,6 +426,7 @@ impl Config {
             request_timeout_secs: 30,
             max_connections: 25_000,
             live_send_timeout_secs: 10,
+            metrics_addr: None,
             log_format: LogFormat::Text,
         }
     }

@@ -86,6 +86,11 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // Installed before anything records a metric.
     server::web::observe::metrics_handle();
     let (app, state) = build_app(&config, leptos_options).await?;
+    if let Some(metrics_addr) = config.metrics_addr {
+        let bound =
+            server::web::observe::spawn_metrics_listener(metrics_addr, state.store.clone())?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // Header-read timeout, connection cap, connection addresses (they feed

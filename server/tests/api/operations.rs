@@ -144,6 +144,30 @@ async fn metrics_count_requests_by_route_template_and_the_seat_writer_s_work() {
 }
 
 #[tokio::test]
+async fn the_metrics_listener_serves_metrics_from_its_own_address() {
+    let app = spawn_app().await;
+    app.get("/api/events").await;
+    let any_port = "127.0.0.1:0".parse().expect("address");
+    let bound = server::web::observe::spawn_metrics_listener(any_port, app.store().clone())
+        .expect("the metrics listener starts");
+    let response = reqwest::get(format!("http://{bound}/metrics"))
+        .await
+        .expect("the metrics listener answers");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    for series in [
+        "tessera_http_requests_total{method=\"GET\",route=\"/api/events\"",
+        "tessera_db_pool_connections",
+    ] {
+        assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
+    let other = reqwest::get(format!("http://{bound}/api/events"))
+        .await
+        .expect("answers");
+    assert_eq!(other.status(), 404, "only /metrics is served there");
+}
+
+#[tokio::test]
 async fn a_stopping_server_closes_live_sockets_with_going_away() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
