@@ -13,6 +13,7 @@
 pub mod admission;
 pub mod challenge;
 pub mod draw;
+pub mod joiner;
 pub mod room;
 pub mod routes;
 pub mod store;
@@ -51,6 +52,7 @@ pub struct Queue {
     clock: Clock,
     rooms: Arc<Mutex<HashMap<i64, CachedRoom>>>,
     challenges: challenge::Challenges,
+    joiner: joiner::Joiner,
     /// New joins per client address and minute; `None` when per-address
     /// limits are off.
     joins: Option<Arc<AddressRate>>,
@@ -89,6 +91,7 @@ fn holder_names(session_key: &str, account_id: Option<i64>) -> Vec<String> {
 impl Queue {
     /// `joins_per_minute`: new joins one address may make a minute (`None`:
     /// per-address limits off). `secret` signs proof-of-work challenges.
+    /// Starts the join writer, so call it inside the runtime.
     pub fn new(
         store: Store,
         clock: Clock,
@@ -96,6 +99,7 @@ impl Queue {
         joins_per_minute: Option<NonZeroU32>,
     ) -> Self {
         Self {
+            joiner: joiner::Joiner::spawn(store.clone()),
             store,
             clock,
             rooms: Arc::default(),
@@ -213,26 +217,29 @@ impl Queue {
         // A refresh or a second tab gets its place back without spending
         // the address's allowance or solving another challenge.
         let existing = store::entry(&self.store, event_id.0, &holders).await?;
-        let keeps_place = existing.as_ref().is_some_and(|entry| {
-            entry.state == "waiting"
-                || (entry.state == "admitted" && entry.expires_at.is_some_and(|at| at > now))
-        });
-        if !keeps_place {
-            self.check_join_rate(visitor.client)?;
-            if room.pow_bits > 0 {
-                self.challenges
-                    .verify(event_id.0, &holders[0], &request, room.pow_bits, now)?;
-            }
+        if let Some(entry) = existing.filter(|entry| entry.keeps_place(now)) {
+            return Ok(status_of(&entry, Some(&room), onsale_at, now));
+        }
+        self.check_join_rate(visitor.client)?;
+        if room.pow_bits > 0 {
+            self.challenges
+                .verify(event_id.0, &holders[0], &request, room.pow_bits, now)?;
         }
         let public_id = draw::new_public_id();
         let seed = draw::parse_seed(&room.seed).unwrap_or_default();
-        let new = store::NewEntry {
-            holder: &holders[0],
-            holders: &holders,
-            public_id: &public_id,
+        let entry = store::NewEntry {
+            holder: holders[0].clone(),
             draw_key: draw::to_stored(draw::draw_key(&seed, &public_id)),
+            holders,
+            public_id,
         };
-        match store::join(&self.store, event_id.0, onsale_at, &new, now).await? {
+        let join = joiner::Join {
+            event_id: event_id.0,
+            onsale_at,
+            entry,
+            now,
+        };
+        match self.joiner.join(join).await? {
             JoinOutcome::NotQueued => Err(no_room(event_id)),
             JoinOutcome::NotOpen { opens_at } => Err(ApiError::new(
                 ErrorCode::NotOnSale,

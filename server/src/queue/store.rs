@@ -24,6 +24,15 @@ pub struct Entry {
     pub expires_at: Option<i64>,
 }
 
+impl Entry {
+    /// Whether joining again keeps this place: still waiting, or admitted
+    /// and not yet run out.
+    pub fn keeps_place(&self, now: i64) -> bool {
+        self.state == "waiting"
+            || (self.state == "admitted" && self.expires_at.is_some_and(|at| at > now))
+    }
+}
+
 const ENTRY_COLUMNS: &str = "holder, public_id, position, state, expires_at";
 
 /// Locks the room's row inside `$tx` and evaluates to it, if there is
@@ -87,13 +96,13 @@ pub struct Settings {
 
 /// A new place: who holds it, its anonymous id and its draw key.
 #[derive(Clone, Debug)]
-pub struct NewEntry<'a> {
+pub struct NewEntry {
     /// The name the place is taken under (the account when signed in).
-    pub holder: &'a str,
+    pub holder: String,
     /// Every name the caller goes by: a place taken as a guest is kept
     /// after signing in.
-    pub holders: &'a [String],
-    pub public_id: &'a str,
+    pub holders: Vec<String>,
+    pub public_id: String,
     pub draw_key: i64,
 }
 
@@ -233,19 +242,21 @@ pub async fn admitted(
     Ok(row.is_some())
 }
 
-/// Takes a place, or returns the one the holder has. A holder whose
-/// admission ran out or was used rejoins at the back.
-// Long on purpose: one write transaction reads the room, the caller's
-// place and the counter, and writes the new place, under one lock (on
-// SQLite the write lock, on PostgreSQL the room's row); each step is
-// commented where it stands.
+/// Takes a place for each of `news` (joins to one event, in arrival
+/// order), or returns the one its holder has, all in one write
+/// transaction: a burst of joins costs one commit, not one each. A holder
+/// whose admission ran out or was used rejoins at the back.
+// Long on purpose: one transaction reads the room, each caller's place and
+// the counter, and writes the new places, under one lock (on SQLite the
+// write lock, on PostgreSQL the room's row); each step is commented where
+// it stands.
 pub async fn join(
     store: &Store,
     event_id: i64,
     onsale_at: i64,
-    new: &NewEntry<'_>,
+    news: &[NewEntry],
     now: i64,
-) -> Result<JoinOutcome, StoreError> {
+) -> Result<Vec<JoinOutcome>, StoreError> {
     on_pool!(store, pool => {
         let mut tx = pool.begin_write().await?;
         // Before the onsale the row is only shared (joins run side by side,
@@ -261,7 +272,7 @@ pub async fn join(
             lock_room!(tx, event_id)
         };
         // A server whose clock is a little behind may find the draw done
-        // already: its newcomer then needs a position, so the lock.
+        // already: its newcomers then need positions, so the lock.
         let room = match room {
             Some(room) if room.drawn_at.is_some() && now < onsale_at => {
                 lock_room!(tx, event_id)
@@ -269,83 +280,80 @@ pub async fn join(
             room => room,
         };
         let Some(mut room) = room.filter(|room| room.enabled) else {
-            return Ok(JoinOutcome::NotQueued);
+            return Ok(vec![JoinOutcome::NotQueued; news.len()]);
         };
         if now < room.opens_at {
-            return Ok(JoinOutcome::NotOpen { opens_at: room.opens_at });
+            return Ok(vec![JoinOutcome::NotOpen { opens_at: room.opens_at }; news.len()]);
         }
         if now >= onsale_at && room.drawn_at.is_none() {
             draw!(tx, room, now);
         }
-        let sql = format!(
+        let find = format!(
             "SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $1 \
              AND holder IN ($2, $3) ORDER BY joined_at LIMIT 1"
         );
-        let (first, second) = holder_pair(new.holders);
-        let existing = sqlx::query_as::<_, Entry>(&sql)
-            .bind(event_id)
-            .bind(first)
-            .bind(second)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let keeps_place = |entry: &Entry| {
-            entry.state == "waiting"
-                || (entry.state == "admitted" && entry.expires_at.is_some_and(|at| at > now))
-        };
-        if let Some(entry) = existing.as_ref().filter(|entry| keeps_place(entry)) {
-            return Ok(JoinOutcome::Placed(entry.clone()));
-        }
-        // After the draw a newcomer (or a rejoiner) goes to the back.
-        let position = match room.drawn_at {
-            Some(_) => {
-                let (last,): (i64,) = sqlx::query_as(
-                    "UPDATE event_queues SET last_position = last_position + 1 \
-                     WHERE event_id = $1 RETURNING last_position",
-                )
+        let rejoin = format!(
+            "UPDATE queue_entries SET position = $3, state = 'waiting', \
+             admitted_at = NULL, expires_at = NULL WHERE event_id = $1 AND holder = $2 \
+             RETURNING {ENTRY_COLUMNS}"
+        );
+        // Two tabs joining at once: the second gets the first's place.
+        let insert = format!(
+            "INSERT INTO queue_entries (event_id, holder, position, public_id, draw_key, \
+             joined_at, state) VALUES ($1, $2, $3, $4, $5, $6, 'waiting') \
+             ON CONFLICT (event_id, holder) DO UPDATE SET holder = excluded.holder \
+             RETURNING {ENTRY_COLUMNS}"
+        );
+        let mut last_position = room.last_position;
+        let mut outcomes = Vec::with_capacity(news.len());
+        for new in news {
+            let (first, second) = holder_pair(&new.holders);
+            let existing = sqlx::query_as::<_, Entry>(&find)
                 .bind(event_id)
-                .fetch_one(&mut *tx)
+                .bind(first)
+                .bind(second)
+                .fetch_optional(&mut *tx)
                 .await?;
-                Some(last)
+            if let Some(entry) = existing.as_ref().filter(|entry| entry.keeps_place(now)) {
+                outcomes.push(JoinOutcome::Placed(entry.clone()));
+                continue;
             }
-            None => None,
-        };
-        let entry = match &existing {
-            // The entry keeps its public id and draw key: the published
-            // draw still names it.
-            Some(entry) => {
-                let sql = format!(
-                    "UPDATE queue_entries SET position = $3, state = 'waiting', \
-                     admitted_at = NULL, expires_at = NULL WHERE event_id = $1 AND holder = $2 \
-                     RETURNING {ENTRY_COLUMNS}"
-                );
-                sqlx::query_as::<_, Entry>(&sql)
+            // After the draw a newcomer (or a rejoiner) goes to the back;
+            // the room's row is locked, so the counter is ours to advance.
+            let position = room.drawn_at.map(|_| {
+                last_position += 1;
+                last_position
+            });
+            let entry = match &existing {
+                // The entry keeps its public id and draw key: the published
+                // draw still names it.
+                Some(entry) => sqlx::query_as::<_, Entry>(&rejoin)
                     .bind(event_id)
                     .bind(&entry.holder)
                     .bind(position)
                     .fetch_one(&mut *tx)
-                    .await?
-            }
-            // Two tabs joining at once: the second gets the first's place.
-            None => {
-                let sql = format!(
-                    "INSERT INTO queue_entries (event_id, holder, position, public_id, draw_key, \
-                     joined_at, state) VALUES ($1, $2, $3, $4, $5, $6, 'waiting') \
-                     ON CONFLICT (event_id, holder) DO UPDATE SET holder = excluded.holder \
-                     RETURNING {ENTRY_COLUMNS}"
-                );
-                sqlx::query_as::<_, Entry>(&sql)
+                    .await?,
+                None => sqlx::query_as::<_, Entry>(&insert)
                     .bind(event_id)
-                    .bind(new.holder)
+                    .bind(&new.holder)
                     .bind(position)
-                    .bind(new.public_id)
+                    .bind(&new.public_id)
                     .bind(new.draw_key)
                     .bind(now)
                     .fetch_one(&mut *tx)
-                    .await?
-            }
-        };
+                    .await?,
+            };
+            outcomes.push(JoinOutcome::Placed(entry));
+        }
+        if last_position != room.last_position {
+            sqlx::query("UPDATE event_queues SET last_position = $2 WHERE event_id = $1")
+                .bind(event_id)
+                .bind(last_position)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(JoinOutcome::Placed(entry))
+        Ok(outcomes)
     })
 }
 

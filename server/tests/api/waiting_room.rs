@@ -300,6 +300,52 @@ async fn after_the_draw_newcomers_join_the_back_in_arrival_order() {
 }
 
 #[tokio::test]
+async fn a_burst_of_joins_after_the_draw_gets_every_place_once_with_no_gaps() {
+    let (app, event) = setup_on(unlimited(fresh_database_url().await)).await;
+    protect(&app, event, json!({})).await;
+    advance(&app, HOUR_MS);
+    tick(&app, event).await;
+    // Joins that arrive together are written together: the places they get
+    // must still be one each, 1 to N, and two tabs of one fan joining at
+    // the same moment must share a place.
+    let mut fans: Vec<Buyer> = (0..120).map(|_| Buyer::new(&app)).collect();
+    let path = format!("/api/events/{event}/queue");
+    for fan in &mut fans {
+        // Asking for a challenge starts the browser's session.
+        fan.send(Method::GET, &format!("{path}/challenge"), None)
+            .await;
+        assert!(fan.cookie.is_some(), "a session before joining");
+    }
+    let answers = futures::future::join_all(fans.iter().flat_map(|fan| {
+        [0, 1].map(|_| {
+            let mut tab = Buyer {
+                app: fan.app,
+                cookie: fan.cookie.clone(),
+            };
+            let path = path.clone();
+            async move { tab.send(Method::POST, &path, None).await }
+        })
+    }))
+    .await;
+    let mut positions = Vec::new();
+    for pair in answers.chunks(2) {
+        let [(first_status, first), (second_status, second)] = pair else {
+            unreachable!("chunks of two");
+        };
+        assert_eq!(
+            (*first_status, *second_status),
+            (200, 200),
+            "{first} {second}"
+        );
+        assert_eq!(first["queue_id"], second["queue_id"], "two tabs, one place");
+        assert_eq!(first["position"], second["position"]);
+        positions.push(first["position"].as_i64().expect("a position"));
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=120).collect::<Vec<i64>>());
+}
+
+#[tokio::test]
 async fn a_refresh_and_a_second_tab_keep_the_place() {
     let (app, event) = setup().await;
     protect(&app, event, json!({})).await;
