@@ -5,6 +5,9 @@
 # viewers are in. Prints the scrape times (curl's time_total, ms) and size.
 #   cargo build --release -p server --bin server -p loadgen && bench/metrics.sh
 #   HOLD_RATE=0 bench/metrics.sh      # viewers only, no seat changes
+#   LISTENER=main bench/metrics.sh    # scrape the site's own listener
+# By default the server also serves /metrics on an address of its own
+# (TESSERA_METRICS_ADDR, a thread of its own), and that is what is scraped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VIEWERS="${VIEWERS:-10000}"
@@ -13,7 +16,17 @@ SCRAPES="${SCRAPES:-100}"
 # Seconds to wait after the last viewer is counted in: the server counts a
 # viewer when it subscribes, before its snapshot has gone out.
 SETTLE="${SETTLE:-20}"
+LISTENER="${LISTENER:-own}"
+if [ "$LISTENER" = own ]; then
+  METRICS_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  export TESSERA_METRICS_ADDR="127.0.0.1:$METRICS_PORT"
+fi
 source bench/release-server.sh
+if [ "$LISTENER" = own ]; then
+  METRICS_URL="http://$TESSERA_METRICS_ADDR/metrics"
+else
+  METRICS_URL="$BASE/metrics"
+fi
 LOAD_ARGS=(--base-url "$BASE" --event "$EVENT" --viewers "$VIEWERS" --live-format compact
   --duration-secs 180)
 if [ "$HOLD_RATE" -gt 0 ]; then
@@ -26,14 +39,14 @@ target/release/loadgen "${LOAD_ARGS[@]}" >"$WORK/loadgen.json" 2>"$WORK/loadgen.
 LOAD=$!
 # Wait until the server counts the viewers in (or 60 s).
 for _ in $(seq 1 120); do
-  connected="$(curl -fsS "$BASE/metrics" | awk '/^tessera_live_viewers /{print int($2)}')"
+  connected="$(curl -fsS "$METRICS_URL" | awk '/^tessera_live_viewers /{print int($2)}')"
   [ "${connected:-0}" -ge "$VIEWERS" ] && break
   sleep 0.5
 done
-echo "viewers connected: ${connected:-0}; settling ${SETTLE}s"
+echo "viewers connected: ${connected:-0}; scraping $METRICS_URL after ${SETTLE}s"
 sleep "$SETTLE"
 for _ in $(seq 1 "$SCRAPES"); do
-  curl -fsS -o /dev/null -w '%{time_total} %{size_download}\n' "$BASE/metrics"
+  curl -fsS -o /dev/null -w '%{time_total} %{size_download}\n' "$METRICS_URL"
   sleep 0.2
 done | sort -n | awk '
   { t[NR] = $1 * 1000; size = $2 }

@@ -7,6 +7,7 @@
 //! at sign-in and sign-out, and the holds and purchases of the browser move
 //! with it.
 
+pub mod guests;
 pub mod limiter;
 pub mod passwords;
 pub mod routes;
@@ -57,6 +58,7 @@ pub struct Accounts {
     limits: ClientLimits,
     links: LinkKeys,
     link_lifetime_ms: i64,
+    guests: Arc<guests::GuestSessions>,
 }
 
 /// What a registration did.
@@ -88,17 +90,20 @@ impl Accounts {
             limits: policy.limits,
             links: policy.links,
             link_lifetime_ms: policy.link_lifetime_ms,
+            guests: Arc::default(),
         }
     }
 
     /// The account signed in on this session, if any.
     pub async fn signed_in(&self, session: &BuyerSession) -> Result<Option<Account>, ApiError> {
-        if session.is_new {
+        if session.is_new || self.guests.known(&session.key) {
             return Ok(None);
         }
-        store::by_session(&self.store, &session.key, self.clock.now())
-            .await
-            .map_err(ApiError::from)
+        let account = store::by_session(&self.store, &session.key, self.clock.now()).await?;
+        if account.is_none() && !store::session_stored(&self.store, &session.key).await? {
+            self.guests.remember(&session.key);
+        }
+        Ok(account)
     }
 
     /// A fresh link for `email` lasting `lifetime_ms`: what the database

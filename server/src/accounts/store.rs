@@ -58,6 +58,18 @@ pub async fn by_session(
         sqlx::query_as::<_, Account>(&sql).bind(session_key).bind(now).fetch_optional(pool).await)?)
 }
 
+/// Whether a sign-in was ever stored under `session_key` (and not yet
+/// removed), whatever its account's state.
+pub async fn session_stored(store: &Store, session_key: &str) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT user_id FROM auth_sessions WHERE token_hash = $1",
+    )
+    .bind(session_key)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.is_some())
+}
+
 /// What [`create`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Created {

@@ -14,6 +14,7 @@ pub mod admission;
 pub mod challenge;
 pub mod draw;
 pub mod joiner;
+pub mod places;
 pub mod room;
 pub mod routes;
 pub mod store;
@@ -53,6 +54,7 @@ pub struct Queue {
     rooms: Arc<Mutex<HashMap<i64, CachedRoom>>>,
     challenges: challenge::Challenges,
     joiner: joiner::Joiner,
+    places: Arc<places::Places>,
     /// New joins per client address and minute; `None` when per-address
     /// limits are off.
     joins: Option<Arc<AddressRate>>,
@@ -100,6 +102,7 @@ impl Queue {
     ) -> Self {
         Self {
             joiner: joiner::Joiner::spawn(store.clone()),
+            places: Arc::default(),
             store,
             clock,
             rooms: Arc::default(),
@@ -216,7 +219,10 @@ impl Queue {
         let now = self.clock.now();
         // A refresh or a second tab gets its place back without spending
         // the address's allowance or solving another challenge.
-        let existing = store::entry(&self.store, event_id.0, &holders).await?;
+        let existing = match self.places.waiting(event_id.0, &holders, Some(&room)) {
+            Some(entry) => Some(entry),
+            None => store::entry(&self.store, event_id.0, &holders).await?,
+        };
         if let Some(entry) = existing.filter(|entry| entry.keeps_place(now)) {
             return Ok(status_of(&entry, Some(&room), onsale_at, now));
         }
@@ -230,7 +236,7 @@ impl Queue {
         let entry = store::NewEntry {
             holder: holders[0].clone(),
             draw_key: draw::to_stored(draw::draw_key(&seed, &public_id)),
-            holders,
+            holders: holders.clone(),
             public_id,
         };
         let join = joiner::Join {
@@ -246,6 +252,7 @@ impl Queue {
                 format!("the waiting room opens at {}", format_ms(opens_at)),
             )),
             JoinOutcome::Placed(entry) => {
+                self.places.remember(event_id.0, &holders, &entry);
                 let (room, _) = self.cached_room(event_id).await?;
                 Ok(status_of(&entry, room.as_ref(), onsale_at, now))
             }
@@ -259,9 +266,19 @@ impl Queue {
         visitor: &Visitor,
     ) -> Result<QueueStatus, ApiError> {
         let (room, onsale_at) = self.cached_room(event_id).await?;
-        let entry = store::entry(&self.store, event_id.0, &visitor.holders())
-            .await?
-            .ok_or_else(|| ApiError::not_found("you are not in this queue; join it with POST"))?;
+        let holders = visitor.holders();
+        let entry = match self.places.waiting(event_id.0, &holders, room.as_ref()) {
+            Some(entry) => entry,
+            None => {
+                let entry = store::entry(&self.store, event_id.0, &holders)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::not_found("you are not in this queue; join it with POST")
+                    })?;
+                self.places.remember(event_id.0, &holders, &entry);
+                entry
+            }
+        };
         Ok(status_of(
             &entry,
             room.as_ref(),
@@ -384,6 +401,13 @@ impl Queue {
     async fn refresh(&self, event_id: i64) -> Result<(Option<Room>, i64), ApiError> {
         let (onsale_at, _) = self.event_times(EventId(event_id)).await?;
         let room = store::room(&self.store, event_id).await?;
+        if let Some(room) = room
+            .as_ref()
+            .filter(|room| self.places.needs_line(event_id, room))
+        {
+            let line = store::waiting_line(&self.store, event_id, places::MAX_PLACES).await?;
+            self.places.keep_line(room.event_id, line);
+        }
         self.rooms.lock().unwrap_or_else(|p| p.into_inner()).insert(
             event_id,
             CachedRoom {

@@ -216,6 +216,24 @@ pub async fn entry(
         .await)?)
 }
 
+/// Up to `limit` places still waiting with a position, for this server's
+/// copy of the line (see [`super::places`]).
+pub async fn waiting_line(
+    store: &Store,
+    event_id: i64,
+    limit: usize,
+) -> Result<Vec<Entry>, StoreError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $1 AND state = 'waiting' \
+         AND position IS NOT NULL ORDER BY position LIMIT $2"
+    );
+    Ok(on_pool!(store, pool => sqlx::query_as::<_, Entry>(&sql)
+        .bind(event_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await)?)
+}
+
 fn holder_pair(holders: &[String]) -> (&str, &str) {
     let first = holders.first().map(String::as_str).unwrap_or_default();
     (first, holders.get(1).map(String::as_str).unwrap_or(first))

@@ -237,6 +237,10 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection to a local file does not drop: the ping sqlx
+            // sends before lending one out was a round trip to the
+            // connection's thread on every query.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;

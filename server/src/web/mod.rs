@@ -32,7 +32,7 @@ use crate::payments::PaymentGateway;
 use crate::queue::{self, Queue};
 use crate::session::SessionKey;
 use crate::staff::{self, Staff};
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::store::{Store, StoreError};
 use crate::tickets::{self, codes::TicketSigner};
 use crate::{catalog, demo, inventory};
@@ -158,7 +158,7 @@ pub async fn build_app_with_gateway(
     )
     .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs))
     .with_lifecycle(lifecycle.clone());
-    let state = AppState {
+    let state = AppState::new(Services {
         leptos_options,
         inventory: Inventory::new(
             store.clone(),
@@ -195,7 +195,7 @@ pub async fn build_app_with_gateway(
         queue,
         lifecycle,
         mail,
-    };
+    });
     if seeded_demo {
         create_demo_admin(&state).await?;
     }
