@@ -42,6 +42,8 @@ pub const POLL_SECONDS: u32 = 5;
 /// How long this server answers positions from its copy of a room's
 /// counters (its own ticker refreshes the copy every tick).
 const ROOM_CACHE: Duration = Duration::from_secs(2);
+/// The oldest copy answered while another request reads the room again.
+const ROOM_CACHE_STALE: Duration = Duration::from_secs(3);
 /// The waiting room opens this long before the onsale unless staff say.
 const DEFAULT_OPENS_BEFORE_MS: i64 = 30 * 60_000;
 const DEFAULT_ADMISSION_MINUTES: i64 = 10;
@@ -65,6 +67,9 @@ struct CachedRoom {
     room: Option<Room>,
     onsale_at: i64,
     read_at: Instant,
+    /// A request is reading the room again: others answer from this copy
+    /// meanwhile rather than all read it at once.
+    refreshing: bool,
 }
 
 /// Who is asking: the session's key and, signed in, the account.
@@ -379,19 +384,34 @@ impl Queue {
     }
 
     /// The room from this server's copy, read again when older than
-    /// [`ROOM_CACHE`]: 50,000 pollers cost one room read a second.
+    /// [`ROOM_CACHE`]: 50,000 pollers cost one room read a second. While
+    /// one request reads it again, the others answer from the copy (up to
+    /// [`ROOM_CACHE_STALE`] old): with thousands of polls a second, all of
+    /// them reading at the moment the copy expired took every database
+    /// connection.
     async fn cached_room(&self, event_id: EventId) -> Result<(Option<Room>, i64), ApiError> {
-        let cached = self
-            .rooms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&event_id.0)
-            .filter(|cached| cached.read_at.elapsed() < ROOM_CACHE)
-            .map(|cached| (cached.room.clone(), cached.onsale_at));
-        match cached {
-            Some(found) => Ok(found),
-            None => self.fresh_room(event_id).await,
+        {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(cached) = rooms.get_mut(&event_id.0) {
+                let age = cached.read_at.elapsed();
+                if age < ROOM_CACHE || (cached.refreshing && age < ROOM_CACHE_STALE) {
+                    return Ok((cached.room.clone(), cached.onsale_at));
+                }
+                cached.refreshing = true;
+            }
         }
+        let read = self.refresh(event_id.0).await;
+        if read.is_err() {
+            if let Some(cached) = self
+                .rooms
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&event_id.0)
+            {
+                cached.refreshing = false;
+            }
+        }
+        read
     }
 
     async fn fresh_room(&self, event_id: EventId) -> Result<(Option<Room>, i64), ApiError> {
@@ -414,6 +434,7 @@ impl Queue {
                 room: room.clone(),
                 onsale_at,
                 read_at: Instant::now(),
+                refreshing: false,
             },
         );
         Ok((room, onsale_at))

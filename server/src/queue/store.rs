@@ -9,6 +9,8 @@ use super::admission::{self, Pace};
 pub use super::room::Room;
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
 
 const ROOM_COLUMNS: &str = "event_id, enabled, opens_at, admit_per_minute, max_active, \
     admission_ms, paused, require_account, pow_bits, seed, seed_hash, drawn_at, drawn_count, \
@@ -34,6 +36,15 @@ impl Entry {
 }
 
 const ENTRY_COLUMNS: &str = "holder, public_id, position, state, expires_at";
+
+/// A place with when it was taken: of a caller's two names, the earlier
+/// place is theirs.
+#[derive(sqlx::FromRow)]
+struct Found {
+    #[sqlx(flatten)]
+    entry: Entry,
+    joined_at: i64,
+}
 
 /// Locks the room's row inside `$tx` and evaluates to it, if there is
 /// one (an update takes the row lock on PostgreSQL; SQLite's write
@@ -275,6 +286,9 @@ pub async fn join(
     news: &[NewEntry],
     now: i64,
 ) -> Result<Vec<JoinOutcome>, StoreError> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
     on_pool!(store, pool => {
         let mut tx = pool.begin_write().await?;
         // Before the onsale the row is only shared (joins run side by side,
@@ -306,34 +320,51 @@ pub async fn join(
         if now >= onsale_at && room.drawn_at.is_none() {
             draw!(tx, room, now);
         }
-        let find = format!(
-            "SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $1 \
-             AND holder IN ($2, $3) ORDER BY joined_at LIMIT 1"
-        );
+        // Every place the batch's callers already have, in one query: a
+        // statement per join was a round trip each, and on PostgreSQL the
+        // round trips, not the work, set the pace.
+        let mut find = QueryBuilder::new(format!(
+            "SELECT {ENTRY_COLUMNS}, joined_at FROM queue_entries WHERE event_id = "
+        ));
+        find.push_bind(event_id).push(" AND holder IN (");
+        let mut names = find.separated(", ");
+        for name in news.iter().flat_map(|new| &new.holders) {
+            names.push_bind(name);
+        }
+        names.push_unseparated(")");
+        let mut found: HashMap<String, Found> = find
+            .build_query_as::<Found>()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| (row.entry.holder.clone(), row))
+            .collect();
         let rejoin = format!(
             "UPDATE queue_entries SET position = $3, state = 'waiting', \
              admitted_at = NULL, expires_at = NULL WHERE event_id = $1 AND holder = $2 \
-             RETURNING {ENTRY_COLUMNS}"
-        );
-        // Two tabs joining at once: the second gets the first's place.
-        let insert = format!(
-            "INSERT INTO queue_entries (event_id, holder, position, public_id, draw_key, \
-             joined_at, state) VALUES ($1, $2, $3, $4, $5, $6, 'waiting') \
-             ON CONFLICT (event_id, holder) DO UPDATE SET holder = excluded.holder \
-             RETURNING {ENTRY_COLUMNS}"
+             RETURNING {ENTRY_COLUMNS}, joined_at"
         );
         let mut last_position = room.last_position;
-        let mut outcomes = Vec::with_capacity(news.len());
-        for new in news {
-            let (first, second) = holder_pair(&new.holders);
-            let existing = sqlx::query_as::<_, Entry>(&find)
-                .bind(event_id)
-                .bind(first)
-                .bind(second)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(entry) = existing.as_ref().filter(|entry| entry.keeps_place(now)) {
-                outcomes.push(JoinOutcome::Placed(entry.clone()));
+        let mut outcomes = vec![JoinOutcome::NotQueued; news.len()];
+        // Callers new to the line, by the name their place is taken under:
+        // (index of their first join in the batch, its position).
+        let mut newcomers: Vec<(usize, Option<i64>)> = Vec::new();
+        let mut newcomer_of: HashMap<&str, usize> = HashMap::new();
+        // Later joins of a newcomer (a second tab): (their index, the first's).
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        for (index, new) in news.iter().enumerate() {
+            // The earliest place under any of the caller's names.
+            let existing = new
+                .holders
+                .iter()
+                .filter_map(|name| found.get(name))
+                .min_by_key(|row| row.joined_at);
+            if let Some(row) = existing.filter(|row| row.entry.keeps_place(now)) {
+                outcomes[index] = JoinOutcome::Placed(row.entry.clone());
+                continue;
+            }
+            if let Some(first) = new.holders.iter().find_map(|name| newcomer_of.get(name.as_str())) {
+                repeats.push((index, *first));
                 continue;
             }
             // After the draw a newcomer (or a rejoiner) goes to the back;
@@ -342,26 +373,61 @@ pub async fn join(
                 last_position += 1;
                 last_position
             });
-            let entry = match &existing {
+            match existing {
                 // The entry keeps its public id and draw key: the published
                 // draw still names it.
-                Some(entry) => sqlx::query_as::<_, Entry>(&rejoin)
-                    .bind(event_id)
-                    .bind(&entry.holder)
-                    .bind(position)
-                    .fetch_one(&mut *tx)
-                    .await?,
-                None => sqlx::query_as::<_, Entry>(&insert)
-                    .bind(event_id)
-                    .bind(&new.holder)
-                    .bind(position)
-                    .bind(&new.public_id)
-                    .bind(new.draw_key)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?,
-            };
-            outcomes.push(JoinOutcome::Placed(entry));
+                Some(row) => {
+                    let holder = row.entry.holder.clone();
+                    let row = sqlx::query_as::<_, Found>(&rejoin)
+                        .bind(event_id)
+                        .bind(&holder)
+                        .bind(position)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    outcomes[index] = JoinOutcome::Placed(row.entry.clone());
+                    found.insert(holder, row);
+                }
+                None => {
+                    newcomer_of.insert(new.holder.as_str(), index);
+                    newcomers.push((index, position));
+                }
+            }
+        }
+        if !newcomers.is_empty() {
+            // Two servers' joins before the draw may race for one holder:
+            // the conflict hands back the place already taken.
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO queue_entries (event_id, holder, position, public_id, draw_key, \
+                 joined_at, state) ",
+            );
+            insert.push_values(&newcomers, |mut row, (index, position)| {
+                let new = &news[*index];
+                row.push_bind(event_id)
+                    .push_bind(&new.holder)
+                    .push_bind(*position)
+                    .push_bind(&new.public_id)
+                    .push_bind(new.draw_key)
+                    .push_bind(now)
+                    .push_bind("waiting");
+            });
+            insert.push(format!(
+                " ON CONFLICT (event_id, holder) DO UPDATE SET holder = excluded.holder \
+                 RETURNING {ENTRY_COLUMNS}"
+            ));
+            let placed: HashMap<String, Entry> = insert
+                .build_query_as::<Entry>()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|entry| (entry.holder.clone(), entry))
+                .collect();
+            for (index, _) in &newcomers {
+                let entry = placed.get(&news[*index].holder).ok_or(sqlx::Error::RowNotFound)?;
+                outcomes[*index] = JoinOutcome::Placed(entry.clone());
+            }
+            for (index, first) in repeats {
+                outcomes[index] = outcomes[first].clone();
+            }
         }
         if last_position != room.last_position {
             sqlx::query("UPDATE event_queues SET last_position = $2 WHERE event_id = $1")
