@@ -2,7 +2,7 @@
 # database in a temporary folder, and stops it (and removes the folder) on
 # exit. Sets PORT, BASE, DB, PID, WORK and EVENT (the stadium event).
 [ -x target/release/server ] && [ -x target/release/loadgen ] || {
-  echo "build first: cargo build --release -p server --bin server -p loadgen" >&2
+  echo "build first: cargo build --release -p server --bin server && cargo build --release -p loadgen" >&2
   exit 1
 }
 WORK="$(mktemp -d /tmp/tessera-bench.XXXXXX)"

@@ -37,8 +37,8 @@ pub struct Services {
 
 /// Shared application state. One reference count to clone, because axum
 /// clones the state for every request it routes (and again for each
-/// middleware that takes it): cloning the services field by field was 15 %
-/// of the server's time in a waiting-room burst (BENCHMARKS.md).
+/// middleware that takes it): cloning the services field by field was
+/// 14.5 % of the server's time in a waiting-room burst (BENCHMARKS.md).
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 
