@@ -12,6 +12,12 @@ use server::web::serve::{self, ServeSettings};
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
+/// glibc's allocator took a quarter of the server's time in a waiting-room
+/// burst on PostgreSQL (malloc, free and their consolidation, by `perf`),
+/// and its arenas kept memory the server had let go. See BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long, once stopping, live viewers get to receive their close frame.
 const VIEWERS_LEAVE_WITHIN: Duration = Duration::from_secs(5);
 

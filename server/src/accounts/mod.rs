@@ -99,11 +99,13 @@ impl Accounts {
         if session.is_new || self.guests.known(&session.key) {
             return Ok(None);
         }
-        let account = store::by_session(&self.store, &session.key, self.clock.now()).await?;
-        if account.is_none() && !store::session_stored(&self.store, &session.key).await? {
-            self.guests.remember(&session.key);
+        match store::session(&self.store, &session.key, self.clock.now()).await? {
+            store::StoredSession::Guest => {
+                self.guests.remember(&session.key);
+                Ok(None)
+            }
+            store::StoredSession::SignIn(account) => Ok(account),
         }
-        Ok(account)
     }
 
     /// A fresh link for `email` lasting `lifetime_ms`: what the database

@@ -42,32 +42,47 @@ pub async fn by_email(store: &Store, email: &str) -> Result<Option<Account>, Sto
         sqlx::query_as::<_, Account>(&sql).bind(email).fetch_optional(pool).await)?)
 }
 
-/// The account signed in on the session stored as `session_key`; none once
-/// an admin has disabled the account.
-pub async fn by_session(
+/// What is stored under a session key, read in one query.
+// Returned and matched at once, never kept: the size is of no matter.
+#[allow(clippy::large_enum_variant)]
+pub enum StoredSession {
+    /// No sign-in was ever stored under this key (or it was removed): a
+    /// guest's session.
+    Guest,
+    /// A sign-in is stored; `None` once it has expired or an admin has
+    /// disabled the account.
+    SignIn(Option<Account>),
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    expires_at: i64,
+    disabled: bool,
+    #[sqlx(flatten)]
+    account: Account,
+}
+
+/// The sign-in stored under `session_key`, if any, and whether its account
+/// may act now. One read answers both questions a request asks of a
+/// session it has not seen before.
+pub async fn session(
     store: &Store,
     session_key: &str,
     now: i64,
-) -> Result<Option<Account>, StoreError> {
+) -> Result<StoredSession, StoreError> {
     let sql = format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM auth_sessions a JOIN users u ON u.id = a.user_id \
-         WHERE a.token_hash = $1 AND a.expires_at > $2 AND u.password_hash IS NOT NULL \
-         AND u.disabled_at IS NULL"
+        "SELECT a.expires_at, u.disabled_at IS NOT NULL AS disabled, {ACCOUNT_COLUMNS} \
+         FROM auth_sessions a JOIN users u ON u.id = a.user_id WHERE a.token_hash = $1"
     );
-    Ok(on_pool!(store, pool =>
-        sqlx::query_as::<_, Account>(&sql).bind(session_key).bind(now).fetch_optional(pool).await)?)
-}
-
-/// Whether a sign-in was ever stored under `session_key` (and not yet
-/// removed), whatever its account's state.
-pub async fn session_stored(store: &Store, session_key: &str) -> Result<bool, StoreError> {
-    let row: Option<(i64,)> = on_pool!(store, pool => sqlx::query_as(
-        "SELECT user_id FROM auth_sessions WHERE token_hash = $1",
-    )
-    .bind(session_key)
-    .fetch_optional(pool)
-    .await)?;
-    Ok(row.is_some())
+    let row: Option<SessionRow> = on_pool!(store, pool =>
+        sqlx::query_as(&sql).bind(session_key).fetch_optional(pool).await)?;
+    Ok(match row {
+        None => StoredSession::Guest,
+        Some(row) => StoredSession::SignIn(
+            (row.expires_at > now && row.account.password_hash.is_some() && !row.disabled)
+                .then_some(row.account),
+        ),
+    })
 }
 
 /// What [`create`] did.

@@ -224,17 +224,22 @@ impl Queue {
         let now = self.clock.now();
         // A refresh or a second tab gets its place back without spending
         // the address's allowance or solving another challenge.
-        let existing = match self.places.waiting(event_id.0, &holders, Some(&room)) {
-            Some(entry) => Some(entry),
-            None => store::entry(&self.store, event_id.0, &holders).await?,
-        };
-        if let Some(entry) = existing.filter(|entry| entry.keeps_place(now)) {
+        if let Some(entry) = self.places.waiting(event_id.0, &holders, Some(&room)) {
             return Ok(status_of(&entry, Some(&room), onsale_at, now));
         }
-        self.check_join_rate(visitor.client)?;
-        if room.pow_bits > 0 {
-            self.challenges
-                .verify(event_id.0, &holders[0], &request, room.pow_bits, now)?;
+        // Not in this server's copy: nearly always a newcomer, so the
+        // database is not asked first (the join writer finds a place the
+        // caller already has, in one query for its whole batch). Only a
+        // caller the friction refuses is looked up, so that one who has a
+        // place (joined through another server) still gets it back.
+        if let Err(refused) = self.check_friction(event_id, &room, &holders, &request, visitor, now)
+        {
+            return match store::entry(&self.store, event_id.0, &holders).await? {
+                Some(entry) if entry.keeps_place(now) => {
+                    Ok(status_of(&entry, Some(&room), onsale_at, now))
+                }
+                _ => Err(refused),
+            };
         }
         let public_id = draw::new_public_id();
         let seed = draw::parse_seed(&room.seed).unwrap_or_default();
@@ -363,6 +368,25 @@ impl Queue {
         let outcome = store::tick(&self.store, event_id.0, onsale_at, self.clock.now()).await?;
         self.refresh(event_id.0).await.ok();
         Ok(outcome)
+    }
+
+    /// The join rate of the caller's address, then the proof of work if
+    /// the room asks for one.
+    fn check_friction(
+        &self,
+        event_id: EventId,
+        room: &Room,
+        holders: &[String],
+        request: &JoinRequest,
+        visitor: &Visitor,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.check_join_rate(visitor.client)?;
+        if room.pow_bits > 0 {
+            self.challenges
+                .verify(event_id.0, &holders[0], request, room.pow_bits, now)?;
+        }
+        Ok(())
     }
 
     fn check_join_rate(&self, client: ClientKey) -> Result<(), ApiError> {

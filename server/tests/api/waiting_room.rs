@@ -586,6 +586,48 @@ async fn proof_of_work_is_asked_for_when_the_event_sets_a_difficulty() {
 }
 
 #[tokio::test]
+async fn a_place_taken_through_one_server_comes_back_through_another_without_a_new_proof() {
+    let url = fresh_database_url().await;
+    let config = unlimited(url);
+    let (one, event) = setup_on(config.clone()).await;
+    let two = spawn_app_with(config).await;
+    protect(&one, event, json!({"pow_difficulty": 8})).await;
+    let mut fan = Buyer::new(&one);
+    let (_, challenge) = fan
+        .send(
+            Method::GET,
+            &format!("/api/events/{event}/queue/challenge"),
+            None,
+        )
+        .await;
+    let text = challenge["challenge"].as_str().expect("challenge");
+    let nonce = app::queue::pow_solve(text, 8, 0, 1 << 24).expect("solved");
+    let (status, joined) = fan
+        .send(
+            Method::POST,
+            &format!("/api/events/{event}/queue"),
+            Some(json!({"challenge": text, "nonce": nonce})),
+        )
+        .await;
+    assert_eq!(status, 200, "{joined}");
+    // The same browser, sent to the other server, which has never seen it.
+    let mut same_fan = Buyer {
+        app: &two,
+        cookie: fan.cookie.clone(),
+    };
+    let (status, again) = same_fan
+        .send(Method::POST, &format!("/api/events/{event}/queue"), None)
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["queue_id"], joined["queue_id"]);
+    // A newcomer there still has to solve one.
+    let (status, _) = Buyer::new(&two)
+        .send(Method::POST, &format!("/api/events/{event}/queue"), None)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
 async fn an_event_that_requires_sign_in_gives_one_place_per_account() {
     let (app, event) = setup().await;
     protect(&app, event, json!({"require_account": true})).await;

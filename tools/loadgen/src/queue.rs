@@ -147,7 +147,18 @@ async fn visitor(
     while Instant::now() < end {
         tokio::time::sleep(Duration::from_secs(poll_after)).await;
         let asked = Instant::now();
-        let Ok(response) = client.get(&url).header("cookie", &cookie).send().await else {
+        let poll = || client.get(&url).header("cookie", &cookie).send();
+        // A kept-alive connection the server closed as idle (after its
+        // header-read timeout) just as the poll reused it: a browser asks
+        // again at once on a new connection, and so does this visitor.
+        let response = match poll().await {
+            Ok(response) => Ok(response),
+            Err(_) => {
+                record_status(&recorder, "poll retried after a connection error");
+                poll().await
+            }
+        };
+        let Ok(response) = response else {
             record_status(&recorder, "poll error");
             continue;
         };
