@@ -4,7 +4,7 @@
 # again, for 10 s (SECONDS_RUN). Prints loadgen's JSON (holds/s, latency
 # percentiles, statuses, oversold seats read back from the database).
 # PERF=1 also records the server's profile for 8 s into $PERF_OUT.
-#   cargo build --release -p server --bin server && cargo build --release -p loadgen && bench/holds.sh
+#   cargo build --release -p server --bin server && scripts/build-tools.sh && bench/holds.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUYERS="${BUYERS:-256}"

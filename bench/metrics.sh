@@ -3,7 +3,7 @@
 # of the stadium are connected (compact channel) and buyers hold and release
 # seats at HOLD_RATE holds/s: SCRAPES scrapes, one every 0.2 s, once the
 # viewers are in. Prints the scrape times (curl's time_total, ms) and size.
-#   cargo build --release -p server --bin server && cargo build --release -p loadgen && bench/metrics.sh
+#   cargo build --release -p server --bin server && scripts/build-tools.sh && bench/metrics.sh
 #   HOLD_RATE=0 bench/metrics.sh      # viewers only, no seat changes
 #   LISTENER=main bench/metrics.sh    # scrape the site's own listener
 # By default the server also serves /metrics on an address of its own

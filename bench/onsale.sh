@@ -5,7 +5,7 @@
 # for the best 2 available instead. Prints loadgen's JSON: time to the last
 # purchase, purchases/s, and the seats sold, distinct buyers and oversold
 # seats read back from the database.
-#   cargo build --release -p server --bin server && cargo build --release -p loadgen && bench/onsale.sh
+#   cargo build --release -p server --bin server && scripts/build-tools.sh && bench/onsale.sh
 #   BUYERS=256 bench/onsale.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

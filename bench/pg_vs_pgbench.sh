@@ -2,7 +2,7 @@
 # PostgreSQL throughput of holds through the whole server (loadgen) against
 # pgbench running the bare claim statement, in the same run on the same
 # cluster. Needs the release build and loadgen:
-#   cargo leptos build --release && cargo build --release -p loadgen
+#   cargo leptos build --release && scripts/build-tools.sh
 #   scripts/with-postgres.sh bench/pg_vs_pgbench.sh
 #   PERF=1 scripts/with-postgres.sh bench/pg_vs_pgbench.sh   # + profile in $BENCH_OUT
 set -euo pipefail

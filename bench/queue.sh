@@ -5,7 +5,7 @@
 # are admitted (1,200 a minute, at most 1,500 shopping at once). Prints
 # loadgen's JSON: everyone placed, the oldest position shown, the pace
 # against the rate, the most active against the cap, the server's memory.
-#   cargo build --release -p server --bin server && cargo build --release -p loadgen && bench/queue.sh
+#   cargo build --release -p server --bin server && scripts/build-tools.sh && bench/queue.sh
 #   VISITORS=5000 DURATION=20 bench/queue.sh
 #   BENCH_POSTGRES=1 scripts/with-postgres.sh bench/queue.sh
 set -euo pipefail

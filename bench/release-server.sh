@@ -4,7 +4,7 @@
 # BENCH_LOG sets the server's RUST_LOG (default warn; 'warn,sqlx::query=debug'
 # logs every statement), and BENCH_KEEP_LOG=FILE keeps its log there.
 [ -x target/release/server ] && [ -x target/release/loadgen ] || {
-  echo "build first: cargo build --release -p server --bin server && cargo build --release -p loadgen" >&2
+  echo "build first: cargo build --release -p server --bin server && scripts/build-tools.sh" >&2
   exit 1
 }
 WORK="$(mktemp -d /tmp/tessera-bench.XXXXXX)"

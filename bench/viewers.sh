@@ -4,7 +4,7 @@
 # them at HOLD_RATE holds/s. Each cycle is 4 seat changes (2 held, 2
 # available), so the default 500 holds/s is 2,000 changes/s. Prints loadgen's
 # JSON: delta delay percentiles, frames, bytes, the server's memory.
-#   cargo build --release -p server --bin server && cargo build --release -p loadgen && bench/viewers.sh
+#   cargo build --release -p server --bin server && scripts/build-tools.sh && bench/viewers.sh
 #   VIEWERS=1000 DURATION=10 bench/viewers.sh --measure-viewers 20
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

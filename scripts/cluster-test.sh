@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
-cargo build --release -p clustertest -p stripe-stand-in
+scripts/build-tools.sh
 # Its own state directory, so a cluster left by someone else is not touched;
 # every buyer comes through nginx from one address: per-address caps off.
 export TESSERA_CLUSTER_DIR="${TESSERA_CLUSTER_DIR:-$(mktemp -d /tmp/tessera-cluster-test.XXXXXX)}"

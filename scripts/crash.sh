@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
-cargo build --release -p crashtest -p stripe-stand-in
+scripts/build-tools.sh
 
 ARGS=(--kills "$KILLS" --buyers "$BUYERS")
 [ -n "$SEED" ] && ARGS+=(--seed "$SEED")

@@ -49,7 +49,7 @@ start_server() {
 start_server main BASE_URL
 start_server short-hold SHORT_HOLD_URL TESSERA_DEMO_HOLD_SECONDS=6
 
-cargo build --release --quiet -p stripe-stand-in
+scripts/build-tools.sh --quiet
 target/release/stripe-stand-in --addr 127.0.0.1:0 >"$WORK/stripe.out" 2>"$WORK/stripe.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cargo build --release -p loadgen
+scripts/build-tools.sh
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
 WORK="$(mktemp -d /tmp/tessera-smoke.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
