@@ -100,7 +100,7 @@ pub async fn purchase(
     if view.client_secret.is_some() {
         return Ok(session.attach((StatusCode::ACCEPTED, Json(view))));
     }
-    queue.hold_finished(hold_id).await;
+    queue.hold_finished(view.event_id, hold_id).await;
     Ok(session.attach((StatusCode::CREATED, Json(view))))
 }
 

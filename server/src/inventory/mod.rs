@@ -284,7 +284,8 @@ impl Inventory {
 
     /// Releases an active hold; its seats are on sale again at once.
     /// Releasing a hold that already ended is a no-op, except a purchased one.
-    pub async fn release(&self, hold_id: HoldId, session_id: &str) -> Result<(), ApiError> {
+    /// Returns the hold's event.
+    pub async fn release(&self, hold_id: HoldId, session_id: &str) -> Result<EventId, ApiError> {
         let hold = self.owned_hold(hold_id, session_id).await?;
         if hold.status == HoldStatus::Purchased.as_str() {
             return Err(ApiError::new(
@@ -300,7 +301,7 @@ impl Inventory {
                 now: self.clock.now(),
             })
             .await?;
-        Ok(())
+        Ok(EventId(hold.event_id))
     }
 
     /// Ends every hold whose time ran out; returns how many seats it freed.

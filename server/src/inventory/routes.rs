@@ -103,8 +103,8 @@ pub async fn release_hold(
     ApiPath(hold_id): ApiPath<String>,
 ) -> HttpResult<StatusCode> {
     let hold_id = parse_path_id(&hold_id, HoldId::parse, "a hold")?;
-    inventory.release(hold_id, &session.key).await?;
-    queue.hold_finished(hold_id).await;
+    let event_id = inventory.release(hold_id, &session.key).await?;
+    queue.hold_finished(event_id, hold_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

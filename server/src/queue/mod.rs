@@ -344,8 +344,17 @@ impl Queue {
     /// A hold was bought or released: its buyer's admission is used up and
     /// the slot goes to the next in line. The purchase or release already
     /// happened, so a failure here is logged, not returned: the admission
-    /// then simply runs out at its expiry.
-    pub async fn hold_finished(&self, hold_id: HoldId) {
+    /// then simply runs out at its expiry. An event without a waiting room
+    /// (this server's copy of its room, as for holds) costs nothing: that
+    /// write, a transaction of its own beside the seat writer's batches,
+    /// ran for every release and purchase of every event: without it the
+    /// holds benchmark went from 1,000–1,600 to 2,800–2,900 holds a second
+    /// (BENCHMARKS.md).
+    pub async fn hold_finished(&self, event_id: EventId, hold_id: HoldId) {
+        match self.cached_room(event_id).await {
+            Ok((room, _)) if !room.as_ref().is_some_and(|room| room.enabled) => return,
+            _ => {}
+        }
         if let Err(error) = store::finish_hold(&self.store, hold_id.0).await {
             tracing::error!(%error, hold_id = hold_id.0, "freeing a queue slot failed");
         }
