@@ -24,6 +24,7 @@ pub mod viewer;
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
+use crate::inventory::best_available::FreeSeat;
 use crate::lifecycle::Lifecycle;
 use crate::store::Store;
 use app::error::ApiError;
@@ -231,17 +232,17 @@ impl EventChannel {
     /// Runs `choose` over the seats free right now (as of the last tick)
     /// within the constraints and that `keep` accepts, in venue order: the
     /// candidates for best available, read from memory instead of 50,000
-    /// rows per request, and borrowed rather than copied. The claim
-    /// re-checks in the database.
+    /// rows per request, and streamed rather than collected (a copy per
+    /// request was megabytes). The claim re-checks in the database.
     pub fn with_free_seats<T>(
         &self,
         section: Option<&str>,
         max_price_cents: Option<i64>,
         keep: impl Fn(i64) -> bool,
-        choose: impl FnOnce(&[crate::inventory::best_available::FreeSeat<'_>]) -> T,
+        choose: impl FnOnce(&mut dyn Iterator<Item = FreeSeat<'_>>) -> T,
     ) -> T {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let free: Vec<_> = state
+        let mut free = state
             .seats
             .iter()
             .filter(|seat| seat.status == SeatStatus::Available)
@@ -251,15 +252,14 @@ impl EventChannel {
             .filter(|seat| section.is_none_or(|name| seat.section == name))
             .filter(|seat| max_price_cents.is_none_or(|max| seat.price_cents <= max))
             .filter(|seat| keep(seat.id.0))
-            .map(|seat| crate::inventory::best_available::FreeSeat {
+            .map(|seat| FreeSeat {
                 id: seat.id.0,
                 section: &seat.section,
                 row_label: &seat.row,
                 number: seat.number,
                 price_cents: seat.price_cents,
-            })
-            .collect();
-        choose(&free)
+            });
+        choose(&mut free)
     }
 
     /// Runs `check` over the features of the seats asked for (those of
