@@ -504,9 +504,11 @@ fn div_ceil(a: i64, b: i64) -> i64 {
 fn status_of(entry: &store::Entry, room: Option<&Room>, onsale_at: i64, now: i64) -> QueueStatus {
     let admitted_through = room.map_or(0, |room| room.admitted_through);
     let rate = room.map_or(1, |room| room.admit_per_minute);
-    let state = match entry.state.as_str() {
-        "waiting" => QueueState::Waiting,
-        "admitted" if entry.expires_at.is_some_and(|at| at > now) => QueueState::Admitted,
+    let state = match entry.state {
+        store::EntryState::Waiting => QueueState::Waiting,
+        store::EntryState::Admitted if entry.expires_at.is_some_and(|at| at > now) => {
+            QueueState::Admitted
+        }
         _ => QueueState::Expired,
     };
     let position = (state == QueueState::Waiting)

@@ -7,7 +7,7 @@
 //! and then the place is read again.
 
 use super::room::Room;
-use super::store::Entry;
+use super::store::{Entry, EntryState};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -43,7 +43,7 @@ impl Places {
     pub fn remember(&self, event_id: i64, holders: &[String], entry: &Entry) {
         let key = (event_id, holders.to_vec());
         let mut places = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        if entry.state == "waiting" {
+        if entry.state == EntryState::Waiting {
             if places.len() >= MAX_PLACES {
                 places.clear();
             }

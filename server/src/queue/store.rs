@@ -22,16 +22,48 @@ pub struct Entry {
     pub holder: String,
     pub public_id: String,
     pub position: Option<i64>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: EntryState,
     pub expires_at: Option<i64>,
+}
+
+/// Where a place stands, as `queue_entries.state` stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryState {
+    Waiting,
+    /// Let in to shop until `expires_at`.
+    Admitted,
+    /// The admission ran out unused.
+    Expired,
+    /// The admission was used: its hold was bought or released.
+    Done,
+}
+
+app::text_enum!(EntryState {
+    Waiting => "waiting",
+    Admitted => "admitted",
+    Expired => "expired",
+    Done => "done",
+});
+
+/// Decoding a row: an unknown state is an error, never a guess.
+impl TryFrom<String> for EntryState {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).ok_or_else(|| format!("unknown queue entry state {raw:?}"))
+    }
 }
 
 impl Entry {
     /// Whether joining again keeps this place: still waiting, or admitted
     /// and not yet run out.
     pub fn keeps_place(&self, now: i64) -> bool {
-        self.state == "waiting"
-            || (self.state == "admitted" && self.expires_at.is_some_and(|at| at > now))
+        match self.state {
+            EntryState::Waiting => true,
+            EntryState::Admitted => self.expires_at.is_some_and(|at| at > now),
+            EntryState::Expired | EntryState::Done => false,
+        }
     }
 }
 
@@ -408,7 +440,7 @@ pub async fn join(
                     .push_bind(&new.public_id)
                     .push_bind(new.draw_key)
                     .push_bind(now)
-                    .push_bind("waiting");
+                    .push_bind(EntryState::Waiting.as_str());
             });
             insert.push(format!(
                 " ON CONFLICT (event_id, holder) DO UPDATE SET holder = excluded.holder \
@@ -589,4 +621,17 @@ pub async fn drawn_order(store: &Store, event_id: i64) -> Result<Vec<String>, St
     .fetch_all(pool)
     .await)?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EntryState;
+
+    #[test]
+    fn entry_states_read_back_as_written_and_unknown_ones_are_errors() {
+        for state in EntryState::ALL {
+            assert_eq!(EntryState::try_from(state.as_str().to_string()), Ok(state));
+        }
+        assert!(EntryState::try_from("paused".to_string()).is_err());
+    }
 }
