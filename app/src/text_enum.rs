@@ -2,8 +2,9 @@
 //! one list so the two directions cannot drift apart.
 
 /// For a fieldless enum: `ALL` (every variant, in order), `as_str` (its
-/// text in the database and on the wire) and `parse` (`None` for any other
-/// text: an unknown status is an error to the caller, never a default).
+/// text in the database and on the wire), `parse` (`None` for any other
+/// text: an unknown status is an error to the caller, never a default) and
+/// `TryFrom<String>` (the same, for decoding rows).
 ///
 /// ```
 /// #[derive(Clone, Copy, Debug, PartialEq)]
@@ -12,6 +13,7 @@
 /// assert_eq!(Light::parse("green"), Some(Light::Green));
 /// assert_eq!(Light::Red.as_str(), "red");
 /// assert_eq!(Light::parse("blue"), None);
+/// assert!(Light::try_from("blue".to_string()).is_err());
 /// ```
 #[macro_export]
 macro_rules! text_enum {
@@ -30,6 +32,18 @@ macro_rules! text_enum {
                     $($text => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+        }
+
+        /// For decoding a row (`#[sqlx(try_from = "String")]`): an unknown
+        /// text is an error.
+        impl ::core::convert::TryFrom<::std::string::String> for $name {
+            type Error = ::std::string::String;
+
+            fn try_from(raw: ::std::string::String) -> ::core::result::Result<Self, Self::Error> {
+                Self::parse(&raw).ok_or_else(|| {
+                    ::std::format!("unknown {} {:?}", ::core::stringify!($name), raw)
+                })
             }
         }
     };

@@ -316,7 +316,7 @@ impl Checkout {
     /// A retry takes a pending purchase over (its payment is then looked up
     /// and finished); `None` if it is settled already.
     async fn take_over(&self, existing: &PurchaseRow) -> Result<Option<PurchaseRow>, ApiError> {
-        if PurchaseStatus::parse(&existing.status) != Some(PurchaseStatus::Pending) {
+        if existing.status != PurchaseStatus::Pending {
             return Ok(None);
         }
         self.seats
@@ -419,7 +419,7 @@ impl Checkout {
     /// The answer a settled purchase gave the first time: the error it
     /// failed with, or the purchase (paid, or refunded since).
     async fn settled_answer(&self, purchase: PurchaseRow) -> Result<PurchaseView, ApiError> {
-        if PurchaseStatus::parse(&purchase.status) == Some(PurchaseStatus::Pending) {
+        if purchase.status == PurchaseStatus::Pending {
             return Err(outcome_unknown());
         }
         match purchase.failure.as_deref() {
@@ -505,7 +505,7 @@ impl Checkout {
             purchase_id: PurchaseId(purchase.id),
             event_id: EventId(purchase.event_id),
             hold_id: HoldId(purchase.hold_id),
-            status: PurchaseStatus::parse(&purchase.status).ok_or_else(ApiError::internal)?,
+            status: purchase.status,
             total_cents: purchase.total_cents,
             tickets: tickets
                 .into_iter()

@@ -307,7 +307,7 @@ impl Checkout {
                 let settled = store::purchase(&self.store, purchase.id)
                     .await?
                     .ok_or_else(ApiError::internal)?;
-                let failed = PurchaseStatus::parse(&settled.status) == Some(PurchaseStatus::Failed);
+                let failed = settled.status == PurchaseStatus::Failed;
                 if failed {
                     tracing::warn!(
                         purchase = purchase.id,

@@ -92,10 +92,10 @@ impl Checkout {
     }
 
     async fn look_at(&self, purchase: &PurchaseRow) -> Result<Step, ApiError> {
-        match PurchaseStatus::parse(&purchase.status) {
-            Some(PurchaseStatus::Pending) => self.reconcile_pending(purchase).await,
-            Some(PurchaseStatus::Failed) => self.watch_failed(purchase).await,
-            Some(PurchaseStatus::Refunding) => match self.carry_out_refund(purchase).await? {
+        match purchase.status {
+            PurchaseStatus::Pending => self.reconcile_pending(purchase).await,
+            PurchaseStatus::Failed => self.watch_failed(purchase).await,
+            PurchaseStatus::Refunding => match self.carry_out_refund(purchase).await? {
                 Refunded::Done => Ok(Step::Done),
                 // A buyer's refused refund was taken back; an automatic one
                 // keeps being retried.

@@ -44,10 +44,10 @@ impl Checkout {
         account: Option<&Account>,
     ) -> Result<PurchaseView, ApiError> {
         let purchase = self.owned(purchase_id, session_id, account).await?;
-        let refunding = match PurchaseStatus::parse(&purchase.status) {
-            Some(PurchaseStatus::Paid) => self.decide_refund(&purchase).await?,
-            Some(PurchaseStatus::Refunding) => purchase,
-            Some(PurchaseStatus::Refunded) => return self.view(purchase.id).await,
+        let refunding = match purchase.status {
+            PurchaseStatus::Paid => self.decide_refund(&purchase).await?,
+            PurchaseStatus::Refunding => purchase,
+            PurchaseStatus::Refunded => return self.view(purchase.id).await,
             _ => return Err(not_refundable("only a paid purchase can be refunded")),
         };
         match self.carry_out_refund(&refunding).await? {
@@ -92,8 +92,8 @@ impl Checkout {
                 let now = store::purchase(&self.store, purchase.id)
                     .await?
                     .ok_or_else(ApiError::internal)?;
-                match PurchaseStatus::parse(&now.status) {
-                    Some(PurchaseStatus::Refunding | PurchaseStatus::Refunded) => Ok(now),
+                match now.status {
+                    PurchaseStatus::Refunding | PurchaseStatus::Refunded => Ok(now),
                     _ => Err(not_refundable("only a paid purchase can be refunded")),
                 }
             }
@@ -106,7 +106,7 @@ impl Checkout {
         &self,
         purchase: &PurchaseRow,
     ) -> Result<Refunded, ApiError> {
-        if purchase.status == PurchaseStatus::Refunded.as_str() {
+        if purchase.status == PurchaseStatus::Refunded {
             return Ok(Refunded::Done);
         }
         let intent_id = purchase

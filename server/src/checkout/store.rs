@@ -194,7 +194,7 @@ pub async fn defer(store: &Store, purchase: &PurchaseRow, at: i64) -> Result<(),
     )
     .bind(at)
     .bind(purchase.id)
-    .bind(&purchase.status)
+    .bind(purchase.status.as_str())
     .bind(purchase.attempt)
     .execute(pool)
     .await
@@ -210,7 +210,7 @@ pub async fn done_checking(store: &Store, purchase: &PurchaseRow) -> Result<(), 
          WHERE id = $1 AND status = $2 AND attempt = $3",
     )
     .bind(purchase.id)
-    .bind(&purchase.status)
+    .bind(purchase.status.as_str())
     .bind(purchase.attempt)
     .execute(pool)
     .await

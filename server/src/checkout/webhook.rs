@@ -134,14 +134,14 @@ impl Checkout {
         let Some(purchase) = purchase else {
             return Ok(());
         };
-        match PurchaseStatus::parse(&purchase.status) {
-            Some(PurchaseStatus::Pending) => self.settle_pending(&purchase, &intent_id).await,
+        match purchase.status {
+            PurchaseStatus::Pending => self.settle_pending(&purchase, &intent_id).await,
             // A late success of a failed purchase is refunded.
-            Some(PurchaseStatus::Failed) if purchase.watch_until.is_some() => {
+            PurchaseStatus::Failed if purchase.watch_until.is_some() => {
                 self.watch_failed(&purchase).await.map(|_: Step| ())
             }
-            Some(PurchaseStatus::Refunding) => self.carry_out_refund(&purchase).await.map(|_| ()),
-            Some(PurchaseStatus::Paid) if whole_refund => self.refunded_elsewhere(&purchase).await,
+            PurchaseStatus::Refunding => self.carry_out_refund(&purchase).await.map(|_| ()),
+            PurchaseStatus::Paid if whole_refund => self.refunded_elsewhere(&purchase).await,
             _ => Ok(()),
         }
     }

@@ -46,15 +46,6 @@ app::text_enum!(EntryState {
     Done => "done",
 });
 
-/// Decoding a row: an unknown state is an error, never a guess.
-impl TryFrom<String> for EntryState {
-    type Error = String;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw).ok_or_else(|| format!("unknown queue entry state {raw:?}"))
-    }
-}
-
 impl Entry {
     /// Whether joining again keeps this place: still waiting, or admitted
     /// and not yet run out.

@@ -384,7 +384,7 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
     .expect("batch");
     claimed_hold(&outcomes[0]);
     let purchase = started(&outcomes[1]);
-    assert_eq!(purchase.status, "pending");
+    assert_eq!(purchase.status, app::types::PurchaseStatus::Pending);
     assert_eq!(
         outcomes[2],
         WriteOutcome::Claim(ClaimOutcome::Unavailable(vec![s[3]]))

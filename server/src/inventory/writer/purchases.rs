@@ -14,7 +14,7 @@ use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::AnyWriteTx;
 use crate::tickets::codes::{TicketClaim, TicketSigner};
-use app::types::SeatStatus;
+use app::types::{PurchaseStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::sync::Arc;
 
@@ -28,7 +28,8 @@ pub struct PurchaseRow {
     pub request_fingerprint: Option<String>,
     pub processor_key: String,
     pub processor_customer: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PurchaseStatus,
     pub total_cents: i64,
     pub payment_ref: Option<String>,
     pub failure: Option<String>,
