@@ -544,6 +544,23 @@ async fn the_pace_over_a_minute_is_within_five_percent_of_the_rate() {
     assert!(error <= 0.05, "admitted {total}, expected {expected:.1}");
 }
 
+/// Asks for the fan's proof-of-work challenge (checking its difficulty),
+/// solves it, and returns the join body that carries the answer.
+async fn solved_challenge(fan: &mut Buyer<'_>, event: EventId, bits: u32) -> Value {
+    let (status, challenge) = fan
+        .send(
+            Method::GET,
+            &format!("/api/events/{event}/queue/challenge"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{challenge}");
+    assert_eq!(challenge["difficulty"], bits);
+    let text = challenge["challenge"].as_str().expect("challenge");
+    let nonce = app::queue::pow_solve(text, bits, 0, 1 << 24).expect("solved");
+    json!({"challenge": text, "nonce": nonce})
+}
+
 #[tokio::test]
 async fn proof_of_work_is_asked_for_when_the_event_sets_a_difficulty() {
     let (app, event) = setup().await;
@@ -553,23 +570,13 @@ async fn proof_of_work_is_asked_for_when_the_event_sets_a_difficulty() {
         .send(Method::POST, &format!("/api/events/{event}/queue"), None)
         .await;
     assert_eq!(status, 403, "{body}");
-    let (status, challenge) = fan
-        .send(
-            Method::GET,
-            &format!("/api/events/{event}/queue/challenge"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{challenge}");
-    assert_eq!(challenge["difficulty"], 8);
-    let text = challenge["challenge"].as_str().expect("challenge");
-    let nonce = app::queue::pow_solve(text, 8, 0, 1 << 24).expect("solved");
+    let answer = solved_challenge(&mut fan, event, 8).await;
     // Another browser cannot use this answer.
     let (status, _) = Buyer::new(&app)
         .send(
             Method::POST,
             &format!("/api/events/{event}/queue"),
-            Some(json!({"challenge": text, "nonce": nonce})),
+            Some(answer.clone()),
         )
         .await;
     assert_eq!(status, 403);
@@ -577,7 +584,7 @@ async fn proof_of_work_is_asked_for_when_the_event_sets_a_difficulty() {
         .send(
             Method::POST,
             &format!("/api/events/{event}/queue"),
-            Some(json!({"challenge": text, "nonce": nonce})),
+            Some(answer),
         )
         .await;
     assert_eq!(status, 200, "{joined}");
@@ -593,20 +600,12 @@ async fn a_place_taken_through_one_server_comes_back_through_another_without_a_n
     let two = spawn_app_with(config).await;
     protect(&one, event, json!({"pow_difficulty": 8})).await;
     let mut fan = Buyer::new(&one);
-    let (_, challenge) = fan
-        .send(
-            Method::GET,
-            &format!("/api/events/{event}/queue/challenge"),
-            None,
-        )
-        .await;
-    let text = challenge["challenge"].as_str().expect("challenge");
-    let nonce = app::queue::pow_solve(text, 8, 0, 1 << 24).expect("solved");
+    let answer = solved_challenge(&mut fan, event, 8).await;
     let (status, joined) = fan
         .send(
             Method::POST,
             &format!("/api/events/{event}/queue"),
-            Some(json!({"challenge": text, "nonce": nonce})),
+            Some(answer),
         )
         .await;
     assert_eq!(status, 200, "{joined}");
