@@ -328,8 +328,7 @@ impl Queue {
         session_key: &str,
         account_id: Option<i64>,
     ) -> Result<(), ApiError> {
-        let (room, _) = self.cached_room(event_id).await?;
-        if !room.is_some_and(|room| room.enabled) {
+        if !self.room_is_on(event_id).await? {
             return Ok(());
         }
         let holders = holder_names(session_key, account_id);
@@ -351,9 +350,9 @@ impl Queue {
     /// holds benchmark went from 1,000–1,600 to 2,800–2,900 holds a second
     /// (BENCHMARKS.md).
     pub async fn hold_finished(&self, event_id: EventId, hold_id: HoldId) {
-        match self.cached_room(event_id).await {
-            Ok((room, _)) if !room.as_ref().is_some_and(|room| room.enabled) => return,
-            _ => {}
+        // If the room cannot be read, the slot is freed anyway.
+        if let Ok(false) = self.room_is_on(event_id).await {
+            return;
         }
         if let Err(error) = store::finish_hold(&self.store, hold_id.0).await {
             tracing::error!(%error, hold_id = hold_id.0, "freeing a queue slot failed");
@@ -377,6 +376,13 @@ impl Queue {
         let outcome = store::tick(&self.store, event_id.0, onsale_at, self.clock.now()).await?;
         self.refresh(event_id.0).await.ok();
         Ok(outcome)
+    }
+
+    /// Whether the event has a waiting room switched on, from this
+    /// server's copy of the room: no database read for events without one.
+    async fn room_is_on(&self, event_id: EventId) -> Result<bool, ApiError> {
+        let (room, _) = self.cached_room(event_id).await?;
+        Ok(room.is_some_and(|room| room.enabled))
     }
 
     /// The join rate of the caller's address, then the proof of work if
