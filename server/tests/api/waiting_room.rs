@@ -70,10 +70,15 @@ async fn protect(app: &TestApp, event: EventId, settings: Value) -> Value {
     answer
 }
 
+/// Asks to join (with the proof-of-work answer, if given): the status and
+/// the answer.
+async fn try_join(fan: &mut Buyer<'_>, event: EventId, answer: Option<Value>) -> (u16, Value) {
+    fan.send(Method::POST, &format!("/api/events/{event}/queue"), answer)
+        .await
+}
+
 async fn join(fan: &mut Buyer<'_>, event: EventId) -> Value {
-    let (status, body) = fan
-        .send(Method::POST, &format!("/api/events/{event}/queue"), None)
-        .await;
+    let (status, body) = try_join(fan, event, None).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -566,27 +571,13 @@ async fn proof_of_work_is_asked_for_when_the_event_sets_a_difficulty() {
     let (app, event) = setup().await;
     protect(&app, event, json!({"pow_difficulty": 8})).await;
     let mut fan = Buyer::new(&app);
-    let (status, body) = fan
-        .send(Method::POST, &format!("/api/events/{event}/queue"), None)
-        .await;
+    let (status, body) = try_join(&mut fan, event, None).await;
     assert_eq!(status, 403, "{body}");
     let answer = solved_challenge(&mut fan, event, 8).await;
     // Another browser cannot use this answer.
-    let (status, _) = Buyer::new(&app)
-        .send(
-            Method::POST,
-            &format!("/api/events/{event}/queue"),
-            Some(answer.clone()),
-        )
-        .await;
+    let (status, _) = try_join(&mut Buyer::new(&app), event, Some(answer.clone())).await;
     assert_eq!(status, 403);
-    let (status, joined) = fan
-        .send(
-            Method::POST,
-            &format!("/api/events/{event}/queue"),
-            Some(answer),
-        )
-        .await;
+    let (status, joined) = try_join(&mut fan, event, Some(answer)).await;
     assert_eq!(status, 200, "{joined}");
     // Coming back needs no new proof.
     assert_eq!(join(&mut fan, event).await["queue_id"], joined["queue_id"]);
@@ -601,28 +592,18 @@ async fn a_place_taken_through_one_server_comes_back_through_another_without_a_n
     protect(&one, event, json!({"pow_difficulty": 8})).await;
     let mut fan = Buyer::new(&one);
     let answer = solved_challenge(&mut fan, event, 8).await;
-    let (status, joined) = fan
-        .send(
-            Method::POST,
-            &format!("/api/events/{event}/queue"),
-            Some(answer),
-        )
-        .await;
+    let (status, joined) = try_join(&mut fan, event, Some(answer)).await;
     assert_eq!(status, 200, "{joined}");
     // The same browser, sent to the other server, which has never seen it.
     let mut same_fan = Buyer {
         app: &two,
         cookie: fan.cookie.clone(),
     };
-    let (status, again) = same_fan
-        .send(Method::POST, &format!("/api/events/{event}/queue"), None)
-        .await;
+    let (status, again) = try_join(&mut same_fan, event, None).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["queue_id"], joined["queue_id"]);
     // A newcomer there still has to solve one.
-    let (status, _) = Buyer::new(&two)
-        .send(Method::POST, &format!("/api/events/{event}/queue"), None)
-        .await;
+    let (status, _) = try_join(&mut Buyer::new(&two), event, None).await;
     assert_eq!(status, 403);
 }
 
