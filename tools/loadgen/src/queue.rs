@@ -151,12 +151,14 @@ async fn visitor(
         // A kept-alive connection the server closed as idle (after its
         // header-read timeout) just as the poll reused it: a browser asks
         // again at once on a new connection, and so does this visitor.
+        // A poll that timed out is not asked again: that is the server
+        // being slow, and it counts as a failed poll.
         let response = match poll().await {
-            Ok(response) => Ok(response),
-            Err(_) => {
+            Err(error) if !error.is_timeout() => {
                 record_status(&recorder, "poll retried after a connection error");
                 poll().await
             }
+            answer => answer,
         };
         let Ok(response) = response else {
             record_status(&recorder, "poll error");
