@@ -46,10 +46,11 @@ start_server() {
   return 1
 }
 
+# Before the servers start: on a fresh target/ this build takes minutes.
+scripts/build-tools.sh --quiet
 start_server main BASE_URL
 start_server short-hold SHORT_HOLD_URL TESSERA_DEMO_HOLD_SECONDS=6
 
-scripts/build-tools.sh --quiet
 target/release/stripe-stand-in --addr 127.0.0.1:0 >"$WORK/stripe.out" 2>"$WORK/stripe.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do
@@ -67,6 +68,6 @@ status=0
   TESSERA_CARD_FORM_URL="$CARD_FORM_URL" npx playwright test) || status=$?
 if [ $status -ne 0 ]; then
   echo "--- server logs (tail) ---"
-  tail -30 "$WORK"/*.log
+  tail -n 30 "$WORK"/*.log
 fi
 exit $status
