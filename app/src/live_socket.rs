@@ -32,8 +32,10 @@ pub enum Next {
 }
 
 /// Runs the socket at `path` until the calling component is cleaned up.
-/// `prepare` runs before each connection (to load what messages refer to);
-/// `on_text` gets every text message.
+/// `prepare` runs for each connection (to load what messages refer to)
+/// while the socket connects, and before any message is handed over: the
+/// server's first message crosses the network while the page loads, not
+/// after. `on_text` gets every text message.
 #[cfg(feature = "hydrate")]
 pub fn run<P, F>(
     path: String,
@@ -58,22 +60,23 @@ pub fn run<P, F>(
     leptos::task::spawn_local(async move {
         let mut backoff_ms = 500;
         while alive() {
-            if prepare().await {
-                if let Some(url) = crate::client::websocket_url(&path) {
-                    if let Ok(socket) = WebSocket::open(&url) {
-                        let (_write, mut read) = socket.split();
-                        while let Some(Ok(Message::Text(text))) = read.next().await {
-                            if !alive() {
-                                return;
+            let socket =
+                crate::client::websocket_url(&path).and_then(|url| WebSocket::open(&url).ok());
+            // Messages that arrive while `prepare` runs wait in the socket.
+            if let Some(socket) = socket {
+                if prepare().await {
+                    let (_write, mut read) = socket.split();
+                    while let Some(Ok(Message::Text(text))) = read.next().await {
+                        if !alive() {
+                            return;
+                        }
+                        match on_text(&text) {
+                            Next::Applied => {
+                                link(Link::Live);
+                                backoff_ms = 500;
                             }
-                            match on_text(&text) {
-                                Next::Applied => {
-                                    link(Link::Live);
-                                    backoff_ms = 500;
-                                }
-                                Next::Ignored => {}
-                                Next::Reconnect => break,
-                            }
+                            Next::Ignored => {}
+                            Next::Reconnect => break,
                         }
                     }
                 }

@@ -1,12 +1,11 @@
 //! The seat map's data: the layout, indexed for drawing and for moving
-//! between seats, with one status signal per seat (seat index = place in
-//! the layout, as the compact live format numbers them).
+//! between seats, with each section's statuses in one signal (seat index =
+//! place in the layout, as the compact live format numbers them).
 
 use crate::layout::{LayoutTier, SeatFeature, SeatLayout, VenueKind};
 use crate::map_geometry::{centre, convex_hull, Bounds, ViewBox};
 use crate::types::{format_cents, SeatId, SeatStatus};
 use leptos::prelude::*;
-use std::collections::HashMap;
 
 pub struct Seat {
     pub id: SeatId,
@@ -35,6 +34,11 @@ pub struct Section {
     pub outline: Vec<(f64, f64)>,
     pub centre: (f64, f64),
     pub bounds: Bounds,
+    /// The statuses of the section's seats, in seat order. One signal a
+    /// section, not one a seat: a stadium's 50,000 seat signals, and every
+    /// subscription to each, had to be made before its map could show; and
+    /// a live change re-runs only what shows its own section.
+    pub statuses: RwSignal<Vec<SeatStatus>>,
 }
 
 impl Section {
@@ -50,8 +54,8 @@ pub struct MapData {
     pub seats: Vec<Seat>,
     pub rows: Vec<Row>,
     pub sections: Vec<Section>,
-    pub statuses: Vec<RwSignal<SeatStatus>>,
-    pub index: HashMap<SeatId, usize>,
+    /// (seat id, seat index), sorted by id: [`MapData::seat_of`].
+    index: Vec<(SeatId, usize)>,
     /// The whole plan, padded: the map's home view.
     pub home: ViewBox,
 }
@@ -94,12 +98,13 @@ impl MapData {
             let points: Vec<(f64, f64)> = seats[first_seat..].iter().map(|s| (s.x, s.y)).collect();
             sections.push(Section {
                 name: section.name,
-                rows: row_ids,
                 first_seat,
                 seat_count: points.len(),
                 centre: centre(&points),
                 bounds: Bounds::of(points.iter().copied()),
-                outline: convex_hull(points),
+                outline: outline(&seats, &rows, &row_ids),
+                rows: row_ids,
+                statuses: RwSignal::new(vec![SeatStatus::Available; points.len()]),
             });
         }
         let all = Bounds::of(seats.iter().map(|s| (s.x, s.y)));
@@ -109,19 +114,71 @@ impl MapData {
             home.y = home.y.min(-1.0);
             home.height = all.max_y + 2.0 - home.y;
         }
+        let mut index: Vec<(SeatId, usize)> =
+            seats.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        // Layouts list seats in id order, so this sort is one linear pass.
+        index.sort_unstable_by_key(|&(id, _)| id);
         Self {
             hash,
             kind: layout.kind,
             tiers: layout.tiers,
-            statuses: seats
-                .iter()
-                .map(|_| RwSignal::new(SeatStatus::Available))
-                .collect(),
-            index: seats.iter().enumerate().map(|(i, s)| (s.id, i)).collect(),
+            index,
             seats,
             rows,
             sections,
             home,
+        }
+    }
+
+    /// The index of the seat with this id, if it is in the layout.
+    pub fn seat_of(&self, id: SeatId) -> Option<usize> {
+        let at = self.index.binary_search_by_key(&id, |&(id, _)| id).ok()?;
+        Some(self.index[at].1)
+    }
+
+    /// A seat's status, tracked: the caller re-runs when its section changes.
+    pub fn status(&self, seat: usize) -> SeatStatus {
+        let section = &self.sections[self.seats[seat].section];
+        section.statuses.with(|s| s[seat - section.first_seat])
+    }
+
+    pub fn status_untracked(&self, seat: usize) -> SeatStatus {
+        let section = &self.sections[self.seats[seat].section];
+        section
+            .statuses
+            .with_untracked(|s| s[seat - section.first_seat])
+    }
+
+    /// Every seat's status at once (a snapshot, in seat order): only the
+    /// sections where something differs are told.
+    pub fn set_all(&self, statuses: &[SeatStatus]) {
+        for section in &self.sections {
+            let Some(new) = statuses.get(section.seats()) else {
+                continue;
+            };
+            if section.statuses.with_untracked(|old| old.as_slice() != new) {
+                section.statuses.set(new.to_vec());
+            }
+        }
+    }
+
+    /// Some seats' new statuses (a delta), one update per section touched.
+    pub fn set_some(&self, changes: impl IntoIterator<Item = (usize, SeatStatus)>) {
+        let mut by_section: Vec<Vec<(usize, SeatStatus)>> = vec![Vec::new(); self.sections.len()];
+        for (seat, status) in changes {
+            if let Some(info) = self.seats.get(seat) {
+                by_section[info.section]
+                    .push((seat - self.sections[info.section].first_seat, status));
+            }
+        }
+        for (section, changes) in self.sections.iter().zip(by_section) {
+            if !changes.is_empty() {
+                section.statuses.update(|statuses| {
+                    for (at, status) in changes {
+                        statuses[at] = status;
+                    }
+                });
+            }
         }
     }
 
@@ -174,6 +231,25 @@ impl MapData {
             da.partial_cmp(&db).unwrap_or(std::cmp::Ordering::Equal)
         })
     }
+}
+
+/// A section's outline: the hull of its first and last rows and both ends
+/// of every row. The same as the hull of every seat when each row's inner
+/// seats lie between the first and last rows, as in every generated
+/// layout, at a fraction of the cost (the full hull sorted 50,000 points on
+/// the phone before a stadium's map could show).
+fn outline(seats: &[Seat], rows: &[Row], section_rows: &[usize]) -> Vec<(f64, f64)> {
+    let last = section_rows.len().saturating_sub(1);
+    let points = section_rows.iter().enumerate().flat_map(|(i, &row)| {
+        let row = &rows[row].seats;
+        let picked: Vec<usize> = if i == 0 || i == last || row.len() <= 2 {
+            row.clone()
+        } else {
+            vec![row[0], row[row.len() - 1]]
+        };
+        picked.into_iter().map(|s| (seats[s].x, seats[s].y))
+    });
+    convex_hull(points.collect())
 }
 
 /// A seat's state in words ("available", "sold"…).
@@ -251,7 +327,8 @@ mod tests {
             assert_eq!(data.seats.len(), 7);
             assert_eq!(data.sections[1].seats(), 5..7);
             assert_eq!(data.rows[2].section, 1);
-            assert_eq!(data.index[&SeatId(6)], 5);
+            assert_eq!(data.seat_of(SeatId(6)), Some(5));
+            assert_eq!(data.seat_of(SeatId(99)), None);
             assert!(data.home.y < 0.0, "room for the stage");
         })
     }
@@ -271,6 +348,53 @@ mod tests {
             assert!(data
                 .label(4, SeatStatus::Available, true)
                 .ends_with("selected"));
+        })
+    }
+
+    #[test]
+    fn statuses_change_by_snapshot_and_by_delta_seat_by_seat() {
+        owned(|| {
+            let data = MapData::new("h".into(), layout());
+            let mut all = vec![SeatStatus::Available; 7];
+            all[1] = SeatStatus::Sold;
+            all[6] = SeatStatus::Held;
+            data.set_all(&all);
+            data.set_some([(6, SeatStatus::Sold), (2, SeatStatus::Blocked)]);
+            all[6] = SeatStatus::Sold;
+            all[2] = SeatStatus::Blocked;
+            let seen: Vec<SeatStatus> = (0..7).map(|i| data.status_untracked(i)).collect();
+            assert_eq!(seen, all);
+        })
+    }
+
+    #[test]
+    fn a_sections_outline_is_the_hull_of_all_its_seats() {
+        owned(|| {
+            // Curved rows, as in a bowl: the first row's middle seats and
+            // the last row's bulge are on the hull.
+            let arc = |label: &str, first: i64, radius: f64| LayoutRow {
+                label: label.into(),
+                seats: (0..9)
+                    .map(|i| {
+                        let angle = 0.3 + 0.1 * f64::from(i);
+                        LayoutSeat {
+                            id: SeatId(first + i64::from(i)),
+                            number: i64::from(i) + 1,
+                            x: radius * angle.cos(),
+                            y: radius * angle.sin(),
+                            tier: 0,
+                            features: Vec::new(),
+                        }
+                    })
+                    .collect(),
+            };
+            let mut curved = layout();
+            curved.sections[0].rows =
+                vec![arc("1", 1, 10.0), arc("2", 10, 10.8), arc("3", 19, 11.6)];
+            curved.sections.truncate(1);
+            let data = MapData::new("h".into(), curved);
+            let every_seat = convex_hull(data.seats.iter().map(|s| (s.x, s.y)).collect());
+            assert_eq!(data.sections[0].outline, every_seat);
         })
     }
 

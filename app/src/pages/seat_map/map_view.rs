@@ -315,7 +315,7 @@ fn open_section(data: &MapData, section: usize, state: MapState, picker: Picker)
     let seats = data.sections[section].seats();
     let first_free = seats
         .clone()
-        .find(|&i| data.statuses[i].get_untracked() == SeatStatus::Available)
+        .find(|&i| data.status_untracked(i) == SeatStatus::Available)
         .or(seats.clone().next());
     state.active_seat.set(first_free);
 }
@@ -518,10 +518,9 @@ fn Sections(
         .iter()
         .enumerate()
         .map(|(i, section)| {
-            let seats = section.seats();
-            let statuses: Vec<RwSignal<SeatStatus>> = seats.clone().map(|s| data.statuses[s]).collect();
-            let total = statuses.len();
-            let free = Memo::new(move |_| statuses.iter().filter(|s| s.get() == SeatStatus::Available).count());
+            let statuses = section.statuses;
+            let total = section.seat_count;
+            let free = Memo::new(move |_| statuses.with(|s| s.iter().filter(|&&s| s == SeatStatus::Available).count()));
             let name = section.name.clone();
             let label_name = name.clone();
             let section_attr = name.clone();
@@ -600,7 +599,12 @@ fn has_tab_stop(data: &MapData, seat: usize, state: MapState) -> bool {
 fn SeatMark(data: Arc<MapData>, seat: usize, picker: Picker, state: MapState) -> impl IntoView {
     let info = &data.seats[seat];
     let id = info.id;
-    let status = data.statuses[seat];
+    // The seat's own status, so a change elsewhere in its section
+    // re-renders nothing here.
+    let status = {
+        let data = data.clone();
+        Memo::new(move |_| data.status(seat))
+    };
     let tier = info.tier.min(3);
     let (x, y) = (info.x, info.y);
     let wheelchair = info.features.contains(&SeatFeature::Wheelchair);
@@ -620,7 +624,7 @@ fn SeatMark(data: Arc<MapData>, seat: usize, picker: Picker, state: MapState) ->
                 SeatStatus::Sold => "sold".to_string(),
                 SeatStatus::Blocked => "blocked".to_string(),
             };
-            let filtered = if picker.matches(&data, seat) {
+            let filtered = if picker.filter().matches(&data, seat) {
                 ""
             } else {
                 " filtered"
@@ -703,7 +707,7 @@ fn Tooltip(data: Arc<MapData>, picker: Picker, state: MapState) -> impl IntoView
         let info = data.seats.get(seat)?;
         let view = state.view.get();
         let (left, top) = state.screen.get().screen_at(&view, info.x, info.y);
-        let status = data.statuses[seat].get();
+        let status = data.status(seat);
         let selected = picker.is_selected(info.id);
         let features: String = info
             .features

@@ -42,17 +42,13 @@ impl Picker {
         self.selected.with(|s| s.contains(&id))
     }
 
-    /// Seats shown as matching the filters (price and accessibility).
-    pub fn matches(&self, data: &MapData, seat: usize) -> bool {
-        let price_ok = self
-            .max_price
-            .get()
-            .is_none_or(|max| data.price(seat) <= max);
-        let need_ok = self
-            .need
-            .get()
-            .is_none_or(|need| data.seats[seat].features.contains(&need));
-        price_ok && need_ok
+    /// The filters as they stand, tracked: read once for a pass over many
+    /// seats.
+    pub fn filter(&self) -> Filter {
+        Filter {
+            max_price: self.max_price.get(),
+            need: self.need.get(),
+        }
     }
 
     /// Adds or removes a seat from the selection, saying what happened.
@@ -71,7 +67,7 @@ impl Picker {
             ));
             return;
         }
-        if data.statuses[seat].get_untracked() != SeatStatus::Available {
+        if data.status_untracked(seat) != SeatStatus::Available {
             self.notice.set(Some(format!("{place} is not available.")));
             return;
         }
@@ -92,12 +88,29 @@ impl Picker {
         let (count, total) = self.selected.with_untracked(|s| {
             let total: i64 = s
                 .iter()
-                .filter_map(|id| data.index.get(id))
-                .map(|&i| data.price(i))
+                .filter_map(|&id| data.seat_of(id))
+                .map(|i| data.price(i))
                 .sum();
             (s.len(), total)
         });
         selection_text(count, total)
+    }
+}
+
+/// The price and accessibility filters.
+#[derive(Clone, Copy)]
+pub(crate) struct Filter {
+    max_price: Option<i64>,
+    need: Option<SeatFeature>,
+}
+
+impl Filter {
+    /// Seats shown as matching the filters.
+    pub fn matches(&self, data: &MapData, seat: usize) -> bool {
+        self.max_price.is_none_or(|max| data.price(seat) <= max)
+            && self
+                .need
+                .is_none_or(|need| data.seats[seat].features.contains(&need))
     }
 }
 
@@ -203,8 +216,8 @@ pub fn SeatPicker(event_id: EventId, max_tickets: i64) -> impl IntoView {
             picker.selected.with(|s| {
                 let total = s
                     .iter()
-                    .filter_map(|id| data.index.get(id))
-                    .map(|&i| data.price(i))
+                    .filter_map(|&id| data.seat_of(id))
+                    .map(|i| data.price(i))
                     .sum();
                 selection_text(s.len(), total)
             })
@@ -266,7 +279,7 @@ fn Picked(data: Arc<MapData>, picker: Picker) -> impl IntoView {
             {move || {
                 let data = data.clone();
                 picker.selected.get().into_iter().filter_map(move |id| {
-                    let seat = *data.index.get(&id)?;
+                    let seat = data.seat_of(id)?;
                     let place = data.place(seat);
                     let price = format_cents(data.price(seat));
                     Some(view! {
@@ -334,7 +347,10 @@ mod live {
             .next()
             .unwrap_or_default()
             .to_string();
-        let layout: SeatLayout = response.json().await.ok()?;
+        // As bytes: a stadium's layout is megabytes of JSON, and reading it
+        // as text would convert it to UTF-16 and back on the way in.
+        let bytes = response.binary().await.ok()?;
+        let layout: SeatLayout = serde_json::from_slice(&bytes).ok()?;
         Some(MapData::new(hash, layout))
     }
 
@@ -366,11 +382,7 @@ mod live {
                 let Some(statuses) = unpack_statuses(&packed, seats) else {
                     return Next::Reconnect;
                 };
-                for (signal, status) in data.statuses.iter().zip(statuses) {
-                    if signal.get_untracked() != status {
-                        signal.set(status);
-                    }
-                }
+                data.set_all(&statuses);
                 version.set(at);
                 let shown = picker
                     .map
@@ -387,11 +399,11 @@ mod live {
                 if prev_version != version.get_untracked() {
                     return Next::Reconnect;
                 }
-                for (index, code) in changes {
-                    if let Some(signal) = data.statuses.get(index as usize) {
-                        signal.set(status_from_code(code));
-                    }
-                }
+                data.set_some(
+                    changes
+                        .into_iter()
+                        .map(|(index, code)| (index as usize, status_from_code(code))),
+                );
                 version.set(at);
             }
         }
@@ -404,8 +416,8 @@ mod live {
     fn drop_taken(data: &MapData, picker: Picker) {
         let taken: Vec<usize> = picker.selected.with_untracked(|s| {
             s.iter()
-                .filter_map(|id| data.index.get(id).copied())
-                .filter(|&i| data.statuses[i].get_untracked() != SeatStatus::Available)
+                .filter_map(|&id| data.seat_of(id))
+                .filter(|&i| data.status_untracked(i) != SeatStatus::Available)
                 .collect()
         });
         if taken.is_empty() {

@@ -14,13 +14,31 @@ pub fn SeatSteps(data: Arc<MapData>, picker: Picker) -> impl IntoView {
     let section: RwSignal<Option<usize>> = RwSignal::new(None);
     let row: RwSignal<Option<usize>> = RwSignal::new(None);
     let seat: RwSignal<Option<usize>> = RwSignal::new(None);
+    // The seats of `section` among `seats` that can be picked now. One
+    // read of the section's statuses, the picks and the filters per call,
+    // however many seats are asked about.
+    let open_seats = {
+        let data = data.clone();
+        move |section: usize, seats: &mut dyn Iterator<Item = usize>| -> Vec<usize> {
+            let filter = picker.filter();
+            let first = data.sections[section].first_seat;
+            picker.selected.with(|picked| {
+                data.sections[section].statuses.with(|statuses| {
+                    seats
+                        .filter(|&i| {
+                            statuses[i - first] == SeatStatus::Available
+                                && !picked.contains(&data.seats[i].id)
+                                && filter.matches(&data, i)
+                        })
+                        .collect()
+                })
+            })
+        }
+    };
     let free = {
         let data = data.clone();
-        move |i: usize| {
-            data.statuses[i].get() == SeatStatus::Available
-                && !picker.is_selected(data.seats[i].id)
-                && picker.matches(&data, i)
-        }
+        let open_seats = open_seats.clone();
+        move |i: usize| !open_seats(data.seats[i].section, &mut std::iter::once(i)).is_empty()
     };
 
     // A chosen seat someone else takes is dropped from the list, and said.
@@ -43,13 +61,13 @@ pub fn SeatSteps(data: Arc<MapData>, picker: Picker) -> impl IntoView {
 
     let section_options = {
         let data = data.clone();
-        let free = free.clone();
+        let open_seats = open_seats.clone();
         move || {
             data.sections
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| {
-                    let open: Vec<usize> = s.seats().filter(|&seat| free(seat)).collect();
+                    let open = open_seats(i, &mut s.seats());
                     let cheapest = open.iter().map(|&seat| data.price(seat)).min()?;
                     Some(view! {
                         <option value=i.to_string() selected=move || section.get() == Some(i)>
@@ -62,7 +80,7 @@ pub fn SeatSteps(data: Arc<MapData>, picker: Picker) -> impl IntoView {
     };
     let row_options = {
         let data = data.clone();
-        let free = free.clone();
+        let open_seats = open_seats.clone();
         move || {
             let chosen = section.get()?;
             Some(
@@ -70,7 +88,7 @@ pub fn SeatSteps(data: Arc<MapData>, picker: Picker) -> impl IntoView {
                     .rows
                     .iter()
                     .filter_map(|&r| {
-                        let open = data.rows[r].seats.iter().filter(|&&s| free(s)).count();
+                        let open = open_seats(chosen, &mut data.rows[r].seats.iter().copied()).len();
                         (open > 0).then(|| view! {
                             <option value=r.to_string() selected=move || row.get() == Some(r)>
                                 {format!("Row {} — {open} seat{}", data.rows[r].label, if open == 1 { "" } else { "s" })}
@@ -83,15 +101,12 @@ pub fn SeatSteps(data: Arc<MapData>, picker: Picker) -> impl IntoView {
     };
     let seat_options = {
         let data = data.clone();
-        let free = free.clone();
         move || {
             let chosen = row.get()?;
+            let section = data.rows[chosen].section;
             Some(
-                data.rows[chosen]
-                    .seats
-                    .iter()
-                    .copied()
-                    .filter(|&s| free(s))
+                open_seats(section, &mut data.rows[chosen].seats.iter().copied())
+                    .into_iter()
                     .map(|s| {
                         let features: String = data.seats[s]
                             .features
