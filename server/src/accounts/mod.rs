@@ -22,10 +22,11 @@ use crate::session::{sha256_hex, BuyerSession};
 use crate::store::Store;
 use crate::validation::{validate_display_name, validate_email, validate_password};
 use app::error::{ApiError, ErrorCode};
+use app::staff::RefundPolicy;
 use app::types::{
     ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
-    MyTicketsView, PasswordResetConfirm, PasswordResetRequest, PurchaseId, RegisterRequest, Role,
-    SavedCardView, TicketId, TicketStatus,
+    MyTicketsView, PasswordResetConfirm, PasswordResetRequest, PurchaseId, PurchaseStatus,
+    RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
 use std::sync::Arc;
@@ -465,8 +466,7 @@ impl Accounts {
         let rows = store::tickets_of_account(&self.store, account.id).await?;
         let mut view = MyTicketsView::default();
         for row in rows {
-            // An unknown status is a bug, never a valid ticket.
-            let status = TicketStatus::parse(&row.status).ok_or_else(ApiError::internal)?;
+            let status = row.status;
             let upcoming = row.starts_at > now;
             let ticket = MyTicket {
                 ticket_id: TicketId(row.ticket_id),
@@ -483,8 +483,8 @@ impl Accounts {
                 status,
                 code: row.code,
                 refundable: upcoming
-                    && row.refund_policy != "none"
-                    && row.purchase_status == "paid"
+                    && row.refund_policy != RefundPolicy::None
+                    && row.purchase_status == PurchaseStatus::Paid
                     && status == TicketStatus::Valid,
             };
             if upcoming {

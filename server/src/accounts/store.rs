@@ -4,6 +4,8 @@ use crate::mail::outbox::{self, Letter};
 use crate::on_pool;
 use crate::payments::PaymentToken;
 use crate::store::{BeginWrite, Store, StoreError};
+use app::staff::RefundPolicy;
+use app::types::{PurchaseStatus, TicketStatus};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Account {
@@ -446,18 +448,21 @@ pub async fn set_payment_method(
 pub struct MyTicketRow {
     pub ticket_id: i64,
     pub purchase_id: i64,
-    pub purchase_status: String,
+    #[sqlx(try_from = "String")]
+    pub purchase_status: PurchaseStatus,
     pub event_id: i64,
     pub event_name: String,
     pub venue: String,
     pub city: String,
     pub starts_at: i64,
-    pub refund_policy: String,
+    #[sqlx(try_from = "String")]
+    pub refund_policy: RefundPolicy,
     pub section: String,
     pub row_label: String,
     pub number: i64,
     pub price_cents: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TicketStatus,
     pub code: String,
 }
 

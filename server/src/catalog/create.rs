@@ -5,6 +5,7 @@ use crate::clock::now_ms;
 use crate::on_pool;
 use crate::store::{Store, StoreError};
 use app::layout::SeatFeature;
+use app::staff::RefundPolicy;
 use app::types::{EventId, VenueId};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
@@ -49,7 +50,7 @@ pub struct EventSpec {
     pub hold_seconds: i64,
     pub max_tickets_per_buyer: i64,
     /// `until_start` or `none`.
-    pub refund_policy: String,
+    pub refund_policy: RefundPolicy,
     pub tiers: Vec<TierSpec>,
     /// `(section name, tier name)`: the price each section sells at.
     /// Sections left out are not on sale for this event.
@@ -152,7 +153,7 @@ pub async fn create_event(store: &Store, spec: &EventSpec) -> Result<EventId, Cr
         .bind(spec.max_tickets_per_buyer)
         .bind(&search_text)
         .bind(now)
-        .bind(&spec.refund_policy)
+        .bind(spec.refund_policy.as_str())
         .fetch_one(&mut *tx)
         .await?;
         let mut tier_ids = HashMap::new();
@@ -210,9 +211,6 @@ fn validate_event(spec: &EventSpec) -> Result<(), CreateError> {
     }
     if spec.hold_seconds <= 0 || spec.max_tickets_per_buyer <= 0 {
         return invalid("hold length and per-buyer limit must be positive");
-    }
-    if !matches!(spec.refund_policy.as_str(), "until_start" | "none") {
-        return invalid("refund_policy must be until_start or none");
     }
     Ok(())
 }

@@ -10,7 +10,6 @@ pub mod sales;
 use crate::clock::{format_ms, parse_date, Clock};
 use crate::store::Store;
 use app::error::ApiError;
-use app::staff::RefundPolicy;
 use app::types::{
     EventDetail, EventId, EventList, EventQuery, EventSummary, SeatMap, SeatStatus, SectionView,
     TierView, VenueId, VenueRef,
@@ -92,9 +91,7 @@ impl Catalog {
             hold_seconds: event.hold_seconds,
             max_tickets_per_buyer: event.max_tickets_per_buyer,
             waiting_room: event.waiting_room,
-            // Only the two policies are ever stored (checked on create and
-            // edit); anything else reads as the stricter.
-            refund_policy: RefundPolicy::parse(&event.refund_policy).unwrap_or(RefundPolicy::None),
+            refund_policy: event.refund_policy,
             tiers: tiers
                 .into_iter()
                 .map(|t| TierView {

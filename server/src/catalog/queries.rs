@@ -6,6 +6,7 @@
 
 use crate::on_pool;
 use crate::store::{Store, StoreError};
+use app::staff::RefundPolicy;
 
 /// SQL predicate for a seat that can be sold now; `$now` is bound by the caller.
 macro_rules! seat_is_free {
@@ -110,7 +111,8 @@ pub struct EventRow {
     pub venue_name: String,
     pub venue_city: String,
     pub waiting_room: bool,
-    pub refund_policy: String,
+    #[sqlx(try_from = "String")]
+    pub refund_policy: RefundPolicy,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

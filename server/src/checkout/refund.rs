@@ -17,6 +17,7 @@ use super::Checkout;
 use crate::accounts::Account;
 use crate::payments::PaymentError;
 use app::error::{ApiError, ErrorCode};
+use app::staff::RefundPolicy;
 use app::types::{PurchaseId, PurchaseStatus, PurchaseView};
 
 /// What the processor made of a refund.
@@ -68,7 +69,7 @@ impl Checkout {
         let rules = crate::inventory::holds::event_rules(&self.store, purchase.event_id)
             .await?
             .ok_or_else(ApiError::internal)?;
-        if rules.refund_policy == "none" {
+        if rules.refund_policy == RefundPolicy::None {
             return Err(not_refundable("this event's tickets are not refundable"));
         }
         let now = self.clock.now();

@@ -18,6 +18,7 @@ use crate::inventory::writer::purchases::{self, Payer};
 use crate::on_pool;
 use crate::store::{BeginWrite, Store, StoreError};
 use app::error::ApiError;
+use app::types::TicketStatus;
 
 pub use crate::inventory::writer::purchases::{
     BeginOutcome, Completion, PurchaseRow, Timing, PURCHASE_COLUMNS,
@@ -370,7 +371,8 @@ pub struct TicketRow {
     pub row_label: String,
     pub number: i64,
     pub price_cents: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TicketStatus,
     pub code: String,
 }
 

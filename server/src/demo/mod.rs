@@ -8,6 +8,7 @@ use crate::catalog::create::{
 use crate::catalog::layout::{self, stage_rows, BowlTier};
 use crate::catalog::queries::has_venues;
 use crate::store::Store;
+use app::staff::RefundPolicy;
 use app::types::VenueId;
 
 const DAY_MS: i64 = 86_400_000;
@@ -353,7 +354,7 @@ pub async fn seed(store: &Store, now_ms: i64, hold_seconds: i64) -> Result<(), C
             onsale_at_ms: now_ms - DAY_MS,
             hold_seconds,
             max_tickets_per_buyer: 8,
-            refund_policy: "until_start".into(),
+            refund_policy: RefundPolicy::UntilStart,
             tiers,
             section_tiers: section_tiers(event.venue, &names, &stadium_tiers),
         };

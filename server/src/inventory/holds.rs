@@ -5,9 +5,11 @@
 use crate::catalog::queries::SeatFields;
 use crate::on_pool;
 use crate::store::{Store, StoreError};
+use app::staff::RefundPolicy;
+use app::types::HoldStatus;
 
 pub use super::writer::{
-    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite, WriteOutcome,
+    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, Ending, SeatWrite, WriteOutcome,
 };
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -16,7 +18,8 @@ pub struct EventRules {
     pub max_tickets_per_buyer: i64,
     pub starts_at: i64,
     pub onsale_at: i64,
-    pub refund_policy: String,
+    #[sqlx(try_from = "String")]
+    pub refund_policy: RefundPolicy,
 }
 
 pub async fn event_rules(store: &Store, event_id: i64) -> Result<Option<EventRules>, StoreError> {
@@ -35,7 +38,8 @@ pub struct HoldRow {
     pub id: i64,
     pub event_id: i64,
     pub session_id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: HoldStatus,
     pub expires_at: i64,
     pub seat_count: i64,
     pub total_cents: i64,

@@ -226,10 +226,9 @@ impl Inventory {
         let hold = self.owned_hold(hold_id, session_id).await?;
         let now = self.clock.now();
         let seats = holds::hold_seats(&self.store, hold_id.0).await?;
-        let status = match HoldStatus::parse(&hold.status) {
-            Some(HoldStatus::Active) if hold.expires_at <= now => HoldStatus::Expired,
-            Some(status) => status,
-            None => return Err(ApiError::internal()),
+        let status = match hold.status {
+            HoldStatus::Active if hold.expires_at <= now => HoldStatus::Expired,
+            status => status,
         };
         Ok(HoldView {
             hold_id,
@@ -287,7 +286,7 @@ impl Inventory {
     /// Returns the hold's event.
     pub async fn release(&self, hold_id: HoldId, session_id: &str) -> Result<EventId, ApiError> {
         let hold = self.owned_hold(hold_id, session_id).await?;
-        if hold.status == HoldStatus::Purchased.as_str() {
+        if hold.status == HoldStatus::Purchased {
             return Err(ApiError::new(
                 ErrorCode::HoldNotActive,
                 "this hold was already purchased",
@@ -297,7 +296,7 @@ impl Inventory {
             .end(holds::EndRequest {
                 hold_id: hold_id.0,
                 event_id: hold.event_id,
-                new_status: HoldStatus::Released.as_str(),
+                ending: holds::Ending::Released,
                 now: self.clock.now(),
             })
             .await?;
@@ -313,7 +312,7 @@ impl Inventory {
             .map(|(hold_id, event_id)| holds::EndRequest {
                 hold_id,
                 event_id,
-                new_status: HoldStatus::Expired.as_str(),
+                ending: holds::Ending::Expired,
                 now,
             })
             .collect();

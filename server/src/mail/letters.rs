@@ -40,7 +40,8 @@ struct PurchaseFacts {
     event_name: String,
     venue_name: String,
     starts_at: i64,
-    refund_policy: String,
+    #[sqlx(try_from = "String")]
+    refund_policy: RefundPolicy,
     total_cents: i64,
     failure: Option<String>,
 }
@@ -107,7 +108,7 @@ impl Renderer {
         .await)?;
         let key = self.keys.tickets(purchase_id);
         let link = format!("{}/purchases/{purchase_id}?key={key}", self.public_url);
-        let policy = policy_sentence(&facts.refund_policy);
+        let policy = facts.refund_policy.describe();
         let when = format_ms(facts.starts_at);
         let subject = format!("Your tickets: {}", facts.event_name);
 
@@ -226,12 +227,6 @@ impl Renderer {
         );
         Ok((subject.to_string(), body, html))
     }
-}
-
-fn policy_sentence(stored: &str) -> &'static str {
-    RefundPolicy::parse(stored)
-        .unwrap_or(RefundPolicy::None)
-        .describe()
 }
 
 fn page(content: &str) -> String {

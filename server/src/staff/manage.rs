@@ -104,11 +104,7 @@ impl Staff {
             onsale_at_ms: onsale_at,
             hold_seconds,
             max_tickets_per_buyer: max_tickets,
-            refund_policy: request
-                .refund_policy
-                .unwrap_or(RefundPolicy::UntilStart)
-                .as_str()
-                .to_string(),
+            refund_policy: request.refund_policy.unwrap_or(RefundPolicy::UntilStart),
             tiers: request
                 .tiers
                 .iter()
@@ -176,7 +172,8 @@ impl Staff {
             onsale_at: i64,
             hold_seconds: i64,
             max_tickets_per_buyer: i64,
-            refund_policy: String,
+            #[sqlx(try_from = "String")]
+            refund_policy: RefundPolicy,
             venue_name: String,
             city: String,
         }
@@ -215,10 +212,7 @@ impl Staff {
             .max_tickets_per_buyer
             .unwrap_or(current.max_tickets_per_buyer);
         check_rules(hold_seconds, max_tickets)?;
-        let refund_policy = request
-            .refund_policy
-            .map(|p| p.as_str().to_string())
-            .unwrap_or(current.refund_policy);
+        let refund_policy = request.refund_policy.unwrap_or(current.refund_policy);
         let search_text =
             create::search_text(&name, &current.venue_name, &current.city, &description);
         on_pool!(store, pool => sqlx::query(
@@ -232,7 +226,7 @@ impl Staff {
         .bind(onsale_at)
         .bind(hold_seconds)
         .bind(max_tickets)
-        .bind(&refund_policy)
+        .bind(refund_policy.as_str())
         .bind(&search_text)
         .bind(event_id.0)
         .execute(pool)

@@ -58,7 +58,8 @@ struct UserRow {
     id: i64,
     email: String,
     display_name: String,
-    role: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
     disabled_at: Option<i64>,
     email_confirmed_at: Option<i64>,
 }
@@ -69,7 +70,7 @@ impl From<UserRow> for UserView {
             id: row.id,
             email: row.email,
             display_name: row.display_name,
-            role: Role::parse(&row.role).unwrap_or(Role::Fan),
+            role: row.role,
             disabled: row.disabled_at.is_some(),
             email_confirmed: row.email_confirmed_at.is_some(),
         }

@@ -10,7 +10,7 @@ use crate::common;
 use common::*;
 use server::clock::now_ms;
 use server::inventory::holds::{
-    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, SeatWrite, WriteOutcome,
+    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, Ending, SeatWrite, WriteOutcome,
 };
 use server::inventory::writer::purchases::{Payer, Timing};
 use server::inventory::writer::{
@@ -62,7 +62,7 @@ fn release(event: i64, hold_id: i64) -> SeatWrite {
     SeatWrite::End(EndRequest {
         hold_id,
         event_id: event,
-        new_status: "released",
+        ending: Ending::Released,
         now: now_ms(),
     })
 }
@@ -71,7 +71,7 @@ fn expire(event: i64, hold_id: i64, now: i64) -> SeatWrite {
     SeatWrite::End(EndRequest {
         hold_id,
         event_id: event,
-        new_status: "expired",
+        ending: Ending::Expired,
         now,
     })
 }

@@ -5,7 +5,7 @@ use super::log::ROWS_PER_STATEMENT;
 use super::{Batch, SeatWrite, WriteOutcome};
 use crate::on_tx;
 use crate::store::{push_id_list, AnyWriteTx};
-use app::types::SeatStatus;
+use app::types::{HoldStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 
@@ -15,13 +15,29 @@ use std::collections::HashMap;
 pub const NO_PENDING_PURCHASE: &str =
     "NOT EXISTS (SELECT 1 FROM purchases p WHERE p.hold_id = holds.id AND p.status = 'pending')";
 
-/// Ending a hold: `released` by its buyer or `expired` by the sweeper.
+/// Ending a hold: released by its buyer or expired by the sweeper.
 #[derive(Clone, Debug)]
 pub struct EndRequest {
     pub hold_id: i64,
     pub event_id: i64,
-    pub new_status: &'static str,
+    pub ending: Ending,
     pub now: i64,
+}
+
+/// How a hold ends here (a sale ends it in the purchase step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ending {
+    Released,
+    Expired,
+}
+
+impl Ending {
+    fn status(self) -> HoldStatus {
+        match self {
+            Self::Released => HoldStatus::Released,
+            Self::Expired => HoldStatus::Expired,
+        }
+    }
 }
 
 impl EndRequest {
@@ -36,7 +52,7 @@ impl EndRequest {
     }
 
     fn is_expiry(&self) -> bool {
-        self.new_status == "expired"
+        self.ending == Ending::Expired
     }
 }
 
@@ -54,23 +70,23 @@ pub(super) async fn end_holds(
             _ => None,
         })
         .collect();
-    let mut groups: Vec<(&'static str, i64)> = ends
+    let mut groups: Vec<(Ending, i64)> = ends
         .iter()
-        .map(|(_, end)| (end.new_status, end.due_before()))
+        .map(|(_, end)| (end.ending, end.due_before()))
         .collect();
     groups.sort_unstable();
     groups.dedup();
     let mut freed_by_hold: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (new_status, due_before) in groups {
+    for (ending, due_before) in groups {
         let group: Vec<&EndRequest> = ends
             .iter()
             .map(|(_, end)| *end)
-            .filter(|end| (end.new_status, end.due_before()) == (new_status, due_before))
+            .filter(|end| (end.ending, end.due_before()) == (ending, due_before))
             .collect();
         let hold_ids: Vec<i64> = group.iter().map(|end| end.hold_id).collect();
         let at = group.iter().map(|end| end.now).max().unwrap_or_default();
         for chunk in hold_ids.chunks(ROWS_PER_STATEMENT) {
-            let ended = end_group(tx, chunk, new_status, due_before).await?;
+            let ended = end_group(tx, chunk, ending, due_before).await?;
             for hold_id in &ended {
                 freed_by_hold.insert(*hold_id, Vec::new());
             }
@@ -93,16 +109,16 @@ pub(super) async fn end_holds(
 async fn end_group(
     tx: &mut AnyWriteTx,
     hold_ids: &[i64],
-    new_status: &'static str,
+    ending: Ending,
     due_before: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let ended: Vec<(i64,)> = on_tx!(tx, conn => {
         // An ended hold no longer needs its client's address.
         let mut end = QueryBuilder::new("UPDATE holds SET client_key = NULL, status = ");
-        end.push_bind(new_status)
+        end.push_bind(ending.status().as_str())
             .push(" WHERE status = 'active' AND expires_at <= ")
             .push_bind(due_before);
-        if new_status == "expired" {
+        if ending == Ending::Expired {
             end.push(" AND ").push(NO_PENDING_PURCHASE);
         }
         end.push(" AND id IN (");

@@ -3,7 +3,7 @@
 use super::Batch;
 use crate::on_tx;
 use crate::store::AnyWriteTx;
-use app::types::SeatStatus;
+use app::types::{HoldStatus, SeatStatus};
 
 /// Extend an active hold once, to `until` (the caller computes it: now
 /// plus the event's hold length, never past the event's start).
@@ -67,23 +67,29 @@ pub(super) async fn extend(
     Ok(ExtendOutcome::Extended { expires_at })
 }
 
+#[derive(sqlx::FromRow)]
+struct HoldState {
+    #[sqlx(try_from = "String")]
+    status: HoldStatus,
+    expires_at: i64,
+    extensions: i64,
+}
+
 /// Why a hold was not extended: ended (or run out) comes first, then a
 /// used extension.
 async fn refusal(
     tx: &mut AnyWriteTx,
     request: &ExtendRequest,
 ) -> Result<ExtendOutcome, sqlx::Error> {
-    let hold: Option<(String, i64, i64)> = on_tx!(tx, conn => sqlx::query_as(
+    let hold: Option<HoldState> = on_tx!(tx, conn => sqlx::query_as(
         "SELECT status, expires_at, extensions FROM holds WHERE id = $1",
     )
     .bind(request.hold_id)
     .fetch_optional(&mut *conn)
     .await)?;
     Ok(match hold {
-        Some((status, expires_at, extensions))
-            if status == "active" && expires_at > request.now =>
-        {
-            if extensions >= EXTENSIONS_PER_HOLD {
+        Some(hold) if hold.status == HoldStatus::Active && hold.expires_at > request.now => {
+            if hold.extensions >= EXTENSIONS_PER_HOLD {
                 ExtendOutcome::AlreadyExtended
             } else {
                 ExtendOutcome::NotActive

@@ -42,7 +42,7 @@ pub mod purchases;
 
 pub use blocks::{BlockOutcome, BlockRequest};
 pub use claims::{ClaimOutcome, ClaimRequest, ClientCap};
-pub use ends::{EndRequest, NO_PENDING_PURCHASE};
+pub use ends::{EndRequest, Ending, NO_PENDING_PURCHASE};
 pub use extend::{ExtendOutcome, ExtendRequest};
 pub use purchases::{
     BeginOutcome, BeginPurchase, Completion, FailPurchase, FinishRefund, PurchaseRow,

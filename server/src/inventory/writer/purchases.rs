@@ -14,7 +14,7 @@ use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::AnyWriteTx;
 use crate::tickets::codes::{TicketClaim, TicketSigner};
-use app::types::{PurchaseStatus, SeatStatus};
+use app::types::{HoldStatus, PurchaseStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::sync::Arc;
 
@@ -174,20 +174,26 @@ pub(super) async fn begin(
     if let Some(existing) = existing {
         return Ok(BeginOutcome::Existing(existing));
     }
-    let hold: Option<(String, String, i64, i64)> = on_tx!(tx, conn => sqlx::query_as(
+    let hold: Option<HoldToBuy> = on_tx!(tx, conn => sqlx::query_as(
         "SELECT session_id, status, expires_at, total_cents FROM holds WHERE id = $1 AND event_id = $2",
     )
     .bind(begin.hold_id)
     .bind(begin.event_id)
     .fetch_optional(&mut *conn)
     .await)?;
-    let Some((owner, status, expires_at, total_cents)) = hold else {
+    let Some(HoldToBuy {
+        session_id: owner,
+        status,
+        expires_at,
+        total_cents,
+    }) = hold
+    else {
         return Ok(BeginOutcome::HoldNotFound);
     };
     if owner != begin.session_id {
         return Ok(BeginOutcome::HoldNotFound);
     }
-    if status != "active" || expires_at <= begin.timing.now {
+    if status != HoldStatus::Active || expires_at <= begin.timing.now {
         return Ok(BeginOutcome::HoldNotActive);
     }
     let (user_id, by_account) = payer_user(tx, &begin.payer, begin.timing.now).await?;
@@ -373,13 +379,13 @@ pub(super) async fn sell(
     version: i64,
 ) -> Result<Completion, sqlx::Error> {
     let purchase = &sell.purchase;
-    let status: Option<(String,)> = on_tx!(tx, conn => sqlx::query_as(
+    let status: Option<PurchaseState> = on_tx!(tx, conn => sqlx::query_as(
         "SELECT status FROM purchases WHERE id = $1",
     )
     .bind(purchase.id)
     .fetch_optional(&mut *conn)
     .await)?;
-    if status.is_none_or(|(status,)| status != "pending") {
+    if status.is_none_or(|row| row.status != PurchaseStatus::Pending) {
         return Ok(Completion::AlreadySettled);
     }
     // Seats first, before anything changes: the batch goes on after a
@@ -540,4 +546,20 @@ async fn mail_buyer(
         .await
         .map(|done| done.rows_affected()))?;
     Ok(())
+}
+
+/// The hold a purchase begins from, as read in the writer.
+#[derive(sqlx::FromRow)]
+struct HoldToBuy {
+    session_id: String,
+    #[sqlx(try_from = "String")]
+    status: HoldStatus,
+    expires_at: i64,
+    total_cents: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PurchaseState {
+    #[sqlx(try_from = "String")]
+    status: PurchaseStatus,
 }

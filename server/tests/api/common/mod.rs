@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // Not every helper is used in every configuration.
 
+use app::staff::RefundPolicy;
 use app::types::{EventId, Role, VenueId};
 use server::catalog::create::{
     create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
@@ -203,7 +204,7 @@ pub async fn add_event_with(
         onsale_at_ms: now_ms() - DAY_MS,
         hold_seconds: 300,
         max_tickets_per_buyer: 8,
-        refund_policy: "until_start".into(),
+        refund_policy: RefundPolicy::UntilStart,
         tiers: vec![
             TierSpec {
                 name: "Front".into(),
