@@ -4,14 +4,13 @@
 //! Accounts are optional (guests can always buy), and the session cookie is
 //! HttpOnly, so the page asks the API who is signed in once it has hydrated.
 
-use crate::client;
+use crate::client::{self, RegisterAnswer};
 use crate::error::{ApiError, ErrorCode};
 use crate::types::{
-    ChangePasswordRequest, ClaimLinkSent, LoginRequest, MeView, RegisterRequest,
-    SavePaymentMethodRequest, SavedCardView,
+    ChangePasswordRequest, LoginRequest, MeView, RegisterRequest, SavePaymentMethodRequest,
+    SavedCardView,
 };
 use leptos::prelude::*;
-use serde::Deserialize;
 
 /// The payment provider's test tokens a card can be saved with. In
 /// production the provider's own card form produces the token instead.
@@ -20,8 +19,6 @@ const TEST_CARDS: [(&str, &str); 3] = [
     ("tok_mastercard", "Mastercard •••• 4444"),
     ("tok_amex", "American Express •••• 8431"),
 ];
-
-const UNEXPECTED_ANSWER: &str = "Unexpected answer; please try again.";
 
 /// What the page knows about the browser's account.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,15 +72,6 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-/// What registering answers: a new signed-in account (201), or, for an
-/// email whose account was never confirmed, a claim link mailed (202).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RegisterAnswer {
-    SignedIn(MeView),
-    ClaimLinkSent(ClaimLinkSent),
-}
-
 /// The API's error, said the way a person filling in the form needs it.
 fn register_error_message(error: ApiError) -> String {
     match error.code {
@@ -125,11 +113,10 @@ fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>)
             display_name: display_name.get_untracked().trim().to_string(),
         };
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<RegisterAnswer>, ApiError> =
-                client::call("POST", "/api/auth/register", Some(&request), None).await;
+            let answer = client::register(&request).await;
             busy.set(false);
             match answer {
-                Ok(Some(RegisterAnswer::ClaimLinkSent(sent))) => {
+                Ok(RegisterAnswer::ClaimLinkSent(sent)) => {
                     notice.set(Some(format!(
                         "{} already has an account whose email was never confirmed. We sent a \
                          link to that address: open it to choose a password and make the \
@@ -137,7 +124,7 @@ fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>)
                         sent.email
                     )));
                 }
-                Ok(Some(RegisterAnswer::SignedIn(me))) => {
+                Ok(RegisterAnswer::SignedIn(me)) => {
                     notice.set(Some(format!(
                         "Welcome, {}! We sent a confirmation link to {}.",
                         me.display_name, me.email
@@ -145,7 +132,6 @@ fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>)
                     // Replaces this form; nothing of it is touched afterwards.
                     state.set(AccountState::SignedIn(me));
                 }
-                Ok(None) => error.set(Some(UNEXPECTED_ANSWER.into())),
                 Err(failure) => error.set(Some(register_error_message(failure))),
             }
         });
@@ -197,12 +183,10 @@ fn SignInForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>) -
             password: password.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<MeView>, ApiError> =
-                client::call("POST", "/api/auth/login", Some(&request), None).await;
+            let answer = client::login(&request).await;
             busy.set(false);
             match answer {
-                Ok(Some(me)) => state.set(AccountState::SignedIn(me)),
-                Ok(None) => error.set(Some(UNEXPECTED_ANSWER.into())),
+                Ok(me) => state.set(AccountState::SignedIn(me)),
                 Err(failure) => error.set(Some(sign_in_error_message(failure))),
             }
         });
@@ -258,15 +242,13 @@ fn AccountDetails(
             token: token.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<SavedCardView>, ApiError> =
-                client::call("PUT", "/api/me/payment-method", Some(&request), None).await;
+            let answer = client::save_payment_method(&request).await;
             busy.set(false);
             match answer {
-                Ok(Some(card)) => {
+                Ok(card) => {
                     notice.set(Some(format!("Saved {}.", card.label())));
                     show_saved_card(state, Some(card));
                 }
-                Ok(None) => notice.set(Some(UNEXPECTED_ANSWER.into())),
                 Err(error) if error.code == ErrorCode::PaymentDeclined => notice.set(Some(
                     "That card was declined and was not saved. Try another.".into(),
                 )),
@@ -279,11 +261,10 @@ fn AccountDetails(
         busy.set(true);
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<(), ()>("DELETE", "/api/me/payment-method", None, None).await;
+            let answer = client::delete_payment_method().await;
             busy.set(false);
             match answer {
-                Ok(_) => {
+                Ok(()) => {
                     notice.set(Some("Your saved card was removed.".into()));
                     show_saved_card(state, None);
                 }
@@ -296,10 +277,10 @@ fn AccountDetails(
         busy.set(true);
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), ()>("POST", "/api/auth/logout", None, None).await;
+            let answer = client::logout().await;
             busy.set(false);
             match answer {
-                Ok(_) => {
+                Ok(()) => {
                     notice.set(Some("You are signed out.".into()));
                     state.set(AccountState::SignedOut);
                 }
@@ -394,11 +375,10 @@ fn ChangePasswordForm(notice: RwSignal<Option<String>>) -> impl IntoView {
             new_password: new.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<_, ()>("POST", "/api/me/password", Some(&request), None).await;
+            let answer = client::change_password(&request).await;
             busy.set(false);
             notice.set(Some(match answer {
-                Ok(_) => {
+                Ok(()) => {
                     current.set(String::new());
                     new.set(String::new());
                     "Your password was changed, and you were signed out everywhere else.".into()

@@ -7,8 +7,8 @@ use crate::card_form::CardForm;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::types::{
-    format_cents, EventDetail, HoldId, HoldStatus, HoldView, MeView, PaymentChoice, PaymentConfig,
-    PurchaseRequest, PurchaseView,
+    format_cents, HoldId, HoldStatus, HoldView, MeView, PaymentChoice, PurchaseRequest,
+    PurchaseView,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -68,9 +68,7 @@ pub fn CheckoutPage() -> impl IntoView {
             return;
         };
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<(), HoldView>("GET", &format!("/api/holds/{id}"), None, None).await;
-            let answer = answer.and_then(|h| h.ok_or_else(ApiError::internal));
+            let answer = client::get_hold(id).await;
             let event_id = answer.as_ref().ok().map(|view| view.event_id);
             if let Ok(view) = &answer {
                 now.set(client::now_ms());
@@ -78,10 +76,7 @@ pub fn CheckoutPage() -> impl IntoView {
             }
             let total = answer.as_ref().ok().map(|view| view.total_cents);
             hold.set(Some(answer));
-            if let (Some(total), Ok(Some(config))) = (
-                total,
-                client::call::<(), PaymentConfig>("GET", "/api/payments/config", None, None).await,
-            ) {
+            if let (Some(total), Ok(config)) = (total, client::payment_config().await) {
                 if let Some(form_config) = config.card_form {
                     uses_card_form.set(true);
                     // The form's box is drawn once the flag is set.
@@ -94,10 +89,7 @@ pub fn CheckoutPage() -> impl IntoView {
             }
             // The event's refund policy, shown before paying.
             if let Some(event_id) = event_id {
-                let path = format!("/api/events/{event_id}");
-                if let Ok(Some(event)) =
-                    client::call::<(), EventDetail>("GET", &path, None, None).await
-                {
+                if let Ok(event) = client::event(event_id).await {
                     refund_policy.set(Some(event.refund_policy.describe()));
                 }
             }
@@ -162,17 +154,10 @@ pub fn CheckoutPage() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             let key = client::new_idempotency_key();
-            let answer: Result<Option<PurchaseView>, ApiError> = client::call(
-                "POST",
-                &format!("/api/holds/{id}/purchase"),
-                Some(&request),
-                Some(&key),
-            )
-            .await;
+            let answer = client::purchase(id, &request, &key).await;
             busy.set(false);
             match answer {
-                Ok(Some(view)) => purchase.set(Some(view)),
-                Ok(None) => notice.set(Some("Unexpected answer; please try again.".into())),
+                Ok(view) => purchase.set(Some(view)),
                 Err(error) => notice.set(Some(payment_message(error))),
             }
         });
@@ -182,16 +167,10 @@ pub fn CheckoutPage() -> impl IntoView {
         let Some(id) = hold_id() else { return };
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), HoldView>(
-                "POST",
-                &format!("/api/holds/{id}/extend"),
-                None,
-                None,
-            )
-            .await;
+            let answer = client::extend_hold(id).await;
             busy.set(false);
             match answer {
-                Ok(Some(view)) => {
+                Ok(view) => {
                     now.set(client::now_ms());
                     deadline.set(client::now_ms() + view.expires_in_ms as f64);
                     // Only the deadline changes: the form (and the card form
@@ -199,7 +178,6 @@ pub fn CheckoutPage() -> impl IntoView {
                     extended.set(true);
                     notice.set(Some("Done: your seats are held for longer.".into()));
                 }
-                Ok(None) => notice.set(Some("Unexpected answer; please try again.".into())),
                 Err(error) if error.code == ErrorCode::ExtensionUsed => {
                     extended.set(true);
                     notice.set(Some(
@@ -218,7 +196,7 @@ pub fn CheckoutPage() -> impl IntoView {
             hold.with_untracked(|h| h.as_ref().and_then(|h| h.as_ref().ok()).map(|h| h.event_id));
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            let _ = client::call::<(), ()>("DELETE", &format!("/api/holds/{id}"), None, None).await;
+            let _ = client::release_hold(id).await;
             if let Some(event) = event {
                 navigate(&format!("/events/{event}"), Default::default());
             }
@@ -361,9 +339,8 @@ async fn pay_with_card_form(
         save_payment_method: false,
     };
     let key = client::new_idempotency_key();
-    let path = format!("/api/holds/{hold_id}/purchase");
-    let ask = || client::call::<_, PurchaseView>("POST", &path, Some(&request), Some(&key));
-    let first = ask().await.map_err(payment_message)?.ok_or("no answer")?;
+    let ask = || client::purchase(hold_id, &request, &key);
+    let first = ask().await.map_err(payment_message)?;
     let Some(secret) = first.client_secret.clone() else {
         return Ok(first);
     };
@@ -377,12 +354,11 @@ async fn pay_with_card_form(
         Err(message) => message.clone(),
         Ok(()) => payment_message(error),
     })?;
-    match settled {
-        Some(view) if view.client_secret.is_none() => Ok(view),
-        _ => Err(confirmed.err().unwrap_or_else(|| {
-            "Your payment is still being processed; try again in a moment.".into()
-        })),
+    if settled.client_secret.is_none() {
+        return Ok(settled);
     }
+    let pending = "Your payment is still being processed; try again in a moment.";
+    Err(confirmed.err().unwrap_or_else(|| pending.into()))
 }
 
 fn payment_message(error: ApiError) -> String {

@@ -57,12 +57,11 @@ pub fn ConfirmEmailPage() -> impl IntoView {
             new_password: new_password.clone(),
         };
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<_, ()>("POST", "/api/auth/confirm", Some(&request), None).await;
+            let answer = client::confirm_email(&request).await;
             busy.set(false);
             outcome.set(match answer {
-                Ok(_) if new_password.is_some() => Outcome::Claimed,
-                Ok(_) => Outcome::Confirmed,
+                Ok(()) if new_password.is_some() => Outcome::Claimed,
+                Ok(()) => Outcome::Confirmed,
                 Err(error) if error.code == ErrorCode::NewPasswordRequired => {
                     Outcome::NeedsPassword
                 }

@@ -3,9 +3,9 @@
 //! Loaded from the browser: the list belongs to the session cookie.
 
 use crate::client;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::types::{
-    format_cents, format_starts_at, MyTicket, MyTicketsView, PurchaseId, PurchaseView, TicketStatus,
+    format_cents, format_starts_at, MyTicket, MyTicketsView, PurchaseId, TicketStatus,
 };
 use leptos::prelude::*;
 
@@ -28,10 +28,7 @@ pub fn MyTicketsPage() -> impl IntoView {
 
     let load = move || {
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), MyTicketsView>("GET", "/api/me/tickets", None, None)
-                .await
-                .and_then(|view| view.ok_or_else(ApiError::internal));
-            state.set(match answer {
+            state.set(match client::my_tickets().await {
                 Ok(view) => TicketsState::Loaded(view),
                 Err(error) if error.code == ErrorCode::Unauthenticated => TicketsState::SignedOut,
                 Err(error) => TicketsState::Failed(error.message),
@@ -44,16 +41,10 @@ pub fn MyTicketsPage() -> impl IntoView {
         refunding.set(Some(purchase_id));
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<PurchaseView>, ApiError> = client::call::<(), _>(
-                "POST",
-                &format!("/api/purchases/{purchase_id}/refund"),
-                None,
-                None,
-            )
-            .await;
+            let answer = client::refund(purchase_id).await;
             refunding.set(None);
             match answer {
-                Ok(_) => {
+                Ok(()) => {
                     notice.set(Some(format!(
                         "Purchase #{purchase_id} was refunded and its seats are back on sale."
                     )));
@@ -131,7 +122,7 @@ fn TicketCard(
     let qr = (ticket.status != TicketStatus::Refunded).then(|| {
         view! {
             <img class="qr" width="160" height="160"
-                src=format!("/api/tickets/{}/qr.svg", ticket.ticket_id)
+                src=client::ticket_qr_url(ticket.ticket_id, None)
                 alt=format!("QR code for {}, {}", ticket.event_name, seat)/>
         }
     });

@@ -25,16 +25,11 @@ pub fn PurchasePage() -> impl IntoView {
     let key = move || query.with_untracked(|q| q.get("key")).unwrap_or_default();
 
     Effect::new(move |_| {
-        let path = if key().is_empty() {
-            format!("/api/purchases/{}", id())
-        } else {
-            format!("/api/purchases/{}?key={}", id(), key())
-        };
+        let (id, key) = (id(), key());
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), PurchaseView>("GET", &path, None, None).await;
+            let answer = client::purchase_view(id, email_key(&key)).await;
             state.set(match answer {
-                Ok(Some(view)) => Loaded::Ready(view),
-                Ok(None) => Loaded::Failed("The server sent no purchase.".into()),
+                Ok(view) => Loaded::Ready(view),
                 Err(_) => Loaded::Failed(
                     "This link does not open a purchase. Check that the whole link from the \
                      email was opened."
@@ -56,6 +51,11 @@ pub fn PurchasePage() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The link's `key`, if it has one.
+fn email_key(key: &str) -> Option<&str> {
+    (!key.is_empty()).then_some(key)
 }
 
 fn purchase_view(view: PurchaseView, key: String) -> impl IntoView {
@@ -84,11 +84,7 @@ fn ticket_card(ticket: TicketView, key: &str) -> impl IntoView {
     );
     let label = ticket.status.label();
     let qr = (ticket.status != TicketStatus::Refunded).then(|| {
-        let src = if key.is_empty() {
-            format!("/api/tickets/{}/qr.svg", ticket.id)
-        } else {
-            format!("/api/tickets/{}/qr.svg?key={key}", ticket.id)
-        };
+        let src = client::ticket_qr_url(ticket.id, email_key(key));
         view! { <img class="qr" width="160" height="160" src=src alt=format!("QR code for {seat}")/> }
     });
     view! {

@@ -142,8 +142,7 @@ async fn run(
     countdown: RwSignal<Option<i64>>,
     alive: Arc<AtomicBool>,
 ) {
-    let path = format!("/api/events/{event_id}/queue");
-    let mut status = match join(&path, event_id, phase).await {
+    let mut status = match join(event_id, phase).await {
         Ok(status) => status,
         Err(error) => {
             phase.set(Phase::Failed(error.message));
@@ -169,7 +168,7 @@ async fn run(
             sleep_ms(1_000).await;
         }
         // A lost answer keeps the last known place until the next one.
-        if let Ok(Some(fresh)) = client::call::<(), QueueStatus>("GET", &path, None, None).await {
+        if let Ok(fresh) = client::queue_status(event_id).await {
             status = fresh;
         }
     }
@@ -177,40 +176,20 @@ async fn run(
 
 /// Joins: first without a proof of work; when the event asks for one,
 /// fetches a challenge, solves it and joins with the answer.
-async fn join(
-    path: &str,
-    event_id: EventId,
-    phase: RwSignal<Phase>,
-) -> Result<QueueStatus, ApiError> {
-    match client::call::<JoinRequest, QueueStatus>(
-        "POST",
-        path,
-        Some(&JoinRequest::default()),
-        None,
-    )
-    .await
-    {
-        Ok(status) => return status.ok_or_else(ApiError::internal),
+async fn join(event_id: EventId, phase: RwSignal<Phase>) -> Result<QueueStatus, ApiError> {
+    match client::join_queue(event_id, &JoinRequest::default()).await {
+        Ok(status) => return Ok(status),
         Err(error) if error.code == ErrorCode::Forbidden => {}
         Err(error) => return Err(error),
     }
     phase.set(Phase::Proving);
-    let challenge: PowChallenge = client::call::<(), PowChallenge>(
-        "GET",
-        &format!("/api/events/{event_id}/queue/challenge"),
-        None,
-        None,
-    )
-    .await?
-    .ok_or_else(ApiError::internal)?;
+    let challenge = client::queue_challenge(event_id).await?;
     let nonce = solve(&challenge).await;
     let answer = JoinRequest {
         challenge: Some(challenge.challenge),
         nonce: Some(nonce),
     };
-    client::call::<JoinRequest, QueueStatus>("POST", path, Some(&answer), None)
-        .await?
-        .ok_or_else(ApiError::internal)
+    client::join_queue(event_id, &answer).await
 }
 
 /// Solves in slices of a few thousand hashes, yielding to the browser

@@ -52,12 +52,10 @@ fn RequestLink() -> impl IntoView {
             email: email.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<_, ()>("POST", "/api/auth/password-reset", Some(&request), None)
-                    .await;
+            let answer = client::request_password_reset(&request).await;
             busy.set(false);
             outcome.set(match answer {
-                Ok(_) => Outcome::Sent,
+                Ok(()) => Outcome::Sent,
                 Err(error) => Outcome::Failed(error.message),
             });
         });
@@ -98,16 +96,10 @@ fn NewPassword(token: String) -> impl IntoView {
             new_password: password.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer = client::call::<_, ()>(
-                "POST",
-                "/api/auth/password-reset/confirm",
-                Some(&request),
-                None,
-            )
-            .await;
+            let answer = client::reset_password(&request).await;
             busy.set(false);
             outcome.set(match answer {
-                Ok(_) => Outcome::Reset,
+                Ok(()) => Outcome::Reset,
                 Err(error) if error.code == ErrorCode::NotFound => Outcome::Failed(
                     "This link is not valid, has expired or has already been used. Ask for a \
                      new one below."

@@ -12,12 +12,10 @@ mod map_view;
 mod steps;
 
 use crate::client;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::layout::SeatFeature;
 use crate::live_socket::Link;
-use crate::types::{
-    format_cents, BestAvailable, EventId, HoldRequest, HoldView, SeatId, SeatStatus,
-};
+use crate::types::{format_cents, BestAvailable, EventId, HoldRequest, SeatId, SeatStatus};
 use data::MapData;
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -152,19 +150,14 @@ pub fn SeatPicker(event_id: EventId, max_tickets: i64) -> impl IntoView {
         busy.set(true);
         picker.notice.set(None);
         leptos::task::spawn_local(async move {
-            let path = format!("/api/events/{event_id}/holds");
-            let answer: Result<Option<HoldView>, ApiError> =
-                client::call("POST", &path, Some(&request), None).await;
+            let answer = client::hold(event_id, &request).await;
             busy.set(false);
             match answer {
-                Ok(Some(hold)) => {
+                Ok(hold) => {
                     // Our own hold will arrive as a delta too; it is not "taken by someone else".
                     picker.selected.set(Vec::new());
                     navigate(&format!("/checkout/{}", hold.hold_id), Default::default());
                 }
-                Ok(None) => picker
-                    .notice
-                    .set(Some("Unexpected answer; please try again.".into())),
                 Err(error) if error.code == ErrorCode::SeatsUnavailable => {
                     let taken = error.seat_ids.unwrap_or_default();
                     picker
@@ -326,7 +319,7 @@ mod live {
             }
         };
         live_socket::run(
-            format!("/api/events/{event_id}/live?format=compact"),
+            client::seat_map_live_path(event_id),
             move |state| link.set(state),
             prepare,
             move |text| match layout.get_value() {
@@ -337,7 +330,7 @@ mod live {
     }
 
     async fn load_layout(event_id: EventId) -> Option<MapData> {
-        let response = gloo_net::http::Request::get(&format!("/api/events/{event_id}/layout"))
+        let response = gloo_net::http::Request::get(&client::layout_path(event_id))
             .send()
             .await
             .ok()?;

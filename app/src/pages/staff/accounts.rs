@@ -39,10 +39,9 @@ fn NewStaffAccount() -> impl IntoView {
             },
         };
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<_, ()>("POST", "/api/admin/staff", Some(&request), None).await;
+            let answer = client::create_staff(&request).await;
             notice.set(Some(match answer {
-                Ok(_) => {
+                Ok(()) => {
                     password.set(String::new());
                     (true, format!("Account created for {}.", request.email))
                 }
@@ -82,19 +81,6 @@ fn NewStaffAccount() -> impl IntoView {
     }
 }
 
-/// `text` as a query-string value.
-fn query_value(text: &str) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::encode_uri_component(text).into()
-    }
-    // Form handlers only run in the browser.
-    #[cfg(not(feature = "hydrate"))]
-    {
-        text.to_string()
-    }
-}
-
 /// Finds an account by email; then its role changes, or it is disabled
 /// (signed out everywhere, cannot sign in) or enabled again.
 #[component]
@@ -104,16 +90,13 @@ fn ManageAccount() -> impl IntoView {
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
     let find = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let path = format!(
-            "/api/admin/users?email={}",
-            query_value(email.get_untracked().trim())
-        );
+        let address = email.get_untracked().trim().to_string();
         leptos::task::spawn_local(async move {
             found.set(None);
-            match client::call::<(), UserView>("GET", &path, None, None).await {
+            match client::find_user(&address).await {
                 Ok(user) => {
                     notice.set(None);
-                    found.set(user);
+                    found.set(Some(user));
                 }
                 Err(error) if error.code == ErrorCode::NotFound => {
                     notice.set(Some((false, "No account has that email.".into())))
@@ -124,11 +107,10 @@ fn ManageAccount() -> impl IntoView {
     };
     let update = move |id: i64, request: UpdateUserRequest| {
         leptos::task::spawn_local(async move {
-            let path = format!("/api/admin/users/{id}");
-            match client::call::<_, UserView>("PATCH", &path, Some(&request), None).await {
+            match client::update_user(id, &request).await {
                 Ok(user) => {
                     notice.set(Some((true, "Saved.".into())));
-                    found.set(user);
+                    found.set(Some(user));
                 }
                 Err(error) if error.code == ErrorCode::LastAdmin => notice.set(Some((
                     false,

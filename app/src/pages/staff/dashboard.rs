@@ -1,7 +1,6 @@
 //! `/staff/events/:id`: the live sales dashboard. Big figures, sales per
 //! minute over the last hour and a heat map of the venue, all following the
-//! staff live channel (`/api/staff/events/{id}/live`), plus a tool to block
-//! and unblock seats.
+//! staff live channel, plus a tool to block and unblock seats.
 //!
 //! The heat map colours each section by how full it is, (sold + held) /
 //! capacity. Small venues draw every seat (click one to pick it for
@@ -12,7 +11,7 @@ use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::map_geometry::{centre, convex_hull, Bounds};
 use crate::staff::{BlockSeatsRequest, EventStats};
-use crate::types::{EventDetail, EventId, SeatId, SeatMap, SeatStatus, SeatView};
+use crate::types::{EventDetail, EventId, SeatId, SeatStatus, SeatView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
@@ -145,27 +144,16 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
 
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), EventDetail>(
-                "GET",
-                &format!("/api/events/{event_id}"),
-                None,
-                None,
-            )
-            .await
-            .and_then(|d| d.ok_or_else(ApiError::internal));
-            detail.set(Some(answer));
+            detail.set(Some(client::event(event_id).await));
         });
         leptos::task::spawn_local(async move {
-            let path = format!("/api/staff/events/{event_id}/stats");
-            match client::call::<(), EventStats>("GET", &path, None, None).await {
-                Ok(Some(fresh)) => accept(stats, fresh),
-                Ok(None) => {}
+            match client::event_stats(event_id).await {
+                Ok(fresh) => accept(stats, fresh),
                 Err(error) => stats_error.set(Some(error.message)),
             }
         });
         leptos::task::spawn_local(async move {
-            let path = format!("/api/events/{event_id}/seats");
-            if let Ok(Some(map)) = client::call::<(), SeatMap>("GET", &path, None, None).await {
+            if let Ok(map) = client::seat_map(event_id).await {
                 heat.set(Some(Arc::new(HeatData::new(map.seats))));
             }
         });
@@ -208,12 +196,10 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let count = seat_ids.len();
             let request = BlockSeatsRequest { seat_ids, blocked };
-            let path = format!("/api/staff/events/{event_id}/seats/block");
-            let answer: Result<Option<EventStats>, ApiError> =
-                client::call("POST", &path, Some(&request), None).await;
+            let answer = client::block_seats(event_id, &request).await;
             busy.set(false);
             match answer {
-                Ok(Some(fresh)) => {
+                Ok(fresh) => {
                     accept(stats, fresh);
                     seat_text.set(String::new());
                     let verb = if blocked { "Blocked" } else { "Unblocked" };
@@ -222,16 +208,12 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
                         format!("{verb} {count} seat{}.", if count == 1 { "" } else { "s" }),
                     )));
                     // Re-read seat statuses so the map shows the change.
-                    let seats_path = format!("/api/events/{event_id}/seats");
-                    if let Ok(Some(map)) =
-                        client::call::<(), SeatMap>("GET", &seats_path, None, None).await
-                    {
+                    if let Ok(map) = client::seat_map(event_id).await {
                         if let Some(data) = heat.get_untracked() {
                             data.refresh(&map.seats);
                         }
                     }
                 }
-                Ok(None) => block_notice.set(Some((false, "Unexpected answer.".into()))),
                 Err(error) if error.code == ErrorCode::SeatsUnavailable => {
                     let ids = error
                         .seat_ids
@@ -544,7 +526,7 @@ mod live {
         link: RwSignal<&'static str>,
     ) {
         live_socket::run(
-            format!("/api/staff/events/{event_id}/live"),
+            client::staff_live_path(event_id),
             move |state| link.set(state.as_str()),
             || async { true },
             move |text| match serde_json::from_str::<EventStats>(text) {

@@ -41,10 +41,7 @@ fn EditEvent() -> impl IntoView {
     Effect::new(move |_| {
         let id = event_id();
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<(), EventDetail>("GET", &format!("/api/events/{id}"), None, None)
-                    .await
-                    .and_then(|detail| detail.ok_or_else(ApiError::internal));
+            let answer = client::event(&id).await;
             if let Ok(detail) = &answer {
                 name.set(detail.name.clone());
                 description.set(detail.description.clone());
@@ -98,15 +95,9 @@ fn EditEvent() -> impl IntoView {
         };
         let id = event_id();
         leptos::task::spawn_local(async move {
-            let answer = client::call::<_, ()>(
-                "PATCH",
-                &format!("/api/staff/events/{id}"),
-                Some(&request),
-                None,
-            )
-            .await;
+            let answer = client::update_event(&id, &request).await;
             notice.set(Some(match answer {
-                Ok(_) => (true, "Saved.".to_string()),
+                Ok(()) => (true, "Saved.".to_string()),
                 Err(error) => (false, error.message),
             }));
         });

@@ -4,9 +4,8 @@
 
 use super::StaffGate;
 use crate::client;
-use crate::error::ApiError;
 use crate::staff::{CreateEventRequest, CreatedEvent, RefundPolicy, TierPrice};
-use crate::types::{EventDetail, EventId, VenueId};
+use crate::types::{EventId, VenueId};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use std::collections::BTreeMap;
@@ -217,11 +216,8 @@ fn EventForm() -> impl IntoView {
         };
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer =
-                client::call::<(), EventDetail>("GET", &format!("/api/events/{id}"), None, None)
-                    .await;
-            match answer {
-                Ok(Some(event)) => {
+            match client::event(id).await {
+                Ok(event) => {
                     venue.set(event.venue.id.to_string());
                     let first_tier = tiers
                         .with_untracked(|t| parse_tiers(t).ok())
@@ -236,7 +232,6 @@ fn EventForm() -> impl IntoView {
                             .join("\n"),
                     );
                 }
-                Ok(None) => notice.set(Some("Unexpected answer.".into())),
                 Err(error) => notice.set(Some(error.message)),
             }
         });
@@ -267,12 +262,10 @@ fn EventForm() -> impl IntoView {
         busy.set(true);
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<CreatedEvent>, ApiError> =
-                client::call("POST", "/api/staff/events", Some(&request), None).await;
+            let answer = client::create_event(&request).await;
             busy.set(false);
             match answer {
-                Ok(Some(event)) => created.set(Some(event)),
-                Ok(None) => notice.set(Some("Unexpected answer.".into())),
+                Ok(event) => created.set(Some(event)),
                 Err(error) => notice.set(Some(error.message)),
             }
         });

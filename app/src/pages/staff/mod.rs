@@ -1,6 +1,6 @@
 //! Pages for venue staff: the staff home, the live sales dashboard, gate
 //! scanning and the venue and event forms. Roles are enforced by the server;
-//! these pages only decide what to show. They ask `GET /api/me` once
+//! these pages only decide what to show. They ask who is signed in once
 //! hydrated and render their content in the browser, so the server never
 //! renders staff figures into HTML.
 
@@ -14,7 +14,7 @@ pub mod venue_form;
 
 use crate::client;
 use crate::error::ApiError;
-use crate::types::{format_starts_at, EventList, LoginRequest, MeView, Role};
+use crate::types::{format_starts_at, EventList, LoginRequest, Role};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -27,6 +27,9 @@ enum Access {
     Staff,
     Failed(String),
 }
+
+/// How many upcoming events the staff pages list.
+const STAFF_EVENT_LIMIT: u32 = 100;
 
 /// Shows `children` to staff and admins only; everyone else gets a short
 /// explanation and none of the content.
@@ -91,15 +94,11 @@ fn StaffSignIn(access: RwSignal<Access>) -> impl IntoView {
         busy.set(true);
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<MeView>, ApiError> =
-                client::call("POST", "/api/auth/login", Some(&request), None).await;
+            let answer = client::login(&request).await;
             busy.set(false);
             match answer {
-                Ok(Some(me)) if matches!(me.role, Role::Staff | Role::Admin) => {
-                    access.set(Access::Staff)
-                }
-                Ok(Some(_)) => access.set(Access::NotStaff),
-                Ok(None) => notice.set(Some("Unexpected answer from the server.".into())),
+                Ok(me) if matches!(me.role, Role::Staff | Role::Admin) => access.set(Access::Staff),
+                Ok(_) => access.set(Access::NotStaff),
                 Err(error) => notice.set(Some(error.message)),
             }
         });
@@ -135,10 +134,7 @@ fn StaffHome() -> impl IntoView {
     let events: RwSignal<Option<Result<EventList, ApiError>>> = RwSignal::new(None);
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
-            let answer = client::call::<(), EventList>("GET", "/api/events?limit=100", None, None)
-                .await
-                .and_then(|list| list.ok_or_else(ApiError::internal));
-            events.set(Some(answer));
+            events.set(Some(client::events(STAFF_EVENT_LIMIT).await));
         });
     });
     view! {

@@ -1,10 +1,8 @@
-//! The waiting-room panel of the event's edit page: the queue settings
-//! (`PUT /api/staff/events/{id}/queue`), the live figures (asked again
-//! every two seconds) and pause / resume.
+//! The waiting-room panel of the event's edit page: the queue settings,
+//! the live figures (asked again every two seconds) and pause / resume.
 
 use super::event_form::local_to_rfc3339;
 use crate::client;
-use crate::error::ApiError;
 use crate::queue::{QueueSettings, QueueSettingsRequest};
 use leptos::prelude::*;
 
@@ -70,12 +68,19 @@ impl Fields {
     }
 }
 
+/// What a button of the panel asks the server to do.
+enum Change {
+    Save(QueueSettingsRequest),
+    Pause,
+    Resume,
+}
+
+/// `event_id` is the edit page's route segment, sent as it is.
 #[component]
 pub fn QueuePanel(event_id: String) -> impl IntoView {
     let fields = Fields::new();
     let figures: RwSignal<Option<QueueSettings>> = RwSignal::new(None);
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
-    let path = format!("/api/staff/events/{event_id}/queue");
     // The figures stop being asked for when the page is left.
     let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     on_cleanup({
@@ -83,17 +88,15 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
         move || alive.store(false, std::sync::atomic::Ordering::Relaxed)
     });
     {
-        let path = path.clone();
+        let event_id = event_id.clone();
         Effect::new(move |_| {
-            let path = path.clone();
+            let event_id = event_id.clone();
             let alive = alive.clone();
             leptos::task::spawn_local(async move {
                 let mut first = true;
                 while alive.load(std::sync::atomic::Ordering::Relaxed) {
                     // No waiting room yet (404): the form keeps its defaults.
-                    if let Ok(Some(settings)) =
-                        client::call::<(), QueueSettings>("GET", &path, None, None).await
-                    {
+                    if let Ok(settings) = client::queue_settings(&event_id).await {
                         if first {
                             fields.fill(&settings);
                         }
@@ -105,13 +108,16 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
             });
         });
     }
-    let send = move |method: &'static str, path: String, body: Option<QueueSettingsRequest>| {
+    let send = move |event_id: String, change: Change| {
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<QueueSettings>, ApiError> =
-                client::call(method, &path, body.as_ref(), None).await;
+            let answer = match change {
+                Change::Save(request) => client::configure_queue(&event_id, &request).await,
+                Change::Pause => client::pause_queue(&event_id).await,
+                Change::Resume => client::resume_queue(&event_id).await,
+            };
             notice.set(Some(match answer {
                 Ok(settings) => {
-                    figures.set(settings);
+                    figures.set(Some(settings));
                     (true, "Saved.".to_string())
                 }
                 Err(error) => (false, error.message),
@@ -119,17 +125,17 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
         });
     };
     let save = {
-        let path = path.clone();
+        let event_id = event_id.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             match fields.request() {
-                Ok(request) => send("PUT", path.clone(), Some(request)),
+                Ok(request) => send(event_id.clone(), Change::Save(request)),
                 Err(message) => notice.set(Some((false, message))),
             }
         }
     };
-    let pause_path = format!("{path}/pause");
-    let resume_path = format!("{path}/resume");
+    let pause_id = event_id.clone();
+    let resume_id = event_id;
     view! {
         <section class="queue-panel" data-testid="queue-panel">
             <h2>"Waiting room"</h2>
@@ -165,9 +171,9 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
                     on:change=move |ev| fields.require_account.set(event_target_checked(&ev))/>" Sign-in required (one place per account)"</label>
                 <button type="submit" class="primary" data-testid="queue-save">"Save waiting room"</button>
             </form>
-            <button data-testid="queue-pause" on:click=move |_| send("POST", pause_path.clone(), None)>"Pause admissions"</button>
+            <button data-testid="queue-pause" on:click=move |_| send(pause_id.clone(), Change::Pause)>"Pause admissions"</button>
             " "
-            <button data-testid="queue-resume" on:click=move |_| send("POST", resume_path.clone(), None)>"Resume"</button>
+            <button data-testid="queue-resume" on:click=move |_| send(resume_id.clone(), Change::Resume)>"Resume"</button>
         </section>
     }
 }

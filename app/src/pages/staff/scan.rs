@@ -2,11 +2,11 @@
 //! as a keyboard would; the field clears and keeps focus for the next
 //! ticket, and the answer is shown large and colour-coded.
 
-use super::StaffGate;
+use super::{StaffGate, STAFF_EVENT_LIMIT};
 use crate::client;
 use crate::error::ApiError;
 use crate::staff::{ScanOutcome, ScanRequest, ScanResult};
-use crate::types::{format_starts_at, EventId, EventList};
+use crate::types::{format_starts_at, EventId};
 use leptos::prelude::*;
 
 /// How many earlier scans the history keeps.
@@ -67,9 +67,7 @@ fn Scanner() -> impl IntoView {
 
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
-            if let Ok(Some(list)) =
-                client::call::<(), EventList>("GET", "/api/events?limit=100", None, None).await
-            {
+            if let Ok(list) = client::events(STAFF_EVENT_LIMIT).await {
                 events.set(
                     list.events
                         .into_iter()
@@ -114,9 +112,7 @@ fn Scanner() -> impl IntoView {
             event_id: event.get_untracked(),
         };
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<ScanResult>, ApiError> =
-                client::call("POST", "/api/tickets/scan", Some(&request), None).await;
-            let answer = answer.and_then(|r| r.ok_or_else(ApiError::internal));
+            let answer = client::scan(&request).await;
             busy.set(false);
             history.update(|list| {
                 let n = list.first().map_or(1, |last| last.n + 1);

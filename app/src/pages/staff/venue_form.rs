@@ -3,7 +3,6 @@
 
 use super::{percent_encode, StaffGate};
 use crate::client;
-use crate::error::ApiError;
 use crate::staff::{BowlTierLayout, CreateVenueRequest, CreatedVenue, StageSection, VenueLayout};
 use leptos::prelude::*;
 
@@ -148,12 +147,10 @@ fn VenueForm() -> impl IntoView {
         busy.set(true);
         notice.set(None);
         leptos::task::spawn_local(async move {
-            let answer: Result<Option<CreatedVenue>, ApiError> =
-                client::call("POST", "/api/staff/venues", Some(&request), None).await;
+            let answer = client::create_venue(&request).await;
             busy.set(false);
             match answer {
-                Ok(Some(venue)) => created.set(Some(venue)),
-                Ok(None) => notice.set(Some("Unexpected answer.".into())),
+                Ok(venue) => created.set(Some(venue)),
                 Err(error) => notice.set(Some(error.message)),
             }
         });
