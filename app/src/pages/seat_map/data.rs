@@ -6,6 +6,8 @@ use crate::layout::{LayoutTier, SeatFeature, SeatLayout, VenueKind};
 use crate::map_geometry::{centre, convex_hull, Bounds, ViewBox};
 use crate::types::{format_cents, SeatId, SeatStatus};
 use leptos::prelude::*;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 pub struct Seat {
     pub id: SeatId,
@@ -34,10 +36,10 @@ pub struct Section {
     pub outline: Vec<(f64, f64)>,
     pub centre: (f64, f64),
     pub bounds: Bounds,
-    /// The statuses of the section's seats, in seat order. One signal a
-    /// section, not one a seat: a stadium's 50,000 seat signals, and every
-    /// subscription to each, had to be made before its map could show; and
-    /// a live change re-runs only what shows its own section.
+    /// The statuses of the section's seats, in seat order: what counts
+    /// and lists read. One signal a section, not one a seat: a stadium's
+    /// 50,000 seat signals, and every subscription to each, had to be made
+    /// before its map could show.
     pub statuses: RwSignal<Vec<SeatStatus>>,
 }
 
@@ -56,6 +58,10 @@ pub struct MapData {
     pub sections: Vec<Section>,
     /// (seat id, seat index), sorted by id: [`MapData::seat_of`].
     index: Vec<(SeatId, usize)>,
+    /// A signal for each seat drawn now (a few thousand at most), with how
+    /// many drawings use it: a live change re-renders only its own seat,
+    /// not every seat of the section.
+    drawn: Mutex<HashMap<usize, (ArcRwSignal<SeatStatus>, usize)>>,
     /// The whole plan, padded: the map's home view.
     pub home: ViewBox,
 }
@@ -123,6 +129,7 @@ impl MapData {
             kind: layout.kind,
             tiers: layout.tiers,
             index,
+            drawn: Mutex::default(),
             seats,
             rows,
             sections,
@@ -149,8 +156,41 @@ impl MapData {
             .with_untracked(|s| s[seat - section.first_seat])
     }
 
+    /// A drawn seat's own status signal; [`MapData::unwatch`] when the
+    /// drawing goes.
+    pub fn watch(&self, seat: usize) -> ArcRwSignal<SeatStatus> {
+        let mut drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = drawn
+            .entry(seat)
+            .or_insert_with(|| (ArcRwSignal::new(self.status_untracked(seat)), 0));
+        entry.1 += 1;
+        entry.0.clone()
+    }
+
+    pub fn unwatch(&self, seat: usize) {
+        let mut drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = drawn.get_mut(&seat) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                drawn.remove(&seat);
+            }
+        }
+    }
+
+    /// The drawn seats' signals whose status is not the section's any more.
+    fn stale_drawn(&self) -> Vec<(ArcRwSignal<SeatStatus>, SeatStatus)> {
+        let drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
+        drawn
+            .iter()
+            .filter_map(|(&seat, (signal, _))| {
+                let now = self.status_untracked(seat);
+                (signal.get_untracked() != now).then(|| (signal.clone(), now))
+            })
+            .collect()
+    }
+
     /// Every seat's status at once (a snapshot, in seat order): only the
-    /// sections where something differs are told.
+    /// sections and drawn seats where something differs are told.
     pub fn set_all(&self, statuses: &[SeatStatus]) {
         for section in &self.sections {
             let Some(new) = statuses.get(section.seats()) else {
@@ -159,6 +199,15 @@ impl MapData {
             if section.statuses.with_untracked(|old| old.as_slice() != new) {
                 section.statuses.set(new.to_vec());
             }
+        }
+        self.tell_drawn();
+    }
+
+    /// Sets the drawn seats that changed, outside the lock (setting a
+    /// signal may run code that draws or drops seats).
+    fn tell_drawn(&self) {
+        for (signal, status) in self.stale_drawn() {
+            signal.set(status);
         }
     }
 
@@ -180,6 +229,7 @@ impl MapData {
                 });
             }
         }
+        self.tell_drawn();
     }
 
     pub fn price(&self, seat: usize) -> i64 {
@@ -364,6 +414,35 @@ mod tests {
             all[2] = SeatStatus::Blocked;
             let seen: Vec<SeatStatus> = (0..7).map(|i| data.status_untracked(i)).collect();
             assert_eq!(seen, all);
+        })
+    }
+
+    #[test]
+    fn a_drawn_seat_follows_its_own_status_until_it_is_no_longer_drawn() {
+        owned(|| {
+            let data = MapData::new("h".into(), layout());
+            let seat = data.watch(2);
+            let again = data.watch(2);
+            data.set_some([(2, SeatStatus::Held)]);
+            assert_eq!(seat.get_untracked(), SeatStatus::Held);
+            let mut all = vec![SeatStatus::Available; 7];
+            all[2] = SeatStatus::Sold;
+            data.set_all(&all);
+            assert_eq!(again.get_untracked(), SeatStatus::Sold);
+            data.unwatch(2);
+            data.set_some([(2, SeatStatus::Available)]);
+            assert_eq!(
+                seat.get_untracked(),
+                SeatStatus::Available,
+                "still drawn once"
+            );
+            data.unwatch(2);
+            data.set_some([(2, SeatStatus::Held)]);
+            assert_eq!(
+                seat.get_untracked(),
+                SeatStatus::Available,
+                "no longer drawn"
+            );
         })
     }
 

@@ -599,12 +599,13 @@ fn has_tab_stop(data: &MapData, seat: usize, state: MapState) -> bool {
 fn SeatMark(data: Arc<MapData>, seat: usize, picker: Picker, state: MapState) -> impl IntoView {
     let info = &data.seats[seat];
     let id = info.id;
-    // The seat's own status, so a change elsewhere in its section
+    // The seat's own status signal, so a change elsewhere in its section
     // re-renders nothing here.
-    let status = {
+    let status = RwSignal::from(data.watch(seat));
+    {
         let data = data.clone();
-        Memo::new(move |_| data.status(seat))
-    };
+        on_cleanup(move || data.unwatch(seat));
+    }
     let tier = info.tier.min(3);
     let (x, y) = (info.x, info.y);
     let wheelchair = info.features.contains(&SeatFeature::Wheelchair);

@@ -59,19 +59,31 @@ pub fn SeatSteps(data: Arc<MapData>, picker: Picker) -> impl IntoView {
         });
     }
 
+    // Each section's count and cheapest price, kept per section: a live
+    // change recounts only its own section, not the whole venue.
+    let summaries: Vec<Memo<Option<(usize, i64)>>> = (0..data.sections.len())
+        .map(|i| {
+            let data = data.clone();
+            let open_seats = open_seats.clone();
+            Memo::new(move |_| {
+                let open = open_seats(i, &mut data.sections[i].seats());
+                let cheapest = open.iter().map(|&seat| data.price(seat)).min()?;
+                Some((open.len(), cheapest))
+            })
+        })
+        .collect();
     let section_options = {
         let data = data.clone();
-        let open_seats = open_seats.clone();
         move || {
             data.sections
                 .iter()
+                .zip(&summaries)
                 .enumerate()
-                .filter_map(|(i, s)| {
-                    let open = open_seats(i, &mut s.seats());
-                    let cheapest = open.iter().map(|&seat| data.price(seat)).min()?;
+                .filter_map(|(i, (s, summary))| {
+                    let (open, cheapest) = summary.get()?;
                     Some(view! {
                         <option value=i.to_string() selected=move || section.get() == Some(i)>
-                            {format!("Section {} — {} seats, from {}", s.name, open.len(), format_cents(cheapest))}
+                            {format!("Section {} — {open} seats, from {}", s.name, format_cents(cheapest))}
                         </option>
                     })
                 })
