@@ -7,7 +7,9 @@
 #[cfg(feature = "hydrate")]
 use crate::error::ErrorBody;
 use crate::error::{ApiError, ErrorCode};
-use crate::queue::{JoinRequest, PowChallenge, QueueSettings, QueueSettingsRequest, QueueStatus};
+use crate::queue::{
+    queue_path, JoinRequest, PowChallenge, QueueSettings, QueueSettingsRequest, QueueStatus,
+};
 use crate::staff::{
     BlockSeatsRequest, CreateEventRequest, CreateStaffRequest, CreateVenueRequest, CreatedEvent,
     CreatedVenue, EventStats, ScanRequest, ScanResult, UpdateEventRequest, UpdateUserRequest,
@@ -252,12 +254,6 @@ pub async fn update_user(id: i64, request: &UpdateUserRequest) -> Result<UserVie
 }
 
 // Queue.
-
-/// Where to join the event's queue; also what a `queue_required` error
-/// points to.
-pub fn queue_path(event_id: EventId) -> String {
-    format!("/api/events/{event_id}/queue")
-}
 
 pub async fn join_queue(event_id: EventId, request: &JoinRequest) -> Result<QueueStatus, ApiError> {
     call_json(Method::Post, &queue_path(event_id), Some(request), None).await

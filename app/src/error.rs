@@ -166,7 +166,7 @@ impl ApiError {
     /// 403 `queue_required` for event `event_id`.
     pub fn queue_required(event_id: crate::types::EventId) -> Self {
         Self {
-            queue_url: Some(crate::client::queue_path(event_id)),
+            queue_url: Some(crate::queue::queue_path(event_id)),
             ..Self::new(
                 ErrorCode::QueueRequired,
                 "this onsale runs through a waiting room: join the queue, and hold seats once \

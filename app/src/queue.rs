@@ -1,7 +1,15 @@
 //! Wire types of the onsale waiting room: staff settings and figures, a
 //! fan's place in the queue, and the published draw.
 
+use crate::types::EventId;
 use serde::{Deserialize, Serialize};
+
+/// Where a fan joins the event's queue: the browser client calls it, and
+/// a `queue_required` error points to it. Here, with the queue's types, so
+/// the error module need not import the client (which imports errors).
+pub fn queue_path(event_id: EventId) -> String {
+    format!("/api/events/{event_id}/queue")
+}
 
 /// Body of `PUT /api/staff/events/{id}/queue`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
