@@ -6,10 +6,10 @@ use crate::catalog::queries::SeatFields;
 use crate::on_pool;
 use crate::store::{Store, StoreError};
 use app::staff::RefundPolicy;
-use app::types::HoldStatus;
 
 pub use super::writer::{
-    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, Ending, SeatWrite, WriteOutcome,
+    write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, Ending, HoldRow, SeatWrite,
+    WriteOutcome, HOLD_COLUMNS,
 };
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -33,25 +33,9 @@ pub async fn event_rules(store: &Store, event_id: i64) -> Result<Option<EventRul
     Ok(rules)
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct HoldRow {
-    pub id: i64,
-    pub event_id: i64,
-    pub session_id: String,
-    #[sqlx(try_from = "String")]
-    pub status: HoldStatus,
-    pub expires_at: i64,
-    pub seat_count: i64,
-    pub total_cents: i64,
-    /// How many times the buyer extended it.
-    pub extensions: i64,
-}
-
 pub async fn hold(store: &Store, hold_id: i64) -> Result<Option<HoldRow>, StoreError> {
-    let row = on_pool!(store, pool => sqlx::query_as::<_, HoldRow>(
-        "SELECT id, event_id, session_id, status, expires_at, seat_count, total_cents, extensions \
-         FROM holds WHERE id = $1",
-    )
+    let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
+    let row = on_pool!(store, pool => sqlx::query_as::<_, HoldRow>(&sql)
     .bind(hold_id)
     .fetch_optional(pool)
     .await)?;

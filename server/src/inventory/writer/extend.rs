@@ -1,6 +1,6 @@
 //! A buyer's one extension of a hold.
 
-use super::Batch;
+use super::{Batch, HoldRow, HOLD_COLUMNS};
 use crate::on_tx;
 use crate::store::AnyWriteTx;
 use app::types::{HoldStatus, SeatStatus};
@@ -67,23 +67,14 @@ pub(super) async fn extend(
     Ok(ExtendOutcome::Extended { expires_at })
 }
 
-#[derive(sqlx::FromRow)]
-struct HoldState {
-    #[sqlx(try_from = "String")]
-    status: HoldStatus,
-    expires_at: i64,
-    extensions: i64,
-}
-
 /// Why a hold was not extended: ended (or run out) comes first, then a
 /// used extension.
 async fn refusal(
     tx: &mut AnyWriteTx,
     request: &ExtendRequest,
 ) -> Result<ExtendOutcome, sqlx::Error> {
-    let hold: Option<HoldState> = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT status, expires_at, extensions FROM holds WHERE id = $1",
-    )
+    let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1");
+    let hold: Option<HoldRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
     .bind(request.hold_id)
     .fetch_optional(&mut *conn)
     .await)?;

@@ -50,8 +50,27 @@ pub use purchases::{
 };
 
 use crate::store::{AnyWriteTx, Store, StoreError};
-use app::types::SeatStatus;
+use app::types::{HoldStatus, SeatStatus};
 use std::collections::HashMap;
+
+/// A hold as its row stores it; read with [`HOLD_COLUMNS`], here and by
+/// the writer's steps that check a hold before changing it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct HoldRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub session_id: String,
+    #[sqlx(try_from = "String")]
+    pub status: HoldStatus,
+    pub expires_at: i64,
+    pub seat_count: i64,
+    pub total_cents: i64,
+    /// How many times the buyer extended it.
+    pub extensions: i64,
+}
+
+pub const HOLD_COLUMNS: &str =
+    "id, event_id, session_id, status, expires_at, seat_count, total_cents, extensions";
 
 /// A change of seat state (or of the purchase it belongs to) that goes
 /// through the writer.

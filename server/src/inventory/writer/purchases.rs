@@ -9,7 +9,7 @@
 //! Lock order on PostgreSQL: event (the batch's first step), then
 //! purchase, then hold, then seats and tickets.
 
-use super::{Batch, SeatWrite};
+use super::{Batch, HoldRow, SeatWrite, HOLD_COLUMNS};
 use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::AnyWriteTx;
@@ -174,26 +174,16 @@ pub(super) async fn begin(
     if let Some(existing) = existing {
         return Ok(BeginOutcome::Existing(existing));
     }
-    let hold: Option<HoldToBuy> = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT session_id, status, expires_at, total_cents FROM holds WHERE id = $1 AND event_id = $2",
-    )
+    let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1 AND event_id = $2");
+    let hold: Option<HoldRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
     .bind(begin.hold_id)
     .bind(begin.event_id)
     .fetch_optional(&mut *conn)
     .await)?;
-    let Some(HoldToBuy {
-        session_id: owner,
-        status,
-        expires_at,
-        total_cents,
-    }) = hold
-    else {
+    let Some(hold) = hold.filter(|hold| hold.session_id == begin.session_id) else {
         return Ok(BeginOutcome::HoldNotFound);
     };
-    if owner != begin.session_id {
-        return Ok(BeginOutcome::HoldNotFound);
-    }
-    if status != HoldStatus::Active || expires_at <= begin.timing.now {
+    if hold.status != HoldStatus::Active || hold.expires_at <= begin.timing.now {
         return Ok(BeginOutcome::HoldNotActive);
     }
     let (user_id, by_account) = payer_user(tx, &begin.payer, begin.timing.now).await?;
@@ -202,8 +192,14 @@ pub(super) async fn begin(
     if over_limit.is_some() {
         return Ok(BeginOutcome::TicketLimitExceeded);
     }
-    let Some(row) =
-        insert_pending(tx, begin, user_id, by_account, (expires_at, total_cents)).await?
+    let Some(row) = insert_pending(
+        tx,
+        begin,
+        user_id,
+        by_account,
+        (hold.expires_at, hold.total_cents),
+    )
+    .await?
     else {
         // Another key is already paying this hold (or, on another server,
         // this key raced us: the caller looks it up).
@@ -546,16 +542,6 @@ async fn mail_buyer(
         .await
         .map(|done| done.rows_affected()))?;
     Ok(())
-}
-
-/// The hold a purchase begins from, as read in the writer.
-#[derive(sqlx::FromRow)]
-struct HoldToBuy {
-    session_id: String,
-    #[sqlx(try_from = "String")]
-    status: HoldStatus,
-    expires_at: i64,
-    total_cents: i64,
 }
 
 #[derive(sqlx::FromRow)]
