@@ -177,16 +177,24 @@ impl MapData {
         }
     }
 
-    /// The drawn seats' signals whose status is not the section's any more.
-    fn stale_drawn(&self) -> Vec<(ArcRwSignal<SeatStatus>, SeatStatus)> {
+    /// The drawn seats' signals whose status is not the section's any more:
+    /// among `seats` (a delta's), or among every drawn seat (a snapshot).
+    fn stale_drawn(&self, seats: Option<&[usize]>) -> Vec<(ArcRwSignal<SeatStatus>, SeatStatus)> {
         let drawn = self.drawn.lock().unwrap_or_else(|p| p.into_inner());
-        drawn
-            .iter()
-            .filter_map(|(&seat, (signal, _))| {
-                let now = self.status_untracked(seat);
-                (signal.get_untracked() != now).then(|| (signal.clone(), now))
-            })
-            .collect()
+        let stale = |seat: usize, signal: &ArcRwSignal<SeatStatus>| {
+            let now = self.status_untracked(seat);
+            (signal.get_untracked() != now).then(|| (signal.clone(), now))
+        };
+        match seats {
+            Some(seats) => seats
+                .iter()
+                .filter_map(|&seat| stale(seat, &drawn.get(&seat)?.0))
+                .collect(),
+            None => drawn
+                .iter()
+                .filter_map(|(&seat, (signal, _))| stale(seat, signal))
+                .collect(),
+        }
     }
 
     /// Every seat's status at once (a snapshot, in seat order): only the
@@ -200,13 +208,13 @@ impl MapData {
                 section.statuses.set(new.to_vec());
             }
         }
-        self.tell_drawn();
+        self.tell_drawn(None);
     }
 
     /// Sets the drawn seats that changed, outside the lock (setting a
     /// signal may run code that draws or drops seats).
-    fn tell_drawn(&self) {
-        for (signal, status) in self.stale_drawn() {
+    fn tell_drawn(&self, seats: Option<&[usize]>) {
+        for (signal, status) in self.stale_drawn(seats) {
             signal.set(status);
         }
     }
@@ -214,10 +222,12 @@ impl MapData {
     /// Some seats' new statuses (a delta), one update per section touched.
     pub fn set_some(&self, changes: impl IntoIterator<Item = (usize, SeatStatus)>) {
         let mut by_section: Vec<Vec<(usize, SeatStatus)>> = vec![Vec::new(); self.sections.len()];
+        let mut changed = Vec::new();
         for (seat, status) in changes {
             if let Some(info) = self.seats.get(seat) {
                 by_section[info.section]
                     .push((seat - self.sections[info.section].first_seat, status));
+                changed.push(seat);
             }
         }
         for (section, changes) in self.sections.iter().zip(by_section) {
@@ -229,7 +239,7 @@ impl MapData {
                 });
             }
         }
-        self.tell_drawn();
+        self.tell_drawn(Some(&changed));
     }
 
     pub fn price(&self, seat: usize) -> i64 {
