@@ -672,11 +672,32 @@ pub enum LiveMessage {
     },
 }
 
-/// `12345` → `"$123.45"`. Integer arithmetic only: money is never a float.
+/// `1896000` → `"$18,960.00"`: the one money formatter, for prices, totals
+/// and the staff figures alike. Integer arithmetic only: money is never a float.
 pub fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
-    format!("{sign}${}.{:02}", abs / 100, abs % 100)
+    format!(
+        "{sign}${}.{:02}",
+        format_count((abs / 100) as i64),
+        abs % 100
+    )
+}
+
+/// `12345` → `"12,345"`.
+pub fn format_count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `"2026-12-12T19:30:00Z"` → `"Sat 12 Dec 2026 · 19:30 UTC"`, without a date
@@ -737,6 +758,16 @@ mod tests {
         assert_eq!(format_cents(12345), "$123.45");
         assert_eq!(format_cents(5), "$0.05");
         assert_eq!(format_cents(-250), "-$2.50");
+        assert_eq!(format_cents(1896000), "$18,960.00");
+    }
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(format_count(0), "0");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1000), "1,000");
+        assert_eq!(format_count(50000), "50,000");
+        assert_eq!(format_count(-1234567), "-1,234,567");
     }
 
     #[test]

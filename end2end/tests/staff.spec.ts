@@ -180,12 +180,12 @@ test("staff sign in on the staff home, then create a venue and an event", async 
   const staff = await context.newPage();
   try {
     await staff.goto("/staff");
-    await staff.getByTestId("staff-email").fill(ADMIN.email);
-    await staff.getByTestId("staff-password").fill("not-the-password");
-    await staff.getByTestId("staff-sign-in").click();
-    await expect(staff.getByTestId("notice")).toBeVisible();
-    await staff.getByTestId("staff-password").fill(ADMIN.password);
-    await staff.getByTestId("staff-sign-in").click();
+    await staff.getByTestId("sign-in-email").fill(ADMIN.email);
+    await staff.getByTestId("sign-in-password").fill("not-the-password");
+    await staff.getByTestId("sign-in").click();
+    await expect(staff.getByTestId("sign-in-error")).toContainText("do not match");
+    await staff.getByTestId("sign-in-password").fill(ADMIN.password);
+    await staff.getByTestId("sign-in").click();
     await expect(staff.getByTestId("staff-events").locator("li").first()).toBeVisible({ timeout: 30_000 });
     await staff.getByRole("link", { name: "New venue" }).click();
     await expect(staff).toHaveURL(/\/staff\/venues\/new/);

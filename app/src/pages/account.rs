@@ -6,9 +6,9 @@
 
 use crate::client::{self, RegisterAnswer};
 use crate::error::{ApiError, ErrorCode};
+use crate::pages::sign_in::SignInForm;
 use crate::types::{
-    ChangePasswordRequest, LoginRequest, MeView, RegisterRequest, SavePaymentMethodRequest,
-    SavedCardView,
+    ChangePasswordRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
 };
 use leptos::prelude::*;
 
@@ -63,7 +63,10 @@ pub fn AccountPage() -> impl IntoView {
                     </p>
                     <div class="account-forms">
                         <RegisterForm state notice/>
-                        <SignInForm state notice/>
+                        <SignInForm on_signed_in=move |me| {
+                            notice.set(None);
+                            state.set(AccountState::SignedIn(me));
+                        }/>
                     </div>
                 }.into_any(),
                 AccountState::SignedIn(me) => view! { <AccountDetails me state notice/> }.into_any(),
@@ -82,58 +85,44 @@ fn register_error_message(error: ApiError) -> String {
     }
 }
 
-fn sign_in_error_message(error: ApiError) -> String {
-    match error.code {
-        ErrorCode::InvalidCredentials => {
-            "That email and password do not match an account.".to_string()
-        }
-        ErrorCode::RateLimited => {
-            "Too many sign-in attempts. Wait a minute, then try again.".to_string()
-        }
-        _ => error.message,
-    }
-}
-
 #[component]
 fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let error: RwSignal<Option<String>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
-
+    // The browser's fetch future is not `Send`, hence the unsync action.
+    let register = Action::new_unsync(|request: &RegisterRequest| {
+        let request = request.clone();
+        async move { client::register(&request).await }
+    });
+    let busy = register.pending();
+    Effect::new(move |_| match register.value().get() {
+        Some(Ok(RegisterAnswer::ClaimLinkSent(sent))) => notice.set(Some(format!(
+            "{} already has an account whose email was never confirmed. We sent a link to \
+             that address: open it to choose a password and make the account yours.",
+            sent.email
+        ))),
+        Some(Ok(RegisterAnswer::SignedIn(me))) => {
+            notice.set(Some(format!(
+                "Welcome, {}! We sent a confirmation link to {}.",
+                me.display_name, me.email
+            )));
+            // Replaces this form; nothing of it is touched afterwards.
+            state.set(AccountState::SignedIn(me));
+        }
+        _ => {}
+    });
+    let refusal = move || match register.value().get() {
+        Some(Err(error)) if !busy.get() => Some(register_error_message(error)),
+        _ => None,
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        error.set(None);
         notice.set(None);
-        let request = RegisterRequest {
+        register.dispatch(RegisterRequest {
             email: email.get_untracked().trim().to_string(),
             password: password.get_untracked(),
             display_name: display_name.get_untracked().trim().to_string(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::register(&request).await;
-            busy.set(false);
-            match answer {
-                Ok(RegisterAnswer::ClaimLinkSent(sent)) => {
-                    notice.set(Some(format!(
-                        "{} already has an account whose email was never confirmed. We sent a \
-                         link to that address: open it to choose a password and make the \
-                         account yours.",
-                        sent.email
-                    )));
-                }
-                Ok(RegisterAnswer::SignedIn(me)) => {
-                    notice.set(Some(format!(
-                        "Welcome, {}! We sent a confirmation link to {}.",
-                        me.display_name, me.email
-                    )));
-                    // Replaces this form; nothing of it is touched afterwards.
-                    state.set(AccountState::SignedIn(me));
-                }
-                Err(failure) => error.set(Some(register_error_message(failure))),
-            }
         });
     };
 
@@ -156,62 +145,12 @@ fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>)
                     prop:value=move || password.get()
                     on:input=move |ev| password.set(event_target_value(&ev))/>
             </label>
-            {move || error.get().map(|text| view! {
+            {move || refusal().map(|text| view! {
                 <p class="error" role="alert" data-testid="register-error">{text}</p>
             })}
             <button type="submit" class="primary" data-testid="register" disabled=move || busy.get()>
                 {move || if busy.get() { "Creating…" } else { "Create account" }}
             </button>
-        </form>
-    }
-}
-
-#[component]
-fn SignInForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>) -> impl IntoView {
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let error: RwSignal<Option<String>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
-
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        busy.set(true);
-        error.set(None);
-        notice.set(None);
-        let request = LoginRequest {
-            email: email.get_untracked().trim().to_string(),
-            password: password.get_untracked(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::login(&request).await;
-            busy.set(false);
-            match answer {
-                Ok(me) => state.set(AccountState::SignedIn(me)),
-                Err(failure) => error.set(Some(sign_in_error_message(failure))),
-            }
-        });
-    };
-
-    view! {
-        <form class="account-form" data-testid="sign-in-form" on:submit=submit>
-            <h2>"Sign in"</h2>
-            <label>"Email"
-                <input type="email" required autocomplete="email" data-testid="sign-in-email"
-                    prop:value=move || email.get()
-                    on:input=move |ev| email.set(event_target_value(&ev))/>
-            </label>
-            <label>"Password"
-                <input type="password" required autocomplete="current-password" data-testid="sign-in-password"
-                    prop:value=move || password.get()
-                    on:input=move |ev| password.set(event_target_value(&ev))/>
-            </label>
-            {move || error.get().map(|text| view! {
-                <p class="error" role="alert" data-testid="sign-in-error">{text}</p>
-            })}
-            <button type="submit" class="primary" data-testid="sign-in" disabled=move || busy.get()>
-                {move || if busy.get() { "Signing in…" } else { "Sign in" }}
-            </button>
-            <p><a href="/account/reset" data-testid="forgot-password">"Forgot your password?"</a></p>
         </form>
     }
 }
@@ -232,61 +171,57 @@ fn AccountDetails(
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let token = RwSignal::new(TEST_CARDS[0].0.to_string());
-    let busy = RwSignal::new(false);
-
+    // The browser's fetch futures are not `Send`, hence unsync actions.
+    let save = Action::new_unsync(|request: &SavePaymentMethodRequest| {
+        let request = request.clone();
+        async move { client::save_payment_method(&request).await }
+    });
+    let remove = Action::new_unsync(|_: &()| client::delete_payment_method());
+    let leave = Action::new_unsync(|_: &()| client::logout());
+    let busy = move || save.pending().get() || remove.pending().get() || leave.pending().get();
+    // Each answer is told in the notice; a change of card or a sign-out
+    // redraws the account.
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(card)) => {
+            notice.set(Some(format!("Saved {}.", card.label())));
+            show_saved_card(state, Some(card));
+        }
+        Some(Err(error)) if error.code == ErrorCode::PaymentDeclined => notice.set(Some(
+            "That card was declined and was not saved. Try another.".into(),
+        )),
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(())) => {
+            notice.set(Some("Your saved card was removed.".into()));
+            show_saved_card(state, None);
+        }
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
+    Effect::new(move |_| match leave.value().get() {
+        Some(Ok(())) => {
+            notice.set(Some("You are signed out.".into()));
+            state.set(AccountState::SignedOut);
+        }
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
     let save_card = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
         notice.set(None);
-        let request = SavePaymentMethodRequest {
+        save.dispatch(SavePaymentMethodRequest {
             token: token.get_untracked(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::save_payment_method(&request).await;
-            busy.set(false);
-            match answer {
-                Ok(card) => {
-                    notice.set(Some(format!("Saved {}.", card.label())));
-                    show_saved_card(state, Some(card));
-                }
-                Err(error) if error.code == ErrorCode::PaymentDeclined => notice.set(Some(
-                    "That card was declined and was not saved. Try another.".into(),
-                )),
-                Err(error) => notice.set(Some(error.message)),
-            }
         });
     };
-
     let remove_card = move |_| {
-        busy.set(true);
         notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::delete_payment_method().await;
-            busy.set(false);
-            match answer {
-                Ok(()) => {
-                    notice.set(Some("Your saved card was removed.".into()));
-                    show_saved_card(state, None);
-                }
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
+        remove.dispatch(());
     };
-
     let sign_out = move |_| {
-        busy.set(true);
         notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::logout().await;
-            busy.set(false);
-            match answer {
-                Ok(()) => {
-                    notice.set(Some("You are signed out.".into()));
-                    state.set(AccountState::SignedOut);
-                }
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
+        leave.dispatch(());
     };
 
     let confirmation = if me.email_confirmed {
@@ -306,7 +241,7 @@ fn AccountDetails(
                 <span data-testid="saved-card">{card.label()}</span>
                 " "
                 <button type="button" class="secondary" data-testid="remove-card"
-                    disabled=move || busy.get() on:click=remove_card>
+                    disabled=busy on:click=remove_card>
                     "Remove"
                 </button>
             </p>
@@ -340,7 +275,7 @@ fn AccountDetails(
                         }).collect_view()}
                     </select>
                 </label>
-                <button type="submit" class="primary" data-testid="save-card" disabled=move || busy.get()>
+                <button type="submit" class="primary" data-testid="save-card" disabled=busy>
                     "Save card"
                 </button>
                 <p class="fine-print">
@@ -352,7 +287,7 @@ fn AccountDetails(
             <ChangePasswordForm notice/>
 
             <button type="button" class="secondary" data-testid="sign-out"
-                disabled=move || busy.get() on:click=sign_out>
+                disabled=busy on:click=sign_out>
                 "Sign out"
             </button>
         </div>
@@ -365,29 +300,32 @@ fn AccountDetails(
 fn ChangePasswordForm(notice: RwSignal<Option<String>>) -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
+    let change = Action::new_unsync(|request: &ChangePasswordRequest| {
+        let request = request.clone();
+        async move { client::change_password(&request).await }
+    });
+    Effect::new(move |_| {
+        let Some(answer) = change.value().get() else {
+            return;
+        };
+        notice.set(Some(match answer {
+            Ok(()) => {
+                current.set(String::new());
+                new.set(String::new());
+                "Your password was changed, and you were signed out everywhere else.".into()
+            }
+            Err(error) if error.code == ErrorCode::InvalidCredentials => {
+                "Your current password is not right; nothing was changed.".into()
+            }
+            Err(error) => error.message,
+        }));
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
         notice.set(None);
-        let request = ChangePasswordRequest {
+        change.dispatch(ChangePasswordRequest {
             current_password: current.get_untracked(),
             new_password: new.get_untracked(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::change_password(&request).await;
-            busy.set(false);
-            notice.set(Some(match answer {
-                Ok(()) => {
-                    current.set(String::new());
-                    new.set(String::new());
-                    "Your password was changed, and you were signed out everywhere else.".into()
-                }
-                Err(error) if error.code == ErrorCode::InvalidCredentials => {
-                    "Your current password is not right; nothing was changed.".into()
-                }
-                Err(error) => error.message,
-            }));
         });
     };
     view! {
@@ -403,7 +341,7 @@ fn ChangePasswordForm(notice: RwSignal<Option<String>>) -> impl IntoView {
                     data-testid="new-password" prop:value=move || new.get()
                     on:input=move |ev| new.set(event_target_value(&ev))/>
             </label>
-            <button type="submit" class="primary" data-testid="change-password" disabled=move || busy.get()>
+            <button type="submit" class="primary" data-testid="change-password" disabled=move || change.pending().get()>
                 "Change password"
             </button>
         </form>

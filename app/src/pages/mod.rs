@@ -11,4 +11,5 @@ pub mod purchase;
 pub mod queue;
 pub mod reset_password;
 pub mod seat_map;
+pub mod sign_in;
 pub mod staff;

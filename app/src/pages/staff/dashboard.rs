@@ -6,12 +6,14 @@
 //! capacity. Small venues draw every seat (click one to pick it for
 //! blocking); large ones draw section outlines, as the fans' overview does.
 
-use super::{format_count, format_money, StaffGate};
+use super::StaffGate;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::map_geometry::{centre, convex_hull, Bounds};
 use crate::staff::{BlockSeatsRequest, EventStats};
-use crate::types::{EventDetail, EventId, SeatId, SeatStatus, SeatView};
+use crate::types::{
+    format_cents, format_count, EventDetail, EventId, SeatId, SeatStatus, SeatView,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
@@ -262,7 +264,7 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
                 <div class="figure held"><dt>"Held"</dt><dd data-testid="stat-held">{figure(|s| format_count(s.held))}</dd></div>
                 <div class="figure available"><dt>"Available"</dt><dd data-testid="stat-available">{figure(|s| format_count(s.available))}</dd></div>
                 <div class="figure blocked"><dt>"Blocked"</dt><dd data-testid="stat-blocked">{figure(|s| format_count(s.blocked))}</dd></div>
-                <div class="figure revenue"><dt>"Revenue"</dt><dd data-testid="stat-revenue">{figure(|s| format_money(s.revenue_cents))}</dd></div>
+                <div class="figure revenue"><dt>"Revenue"</dt><dd data-testid="stat-revenue">{figure(|s| format_cents(s.revenue_cents))}</dd></div>
             </dl>
             <h2>"Tickets sold per minute, last hour"</h2>
             <SalesChart stats/>

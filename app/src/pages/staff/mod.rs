@@ -13,8 +13,8 @@ pub mod scan;
 pub mod venue_form;
 
 use crate::client;
-use crate::error::ApiError;
-use crate::types::{format_starts_at, EventList, LoginRequest, Role};
+use crate::pages::sign_in::SignInForm;
+use crate::types::{format_starts_at, MeView, Role};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -63,7 +63,9 @@ pub fn StaffGate(children: ChildrenFn) -> impl IntoView {
                     <section class="staff-denied" data-testid="staff-denied">
                         <h1>"Venue staff only"</h1>
                         <p>"Sign in with a staff account to use these pages."</p>
-                        <StaffSignIn access/>
+                        <SignInForm on_signed_in=move |me: MeView| access.set(
+                            if matches!(me.role, Role::Staff | Role::Admin) { Access::Staff } else { Access::NotStaff },
+                        )/>
                     </section>
                 }.into_any(),
                 Access::NotStaff => view! {
@@ -75,47 +77,6 @@ pub fn StaffGate(children: ChildrenFn) -> impl IntoView {
                 Access::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
             }}
         </div>
-    }
-}
-
-/// A plain sign-in form, so staff pages work on their own.
-#[component]
-fn StaffSignIn(access: RwSignal<Access>) -> impl IntoView {
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let notice: RwSignal<Option<String>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let request = LoginRequest {
-            email: email.get_untracked().trim().to_string(),
-            password: password.get_untracked(),
-        };
-        busy.set(true);
-        notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::login(&request).await;
-            busy.set(false);
-            match answer {
-                Ok(me) if matches!(me.role, Role::Staff | Role::Admin) => access.set(Access::Staff),
-                Ok(_) => access.set(Access::NotStaff),
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
-    };
-    view! {
-        <form class="payment staff-sign-in" on:submit=submit>
-            {move || notice.get().map(|text| view! { <p class="notice" role="alert" data-testid="notice">{text}</p> })}
-            <label>"Email"
-                <input type="email" required autocomplete="username" data-testid="staff-email"
-                    prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
-            </label>
-            <label>"Password"
-                <input type="password" required autocomplete="current-password" data-testid="staff-password"
-                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
-            </label>
-            <button type="submit" class="primary" data-testid="staff-sign-in" disabled=move || busy.get()>"Sign in"</button>
-        </form>
     }
 }
 
@@ -131,12 +92,8 @@ pub fn StaffHomePage() -> impl IntoView {
 
 #[component]
 fn StaffHome() -> impl IntoView {
-    let events: RwSignal<Option<Result<EventList, ApiError>>> = RwSignal::new(None);
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            events.set(Some(client::events(STAFF_EVENT_LIMIT).await));
-        });
-    });
+    // Loaded in the browser only: the server renders "Loading".
+    let events = LocalResource::new(|| client::events(STAFF_EVENT_LIMIT));
     view! {
         <section class="staff-home">
             <h1>"Staff"</h1>
@@ -168,34 +125,6 @@ fn StaffHome() -> impl IntoView {
     }
 }
 
-/// `12345` → `"12,345"`.
-pub fn format_count(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `1896000` → `"$18,960.00"`: [`format_cents`](crate::types::format_cents)
-/// with thousands separators, for the big figures.
-pub fn format_money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!(
-        "{sign}${}.{:02}",
-        format_count((abs / 100) as i64),
-        abs % 100
-    )
-}
-
 /// Percent-encodes everything but unreserved characters, for a query value.
 pub fn percent_encode(raw: &str) -> String {
     raw.bytes()
@@ -211,17 +140,6 @@ pub fn percent_encode(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_get_thousands_separators() {
-        assert_eq!(format_count(0), "0");
-        assert_eq!(format_count(999), "999");
-        assert_eq!(format_count(1000), "1,000");
-        assert_eq!(format_count(50000), "50,000");
-        assert_eq!(format_count(-1234567), "-1,234,567");
-        assert_eq!(format_money(1896000), "$18,960.00");
-        assert_eq!(format_money(5), "$0.05");
-    }
 
     #[test]
     fn query_values_are_percent_encoded() {
