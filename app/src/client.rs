@@ -127,7 +127,7 @@ fn with_key(path: String, key: Option<&str>) -> String {
 // Account.
 
 /// What registering answers; both carry a body.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RegisterAnswer {
     /// 201: a new account, and this browser is signed in to it.

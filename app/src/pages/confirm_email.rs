@@ -39,9 +39,7 @@ fn failure_message(error: ApiError) -> String {
 #[component]
 pub fn ConfirmEmailPage() -> impl IntoView {
     let query = use_query_map();
-    let outcome = RwSignal::new(Outcome::Confirming);
     let password = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
     let hydrated = crate::use_hydrated();
     let token = move || {
         query
@@ -49,37 +47,38 @@ pub fn ConfirmEmailPage() -> impl IntoView {
             .map(|token| token.trim().to_string())
             .unwrap_or_default()
     };
-
+    // Answers whether the account was claimed (a new password was sent).
+    // The browser's fetch future is not `Send`, hence the unsync action.
+    let confirm = Action::new_unsync(|request: &ConfirmEmailRequest| {
+        let request = request.clone();
+        async move {
+            client::confirm_email(&request).await?;
+            Ok::<bool, ApiError>(request.new_password.is_some())
+        }
+    });
     let send = move |new_password: Option<String>| {
-        busy.set(true);
-        let request = ConfirmEmailRequest {
+        confirm.dispatch(ConfirmEmailRequest {
             token: token(),
-            new_password: new_password.clone(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::confirm_email(&request).await;
-            busy.set(false);
-            outcome.set(match answer {
-                Ok(()) if new_password.is_some() => Outcome::Claimed,
-                Ok(()) => Outcome::Confirmed,
-                Err(error) if error.code == ErrorCode::NewPasswordRequired => {
-                    Outcome::NeedsPassword
-                }
-                Err(error) => Outcome::Failed(failure_message(error)),
-            });
+            new_password,
         });
     };
-
+    // Effects run only in the browser: the render never uses the token.
     Effect::new(move |_| {
-        if token().is_empty() {
-            outcome.set(Outcome::Failed(
-                "This link has no confirmation token. Open the link from the email again.".into(),
-            ));
-        } else {
+        if !token().is_empty() {
             send(None);
         }
     });
-
+    let busy = confirm.pending();
+    let outcome = move || match confirm.value().get() {
+        _ if token().is_empty() => Outcome::Failed(
+            "This link has no confirmation token. Open the link from the email again.".into(),
+        ),
+        None => Outcome::Confirming,
+        Some(Ok(true)) => Outcome::Claimed,
+        Some(Ok(false)) => Outcome::Confirmed,
+        Some(Err(error)) if error.code == ErrorCode::NewPasswordRequired => Outcome::NeedsPassword,
+        Some(Err(error)) => Outcome::Failed(failure_message(error)),
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         send(Some(password.get_untracked()));
@@ -88,7 +87,7 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     view! {
         <section class="confirm-email" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Confirm your email"</h1>
-            {move || match outcome.get() {
+            {move || match outcome() {
                 Outcome::Confirming => view! { <p class="loading">"Confirming your email…"</p> }.into_any(),
                 Outcome::Confirmed => view! {
                     <p class="confirmed" role="status" data-testid="confirm-result">

@@ -4,18 +4,10 @@
 //! the page cannot use it up.
 
 use crate::client;
-use crate::error::ErrorCode;
+use crate::error::{ApiError, ErrorCode};
 use crate::types::{PasswordResetConfirm, PasswordResetRequest};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-
-#[derive(Clone, Debug, PartialEq)]
-enum Outcome {
-    Editing,
-    Sent,
-    Reset,
-    Failed(String),
-}
 
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
@@ -43,21 +35,15 @@ pub fn ResetPasswordPage() -> impl IntoView {
 #[component]
 fn RequestLink() -> impl IntoView {
     let email = RwSignal::new(String::new());
-    let outcome = RwSignal::new(Outcome::Editing);
-    let busy = RwSignal::new(false);
+    // The browser's fetch future is not `Send`, hence the unsync action.
+    let send = Action::new_unsync(|request: &PasswordResetRequest| {
+        let request = request.clone();
+        async move { client::request_password_reset(&request).await }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        let request = PasswordResetRequest {
+        send.dispatch(PasswordResetRequest {
             email: email.get_untracked(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::request_password_reset(&request).await;
-            busy.set(false);
-            outcome.set(match answer {
-                Ok(()) => Outcome::Sent,
-                Err(error) => Outcome::Failed(error.message),
-            });
         });
     };
     view! {
@@ -67,57 +53,50 @@ fn RequestLink() -> impl IntoView {
                     prop:value=move || email.get()
                     on:input=move |ev| email.set(event_target_value(&ev))/>
             </label>
-            <button type="submit" class="primary" disabled=move || busy.get()>"Email me a reset link"</button>
+            <button type="submit" class="primary" disabled=move || send.pending().get()>"Email me a reset link"</button>
         </form>
-        {move || match outcome.get() {
-            Outcome::Sent => Some(view! {
+        {move || send.value().get().map(|answer| match answer {
+            Ok(()) => view! {
                 <p role="status" data-testid="reset-result">
                     "If this address has an account, a reset link is on its way. It works for one hour."
                 </p>
-            }.into_any()),
-            Outcome::Failed(message) => Some(view! {
-                <p class="error" role="alert" data-testid="reset-result">{message}</p>
-            }.into_any()),
-            _ => None,
-        }}
+            }.into_any(),
+            Err(error) => view! {
+                <p class="error" role="alert" data-testid="reset-result">{error.message}</p>
+            }.into_any(),
+        })}
     }
 }
 
 #[component]
 fn NewPassword(token: String) -> impl IntoView {
     let password = RwSignal::new(String::new());
-    let outcome = RwSignal::new(Outcome::Editing);
-    let busy = RwSignal::new(false);
+    let reset = Action::new_unsync(|request: &PasswordResetConfirm| {
+        let request = request.clone();
+        async move { client::reset_password(&request).await }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        let request = PasswordResetConfirm {
+        reset.dispatch(PasswordResetConfirm {
             token: token.clone(),
             new_password: password.get_untracked(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::reset_password(&request).await;
-            busy.set(false);
-            outcome.set(match answer {
-                Ok(()) => Outcome::Reset,
-                Err(error) if error.code == ErrorCode::NotFound => Outcome::Failed(
-                    "This link is not valid, has expired or has already been used. Ask for a \
-                     new one below."
-                        .into(),
-                ),
-                Err(error) => Outcome::Failed(error.message),
-            });
         });
     };
+    let failure = |error: ApiError| match error.code {
+        ErrorCode::NotFound => "This link is not valid, has expired or has already been used. \
+                                Ask for a new one below."
+            .to_string(),
+        _ => error.message,
+    };
     view! {
-        {move || match outcome.get() {
-            Outcome::Reset => view! {
+        {move || match reset.value().get() {
+            Some(Ok(())) => view! {
                 <p role="status" data-testid="reset-result">
                     "Your password is changed, and everyone signed in to the account has been "
                     "signed out. " <a href="/account">"Sign in"</a> " with the new password."
                 </p>
             }.into_any(),
-            other => view! {
+            answer => view! {
                 <form class="account-form" data-testid="reset-password-form" on:submit=submit.clone()>
                     <label>"New password (8 to 128 characters)"
                         <input type="password" required minlength="8" maxlength="128"
@@ -125,15 +104,12 @@ fn NewPassword(token: String) -> impl IntoView {
                             prop:value=move || password.get()
                             on:input=move |ev| password.set(event_target_value(&ev))/>
                     </label>
-                    <button type="submit" class="primary" disabled=move || busy.get()>"Set the new password"</button>
+                    <button type="submit" class="primary" disabled=move || reset.pending().get()>"Set the new password"</button>
                 </form>
-                {match other {
-                    Outcome::Failed(message) => Some(view! {
-                        <p class="error" role="alert" data-testid="reset-result">{message}</p>
-                        <p><a href="/account/reset">"Ask for a new link"</a></p>
-                    }),
-                    _ => None,
-                }}
+                {answer.and_then(Result::err).map(|error| view! {
+                    <p class="error" role="alert" data-testid="reset-result">{failure(error)}</p>
+                    <p><a href="/account/reset">"Ask for a new link"</a></p>
+                })}
             }.into_any(),
         }}
     }
