@@ -294,14 +294,90 @@ pub async fn admitted(
     Ok(row.is_some())
 }
 
+/// What a batch of joins does, decided from the places its callers
+/// already have (`found`, by holder); [`join`] then writes it.
+#[derive(Debug)]
+struct JoinPlan {
+    /// Filled for callers who keep a place; the rest are filled once written.
+    outcomes: Vec<JoinOutcome>,
+    /// A place that ran out moves to the back: (join index, its holder,
+    /// the new position).
+    rejoins: Vec<(usize, String, Option<i64>)>,
+    /// Callers new to the line: (index of their first join, position).
+    newcomers: Vec<(usize, Option<i64>)>,
+    /// Later joins of a caller already rejoining or new in this batch (a
+    /// second tab): (their index, the first's).
+    repeats: Vec<(usize, usize)>,
+    /// The room's counter after the batch.
+    last_position: i64,
+}
+
+fn plan_joins(
+    news: &[NewEntry],
+    found: &HashMap<String, Found>,
+    drawn: bool,
+    mut last_position: i64,
+    now: i64,
+) -> JoinPlan {
+    let mut plan = JoinPlan {
+        outcomes: vec![JoinOutcome::NotQueued; news.len()],
+        rejoins: Vec::new(),
+        newcomers: Vec::new(),
+        repeats: Vec::new(),
+        last_position,
+    };
+    // The first join in the batch under each name that takes a new place.
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    for (index, new) in news.iter().enumerate() {
+        // The earliest place under any of the caller's names.
+        let existing = new
+            .holders
+            .iter()
+            .filter_map(|name| found.get(name))
+            .min_by_key(|row| row.joined_at);
+        if let Some(row) = existing.filter(|row| row.entry.keeps_place(now)) {
+            plan.outcomes[index] = JoinOutcome::Placed(row.entry.clone());
+            continue;
+        }
+        let taking = existing.map_or(new.holder.as_str(), |row| row.entry.holder.as_str());
+        let earlier = first_of.get(taking).or_else(|| {
+            new.holders
+                .iter()
+                .find_map(|name| first_of.get(name.as_str()))
+        });
+        if let Some(first) = earlier {
+            plan.repeats.push((index, *first));
+            continue;
+        }
+        first_of.insert(taking, index);
+        // After the draw a newcomer (or a rejoiner) goes to the back; the
+        // room's row is locked, so the counter is ours to advance.
+        let position = drawn.then(|| {
+            last_position += 1;
+            last_position
+        });
+        match existing {
+            // The entry keeps its public id and draw key: the published
+            // draw still names it.
+            Some(row) => plan
+                .rejoins
+                .push((index, row.entry.holder.clone(), position)),
+            None => plan.newcomers.push((index, position)),
+        }
+    }
+    plan.last_position = last_position;
+    plan
+}
+
 /// Takes a place for each of `news` (joins to one event, in arrival
 /// order), or returns the one its holder has, all in one write
 /// transaction: a burst of joins costs one commit, not one each. A holder
 /// whose admission ran out or was used rejoins at the back.
 // Long on purpose: one transaction reads the room, each caller's place and
 // the counter, and writes the new places, under one lock (on SQLite the
-// write lock, on PostgreSQL the room's row); each step is commented where
-// it stands.
+// write lock, on PostgreSQL the room's row). Who gets which place is
+// decided in `plan_joins`; what is left is the SQL, written once for both
+// databases inside `on_pool!`.
 pub async fn join(
     store: &Store,
     event_id: i64,
@@ -355,67 +431,30 @@ pub async fn join(
             names.push_bind(name);
         }
         names.push_unseparated(")");
-        let mut found: HashMap<String, Found> = find
+        let found: HashMap<String, Found> = find
             .build_query_as::<Found>()
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
             .map(|row| (row.entry.holder.clone(), row))
             .collect();
+        let plan = plan_joins(news, &found, room.drawn_at.is_some(), room.last_position, now);
+        let mut outcomes = plan.outcomes;
         let rejoin = format!(
             "UPDATE queue_entries SET position = $3, state = 'waiting', \
              admitted_at = NULL, expires_at = NULL WHERE event_id = $1 AND holder = $2 \
-             RETURNING {ENTRY_COLUMNS}, joined_at"
+             RETURNING {ENTRY_COLUMNS}"
         );
-        let mut last_position = room.last_position;
-        let mut outcomes = vec![JoinOutcome::NotQueued; news.len()];
-        // Callers new to the line, by the name their place is taken under:
-        // (index of their first join in the batch, its position).
-        let mut newcomers: Vec<(usize, Option<i64>)> = Vec::new();
-        let mut newcomer_of: HashMap<&str, usize> = HashMap::new();
-        // Later joins of a newcomer (a second tab): (their index, the first's).
-        let mut repeats: Vec<(usize, usize)> = Vec::new();
-        for (index, new) in news.iter().enumerate() {
-            // The earliest place under any of the caller's names.
-            let existing = new
-                .holders
-                .iter()
-                .filter_map(|name| found.get(name))
-                .min_by_key(|row| row.joined_at);
-            if let Some(row) = existing.filter(|row| row.entry.keeps_place(now)) {
-                outcomes[index] = JoinOutcome::Placed(row.entry.clone());
-                continue;
-            }
-            if let Some(first) = new.holders.iter().find_map(|name| newcomer_of.get(name.as_str())) {
-                repeats.push((index, *first));
-                continue;
-            }
-            // After the draw a newcomer (or a rejoiner) goes to the back;
-            // the room's row is locked, so the counter is ours to advance.
-            let position = room.drawn_at.map(|_| {
-                last_position += 1;
-                last_position
-            });
-            match existing {
-                // The entry keeps its public id and draw key: the published
-                // draw still names it.
-                Some(row) => {
-                    let holder = row.entry.holder.clone();
-                    let row = sqlx::query_as::<_, Found>(&rejoin)
-                        .bind(event_id)
-                        .bind(&holder)
-                        .bind(position)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    outcomes[index] = JoinOutcome::Placed(row.entry.clone());
-                    found.insert(holder, row);
-                }
-                None => {
-                    newcomer_of.insert(new.holder.as_str(), index);
-                    newcomers.push((index, position));
-                }
-            }
+        for (index, holder, position) in &plan.rejoins {
+            let entry = sqlx::query_as::<_, Entry>(&rejoin)
+                .bind(event_id)
+                .bind(holder)
+                .bind(*position)
+                .fetch_one(&mut *tx)
+                .await?;
+            outcomes[*index] = JoinOutcome::Placed(entry);
         }
+        let newcomers = plan.newcomers;
         if !newcomers.is_empty() {
             // Two servers' joins before the draw may race for one holder:
             // the conflict hands back the place already taken.
@@ -448,14 +487,14 @@ pub async fn join(
                 let entry = placed.get(&news[*index].holder).ok_or(sqlx::Error::RowNotFound)?;
                 outcomes[*index] = JoinOutcome::Placed(entry.clone());
             }
-            for (index, first) in repeats {
-                outcomes[index] = outcomes[first].clone();
-            }
         }
-        if last_position != room.last_position {
+        for (index, first) in plan.repeats {
+            outcomes[index] = outcomes[first].clone();
+        }
+        if plan.last_position != room.last_position {
             sqlx::query("UPDATE event_queues SET last_position = $2 WHERE event_id = $1")
                 .bind(event_id)
-                .bind(last_position)
+                .bind(plan.last_position)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -616,7 +655,66 @@ pub async fn drawn_order(store: &Store, event_id: i64) -> Result<Vec<String>, St
 
 #[cfg(test)]
 mod tests {
-    use super::EntryState;
+    use super::{plan_joins, Entry, EntryState, Found, JoinOutcome, NewEntry};
+    use std::collections::HashMap;
+
+    fn join_as(holders: &[&str]) -> NewEntry {
+        NewEntry {
+            holder: holders[0].to_string(),
+            holders: holders.iter().map(|name| name.to_string()).collect(),
+            public_id: format!("p-{}", holders[0]),
+            draw_key: 7,
+        }
+    }
+
+    fn place(holder: &str, state: EntryState, joined_at: i64) -> (String, Found) {
+        let entry = Entry {
+            holder: holder.to_string(),
+            public_id: format!("p-{holder}"),
+            position: Some(3),
+            state,
+            expires_at: None,
+        };
+        (holder.to_string(), Found { entry, joined_at })
+    }
+
+    #[test]
+    fn a_batch_keeps_places_moves_lapsed_ones_back_and_counts_each_caller_once() {
+        let found: HashMap<String, Found> = [
+            place("waiting", EntryState::Waiting, 1),
+            place("lapsed", EntryState::Expired, 2),
+            // Signed in after joining as a guest: the earlier place counts.
+            place("guest", EntryState::Waiting, 3),
+            place("account", EntryState::Expired, 4),
+        ]
+        .into_iter()
+        .collect();
+        let news = [
+            join_as(&["waiting"]),
+            join_as(&["lapsed"]),
+            join_as(&["new"]),
+            join_as(&["new"]),
+            join_as(&["lapsed"]),
+            join_as(&["account", "guest"]),
+        ];
+        let plan = plan_joins(&news, &found, true, 10, 100);
+        let kept = |index: usize| match &plan.outcomes[index] {
+            JoinOutcome::Placed(entry) => Some(entry.holder.clone()),
+            _ => None,
+        };
+        assert_eq!(kept(0).as_deref(), Some("waiting"));
+        assert_eq!(kept(5).as_deref(), Some("guest"));
+        assert_eq!(plan.rejoins, vec![(1, "lapsed".to_string(), Some(11))]);
+        assert_eq!(plan.newcomers, vec![(2, Some(12))]);
+        // A second tab shares its first tab's new place.
+        assert_eq!(plan.repeats, vec![(3, 2), (4, 1)]);
+        assert_eq!(plan.last_position, 12);
+
+        // Before the draw nobody has a position and the counter stays.
+        let before = plan_joins(&news, &found, false, 10, 100);
+        assert_eq!(before.newcomers, vec![(2, None)]);
+        assert_eq!(before.last_position, 10);
+    }
 
     #[test]
     fn entry_states_read_back_as_written_and_unknown_ones_are_errors() {
