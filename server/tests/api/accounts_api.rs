@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use app::types::EventId;
+use app::types::{EventId, HoldView, SeatStatus};
 use base64::Engine;
 use common::*;
 use reqwest::Method;
@@ -14,12 +14,7 @@ async fn setup() -> (TestApp, EventId, Vec<i64>) {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event).await;
     (app, event, seats)
 }
 
@@ -46,9 +41,8 @@ async fn buy(
     key: &str,
     body: Value,
 ) -> (u16, Value) {
-    let (status, hold) = buyer.hold(event, seats).await;
-    assert_eq!(status, 201, "{hold}");
-    buyer.purchase_with(&hold["hold_id"], key, body).await
+    let hold = buyer.held(event, seats).await;
+    buyer.purchase_with(hold.hold_id, key, body).await
 }
 
 #[tokio::test]
@@ -237,7 +231,7 @@ async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_refere
         (201, Some("paid")),
         "{purchase}"
     );
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
 
     // What the database holds for the card: a processor reference, brand, last4.
     let (token, brand, last4): (String, String, String) = server::on_pool!(app.store(), pool =>
@@ -340,7 +334,7 @@ async fn holds_made_before_signing_in_move_to_the_signed_in_session() {
     let (app, event, seats) = setup().await;
     register(&app, "ada@example.com").await;
     let mut ada = Buyer::new(&app);
-    let (_, hold) = ada.hold(event, &seats[0..2]).await;
+    let hold = ada.held(event, &seats[0..2]).await;
     let anonymous_cookie = ada.cookie.clone();
     let (status, _) = ada
         .send(
@@ -350,7 +344,7 @@ async fn holds_made_before_signing_in_move_to_the_signed_in_session() {
         )
         .await;
     assert_eq!(status, 200);
-    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let path = format!("/api/holds/{}", hold.hold_id);
     assert_eq!(ada.send(Method::GET, &path, None).await.0, 200);
     // The pre-sign-in id no longer reaches it.
     let mut old = Buyer::new(&app);
@@ -359,7 +353,7 @@ async fn holds_made_before_signing_in_move_to_the_signed_in_session() {
     // And the purchase made signed in belongs to the account.
     let (status, _) = ada
         .purchase_with(
-            &hold["hold_id"],
+            hold.hold_id,
             "moved-hold-0001",
             json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}}),
         )
@@ -505,7 +499,7 @@ async fn only_the_owner_sees_refunds_and_scans_a_purchase() {
     assert_eq!(guest.send(Method::GET, "/api/me", None).await.0, 401);
     assert_eq!(
         seat_status(&app, event, seats[0]).await,
-        "sold",
+        SeatStatus::Sold,
         "nobody else refunded it"
     );
 
@@ -535,7 +529,10 @@ async fn only_the_owner_sees_refunds_and_scans_a_purchase() {
         (status, refunded["status"].as_str()),
         (200, Some("refunded"))
     );
-    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[0]).await,
+        SeatStatus::Available
+    );
     let (_, tickets) = owner.send(Method::GET, "/api/me/tickets", None).await;
     let mine = tickets["upcoming"].as_array().expect("upcoming");
     assert!(
@@ -905,7 +902,7 @@ async fn hold_with_cookie(
     seat: i64,
     cookie: Option<&str>,
     over_tls: bool,
-) -> (Value, Vec<String>) {
+) -> (HoldView, Vec<String>) {
     let mut request = app
         .client
         .post(app.url(&format!("/api/events/{event}/holds")))
@@ -919,7 +916,7 @@ async fn hold_with_cookie(
     let response = request.send().await.expect("request");
     assert_eq!(response.status(), 201);
     let cookies = set_cookies(&response);
-    (response.json().await.expect("JSON"), cookies)
+    (response.json().await.expect("hold view"), cookies)
 }
 
 #[tokio::test]
@@ -932,7 +929,7 @@ async fn a_session_id_the_client_chose_is_replaced_by_one_the_server_minted() {
     let minted = cookies[0].split(';').next().expect("pair").to_string();
     assert_ne!(minted, chosen);
     assert!(!minted.bytes().any(|b| b.is_ascii_digit()), "{minted}");
-    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let path = format!("/api/holds/{}", hold.hold_id);
     let status_with = |cookie: &str| {
         let request = app
             .client
@@ -959,7 +956,7 @@ async fn over_tls_the_session_cookie_is_host_prefixed_and_both_names_are_read() 
     );
     assert!(!cookie.contains("Domain"), "{cookie}");
     let pair = cookie.split(';').next().expect("pair").to_string();
-    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let path = format!("/api/holds/{}", hold.hold_id);
     let response = app
         .client
         .get(app.url(&path))
@@ -997,11 +994,11 @@ async fn servers_sharing_a_ticket_key_accept_each_others_sessions() {
     let first = spawn_app_with(config.clone()).await;
     let hall = add_venue(first.store(), "Hall", "Hull").await;
     let event = add_event(first.store(), hall, "Show", 5).await;
-    let (_, seats) = seat_map(&first, event).await;
+    let seats = seat_ids(&first, event).await;
     let mut fan = Buyer::new(&first);
-    let (_, hold) = fan.hold(event, &[seats[0].0]).await;
+    let hold = fan.held(event, &[seats[0]]).await;
     let cookie = fan.cookie.clone().expect("cookie");
-    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let path = format!("/api/holds/{}", hold.hold_id);
     let on = |app: &TestApp| {
         let request = app
             .client

@@ -122,12 +122,7 @@ async fn card_numbers_never_reach_the_database_or_the_logs() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats: Vec<i64> = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event).await;
 
     // A real account, a saved card and purchases, so the tables have rows.
     let mut fan = Buyer::new(&app);
@@ -146,16 +141,16 @@ async fn card_numbers_never_reach_the_database_or_the_logs() {
         )
         .await;
     assert_eq!(saved.0, 200);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let hold = fan.held(event, &seats[0..1]).await;
     let paid = fan
         .purchase_with(
-            &hold["hold_id"],
+            hold.hold_id,
             "card-scan-0001",
             json!({"email": "fan@example.com", "payment": {"saved": true}}),
         )
         .await;
     assert_eq!(paid.0, 201, "{}", paid.1);
-    let (_, second_hold) = fan.hold(event, &seats[1..2]).await;
+    let second_hold = fan.held(event, &seats[1..2]).await;
 
     // Card numbers in every field of every input, and in URLs.
     let mut refused = 0;
@@ -203,7 +198,7 @@ async fn card_numbers_never_reach_the_database_or_the_logs() {
         }
         let purchase = fan
             .purchase_with(
-                &second_hold["hold_id"],
+                second_hold.hold_id,
                 &format!("card-{}", card.replace(' ', "")),
                 json!({"email": card, "payment": {"token": card}, "cvc": "123"}),
             )
@@ -271,14 +266,9 @@ async fn card_numbers_split_oddly_in_other_scripts_or_in_headers_are_refused() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats: Vec<i64> = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let hold = fan.held(event, &seats[0..1]).await;
     for card in [
         "4242  4242  4242  4242",
         "4242.4242.4242.4242",
@@ -289,7 +279,7 @@ async fn card_numbers_split_oddly_in_other_scripts_or_in_headers_are_refused() {
         let body =
             json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}, "note": card});
         let (status, reply) = fan
-            .purchase_with(&hold["hold_id"], "odd-card-key-1", body)
+            .purchase_with(hold.hold_id, "odd-card-key-1", body)
             .await;
         assert_eq!(
             (status, reply["error"]["code"].as_str()),
@@ -302,7 +292,7 @@ async fn card_numbers_split_oddly_in_other_scripts_or_in_headers_are_refused() {
     }
     for key in ["4242424242424242", "card-4242-4242-4242-4242"] {
         let body = json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}});
-        let (status, reply) = fan.purchase_with(&hold["hold_id"], key, body).await;
+        let (status, reply) = fan.purchase_with(hold.hold_id, key, body).await;
         assert_eq!(
             (status, reply["error"]["code"].as_str()),
             (422, Some("card_data_refused")),
@@ -315,7 +305,7 @@ async fn card_numbers_split_oddly_in_other_scripts_or_in_headers_are_refused() {
     assert_eq!(purchases.0, 0, "nothing was stored");
     let body = json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}});
     let (status, paid) = fan
-        .purchase_with(&hold["hold_id"], "an-ordinary-key-1", body)
+        .purchase_with(hold.hold_id, "an-ordinary-key-1", body)
         .await;
     assert_eq!(status, 201, "an ordinary key still pays: {paid}");
 }

@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use app::types::HoldView;
 use common::{stripe_app_with, Buyer, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -39,19 +40,18 @@ async fn browser_post(stripe: &StripeStandIn, path: &str, fields: &[(&str, &str)
         .expect("JSON")
 }
 
-async fn pay_in_form(buyer: &mut Buyer<'_>, hold: &Value, key: &str) -> (u16, Value) {
+async fn pay_in_form(buyer: &mut Buyer<'_>, hold: &HoldView, key: &str) -> (u16, Value) {
     let body = json!({"email": "form@example.com", "payment": {"element": true}});
-    buyer.purchase_with(&hold["hold_id"], key, body).await
+    buyer.purchase_with(hold.hold_id, key, body).await
 }
 
 async fn held<'a>(
     app: &'a TestApp,
     event: app::types::EventId,
     seats: &[i64],
-) -> (Buyer<'a>, Value) {
+) -> (Buyer<'a>, HoldView) {
     let mut buyer = Buyer::new(app);
-    let (status, hold) = buyer.hold(event, seats).await;
-    assert_eq!(status, 201, "{hold}");
+    let hold = buyer.held(event, seats).await;
     (buyer, hold)
 }
 
@@ -166,9 +166,8 @@ async fn a_failed_3d_secure_challenge_declines_and_keeps_the_hold() {
     assert_eq!(failed["status"], "requires_payment_method", "{failed}");
     let (status, declined) = pay_in_form(&mut buyer, &hold, "form-key-000002").await;
     assert_eq!(status, 402, "{declined}");
-    let hold_id = hold["hold_id"].as_i64().expect("hold id");
     let (status, hold_now) = buyer
-        .send(Method::GET, &format!("/api/holds/{hold_id}"), None)
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!(status, 200);
     assert_eq!(hold_now["status"], "active", "{hold_now}");
@@ -201,7 +200,7 @@ async fn without_a_publishable_key_the_card_form_is_refused_and_nothing_is_recor
     let body =
         json!({"email": "form@example.com", "payment": {"element": true, "token": "tok_visa"}});
     let (status, _) = buyer
-        .purchase_with(&hold["hold_id"], "form-key-000004", body)
+        .purchase_with(hold.hold_id, "form-key-000004", body)
         .await;
     assert_eq!(status, 422);
 }

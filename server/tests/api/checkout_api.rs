@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use app::types::EventId;
+use app::types::{EventId, HoldId, SeatStatus};
 use common::*;
 use reqwest::Method;
 use server::payments::test_gateway::{Fault, TestGateway};
@@ -15,12 +15,7 @@ async fn setup(gateway: Arc<dyn PaymentGateway>) -> (TestApp, EventId, Vec<i64>)
     let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event).await;
     (app, event, seats)
 }
 
@@ -29,9 +24,9 @@ async fn a_guest_buys_held_seats_and_gets_tickets() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let (status, purchase) = fan
-        .purchase(&hold["hold_id"], "key-0001-aaaa", "tok_visa")
+        .purchase(hold.hold_id, "key-0001-aaaa", "tok_visa")
         .await;
     assert_eq!(status, 201, "{purchase}");
     assert_eq!(purchase["status"], "paid");
@@ -42,15 +37,11 @@ async fn a_guest_buys_held_seats_and_gets_tickets() {
         && t["code"]
             .as_str()
             .is_some_and(|c| c.starts_with("TK1.") && c.len() == 122)));
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
     assert_eq!(gateway.successful_charges(), 1);
 
     let (_, hold_now) = fan
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", hold["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!(hold_now["status"], "purchased");
     let path = format!("/api/purchases/{}", purchase["purchase_id"]);
@@ -75,14 +66,14 @@ async fn the_same_idempotency_key_returns_the_same_purchase_and_charges_once() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let hold = fan.held(event, &seats[0..1]).await;
     let attempts = (0..8).map(|_| {
         let mut fan = Buyer {
             app: &app,
             cookie: fan.cookie.clone(),
         };
-        let hold_id = hold["hold_id"].clone();
-        async move { fan.purchase(&hold_id, "same-key-123", "tok_visa").await }
+        let hold_id = hold.hold_id;
+        async move { fan.purchase(hold_id, "same-key-123", "tok_visa").await }
     });
     let results = futures::future::join_all(attempts).await;
     let paid: Vec<_> = results
@@ -99,16 +90,14 @@ async fn the_same_idempotency_key_returns_the_same_purchase_and_charges_once() {
             "{status}: {body}"
         );
     }
-    let (status, again) = fan
-        .purchase(&hold["hold_id"], "same-key-123", "tok_visa")
-        .await;
+    let (status, again) = fan.purchase(hold.hold_id, "same-key-123", "tok_visa").await;
     assert_eq!(status, 201);
     assert_eq!(again["purchase_id"], paid[0].1["purchase_id"]);
     assert_eq!(gateway.successful_charges(), 1);
 
     // A different key for the already-paid hold is refused, and not charged.
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "another-key-456", "tok_visa")
+        .purchase(hold.hold_id, "another-key-456", "tok_visa")
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(gateway.successful_charges(), 1);
@@ -119,46 +108,42 @@ async fn a_declined_card_keeps_the_hold_and_a_new_attempt_can_succeed() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "attempt-one-1", "tok_chargeDeclined")
+        .purchase(hold.hold_id, "attempt-one-1", "tok_chargeDeclined")
         .await;
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["error"]["code"], "payment_declined");
     let (_, hold_now) = fan
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", hold["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!(hold_now["status"], "active");
-    assert_eq!(seat_status(&app, event, seats[0]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Held);
     // The same key replays the decline (with another card it is refused:
     // a key names one request); a new key with a good card buys.
     assert_eq!(
-        fan.purchase(&hold["hold_id"], "attempt-one-1", "tok_chargeDeclined")
+        fan.purchase(hold.hold_id, "attempt-one-1", "tok_chargeDeclined")
             .await
             .0,
         402
     );
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "attempt-one-1", "tok_visa")
+        .purchase(hold.hold_id, "attempt-one-1", "tok_visa")
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "idempotency_key_reused");
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "attempt-two-2", "tok_visa")
+        .purchase(hold.hold_id, "attempt-two-2", "tok_visa")
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(gateway.successful_charges(), 1);
     // A transient processor failure is a 503 and also keeps the hold.
-    let (_, hold2) = fan.hold(event, &seats[5..6]).await;
+    let hold2 = fan.held(event, &seats[5..6]).await;
     let (status, body) = fan
-        .purchase(&hold2["hold_id"], "flaky-attempt", "tok_processing_error")
+        .purchase(hold2.hold_id, "flaky-attempt", "tok_processing_error")
         .await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(seat_status(&app, event, seats[5]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[5]).await, SeatStatus::Held);
 }
 
 #[tokio::test]
@@ -166,14 +151,14 @@ async fn a_charge_whose_hold_was_lost_is_refunded_automatically() {
     let gateway = Arc::new(TestGateway::new(Duration::from_millis(400), 0.0));
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let purchase = {
         let mut fan = Buyer {
             app: &app,
             cookie: fan.cookie.clone(),
         };
-        let hold_id = hold["hold_id"].clone();
-        async move { fan.purchase(&hold_id, "slow-payment-1", "tok_visa").await }
+        let hold_id = hold.hold_id;
+        async move { fan.purchase(hold_id, "slow-payment-1", "tok_visa").await }
     };
     let meanwhile = async {
         // Once the purchase is pending (the processor is slow), time runs out
@@ -188,10 +173,9 @@ async fn a_charge_whose_hold_was_lost_is_refunded_automatically() {
             tokio::task::yield_now().await;
         }
         app.state.inventory.clock().advance(10 * 60 * 1000);
-        Buyer::new(&app).hold(event, &seats[1..2]).await
+        Buyer::new(&app).held(event, &seats[1..2]).await
     };
-    let ((status, body), (other_status, _)) = tokio::join!(purchase, meanwhile);
-    assert_eq!(other_status, 201);
+    let ((status, body), _) = tokio::join!(purchase, meanwhile);
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "hold_not_active");
     assert!(body["error"]["message"]
@@ -206,7 +190,7 @@ async fn a_charge_whose_hold_was_lost_is_refunded_automatically() {
     assert_eq!(gateway.refunds(), 1);
     assert_eq!(
         seat_status(&app, event, seats[1]).await,
-        "held",
+        SeatStatus::Held,
         "the other buyer keeps their seat"
     );
     let tickets: (i64,) = server::on_pool!(app.store(), pool =>
@@ -225,42 +209,33 @@ async fn a_purchase_interrupted_after_the_charge_is_settled_on_restart() {
     let before = spawn_app_with_gateway(database_url.clone(), processor.clone()).await;
     let hall = add_venue(before.store(), "Hall", "Hull").await;
     let event = add_event(before.store(), hall, "Show", 5).await;
-    let seats: Vec<i64> = seat_map(&before, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&before, event).await;
 
     // Three purchases whose replies are lost: one charged and still held,
     // one charged but whose seats went to someone else, one never charged.
     let mut sold_fan = Buyer::new(&before);
-    let (_, sold_hold) = sold_fan.hold(event, &seats[0..2]).await;
+    let sold_hold = sold_fan.held(event, &seats[0..2]).await;
     assert_eq!(
         sold_fan
-            .purchase(&sold_hold["hold_id"], "crash-sold-1", "tok_visa")
+            .purchase(sold_hold.hold_id, "crash-sold-1", "tok_visa")
             .await
             .0,
         503
     );
     let mut lost_fan = Buyer::new(&before);
-    let (_, lost_hold) = lost_fan.hold(event, &seats[2..3]).await;
+    let lost_hold = lost_fan.held(event, &seats[2..3]).await;
     assert_eq!(
         lost_fan
-            .purchase(&lost_hold["hold_id"], "crash-lost-1", "tok_visa")
+            .purchase(lost_hold.hold_id, "crash-lost-1", "tok_visa")
             .await
             .0,
         503
     );
     let mut unpaid_fan = Buyer::new(&before);
-    let (_, unpaid_hold) = unpaid_fan.hold(event, &seats[3..4]).await;
+    let unpaid_hold = unpaid_fan.held(event, &seats[3..4]).await;
     assert_eq!(
         unpaid_fan
-            .purchase(
-                &unpaid_hold["hold_id"],
-                "crash-none-1",
-                "tok_chargeDeclined"
-            )
+            .purchase(unpaid_hold.hold_id, "crash-none-1", "tok_chargeDeclined")
             .await
             .0,
         503
@@ -272,7 +247,7 @@ async fn a_purchase_interrupted_after_the_charge_is_settled_on_restart() {
     processor.set_confirm_fault(None);
     let after = spawn_app_with_gateway(database_url, processor.clone()).await;
     after.state.inventory.clock().advance(10 * 60 * 1000);
-    assert_eq!(Buyer::new(&after).hold(event, &seats[2..3]).await.0, 201);
+    Buyer::new(&after).held(event, &seats[2..3]).await;
     // Two settlers at once (two instances, or a retry racing the periodic
     // run) must still settle each purchase exactly once.
     let (first, second) = tokio::join!(
@@ -295,8 +270,8 @@ async fn a_purchase_interrupted_after_the_charge_is_settled_on_restart() {
         )
     );
     assert_eq!(purchases[2].1, "failed");
-    assert_eq!(seat_status(&after, event, seats[0]).await, "sold");
-    assert_eq!(seat_status(&after, event, seats[2]).await, "held");
+    assert_eq!(seat_status(&after, event, seats[0]).await, SeatStatus::Sold);
+    assert_eq!(seat_status(&after, event, seats[2]).await, SeatStatus::Held);
     // Every charge ended as tickets or a refund.
     assert_eq!(
         processor.refunds(),
@@ -314,9 +289,9 @@ async fn a_refund_puts_the_seats_back_on_sale() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let (_, purchase) = fan
-        .purchase(&hold["hold_id"], "buy-then-refund", "tok_visa")
+        .purchase(hold.hold_id, "buy-then-refund", "tok_visa")
         .await;
     let path = format!("/api/purchases/{}/refund", purchase["purchase_id"]);
 
@@ -333,7 +308,10 @@ async fn a_refund_puts_the_seats_back_on_sale() {
         .expect("tickets")
         .iter()
         .all(|t| t["status"] == "refunded"));
-    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[0]).await,
+        SeatStatus::Available
+    );
     let paid_with: (String,) = server::on_pool!(app.store(), pool =>
         sqlx::query_as("SELECT payment_ref FROM purchases").fetch_one(pool).await)
     .expect("purchase");
@@ -341,9 +319,9 @@ async fn a_refund_puts_the_seats_back_on_sale() {
     // Refunding again is harmless; the seats can be bought again.
     assert_eq!(fan.send(Method::POST, &path, None).await.0, 200);
     let mut next = Buyer::new(&app);
-    let (_, hold) = next.hold(event, &seats[0..2]).await;
+    let hold = next.held(event, &seats[0..2]).await;
     assert_eq!(
-        next.purchase(&hold["hold_id"], "second-buyer-1", "tok_visa")
+        next.purchase(hold.hold_id, "second-buyer-1", "tok_visa")
             .await
             .0,
         201
@@ -351,8 +329,8 @@ async fn a_refund_puts_the_seats_back_on_sale() {
 
     // After the event starts, refunds are closed.
     let (_, purchase) = {
-        let (_, hold) = next.hold(event, &seats[4..5]).await;
-        next.purchase(&hold["hold_id"], "second-buyer-2", "tok_visa")
+        let hold = next.held(event, &seats[4..5]).await;
+        next.purchase(hold.hold_id, "second-buyer-2", "tok_visa")
             .await
     };
     app.state.inventory.clock().advance(6 * DAY_MS);
@@ -372,8 +350,8 @@ async fn card_numbers_and_bad_purchase_requests_are_refused_without_effect() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    let path = format!("/api/holds/{}/purchase", hold["hold_id"]);
+    let hold = fan.held(event, &seats[0..1]).await;
+    let path = format!("/api/holds/{}/purchase", hold.hold_id);
     let cookie = fan.cookie.clone().expect("cookie");
     let cases: Vec<(&str, Option<&str>, serde_json::Value, u16)> = vec![
         (
@@ -445,7 +423,7 @@ async fn card_numbers_and_bad_purchase_requests_are_refused_without_effect() {
     let json: serde_json::Value = card.json().await.expect("JSON");
     assert_eq!(json["error"]["code"], "card_data_refused");
     assert_eq!(
-        fan.purchase(&serde_json::json!(987654), "k-unknown-01", "tok_visa")
+        fan.purchase(HoldId(987654), "k-unknown-01", "tok_visa")
             .await
             .0,
         404
@@ -466,7 +444,7 @@ async fn card_numbers_and_bad_purchase_requests_are_refused_without_effect() {
     .expect("count");
     assert_eq!(purchases.0, 0, "nothing was recorded");
     assert_eq!(gateway.calls(), 0);
-    assert_eq!(seat_status(&app, event, seats[0]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Held);
 }
 
 #[tokio::test]
@@ -483,8 +461,9 @@ async fn many_buyers_paying_for_the_same_seats_get_at_most_one_ticket_each_seat(
             if status != 201 {
                 return (status, 0);
             }
+            let hold_id = HoldId(hold["hold_id"].as_i64().expect("hold id"));
             let (status, _) = buyer
-                .purchase(&hold["hold_id"], &format!("race-key-{i:04}"), "tok_visa")
+                .purchase(hold_id, &format!("race-key-{i:04}"), "tok_visa")
                 .await;
             (status, 1)
         }

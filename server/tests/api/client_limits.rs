@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use app::types::EventId;
+use app::types::{EventId, SeatStatus};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -47,12 +47,7 @@ async fn big_event(app: &TestApp, seats: i64) -> (EventId, Vec<i64>) {
         },
     )
     .await;
-    let ids = seat_map(app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let ids = seat_ids(app, event).await;
     (event, ids)
 }
 
@@ -117,8 +112,13 @@ async fn many_cookieless_sessions_from_one_address_cannot_hold_more_than_the_cap
         }
     }
     assert_eq!((held, refused), (100, 5));
-    let (_, map) = seat_map(&app, event).await;
-    assert_eq!(map.iter().filter(|(_, s)| s == "held").count(), 100);
+    let map = seat_map(&app, event).await.seats;
+    assert_eq!(
+        map.iter()
+            .filter(|seat| seat.status == SeatStatus::Held)
+            .count(),
+        100
+    );
 }
 
 #[tokio::test]
@@ -146,7 +146,7 @@ async fn new_sessions_per_address_are_rate_limited() {
     let started = std::time::Instant::now();
     // A buyer whose session the server minted first: one of the 60.
     let mut known = Buyer::new(&app);
-    assert_eq!(known.hold(event, &[seats[99]]).await.0, 201);
+    known.held(event, &[seats[99]]).await;
     // Each cookie-less hold starts a new session: 60 a minute are allowed
     // at once, then one a second; each takes one seat, so the seat cap is
     // not what stops them.
@@ -171,9 +171,12 @@ async fn new_sessions_per_address_are_rate_limited() {
         (60..=60 + refill).contains(&sessions),
         "{sessions} new sessions in {refill} s"
     );
-    assert_eq!(seat_status(&app, event, refused).await, "available");
+    assert_eq!(
+        seat_status(&app, event, refused).await,
+        SeatStatus::Available
+    );
     // A buyer who already has a session is not a new session.
-    assert_eq!(known.hold(event, &[seats[95]]).await.0, 201);
+    known.held(event, &[seats[95]]).await;
 }
 
 #[tokio::test]
@@ -192,10 +195,10 @@ async fn a_signed_in_account_cannot_pass_the_per_buyer_limit_from_several_browse
     let mut second = sign_in(&app, "ada@example.com", "correct horse battery").await;
     let mut third = sign_in(&app, "ada@example.com", "correct horse battery").await;
     // Five bought in one browser…
-    let (_, hold) = first.hold(event, &seats[0..5]).await;
+    let hold = first.held(event, &seats[0..5]).await;
     let (status, body) = first
         .purchase_with(
-            &hold["hold_id"],
+            hold.hold_id,
             "account-limit-0001",
             json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}}),
         )
@@ -208,7 +211,7 @@ async fn a_signed_in_account_cannot_pass_the_per_buyer_limit_from_several_browse
         (422, Some("ticket_limit_exceeded")),
         "{body}"
     );
-    assert_eq!(second.hold(event, &seats[5..8]).await.0, 201);
+    second.held(event, &seats[5..8]).await;
     let (_, hold) = third.hold(event, &seats[20..21]).await;
     assert_eq!(hold["error"]["code"], "ticket_limit_exceeded", "{hold}");
 }
@@ -219,10 +222,10 @@ async fn a_guest_cannot_pass_the_per_buyer_limit_by_buying_with_one_email_from_s
     let app = spawn_app_with_gateway(fresh_database_url().await, gateway.clone()).await;
     let (event, seats) = big_event(&app, 40).await;
     let mut first = Buyer::new(&app);
-    let (_, hold) = first.hold(event, &seats[0..5]).await;
+    let hold = first.held(event, &seats[0..5]).await;
     let (status, body) = first
         .purchase_with(
-            &hold["hold_id"],
+            hold.hold_id,
             "guest-email-0001",
             json!({"email": "Guest@Example.com", "payment": {"token": "tok_visa"}}),
         )
@@ -232,12 +235,11 @@ async fn a_guest_cannot_pass_the_per_buyer_limit_by_buying_with_one_email_from_s
     // Another session may hold 4 (its own count is 0), but paying for them
     // with the same email would make 9 tickets of a limit of 8.
     let mut second = Buyer::new(&app);
-    let (status, hold) = second.hold(event, &seats[5..9]).await;
-    assert_eq!(status, 201, "{hold}");
+    let hold = second.held(event, &seats[5..9]).await;
     let charges_before = gateway.calls();
     let (status, body) = second
         .purchase_with(
-            &hold["hold_id"],
+            hold.hold_id,
             "guest-email-0002",
             json!({"email": "guest@example.com", "payment": {"token": "tok_visa"}}),
         )
@@ -254,16 +256,12 @@ async fn a_guest_cannot_pass_the_per_buyer_limit_by_buying_with_one_email_from_s
     assert_eq!(purchases, 1, "nothing recorded for the refused purchase");
     // The hold is kept: three of its seats fit, or another email pays.
     let (status, view) = second
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", hold["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!((status, view["status"].as_str()), (200, Some("active")));
     let (status, body) = second
         .purchase_with(
-            &hold["hold_id"],
+            hold.hold_id,
             "guest-email-0003",
             json!({"email": "friend@example.com", "payment": {"token": "tok_visa"}}),
         )
@@ -347,7 +345,7 @@ async fn client_limits_off_lets_one_address_hold_as_much_as_it_likes() {
     }
     // The per-buyer limit stays.
     let mut buyer = Buyer::new(&app);
-    assert_eq!(buyer.hold(event, &seats[280..288]).await.0, 201);
+    buyer.held(event, &seats[280..288]).await;
     let (status, body) = buyer.hold(event, &seats[288..289]).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -362,20 +360,20 @@ async fn seats_paid_for_or_released_no_longer_count_against_the_address() {
     let app = spawn_app_with(config).await;
     let (event, seats) = big_event(&app, 40).await;
     let mut first = Buyer::new(&app);
-    let (_, paid) = first.hold(event, &seats[0..4]).await;
+    let paid = first.held(event, &seats[0..4]).await;
     let mut second = Buyer::new(&app);
-    let (_, released) = second.hold(event, &seats[4..6]).await;
+    let released = second.held(event, &seats[4..6]).await;
     let (status, _, _) = cookieless_hold(&app, event, &seats[6..7], &[]).await;
     assert_eq!(status, 429, "six held from this address");
     let (status, body) = first
         .purchase_with(
-            &paid["hold_id"],
+            paid.hold_id,
             "address-cap-0001",
             json!({"email": "first@example.com", "payment": {"token": "tok_visa"}}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let path = format!("/api/holds/{}", released["hold_id"]);
+    let path = format!("/api/holds/{}", released.hold_id);
     assert_eq!(second.send(Method::DELETE, &path, None).await.0, 204);
     let (status, _, body) = cookieless_hold(&app, event, &seats[6..12], &[]).await;
     assert_eq!(status, 201, "{body}");

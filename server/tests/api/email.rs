@@ -130,11 +130,10 @@ async fn guest_buys_as(guest: &mut Buyer<'_>, email: &str) -> i64 {
     let venue = add_venue(app.store(), "Mail Hall", "Leeds").await;
     let event = add_event(app.store(), venue, "Mailed Show", 20).await;
     let seats = seat_ids(app, event).await;
-    let (status, hold) = guest.hold(event, &seats[..2]).await;
-    assert_eq!(status, 201, "{hold}");
+    let hold = guest.held(event, &seats[..2]).await;
     let body = json!({"email": email, "payment": {"token": "tok_visa"}});
     let (status, purchase) = guest
-        .purchase_with(&hold["hold_id"], "mail-test-key-1", body)
+        .purchase_with(hold.hold_id, "mail-test-key-1", body)
         .await;
     assert_eq!(status, 201, "{purchase}");
     purchase["purchase_id"].as_i64().expect("purchase id")

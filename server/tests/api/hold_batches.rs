@@ -7,6 +7,7 @@
 
 use crate::common;
 
+use app::types::SeatStatus;
 use common::*;
 use server::clock::now_ms;
 use server::inventory::holds::{
@@ -88,8 +89,9 @@ async fn claims_of_one_batch_never_share_a_seat_nor_pass_a_limit_together() {
     let app = spawn_app().await;
     let venue = add_venue(app.store(), "Batch Hall", "Oslo").await;
     let event = add_event(app.store(), venue, "Batch Night", 10).await;
-    let (version, seats) = seat_map(&app, event).await;
-    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let map = seat_map(&app, event).await;
+    let version = map.version;
+    let s: Vec<i64> = map.seats.iter().map(|seat| seat.id.0).collect();
 
     let outcomes = write_batch(
         app.store(),
@@ -137,9 +139,9 @@ async fn claims_of_one_batch_never_share_a_seat_nor_pass_a_limit_together() {
     // Only the three claimed seats changed, all under one new version.
     for (index, seat) in s.iter().enumerate() {
         let expected = if [0, 1, 3].contains(&index) {
-            "held"
+            SeatStatus::Held
         } else {
-            "available"
+            SeatStatus::Available
         };
         assert_eq!(
             seat_status(&app, event, *seat).await,
@@ -159,13 +161,12 @@ async fn a_hold_ended_in_a_batch_frees_its_seats_for_that_batch_and_only_once() 
     let app = spawn_app().await;
     let venue = add_venue(app.store(), "Batch Hall", "Oslo").await;
     let event = add_event(app.store(), venue, "Batch Night", 10).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let s = seat_ids(&app, event).await;
     let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
         .await
         .expect("first batch");
     let hold_a = claimed_hold(&first[0]);
-    let (version, _) = seat_map(&app, event).await;
+    let version = seat_map(&app, event).await.version;
 
     // The claim comes first in the batch, but endings run first.
     let outcomes = write_batch(
@@ -187,8 +188,8 @@ async fn a_hold_ended_in_a_batch_frees_its_seats_for_that_batch_and_only_once() 
     assert_eq!(freed, vec![s[0], s[1]]);
     assert_eq!(outcomes[2], WriteOutcome::Ended(vec![]));
     assert_ne!(hold_a, hold_b);
-    assert_eq!(seat_status(&app, event, s[0]).await, "available");
-    assert_eq!(seat_status(&app, event, s[1]).await, "held");
+    assert_eq!(seat_status(&app, event, s[0]).await, SeatStatus::Available);
+    assert_eq!(seat_status(&app, event, s[1]).await, SeatStatus::Held);
 
     // Freed, then held again in the same batch: one change per seat, with
     // where it ended, under the one new version.
@@ -208,8 +209,7 @@ async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_to
     let app = spawn_app().await;
     let venue = add_venue(app.store(), "Cap Hall", "Bergen").await;
     let event = add_event(app.store(), venue, "Cap Night", 10).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let s = seat_ids(&app, event).await;
     let (account,): (i64,) = server::on_pool!(app.store(), pool => sqlx::query_as(
         "INSERT INTO users (email, password_hash, created_at) VALUES ('a@x.io', 'x', 0) RETURNING id",
     )
@@ -356,14 +356,13 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
     let app = spawn_app().await;
     let venue = add_venue(app.store(), "Mixed Hall", "Turku").await;
     let event = add_event(app.store(), venue, "Mixed Night", 10).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
     let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
         .await
         .expect("first batch");
     let hold_a = claimed_hold(&first[0]);
-    let (version, _) = seat_map(&app, event).await;
+    let version = seat_map(&app, event).await.version;
 
     // One buyer claims more seats and starts paying for their first hold in
     // the same batch; a block lands on a seat another buyer is claiming
@@ -424,7 +423,7 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
     .expect("batch");
     assert_eq!(outcomes[0], WriteOutcome::Sold(Completion::Sold));
     assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::AlreadySettled));
-    assert_eq!(seat_status(&app, event, s[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, s[0]).await, SeatStatus::Sold);
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM tickets WHERE status = 'valid'").await,
         2
@@ -457,10 +456,10 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
         outcomes[2],
         WriteOutcome::Blocked(BlockOutcome::Changed { .. })
     ));
-    assert_eq!(seat_status(&app, event, s[0]).await, "held");
-    assert_eq!(seat_status(&app, event, s[1]).await, "available");
-    assert_eq!(seat_status(&app, event, s[3]).await, "available");
-    assert_eq!(seat_status(&app, event, s[4]).await, "blocked");
+    assert_eq!(seat_status(&app, event, s[0]).await, SeatStatus::Held);
+    assert_eq!(seat_status(&app, event, s[1]).await, SeatStatus::Available);
+    assert_eq!(seat_status(&app, event, s[3]).await, SeatStatus::Available);
+    assert_eq!(seat_status(&app, event, s[4]).await, SeatStatus::Blocked);
 }
 
 #[tokio::test]
@@ -468,8 +467,7 @@ async fn an_expiry_and_a_purchase_of_one_hold_in_one_batch_never_both_win() {
     let app = spawn_app().await;
     let venue = add_venue(app.store(), "Expiry Hall", "Tartu").await;
     let event = add_event(app.store(), venue, "Expiry Night", 10).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
     let now = now_ms();
     let short = SeatWrite::Claim(ClaimRequest {
@@ -530,8 +528,8 @@ async fn an_expiry_and_a_purchase_of_one_hold_in_one_batch_never_both_win() {
     assert_eq!(outcomes[0], WriteOutcome::Ended(vec![]));
     assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::Sold));
     assert_eq!(outcomes[2], WriteOutcome::Ended(vec![]));
-    assert_eq!(seat_status(&app, event, s[1]).await, "sold");
-    assert_eq!(seat_status(&app, event, s[2]).await, "sold");
+    assert_eq!(seat_status(&app, event, s[1]).await, SeatStatus::Sold);
+    assert_eq!(seat_status(&app, event, s[2]).await, SeatStatus::Sold);
 }
 
 #[tokio::test]
@@ -539,8 +537,7 @@ async fn a_sale_whose_hold_lost_a_seat_changes_nothing() {
     let app = spawn_app().await;
     let venue = add_venue(app.store(), "Lost Hall", "Riga").await;
     let event = add_event(app.store(), venue, "Lost Night", 10).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let s: Vec<i64> = seats.iter().map(|(id, _)| *id).collect();
+    let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
     let now = now_ms();
     let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])

@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use app::types::{HoldStatus, SeatStatus};
 use common::*;
 use reqwest::Method;
 use std::collections::HashMap;
@@ -11,36 +12,34 @@ async fn app_with_event() -> (TestApp, app::types::EventId, Vec<i64>) {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let ids = seats.into_iter().map(|(id, _)| id).collect();
-    (app, event, ids)
+    let seats = seat_ids(&app, event).await;
+    (app, event, seats)
 }
 
 #[tokio::test]
 async fn a_hold_claims_the_seats_for_its_buyer_only() {
     let (app, event, seats) = app_with_event().await;
     let mut alice = Buyer::new(&app);
-    let (status, hold) = alice.hold(event, &seats[0..2]).await;
-    assert_eq!(status, 201, "{hold}");
+    let hold = alice.held(event, &seats[0..2]).await;
     assert!(alice
         .cookie
         .as_deref()
         .is_some_and(|c| c.starts_with("tessera_session=")));
-    assert_eq!(hold["status"], "active");
-    assert_eq!(hold["total_cents"], 10_000);
-    assert_eq!(hold["seats"].as_array().expect("seats").len(), 2);
-    let expires_in = hold["expires_in_ms"].as_i64().expect("expires_in_ms");
+    assert_eq!(hold.status, HoldStatus::Active);
+    assert_eq!(hold.total_cents, 10_000);
+    assert_eq!(hold.seats.len(), 2);
+    let expires_in = hold.expires_in_ms;
     assert!((299_000..=300_000).contains(&expires_in), "{expires_in}");
 
-    let (_, map) = seat_map(&app, event).await;
-    assert_eq!(map[0].1, "held");
-    assert_eq!(map[1].1, "held");
-    assert_eq!(map[2].1, "available");
+    let map = seat_map(&app, event).await.seats;
+    assert_eq!(map[0].status, SeatStatus::Held);
+    assert_eq!(map[1].status, SeatStatus::Held);
+    assert_eq!(map[2].status, SeatStatus::Available);
 
-    let hold_path = format!("/api/holds/{}", hold["hold_id"]);
+    let hold_path = format!("/api/holds/{}", hold.hold_id);
     let (status, again) = alice.send(Method::GET, &hold_path, None).await;
     assert_eq!(status, 200);
-    assert_eq!(again["hold_id"], hold["hold_id"]);
+    assert_eq!(again["hold_id"], hold.hold_id.0);
 
     // Another buyer can neither see, release nor take it.
     let mut bob = Buyer::new(&app);
@@ -53,37 +52,36 @@ async fn a_hold_claims_the_seats_for_its_buyer_only() {
     assert_eq!(body["error"]["code"], "seats_unavailable");
     assert_eq!(body["error"]["seat_ids"], serde_json::json!([seats[1]]));
     // All or nothing: seat 2 was free but is not held by the failed request.
-    let (_, map) = seat_map(&app, event).await;
-    assert_eq!(map[2].1, "available");
+    let map = seat_map(&app, event).await.seats;
+    assert_eq!(map[2].status, SeatStatus::Available);
 }
 
 #[tokio::test]
 async fn releasing_a_hold_puts_its_seats_back_on_sale_at_once() {
     let (app, event, seats) = app_with_event().await;
     let mut alice = Buyer::new(&app);
-    let (_, hold) = alice.hold(event, &seats[0..3]).await;
-    let hold_path = format!("/api/holds/{}", hold["hold_id"]);
+    let hold = alice.held(event, &seats[0..3]).await;
+    let hold_path = format!("/api/holds/{}", hold.hold_id);
     let (status, _) = alice.send(Method::DELETE, &hold_path, None).await;
     assert_eq!(status, 204);
-    let (_, map) = seat_map(&app, event).await;
-    assert!(map.iter().all(|(_, status)| status == "available"));
+    let map = seat_map(&app, event).await.seats;
+    assert!(map.iter().all(|seat| seat.status == SeatStatus::Available));
     let (_, released) = alice.send(Method::GET, &hold_path, None).await;
     assert_eq!(released["status"], "released");
 
     let mut bob = Buyer::new(&app);
-    let (status, _) = bob.hold(event, &seats[0..3]).await;
-    assert_eq!(status, 201);
+    bob.held(event, &seats[0..3]).await;
 }
 
 #[tokio::test]
 async fn every_seat_change_is_logged_in_version_order() {
     let (app, event, seats) = app_with_event().await;
     let mut alice = Buyer::new(&app);
-    let (_, hold) = alice.hold(event, &seats[0..2]).await;
+    let hold = alice.held(event, &seats[0..2]).await;
     alice
         .send(
             Method::DELETE,
-            &format!("/api/holds/{}", hold["hold_id"]),
+            &format!("/api/holds/{}", hold.hold_id),
             None,
         )
         .await;
@@ -103,7 +101,7 @@ async fn every_seat_change_is_logged_in_version_order() {
             (2, seats[1], "available")
         ]
     );
-    let (version, _) = seat_map(&app, event).await;
+    let version = seat_map(&app, event).await.version;
     assert_eq!(version, 2);
 }
 
@@ -111,22 +109,17 @@ async fn every_seat_change_is_logged_in_version_order() {
 async fn expired_holds_are_swept_and_can_be_reclaimed_before_the_sweep() {
     let (app, event, seats) = app_with_event().await;
     let mut alice = Buyer::new(&app);
-    let (_, first) = alice.hold(event, &seats[0..2]).await;
-    let (_, second) = alice.hold(event, &seats[4..5]).await;
+    let first = alice.held(event, &seats[0..2]).await;
+    let second = alice.held(event, &seats[4..5]).await;
     app.state.inventory.clock().advance(301_000);
 
     // Lazy reclaim: the map and other buyers see the seats free at once...
-    let (_, map) = seat_map(&app, event).await;
-    assert_eq!(map[0].1, "available");
+    let map = seat_map(&app, event).await.seats;
+    assert_eq!(map[0].status, SeatStatus::Available);
     let mut bob = Buyer::new(&app);
-    let (status, _) = bob.hold(event, &seats[1..2]).await;
-    assert_eq!(status, 201);
+    bob.held(event, &seats[1..2]).await;
     let (_, view) = alice
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", first["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", first.hold_id), None)
         .await;
     assert_eq!(view["status"], "expired");
     assert_eq!(view["expires_in_ms"], 0);
@@ -137,17 +130,17 @@ async fn expired_holds_are_swept_and_can_be_reclaimed_before_the_sweep() {
         freed, 2,
         "seat 0 of the first hold and the second hold's seat"
     );
-    let (_, map) = seat_map(&app, event).await;
-    let statuses: HashMap<i64, String> = map.into_iter().collect();
-    assert_eq!(statuses[&seats[0]], "available");
-    assert_eq!(statuses[&seats[1]], "held");
-    assert_eq!(statuses[&seats[4]], "available");
+    let statuses: HashMap<i64, SeatStatus> = seat_map(&app, event)
+        .await
+        .seats
+        .into_iter()
+        .map(|seat| (seat.id.0, seat.status))
+        .collect();
+    assert_eq!(statuses[&seats[0]], SeatStatus::Available);
+    assert_eq!(statuses[&seats[1]], SeatStatus::Held);
+    assert_eq!(statuses[&seats[4]], SeatStatus::Available);
     let (_, view) = alice
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", second["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", second.hold_id), None)
         .await;
     assert_eq!(view["status"], "expired");
 }
@@ -166,16 +159,15 @@ async fn a_buyer_cannot_hold_more_than_the_events_limit() {
         },
     )
     .await;
-    let (_, map) = seat_map(&app, event).await;
-    let seats: Vec<i64> = map.into_iter().map(|(id, _)| id).collect();
+    let seats = seat_ids(&app, event).await;
     let mut alice = Buyer::new(&app);
-    assert_eq!(alice.hold(event, &seats[0..3]).await.0, 201);
+    alice.held(event, &seats[0..3]).await;
     let (status, body) = alice.hold(event, &seats[3..5]).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "ticket_limit_exceeded");
-    assert_eq!(alice.hold(event, &seats[3..4]).await.0, 201);
+    alice.held(event, &seats[3..4]).await;
     // Another buyer has their own allowance.
-    assert_eq!(Buyer::new(&app).hold(event, &seats[5..9]).await.0, 201);
+    Buyer::new(&app).held(event, &seats[5..9]).await;
 }
 
 #[tokio::test]
@@ -184,7 +176,7 @@ async fn bad_hold_requests_get_clear_errors_and_change_nothing() {
     let other = {
         let hall = add_venue(app.store(), "Other", "Bath").await;
         let other_event = add_event(app.store(), hall, "Other Show", 5).await;
-        seat_map(&app, other_event).await.1[0].0
+        seat_ids(&app, other_event).await[0]
     };
     let path = format!("/api/events/{event}/holds");
     let huge: Vec<i64> = (1..=500).collect();
@@ -249,9 +241,12 @@ async fn bad_hold_requests_get_clear_errors_and_change_nothing() {
         .await;
     assert_eq!(status, 400);
 
-    let (version, map) = seat_map(&app, event).await;
-    assert_eq!(version, 0, "no change was recorded");
-    assert!(map.iter().all(|(_, status)| status == "available"));
+    let map = seat_map(&app, event).await;
+    assert_eq!(map.version, 0, "no change was recorded");
+    assert!(map
+        .seats
+        .iter()
+        .all(|seat| seat.status == SeatStatus::Available));
 }
 
 #[tokio::test]
@@ -292,14 +287,13 @@ async fn many_buyers_fighting_over_a_few_seats_never_share_one() {
         (1..=2).contains(&winners),
         "{winners} winners for 4 seats in pairs"
     );
-    let (_, map) = seat_map(&app, event).await;
-    for (seat, status) in map {
-        let expected = if owner.contains_key(&seat) {
-            "held"
+    for seat in seat_map(&app, event).await.seats {
+        let expected = if owner.contains_key(&seat.id.0) {
+            SeatStatus::Held
         } else {
-            "available"
+            SeatStatus::Available
         };
-        assert_eq!(status, expected, "seat {seat}");
+        assert_eq!(seat.status, expected, "seat {}", seat.id);
     }
 }
 
@@ -322,8 +316,8 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
     // 3-5 would strand a single seat, so a pair in Back B is chosen. (The live
     // map best available reads learns of the hold at the pump's next tick, or
     // at once with a seat-map read, as here.)
-    assert_eq!(Buyer::new(&app).hold(event, &[seats[11]]).await.0, 201);
-    assert_eq!(seat_status(&app, event, seats[11]).await, "held");
+    Buyer::new(&app).held(event, &[seats[11]]).await;
+    assert_eq!(seat_status(&app, event, seats[11]).await, SeatStatus::Held);
     let (status, hold) = Buyer::new(&app)
         .send(
             Method::POST,
@@ -379,10 +373,10 @@ async fn best_available_holds_adjacent_cheapest_seats_without_stranding_one() {
 async fn a_buyer_extends_a_hold_once() {
     let (app, event, seats) = app_with_event().await;
     let mut alice = Buyer::new(&app);
-    let (_, hold) = alice.hold(event, &seats[0..2]).await;
-    assert_eq!(hold["extensions_left"], 1);
-    let path = format!("/api/holds/{}/extend", hold["hold_id"]);
-    let (version, _) = seat_map(&app, event).await;
+    let hold = alice.held(event, &seats[0..2]).await;
+    assert_eq!(hold.extensions_left, 1);
+    let path = format!("/api/holds/{}/extend", hold.hold_id);
+    let version = seat_map(&app, event).await.version;
     app.state.inventory.clock().advance(200_000);
 
     // Someone else's hold is not theirs to extend.
@@ -401,11 +395,7 @@ async fn a_buyer_extends_a_hold_once() {
     );
     assert_eq!(extended["extensions_left"], 0);
     let (_, view) = alice
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", hold["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!(view["expires_at"], extended["expires_at"]);
     assert_eq!(view["extensions_left"], 0);
@@ -439,11 +429,7 @@ async fn a_buyer_extends_a_hold_once() {
         (409, &"hold_not_active".into())
     );
     let (_, view) = alice
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", hold["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!(
         (&view["status"], &view["extensions_left"]),
@@ -457,21 +443,20 @@ async fn a_released_hold_cannot_be_extended_nor_any_past_the_events_start() {
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let starts_at = server::clock::now_ms() + 400_000;
     let event = add_event_with(app.store(), hall, "Soon", starts_at, |_| {}).await;
-    let (_, seats) = seat_map(&app, event).await;
-    let seats: Vec<i64> = seats.into_iter().map(|(id, _)| id).collect();
+    let seats = seat_ids(&app, event).await;
     let mut alice = Buyer::new(&app);
-    let (_, released) = alice.hold(event, &seats[0..1]).await;
+    let released = alice.held(event, &seats[0..1]).await;
     alice
         .send(
             Method::DELETE,
-            &format!("/api/holds/{}", released["hold_id"]),
+            &format!("/api/holds/{}", released.hold_id),
             None,
         )
         .await;
     let (status, body) = alice
         .send(
             Method::POST,
-            &format!("/api/holds/{}/extend", released["hold_id"]),
+            &format!("/api/holds/{}/extend", released.hold_id),
             None,
         )
         .await;
@@ -488,12 +473,12 @@ async fn a_released_hold_cannot_be_extended_nor_any_past_the_events_start() {
         .await;
     assert_eq!(status, 400, "{body}");
 
-    let (_, hold) = alice.hold(event, &seats[1..2]).await;
+    let hold = alice.held(event, &seats[1..2]).await;
     app.state.inventory.clock().advance(250_000);
     let (status, extended) = alice
         .send(
             Method::POST,
-            &format!("/api/holds/{}/extend", hold["hold_id"]),
+            &format!("/api/holds/{}/extend", hold.hold_id),
             None,
         )
         .await;

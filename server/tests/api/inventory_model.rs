@@ -8,7 +8,7 @@
 use crate::common;
 
 use app::error::ErrorCode;
-use app::types::{EventId, HoldId, PaymentChoice, PurchaseId, PurchaseRequest, SeatId};
+use app::types::{EventId, HoldId, PaymentChoice, PurchaseId, PurchaseRequest, SeatId, SeatStatus};
 use common::*;
 use proptest::prelude::*;
 use server::payments::test_gateway::TestGateway;
@@ -130,15 +130,15 @@ impl Model {
         }
     }
 
-    fn status(&self, index: usize) -> &'static str {
+    fn status(&self, index: usize) -> SeatStatus {
         if self.free(index) {
-            "available"
+            SeatStatus::Available
         } else if self.seat(index) == Seat::Sold {
-            "sold"
+            SeatStatus::Sold
         } else if self.seat(index) == Seat::Blocked {
-            "blocked"
+            SeatStatus::Blocked
         } else {
-            "held"
+            SeatStatus::Held
         }
     }
 
@@ -173,12 +173,10 @@ async fn run(ops: Vec<Op>) {
     let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event: EventId = add_event(app.store(), hall, "Model Show", 30).await;
-    let seat_ids: Vec<i64> = seat_map(&app, event)
+    let seat_ids: Vec<i64> = seat_ids(&app, event)
         .await
-        .1
         .into_iter()
         .take(SEATS)
-        .map(|(id, _)| id)
         .collect();
     let sessions: Vec<String> = (0..BUYERS).map(|b| format!("{:032x}", b + 1)).collect();
     let inventory = &app.state.inventory;
@@ -446,9 +444,13 @@ async fn run(ops: Vec<Op>) {
             }
         }
         // After every step the seat map is exactly what the model says.
-        let (_, map) = seat_map(&app, event).await;
+        let map = seat_map(&app, event).await.seats;
         for (index, id) in seat_ids.iter().enumerate() {
-            let actual = &map.iter().find(|(seat, _)| seat == id).expect("seat").1;
+            let actual = map
+                .iter()
+                .find(|seat| seat.id.0 == *id)
+                .expect("seat")
+                .status;
             assert_eq!(actual, model.status(index), "{context}: seat {index}");
         }
     }

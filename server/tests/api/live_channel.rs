@@ -41,15 +41,7 @@ async fn next_message(socket: &mut Socket, within: Duration) -> LiveMessage {
 async fn hall_event(app: &TestApp) -> (EventId, Vec<i64>) {
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    (
-        event,
-        seat_map(app, event)
-            .await
-            .1
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect(),
-    )
+    (event, seat_ids(app, event).await)
 }
 
 #[tokio::test]
@@ -68,7 +60,7 @@ async fn a_viewer_gets_a_snapshot_then_every_change_in_order() {
     assert_eq!(snapshot.len(), 20);
 
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let delta = next_message(&mut viewer, Duration::from_secs(2)).await;
     let LiveMessage::Delta {
         prev_version,
@@ -84,7 +76,7 @@ async fn a_viewer_gets_a_snapshot_then_every_change_in_order() {
 
     fan.send(
         reqwest::Method::DELETE,
-        &format!("/api/holds/{}", hold["hold_id"]),
+        &format!("/api/holds/{}", hold.hold_id),
         None,
     )
     .await;
@@ -118,7 +110,7 @@ async fn a_burst_of_changes_arrives_batched_and_complete() {
     let mut viewer = connect(&app.base_url, event).await;
     next_message(&mut viewer, Duration::from_secs(5)).await;
     for seat in &seats {
-        assert_eq!(Buyer::new(&app).hold(event, &[*seat]).await.0, 201);
+        Buyer::new(&app).held(event, &[*seat]).await;
     }
     // Twenty holds: fewer frames than changes, yet every seat shows held and
     // versions chain without a gap.
@@ -341,13 +333,13 @@ async fn a_viewer_that_stops_reading_is_dropped_after_the_send_timeout() {
     let joined = std::time::Instant::now();
 
     // Deltas keep flowing meanwhile, and a reading viewer gets them.
-    let (_, seats) = seat_map(&app, event).await;
+    let seats = seat_ids(&app, event).await;
     let mut reader = connect(&app.base_url, event).await;
     assert!(matches!(
         next_message(&mut reader, Duration::from_secs(15)).await,
         LiveMessage::Snapshot { .. }
     ));
-    assert_eq!(Buyer::new(&app).hold(event, &[seats[0].0]).await.0, 201);
+    Buyer::new(&app).held(event, &[seats[0]]).await;
     assert!(matches!(
         next_message(&mut reader, Duration::from_secs(5)).await,
         LiveMessage::Delta { .. }

@@ -110,11 +110,10 @@ async fn metrics_count_requests_by_route_template_and_the_seat_writer_s_work() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let (_, seats) = seat_map(&app, event).await;
+    let seats = seat_ids(&app, event).await;
     let mut buyer = Buyer::new(&app);
-    let (status, _) = buyer.hold(event, &[seats[0].0]).await;
-    assert_eq!(status, 201);
-    let (status, _) = Buyer::new(&app).hold(event, &[seats[0].0]).await;
+    buyer.held(event, &[seats[0]]).await;
+    let (status, _) = Buyer::new(&app).hold(event, &[seats[0]]).await;
     assert_eq!(status, 409);
 
     let response = app.get("/metrics").await;

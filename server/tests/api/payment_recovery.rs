@@ -7,7 +7,7 @@
 use crate::common;
 
 use app::staff::ScanOutcome;
-use app::types::{EventId, PurchaseRequest};
+use app::types::{EventId, PurchaseRequest, SeatStatus};
 use common::*;
 use reqwest::Method;
 use server::payments::test_gateway::{Call, Fault, TestGateway};
@@ -16,20 +16,11 @@ use std::time::Duration;
 
 const MINUTE: i64 = 60_000;
 
-async fn seats_of(app: &TestApp, event: EventId) -> Vec<i64> {
-    seat_map(app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect()
-}
-
 async fn setup(gateway: Arc<TestGateway>) -> (TestApp, EventId, Vec<i64>) {
     let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seats_of(&app, event).await;
+    let seats = seat_ids(&app, event).await;
     (app, event, seats)
 }
 
@@ -68,12 +59,10 @@ async fn a_retry_in_flight_is_not_settled_by_the_reconciler() {
     let before = spawn_app_with_gateway(database_url.clone(), processor.clone()).await;
     let hall = add_venue(before.store(), "Hall", "Hull").await;
     let event = add_event(before.store(), hall, "Show", 5).await;
-    let seats = seats_of(&before, event).await;
+    let seats = seat_ids(&before, event).await;
     let mut fan = Buyer::new(&before);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
-    let (status, _) = fan
-        .purchase(&hold["hold_id"], "retry-key-1", "tok_visa")
-        .await;
+    let hold = fan.held(event, &seats[0..2]).await;
+    let (status, _) = fan.purchase(hold.hold_id, "retry-key-1", "tok_visa").await;
     assert_eq!(status, 503);
 
     // A minute later (a restart), the buyer retries; the retry's charge is
@@ -85,8 +74,7 @@ async fn a_retry_in_flight_is_not_settled_by_the_reconciler() {
         app: &after,
         cookie: fan.cookie.clone(),
     };
-    let hold_id = hold["hold_id"].clone();
-    let retry = fan.purchase(&hold_id, "retry-key-1", "tok_visa");
+    let retry = fan.purchase(hold.hold_id, "retry-key-1", "tok_visa");
     let reconcile = async {
         wait_for_count(
             &after,
@@ -119,9 +107,8 @@ async fn a_payment_that_succeeds_after_its_purchase_failed_is_refunded_by_the_pu
     );
     let (app, event, seats) = setup(processor.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
-    let hold_id = hold["hold_id"].clone();
-    let purchase = fan.purchase(&hold_id, "late-key-1", "tok_visa");
+    let hold = fan.held(event, &seats[0..2]).await;
+    let purchase = fan.purchase(hold.hold_id, "late-key-1", "tok_visa");
     let reconcile = async {
         wait_for_count(
             &app,
@@ -142,7 +129,7 @@ async fn a_payment_that_succeeds_after_its_purchase_failed_is_refunded_by_the_pu
     assert!(processor.is_refunded(rows[0].payment_ref.as_deref().expect("payment")));
     assert_eq!(processor.refunds(), 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM tickets").await, 0);
-    assert_eq!(seat_status(&app, event, seats[0]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Held);
 }
 
 #[tokio::test]
@@ -154,7 +141,7 @@ async fn a_payment_that_succeeds_after_its_process_died_is_refunded_by_the_recon
     );
     let (app, event, seats) = setup(processor.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let (session,): (String,) = server::on_pool!(app.store(), pool =>
         sqlx::query_as("SELECT session_id FROM holds").fetch_one(pool).await)
     .expect("hold");
@@ -162,11 +149,10 @@ async fn a_payment_that_succeeds_after_its_process_died_is_refunded_by_the_recon
         serde_json::json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}}),
     )
     .expect("request");
-    let hold_id = app::types::HoldId(hold["hold_id"].as_i64().expect("hold id"));
     // The process "dies" once its confirmation has set out: the purchase
     // future is dropped, the confirmation still lands.
     tokio::select! {
-        _ = app.state.checkout.purchase(hold_id, &session, None, "died-key-1", request) => {
+        _ = app.state.checkout.purchase(hold.hold_id, &session, None, "died-key-1", request) => {
             panic!("the purchase finished before its process died")
         }
         _ = async {
@@ -203,19 +189,19 @@ async fn unsettleable_purchases_do_not_starve_newer_ones() {
     }
     let mut made = 0;
     'all: for &event in &events {
-        for seat in seats_of(&before, event).await {
+        for seat in seat_ids(&before, event).await {
             if made == 110 {
                 break 'all;
             }
             let mut fan = Buyer::new(&before);
-            let (_, hold) = fan.hold(event, &[seat]).await;
+            let hold = fan.held(event, &[seat]).await;
             let key = format!("odd-{made:04}");
             // A fan of their own each, so the per-buyer limit stays out of it.
             let body = serde_json::json!({
                 "email": format!("fan{made}@example.com"),
                 "payment": {"token": "tok_visa"},
             });
-            assert_eq!(fan.purchase_with(&hold["hold_id"], &key, body).await.0, 503);
+            assert_eq!(fan.purchase_with(hold.hold_id, &key, body).await.0, 503);
             made += 1;
         }
     }
@@ -224,13 +210,11 @@ async fn unsettleable_purchases_do_not_starve_newer_ones() {
     processor.set_confirm_fault(Some(Fault::LoseReply));
     let after = spawn_app_with_gateway(database_url, processor.clone()).await;
     let last = events[5];
-    let free = seats_of(&after, last).await[19];
+    let free = seat_ids(&after, last).await[19];
     let mut fan = Buyer::new(&after);
-    let (_, hold) = fan.hold(last, &[free]).await;
+    let hold = fan.held(last, &[free]).await;
     assert_eq!(
-        fan.purchase(&hold["hold_id"], "good-0001", "tok_visa")
-            .await
-            .0,
+        fan.purchase(hold.hold_id, "good-0001", "tok_visa").await.0,
         503
     );
 
@@ -257,15 +241,13 @@ async fn a_key_is_scoped_to_its_session_and_refused_with_another_body() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(gateway.clone()).await;
     let mut one = Buyer::new(&app);
-    let (_, hold) = one.hold(event, &seats[0..1]).await;
-    let (status, first) = one
-        .purchase(&hold["hold_id"], "shared-key-1", "tok_visa")
-        .await;
+    let hold = one.held(event, &seats[0..1]).await;
+    let (status, first) = one.purchase(hold.hold_id, "shared-key-1", "tok_visa").await;
     assert_eq!(status, 201);
     let mut two = Buyer::new(&app);
-    let (_, hold2) = two.hold(event, &seats[1..2]).await;
+    let hold2 = two.held(event, &seats[1..2]).await;
     let (status, body) = two
-        .purchase(&hold2["hold_id"], "shared-key-1", "tok_visa")
+        .purchase(hold2.hold_id, "shared-key-1", "tok_visa")
         .await;
     assert_eq!(
         status, 201,
@@ -276,13 +258,11 @@ async fn a_key_is_scoped_to_its_session_and_refused_with_another_body() {
     let other_body =
         serde_json::json!({"email": "someone-else@example.com", "payment": {"token": "tok_visa"}});
     let (status, body) = one
-        .purchase_with(&hold["hold_id"], "shared-key-1", other_body)
+        .purchase_with(hold.hold_id, "shared-key-1", other_body)
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "idempotency_key_reused");
-    let (status, again) = one
-        .purchase(&hold["hold_id"], "shared-key-1", "tok_visa")
-        .await;
+    let (status, again) = one.purchase(hold.hold_id, "shared-key-1", "tok_visa").await;
     assert_eq!(
         (status, &again["purchase_id"]),
         (201, &first["purchase_id"])
@@ -297,11 +277,11 @@ async fn a_declined_attempt_gives_back_no_extra_hold_time() {
     );
     let (app, event, seats) = setup(gateway).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    let path = format!("/api/holds/{}", hold["hold_id"]);
+    let hold = fan.held(event, &seats[0..1]).await;
+    let path = format!("/api/holds/{}", hold.hold_id);
     app.state.inventory.clock().advance(290_000);
     // While the charge is in flight, the grace keeps the hold.
-    let attempt = fan.purchase(&hold["hold_id"], "declined-1", "tok_chargeDeclined");
+    let attempt = fan.purchase(hold.hold_id, "declined-1", "tok_chargeDeclined");
     let during = async {
         wait_for_count(
             &app,
@@ -323,10 +303,13 @@ async fn a_declined_attempt_gives_back_no_extra_hold_time() {
         cookie: fan.cookie.clone(),
     };
     let (_, after) = owner.send(Method::GET, &path, None).await;
-    assert_eq!(after["expires_at"], hold["expires_at"]);
+    assert_eq!(after["expires_at"], hold.expires_at);
     app.state.inventory.clock().advance(11_000);
     app.state.inventory.sweep_expired().await.expect("sweep");
-    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[0]).await,
+        SeatStatus::Available
+    );
 }
 
 #[tokio::test]
@@ -336,10 +319,8 @@ async fn a_refund_and_a_gate_scan_never_both_succeed() {
     );
     let (app, event, seats) = setup(processor.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    let (status, purchase) = fan
-        .purchase(&hold["hold_id"], "scan-race-1", "tok_visa")
-        .await;
+    let hold = fan.held(event, &seats[0..1]).await;
+    let (status, purchase) = fan.purchase(hold.hold_id, "scan-race-1", "tok_visa").await;
     assert_eq!(status, 201);
     let code = purchase["tickets"][0]["code"]
         .as_str()
@@ -371,10 +352,8 @@ async fn a_refund_and_a_gate_scan_never_both_succeed() {
     );
 
     // The other way round: admitted first, then the refund is refused.
-    let (_, hold) = fan.hold(event, &seats[1..2]).await;
-    let (_, purchase) = fan
-        .purchase(&hold["hold_id"], "scan-race-2", "tok_visa")
-        .await;
+    let hold = fan.held(event, &seats[1..2]).await;
+    let (_, purchase) = fan.purchase(hold.hold_id, "scan-race-2", "tok_visa").await;
     let code = purchase["tickets"][0]["code"].as_str().expect("code");
     let scanned = app.state.staff.scan(code, Some(event)).await.expect("scan");
     assert_eq!(scanned.result, ScanOutcome::Valid);
@@ -389,10 +368,8 @@ async fn a_refund_the_processor_refuses_is_taken_back() {
     let processor = Arc::new(TestGateway::default());
     let (app, event, seats) = setup(processor.clone()).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    let (_, purchase) = fan
-        .purchase(&hold["hold_id"], "disputed-1", "tok_visa")
-        .await;
+    let hold = fan.held(event, &seats[0..1]).await;
+    let (_, purchase) = fan.purchase(hold.hold_id, "disputed-1", "tok_visa").await;
     processor.set_refund_refusal(Some("the payment is disputed"));
     let path = format!("/api/purchases/{}/refund", purchase["purchase_id"]);
     let (status, body) = fan.send(Method::POST, &path, None).await;
@@ -414,5 +391,5 @@ async fn a_refund_the_processor_refuses_is_taken_back() {
     let code = purchase["tickets"][0]["code"].as_str().expect("code");
     let scanned = app.state.staff.scan(code, Some(event)).await.expect("scan");
     assert_eq!(scanned.result, ScanOutcome::Valid);
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
 }

@@ -15,12 +15,7 @@ async fn the_tally_counts_what_was_paid_for_and_a_double_sale_is_found() {
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
     let other = add_event(app.store(), hall, "Other show", 6).await;
-    let seats: Vec<i64> = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event).await;
     let total = seats.len() as i64;
     let store = app.store();
     let nothing_sold = SalesTally {
@@ -37,18 +32,17 @@ async fn the_tally_counts_what_was_paid_for_and_a_double_sale_is_found() {
     // Two fans pay for two seats each; a third only holds one.
     for (fan, pair) in seats[0..4].chunks(2).enumerate() {
         let mut buyer = Buyer::new(&app);
-        let (status, hold) = buyer.hold(event, pair).await;
-        assert_eq!(status, 201, "{hold}");
+        let hold = buyer.held(event, pair).await;
         let body = serde_json::json!({
             "email": format!("fan{fan}@example.com"),
             "payment": {"token": "tok_visa"},
         });
         let (status, purchase) = buyer
-            .purchase_with(&hold["hold_id"], &format!("tally-key-{fan}-0000"), body)
+            .purchase_with(hold.hold_id, &format!("tally-key-{fan}-0000"), body)
             .await;
         assert_eq!(status, 201, "{purchase}");
     }
-    assert_eq!(Buyer::new(&app).hold(event, &seats[4..5]).await.0, 201);
+    Buyer::new(&app).held(event, &seats[4..5]).await;
     let tally = sales_tally(store, event.0).await.expect("tally");
     assert_eq!(
         tally,

@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use app::types::SeatStatus;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
@@ -25,13 +26,12 @@ async fn without_a_processor_a_purchase_is_refused_before_anything_is_recorded()
     let app = production_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seat = seat_map(&app, event).await.1[0].0;
+    let seat = seat_ids(&app, event).await[0];
     let mut fan = Buyer::new(&app);
-    let (status, hold) = fan.hold(event, &[seat]).await;
-    assert_eq!(status, 201, "{hold}");
+    let hold = fan.held(event, &[seat]).await;
 
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "no-processor-0001", "tok_visa")
+        .purchase(hold.hold_id, "no-processor-0001", "tok_visa")
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -42,15 +42,11 @@ async fn without_a_processor_a_purchase_is_refused_before_anything_is_recorded()
     assert_eq!(count(&app, "SELECT COUNT(*) FROM tickets").await, 0);
     // The hold is as it was: active, not extended for a payment, its seat held.
     let (status, now) = fan
-        .send(
-            Method::GET,
-            &format!("/api/holds/{}", hold["hold_id"]),
-            None,
-        )
+        .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!((status, now["status"].as_str()), (200, Some("active")));
-    assert_eq!(now["expires_at"], hold["expires_at"]);
-    assert_eq!(seat_status(&app, event, seat).await, "held");
+    assert_eq!(now["expires_at"], hold.expires_at);
+    assert_eq!(seat_status(&app, event, seat).await, SeatStatus::Held);
 }
 
 #[tokio::test]

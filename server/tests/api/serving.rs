@@ -140,12 +140,12 @@ async fn a_request_that_takes_too_long_gets_a_json_503() {
     let app = spawn_app_with(config).await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let (_, seats) = seat_map(&app, event).await;
+    let seats = seat_ids(&app, event).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &[seats[0].0]).await;
+    let hold = fan.held(event, &[seats[0]]).await;
     let started = Instant::now();
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "slow-payment-1", "tok_visa")
+        .purchase(hold.hold_id, "slow-payment-1", "tok_visa")
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use app::types::{EventId, Role};
+use app::types::{EventId, Role, SeatStatus};
 use common::*;
 use futures::StreamExt;
 use reqwest::Method;
@@ -16,12 +16,7 @@ async fn setup() -> (TestApp, EventId, Vec<i64>) {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_map(&app, event)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event).await;
     (app, event, seats)
 }
 
@@ -40,9 +35,8 @@ async fn fan<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
 
 /// Holds and pays for `seats`; returns the purchase.
 async fn buy(buyer: &mut Buyer<'_>, event: EventId, seats: &[i64], key: &str) -> Value {
-    let (status, hold) = buyer.hold(event, seats).await;
-    assert_eq!(status, 201, "{hold}");
-    let (status, purchase) = buyer.purchase(&hold["hold_id"], key, "tok_visa").await;
+    let hold = buyer.held(event, seats).await;
+    let (status, purchase) = buyer.purchase(hold.hold_id, key, "tok_visa").await;
     assert_eq!(status, 201, "{purchase}");
     purchase
 }
@@ -120,7 +114,10 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
         }
     }
     // Refused requests changed nothing.
-    assert_eq!(seat_status(&app, event, seats[5]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[5]).await,
+        SeatStatus::Available
+    );
     let (_, stats) = staff.send(Method::GET, &routes[0].1, None).await;
     assert_eq!(stats["blocked"], 0);
     let (_, scanned) = staff
@@ -236,7 +233,10 @@ async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
         (409, &json!([seats[0]])),
         "{body}"
     );
-    assert_eq!(seat_status(&app, event, seats[1]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[1]).await,
+        SeatStatus::Available
+    );
 
     let (status, stats) = staff
         .send(
@@ -250,7 +250,10 @@ async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
         (200, Some(2)),
         "{stats}"
     );
-    assert_eq!(seat_status(&app, event, seats[1]).await, "blocked");
+    assert_eq!(
+        seat_status(&app, event, seats[1]).await,
+        SeatStatus::Blocked
+    );
     let (status, body) = Buyer::new(&app).hold(event, &seats[1..2]).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -278,7 +281,7 @@ async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
         )
         .await;
     assert_eq!((status, stats["blocked"].as_i64()), (200, Some(0)));
-    assert_eq!(Buyer::new(&app).hold(event, &seats[1..2]).await.0, 201);
+    Buyer::new(&app).held(event, &seats[1..2]).await;
 }
 
 #[tokio::test]
@@ -594,12 +597,7 @@ async fn staff_create_a_venue_from_a_layout_and_sell_an_event_there() {
         404
     );
 
-    let seats: Vec<i64> = seat_map(&app, event_id)
-        .await
-        .1
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let seats = seat_ids(&app, event_id).await;
     let mut fan = Buyer::new(&app);
     let purchase = buy(&mut fan, event_id, &seats[0..1], "new-event-0001").await;
     let refund = format!("/api/purchases/{}/refund", purchase["purchase_id"]);

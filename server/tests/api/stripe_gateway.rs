@@ -5,6 +5,7 @@
 
 use crate::common;
 
+use app::types::SeatStatus;
 use common::*;
 use reqwest::Method;
 use server::config::Config;
@@ -196,17 +197,17 @@ async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
     let stripe = stand_in().await;
     let (app, event, seats) = stripe_app(&stripe).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let (status, body) = fan
-        .purchase(&hold["hold_id"], "stripe-decline", "tok_chargeDeclined")
+        .purchase(hold.hold_id, "stripe-decline", "tok_chargeDeclined")
         .await;
     assert_eq!(status, 402, "{body}");
     let (status, purchase) = fan
-        .purchase(&hold["hold_id"], "stripe-success", "tok_visa")
+        .purchase(hold.hold_id, "stripe-success", "tok_visa")
         .await;
     assert_eq!(status, 201, "{purchase}");
     assert_eq!(
-        fan.purchase(&hold["hold_id"], "stripe-success", "tok_visa")
+        fan.purchase(hold.hold_id, "stripe-success", "tok_visa")
             .await
             .0,
         201
@@ -225,8 +226,8 @@ async fn a_fan_buys_and_refunds_through_the_stripe_adapter() {
         .await;
     assert_eq!(status, 200, "{refunded}");
     assert_eq!(stripe.refunds(), 1);
-    let (_, map) = seat_map(&app, event).await;
-    assert_eq!(map[0].1, "available");
+    let map = seat_map(&app, event).await.seats;
+    assert_eq!(map[0].status, SeatStatus::Available);
 }
 
 #[tokio::test]
@@ -235,37 +236,33 @@ async fn a_lost_reply_is_recovered_by_the_payment_id_without_the_search_index() 
     let (app, event, seats) = stripe_app(&stripe).await;
     // The confirmation is carried out, but its reply is lost.
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan
-        .purchase(&hold["hold_id"], "lost-reply-1", "tok_visa")
-        .await;
+    let (status, _) = fan.purchase(hold.hold_id, "lost-reply-1", "tok_visa").await;
     assert_eq!(status, 503);
     // Here the creation's reply is lost: the payment exists, its id was
     // never recorded, and it was never confirmed.
     let mut other = Buyer::new(&app);
-    let (_, other_hold) = other.hold(event, &seats[2..3]).await;
+    let other_hold = other.held(event, &seats[2..3]).await;
     stripe.lose_next_replies_to("/v1/payment_intents", 1);
     let (status, _) = other
-        .purchase(&other_hold["hold_id"], "lost-create-1", "tok_visa")
+        .purchase(other_hold.hold_id, "lost-create-1", "tok_visa")
         .await;
     assert_eq!(status, 503);
     assert_eq!(stripe.intents_created(), 2);
 
     app.state.inventory.clock().advance(2 * 60_000);
     app.state.checkout.reconcile().await.expect("reconcile");
-    let (status, purchase) = fan
-        .purchase(&hold["hold_id"], "lost-reply-1", "tok_visa")
-        .await;
+    let (status, purchase) = fan.purchase(hold.hold_id, "lost-reply-1", "tok_visa").await;
     assert_eq!(
         status, 201,
         "the payment succeeded, so the seats are sold: {purchase}"
     );
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
     // The replayed creation found the same payment (no second one) and,
     // as it was never confirmed, canceled it.
     let (status, _) = other
-        .purchase(&other_hold["hold_id"], "lost-create-1", "tok_visa")
+        .purchase(other_hold.hold_id, "lost-create-1", "tok_visa")
         .await;
     assert_eq!(status, 503);
     let records = stripe.records();
@@ -279,9 +276,9 @@ async fn a_refund_whose_reply_is_lost_is_finished_by_the_reconciler() {
     let stripe = stand_in().await;
     let (app, event, seats) = stripe_app(&stripe).await;
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let hold = fan.held(event, &seats[0..1]).await;
     let (_, purchase) = fan
-        .purchase(&hold["hold_id"], "refund-lost-1", "tok_visa")
+        .purchase(hold.hold_id, "refund-lost-1", "tok_visa")
         .await;
     let code = purchase["tickets"][0]["code"]
         .as_str()
@@ -308,7 +305,7 @@ async fn a_refund_whose_reply_is_lost_is_finished_by_the_reconciler() {
         .await
         .expect("scan");
     assert_ne!(scanned.result, app::staff::ScanOutcome::Valid);
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
 
     app.state.inventory.clock().advance(2 * 60_000);
     assert_eq!(app.state.checkout.reconcile().await.expect("reconcile"), 1);
@@ -320,7 +317,10 @@ async fn a_refund_whose_reply_is_lost_is_finished_by_the_reconciler() {
         )
         .await;
     assert_eq!(now["status"], "refunded");
-    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[0]).await,
+        SeatStatus::Available
+    );
     assert_eq!(
         stripe.refunds(),
         1,
@@ -377,10 +377,10 @@ async fn an_account_keeps_one_customer_and_a_removed_card_is_detached() {
         Err(PaymentError::Invalid(_))
     ));
     // One click still pays with the current card.
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
+    let hold = fan.held(event, &seats[0..1]).await;
     let body = serde_json::json!({"email": "cards@example.com", "payment": {"saved": true}});
     let (status, paid) = fan
-        .purchase_with(&hold["hold_id"], "saved-card-0001", body)
+        .purchase_with(hold.hold_id, "saved-card-0001", body)
         .await;
     assert_eq!(status, 201, "{paid}");
 

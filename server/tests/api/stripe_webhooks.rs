@@ -5,6 +5,7 @@
 
 use crate::common;
 
+use app::types::{HoldView, SeatStatus};
 use common::*;
 use reqwest::Method;
 use server::config::Config;
@@ -55,11 +56,11 @@ async fn pay_losing_the_reply<'a>(
     event: app::types::EventId,
     seats: &[i64],
     key: &str,
-) -> (Buyer<'a>, serde_json::Value) {
+) -> (Buyer<'a>, HoldView) {
     let mut fan = Buyer::new(app);
-    let (_, hold) = fan.hold(event, seats).await;
+    let hold = fan.held(event, seats).await;
     stripe.lose_next_replies_to("/confirm", 1);
-    let (status, _) = fan.purchase(&hold["hold_id"], key, "tok_visa").await;
+    let (status, _) = fan.purchase(hold.hold_id, key, "tok_visa").await;
     assert_eq!(status, 503);
     (fan, hold)
 }
@@ -133,14 +134,12 @@ async fn only_genuine_fresh_deliveries_are_acted_on_and_each_event_once() {
         serde_json::json!({"received": true, "duplicate": false})
     );
     assert_eq!(purchase_status(&app, purchase).await, ("paid".into(), None));
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
     // The same delivery replayed inside the tolerance: acknowledged, not redone.
     let (status, reply) = deliver(&app, &body, signature).await;
     assert_eq!((status, reply["duplicate"].as_bool()), (200, Some(true)));
     // The buyer's retry finds it paid, with its tickets.
-    let (status, paid) = fan
-        .purchase(&hold["hold_id"], "hook-lost-1", "tok_visa")
-        .await;
+    let (status, paid) = fan.purchase(hold.hold_id, "hook-lost-1", "tok_visa").await;
     assert_eq!(status, 201, "{paid}");
     assert_eq!(paid["tickets"].as_array().map(Vec::len), Some(1));
     assert_eq!(stripe.refunds(), 0);
@@ -173,7 +172,7 @@ async fn webhooks_sent_by_the_processor_settle_a_purchase_whose_answer_was_lost(
     assert_eq!(deliveries[0].1, vec![200]);
     let purchase = only_purchase_id(&app).await;
     assert_eq!(purchase_status(&app, purchase).await.0, "paid");
-    assert_eq!(seat_status(&app, event, seats[1]).await, "sold");
+    assert_eq!(seat_status(&app, event, seats[1]).await, SeatStatus::Sold);
 }
 
 #[tokio::test]
@@ -183,16 +182,14 @@ async fn a_webhook_after_the_buyers_answer_changes_nothing() {
     // Late enough that the buyer's own answer settles the purchase first.
     send_webhooks(&stripe, &app, Duration::from_millis(300));
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..1]).await;
-    let (status, paid) = fan
-        .purchase(&hold["hold_id"], "hook-after-1", "tok_visa")
-        .await;
+    let hold = fan.held(event, &seats[0..1]).await;
+    let (status, paid) = fan.purchase(hold.hold_id, "hook-after-1", "tok_visa").await;
     assert_eq!(status, 201, "{paid}");
     // A decline for someone else, its event too.
     let mut other = Buyer::new(&app);
-    let (_, other_hold) = other.hold(event, &seats[1..2]).await;
+    let other_hold = other.held(event, &seats[1..2]).await;
     let (status, _) = other
-        .purchase(&other_hold["hold_id"], "hook-after-2", "tok_chargeDeclined")
+        .purchase(other_hold.hold_id, "hook-after-2", "tok_chargeDeclined")
         .await;
     assert_eq!(status, 402);
     let deliveries = stripe.deliveries().await;
@@ -204,8 +201,8 @@ async fn a_webhook_after_the_buyers_answer_changes_nothing() {
         sqlx::query_as("SELECT COUNT(*) FROM tickets").fetch_one(pool).await)
     .expect("tickets");
     assert_eq!(tickets, 1);
-    assert_eq!(seat_status(&app, event, seats[0]).await, "sold");
-    assert_eq!(seat_status(&app, event, seats[1]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Sold);
+    assert_eq!(seat_status(&app, event, seats[1]).await, SeatStatus::Held);
     assert_eq!(stripe.refunds(), 0);
 }
 
@@ -217,7 +214,7 @@ async fn a_webhook_for_a_payment_whose_seats_were_lost_refunds_it() {
     // The webhook is days late: the hold (and its payment grace) ran out
     // and someone else holds the seat.
     app.state.inventory.clock().advance(10 * 60 * 1000);
-    assert_eq!(Buyer::new(&app).hold(event, &seats[0..1]).await.0, 201);
+    Buyer::new(&app).held(event, &seats[0..1]).await;
     let succeeded = stripe
         .events()
         .into_iter()
@@ -232,7 +229,7 @@ async fn a_webhook_for_a_payment_whose_seats_were_lost_refunds_it() {
         ("refunded".into(), Some("hold_lost".into()))
     );
     assert_eq!(stripe.refunds(), 1);
-    assert_eq!(seat_status(&app, event, seats[0]).await, "held");
+    assert_eq!(seat_status(&app, event, seats[0]).await, SeatStatus::Held);
 }
 
 #[tokio::test]
@@ -241,9 +238,9 @@ async fn a_refund_made_at_the_processor_refunds_the_purchase() {
     let (app, event, seats) = stripe_app(&stripe).await;
     send_webhooks(&stripe, &app, Duration::from_millis(20));
     let mut fan = Buyer::new(&app);
-    let (_, hold) = fan.hold(event, &seats[0..2]).await;
+    let hold = fan.held(event, &seats[0..2]).await;
     let (status, paid) = fan
-        .purchase(&hold["hold_id"], "hook-refund-1", "tok_visa")
+        .purchase(hold.hold_id, "hook-refund-1", "tok_visa")
         .await;
     assert_eq!(status, 201, "{paid}");
     stripe.deliveries().await;
@@ -274,8 +271,14 @@ async fn a_refund_made_at_the_processor_refunds_the_purchase() {
         )
         .await;
     assert_eq!(now["status"], "refunded", "{now}");
-    assert_eq!(seat_status(&app, event, seats[0]).await, "available");
-    assert_eq!(seat_status(&app, event, seats[1]).await, "available");
+    assert_eq!(
+        seat_status(&app, event, seats[0]).await,
+        SeatStatus::Available
+    );
+    assert_eq!(
+        seat_status(&app, event, seats[1]).await,
+        SeatStatus::Available
+    );
     // One refund at the processor: ours found it already done.
     assert_eq!(stripe.refunds(), 1);
 }

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use app::types::EventId;
+use app::types::{EventId, HoldId, SeatStatus};
 use common::*;
 use reqwest::Method;
 use server::config::Config;
@@ -25,16 +25,15 @@ async fn buy(app: &TestApp, event: EventId, pair: [i64; 2], n: usize) -> Vec<i64
         }
         other => panic!("hold answered {other}: {hold}"),
     }
+    let hold_id = HoldId(hold["hold_id"].as_i64().expect("hold id"));
     if n.is_multiple_of(5) {
-        let path = format!("/api/holds/{}", hold["hold_id"]);
+        let path = format!("/api/holds/{hold_id}");
         let (status, body) = buyer.send(Method::DELETE, &path, None).await;
         assert_eq!(status, 204, "{body}");
         return Vec::new();
     }
     let key = format!("key-{n:04}-two-servers");
-    let (status, purchase) = buyer
-        .purchase_with(&hold["hold_id"], &key, paying(&key))
-        .await;
+    let (status, purchase) = buyer.purchase_with(hold_id, &key, paying(&key)).await;
     assert_eq!(status, 201, "{purchase}");
     pair.to_vec()
 }
@@ -69,8 +68,7 @@ async fn two_servers_selling_two_events_at_once_never_deadlock_nor_sell_a_seat_t
     ];
     let mut seats = Vec::new();
     for event in events {
-        let (_, map) = seat_map(&first, event).await;
-        seats.push(map.into_iter().map(|(id, _)| id).collect::<Vec<i64>>());
+        seats.push(seat_ids(&first, event).await);
     }
 
     // 80 buyers over both servers and both events, each wanting a pair
@@ -95,19 +93,17 @@ async fn two_servers_selling_two_events_at_once_never_deadlock_nor_sell_a_seat_t
 
     // Sell out what is left, one seat at a time, alternating servers.
     for (which, event) in events.iter().enumerate() {
-        let (_, map) = seat_map(&first, *event).await;
-        for (n, (seat, status)) in map.into_iter().enumerate() {
-            if status != "available" {
+        let map = seat_map(&first, *event).await.seats;
+        for (n, view) in map.into_iter().enumerate() {
+            if view.status != SeatStatus::Available {
                 continue;
             }
+            let seat = view.id.0;
             let app = if n % 2 == 0 { &first } else { &second };
             let mut buyer = Buyer::new(app);
-            let (status, hold) = buyer.hold(*event, &[seat]).await;
-            assert_eq!(status, 201, "{hold}");
+            let hold = buyer.held(*event, &[seat]).await;
             let key = format!("key-rest-{which}-{seat}");
-            let (status, body) = buyer
-                .purchase_with(&hold["hold_id"], &key, paying(&key))
-                .await;
+            let (status, body) = buyer.purchase_with(hold.hold_id, &key, paying(&key)).await;
             assert_eq!(status, 201, "{body}");
         }
     }
@@ -117,8 +113,12 @@ async fn two_servers_selling_two_events_at_once_never_deadlock_nor_sell_a_seat_t
         assert_eq!(in_db.len(), seats[which].len());
         assert!(in_db.values().all(|status| status == "sold"), "{in_db:?}");
         for app in [&first, &second] {
-            let (_, map) = seat_map(app, *event).await;
-            let served: HashMap<i64, String> = map.into_iter().collect();
+            let served: HashMap<i64, String> = seat_map(app, *event)
+                .await
+                .seats
+                .into_iter()
+                .map(|seat| (seat.id.0, seat.status.as_str().to_string()))
+                .collect();
             assert_eq!(
                 served, in_db,
                 "the served seat map agrees with the database"

@@ -5,7 +5,7 @@
 #![allow(dead_code)] // Not every helper is used in every configuration.
 
 use app::staff::RefundPolicy;
-use app::types::{EventId, Role, VenueId};
+use app::types::{EventId, HoldId, HoldView, Role, SeatMap, SeatStatus, VenueId};
 use server::catalog::create::{
     create_event, create_venue, EventSpec, SeatSpec, SectionSpec, TierSpec, VenueSpec,
 };
@@ -300,33 +300,29 @@ impl<'a> Buyer<'a> {
         )
         .await
     }
+
+    /// Holds `seat_ids`, which must succeed (201): the hold as its buyer sees it.
+    pub async fn held(&mut self, event: EventId, seat_ids: &[i64]) -> HoldView {
+        let (status, body) = self.hold(event, seat_ids).await;
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_value(body).expect("hold view")
+    }
 }
 
-/// Seat ids of an event in map order, and a status lookup.
-pub async fn seat_map(app: &TestApp, event: EventId) -> (i64, Vec<(i64, String)>) {
+/// An event's seat map (its version and its seats, in map order).
+pub async fn seat_map(app: &TestApp, event: EventId) -> SeatMap {
     let (status, body) = app.get_json(&format!("/api/events/{event}/seats")).await;
     assert_eq!(status, 200, "{body}");
-    let seats = body["seats"]
-        .as_array()
-        .expect("seats")
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_i64().expect("id"),
-                s["status"].as_str().expect("status").to_string(),
-            )
-        })
-        .collect();
-    (body["version"].as_i64().expect("version"), seats)
+    serde_json::from_value(body).expect("seat map")
 }
 
 /// The ids of an event's seats, in map order.
 pub async fn seat_ids(app: &TestApp, event: EventId) -> Vec<i64> {
     seat_map(app, event)
         .await
-        .1
+        .seats
         .into_iter()
-        .map(|(id, _)| id)
+        .map(|seat| seat.id.0)
         .collect()
 }
 
@@ -347,14 +343,14 @@ pub async fn stripe_app_with(
 }
 
 /// One seat's status on the event's seat map.
-pub async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> String {
+pub async fn seat_status(app: &TestApp, event: EventId, seat: i64) -> SeatStatus {
     seat_map(app, event)
         .await
-        .1
+        .seats
         .into_iter()
-        .find(|(id, _)| *id == seat)
+        .find(|s| s.id.0 == seat)
         .expect("seat")
-        .1
+        .status
 }
 
 /// An app whose payments go through `gateway` (kept by the test to inspect).
@@ -395,7 +391,7 @@ pub async fn spawn_app_with_config_and_gateway(
 impl Buyer<'_> {
     pub async fn purchase(
         &mut self,
-        hold_id: &serde_json::Value,
+        hold_id: HoldId,
         key: &str,
         token: &str,
     ) -> (u16, serde_json::Value) {
@@ -406,7 +402,7 @@ impl Buyer<'_> {
     /// Pays for a hold with any request body.
     pub async fn purchase_with(
         &mut self,
-        hold_id: &serde_json::Value,
+        hold_id: HoldId,
         key: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
