@@ -20,41 +20,41 @@ enum TicketsState {
 
 #[component]
 pub fn MyTicketsPage() -> impl IntoView {
-    let state = RwSignal::new(TicketsState::Loading);
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
-    // The purchase being refunded, so its buttons cannot be pressed twice.
-    let refunding: RwSignal<Option<PurchaseId>> = RwSignal::new(None);
     let hydrated = crate::use_hydrated();
 
-    let load = move || {
-        leptos::task::spawn_local(async move {
-            state.set(match client::my_tickets().await {
-                Ok(view) => TicketsState::Loaded(view),
-                Err(error) if error.code == ErrorCode::Unauthenticated => TicketsState::SignedOut,
-                Err(error) => TicketsState::Failed(error.message),
-            });
-        });
+    // Loaded in the browser only: the server renders "Loading".
+    let tickets = LocalResource::new(client::my_tickets);
+    let state = move || match tickets.get() {
+        None => TicketsState::Loading,
+        Some(Ok(view)) => TicketsState::Loaded(view),
+        Some(Err(error)) if error.code == ErrorCode::Unauthenticated => TicketsState::SignedOut,
+        Some(Err(error)) => TicketsState::Failed(error.message),
     };
-    Effect::new(move |_| load());
 
-    let refund = Callback::new(move |purchase_id: PurchaseId| {
-        refunding.set(Some(purchase_id));
+    // Answers the refunded purchase, for the notice. The browser's fetch
+    // future is not `Send`, hence the unsync action.
+    let refund = Action::new_unsync(|purchase_id: &PurchaseId| {
+        let purchase_id = *purchase_id;
+        async move { client::refund(purchase_id).await.map(|()| purchase_id) }
+    });
+    // The purchase being refunded, so its buttons cannot be pressed twice.
+    let refunding = Signal::derive(move || refund.input().get());
+    Effect::new(move |_| match refund.value().get() {
+        Some(Ok(purchase_id)) => {
+            notice.set(Some(format!(
+                "Purchase #{purchase_id} was refunded and its seats are back on sale."
+            )));
+            // The refund changes every ticket of the purchase; ask again
+            // rather than guess which rows it touched.
+            tickets.refetch();
+        }
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
+    let start_refund = Callback::new(move |purchase_id: PurchaseId| {
         notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::refund(purchase_id).await;
-            refunding.set(None);
-            match answer {
-                Ok(()) => {
-                    notice.set(Some(format!(
-                        "Purchase #{purchase_id} was refunded and its seats are back on sale."
-                    )));
-                    // The refund changes every ticket of the purchase; ask again
-                    // rather than guess which rows it touched.
-                    load();
-                }
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
+        refund.dispatch(purchase_id);
     });
 
     view! {
@@ -63,7 +63,7 @@ pub fn MyTicketsPage() -> impl IntoView {
             {move || notice.get().map(|text| view! {
                 <p class="notice" role="status" data-testid="tickets-notice">{text}</p>
             })}
-            {move || match state.get() {
+            {move || match state() {
                 TicketsState::Loading => view! { <p class="loading">"Loading your tickets…"</p> }.into_any(),
                 TicketsState::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
                 TicketsState::SignedOut => view! {
@@ -74,8 +74,8 @@ pub fn MyTicketsPage() -> impl IntoView {
                     </p>
                 }.into_any(),
                 TicketsState::Loaded(view) => view! {
-                    <TicketList title="Upcoming" empty="No upcoming tickets." tickets=view.upcoming refund refunding/>
-                    <TicketList title="Past" empty="No past tickets." tickets=view.past refund refunding/>
+                    <TicketList title="Upcoming" empty="No upcoming tickets." tickets=view.upcoming refund=start_refund refunding/>
+                    <TicketList title="Past" empty="No past tickets." tickets=view.past refund=start_refund refunding/>
                 }.into_any(),
             }}
         </section>
@@ -88,7 +88,7 @@ fn TicketList(
     empty: &'static str,
     tickets: Vec<MyTicket>,
     refund: Callback<PurchaseId>,
-    refunding: RwSignal<Option<PurchaseId>>,
+    refunding: Signal<Option<PurchaseId>>,
 ) -> impl IntoView {
     let body = if tickets.is_empty() {
         view! { <p class="empty">{empty}</p> }.into_any()
@@ -110,7 +110,7 @@ fn TicketList(
 fn TicketCard(
     ticket: MyTicket,
     refund: Callback<PurchaseId>,
-    refunding: RwSignal<Option<PurchaseId>>,
+    refunding: Signal<Option<PurchaseId>>,
 ) -> impl IntoView {
     let seat = format!(
         "Section {} · Row {} · Seat {}",

@@ -8,46 +8,31 @@ use crate::types::{format_cents, PurchaseStatus, PurchaseView, TicketStatus, Tic
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-#[derive(Clone, Debug, PartialEq)]
-enum Loaded {
-    Loading,
-    Ready(PurchaseView),
-    Failed(String),
-}
-
 #[component]
 pub fn PurchasePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let state = RwSignal::new(Loaded::Loading);
     let hydrated = crate::use_hydrated();
     let id = move || params.with_untracked(|p| p.get("id")).unwrap_or_default();
     let key = move || query.with_untracked(|q| q.get("key")).unwrap_or_default();
 
-    Effect::new(move |_| {
+    // Loaded in the browser only: the server renders "Loading".
+    let purchase = LocalResource::new(move || {
         let (id, key) = (id(), key());
-        leptos::task::spawn_local(async move {
-            let answer = client::purchase_view(id, email_key(&key)).await;
-            state.set(match answer {
-                Ok(view) => Loaded::Ready(view),
-                Err(_) => Loaded::Failed(
-                    "This link does not open a purchase. Check that the whole link from the \
-                     email was opened."
-                        .into(),
-                ),
-            });
-        });
+        async move { client::purchase_view(id, email_key(&key)).await }
     });
 
     view! {
         <section class="purchase-page" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Your tickets"</h1>
-            {move || match state.get() {
-                Loaded::Loading => view! { <p class="loading">"Loading your tickets…"</p> }.into_any(),
-                Loaded::Failed(message) => view! {
-                    <p class="error" role="alert" data-testid="purchase-error">{message}</p>
+            {move || match purchase.get() {
+                None => view! { <p class="loading">"Loading your tickets…"</p> }.into_any(),
+                Some(Err(_)) => view! {
+                    <p class="error" role="alert" data-testid="purchase-error">
+                        "This link does not open a purchase. Check that the whole link from the email was opened."
+                    </p>
                 }.into_any(),
-                Loaded::Ready(view) => purchase_view(view, key()).into_any(),
+                Some(Ok(view)) => purchase_view(view, key()).into_any(),
             }}
         </section>
     }

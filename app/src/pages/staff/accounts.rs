@@ -26,9 +26,27 @@ fn NewStaffAccount() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
+    // Answers the new account's email, for the notice. The browser's fetch
+    // future is not `Send`, hence the unsync action.
+    let create = Action::new_unsync(|request: &CreateStaffRequest| {
+        let request = request.clone();
+        async move { client::create_staff(&request).await.map(|()| request.email) }
+    });
+    Effect::new(move |_| {
+        let Some(answer) = create.value().get() else {
+            return;
+        };
+        notice.set(Some(match answer {
+            Ok(email) => {
+                password.set(String::new());
+                (true, format!("Account created for {email}."))
+            }
+            Err(error) => (false, error.message),
+        }));
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let request = CreateStaffRequest {
+        create.dispatch(CreateStaffRequest {
             email: email.get_untracked().trim().to_string(),
             display_name: display_name.get_untracked(),
             password: password.get_untracked(),
@@ -37,16 +55,6 @@ fn NewStaffAccount() -> impl IntoView {
             } else {
                 Role::Staff
             },
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::create_staff(&request).await;
-            notice.set(Some(match answer {
-                Ok(()) => {
-                    password.set(String::new());
-                    (true, format!("Account created for {}.", request.email))
-                }
-                Err(error) => (false, error.message),
-            }));
         });
     };
     view! {
@@ -88,37 +96,45 @@ fn ManageAccount() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let found: RwSignal<Option<UserView>> = RwSignal::new(None);
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
+    // The browser's fetch futures are not `Send`, hence unsync actions.
+    let lookup = Action::new_unsync(|address: &String| {
+        let address = address.clone();
+        async move { client::find_user(&address).await }
+    });
+    let change = Action::new_unsync(|(id, request): &(i64, UpdateUserRequest)| {
+        let (id, request) = (*id, request.clone());
+        async move { client::update_user(id, &request).await }
+    });
+    Effect::new(move |_| match lookup.value().get() {
+        Some(Ok(user)) => {
+            notice.set(None);
+            found.set(Some(user));
+        }
+        Some(Err(error)) if error.code == ErrorCode::NotFound => {
+            notice.set(Some((false, "No account has that email.".into())))
+        }
+        Some(Err(error)) => notice.set(Some((false, error.message))),
+        None => {}
+    });
+    Effect::new(move |_| match change.value().get() {
+        Some(Ok(user)) => {
+            notice.set(Some((true, "Saved.".into())));
+            found.set(Some(user));
+        }
+        Some(Err(error)) if error.code == ErrorCode::LastAdmin => notice.set(Some((
+            false,
+            "This is the last active admin: make another admin first.".into(),
+        ))),
+        Some(Err(error)) => notice.set(Some((false, error.message))),
+        None => {}
+    });
     let find = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let address = email.get_untracked().trim().to_string();
-        leptos::task::spawn_local(async move {
-            found.set(None);
-            match client::find_user(&address).await {
-                Ok(user) => {
-                    notice.set(None);
-                    found.set(Some(user));
-                }
-                Err(error) if error.code == ErrorCode::NotFound => {
-                    notice.set(Some((false, "No account has that email.".into())))
-                }
-                Err(error) => notice.set(Some((false, error.message))),
-            }
-        });
+        found.set(None);
+        lookup.dispatch(email.get_untracked().trim().to_string());
     };
     let update = move |id: i64, request: UpdateUserRequest| {
-        leptos::task::spawn_local(async move {
-            match client::update_user(id, &request).await {
-                Ok(user) => {
-                    notice.set(Some((true, "Saved.".into())));
-                    found.set(Some(user));
-                }
-                Err(error) if error.code == ErrorCode::LastAdmin => notice.set(Some((
-                    false,
-                    "This is the last active admin: make another admin first.".into(),
-                ))),
-                Err(error) => notice.set(Some((false, error.message))),
-            }
-        });
+        change.dispatch((id, request));
     };
     view! {
         <section class="staff-form">

@@ -6,9 +6,7 @@
 use super::event_form::local_to_rfc3339;
 use super::StaffGate;
 use crate::client;
-use crate::error::ApiError;
 use crate::staff::{RefundPolicy, UpdateEventRequest};
-use crate::types::EventDetail;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -30,7 +28,9 @@ fn rfc3339_to_local(raw: &str) -> String {
 fn EditEvent() -> impl IntoView {
     let params = use_params_map();
     let event_id = move || params.read().get("id").unwrap_or_default();
-    let loaded: RwSignal<Option<Result<EventDetail, ApiError>>> = RwSignal::new(None);
+    // Loaded in the browser only (the server renders "Loading…"), and again
+    // when the route's id changes.
+    let loaded = LocalResource::new(move || client::event(event_id()));
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let starts_at = RwSignal::new(String::new());
@@ -38,19 +38,25 @@ fn EditEvent() -> impl IntoView {
     let max_tickets = RwSignal::new(String::new());
     let refund_policy = RwSignal::new(String::new());
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
+    // The browser's fetch future is not `Send`, hence the unsync action.
+    let save = Action::new_unsync(|(id, request): &(String, UpdateEventRequest)| {
+        let (id, request) = (id.clone(), request.clone());
+        async move { client::update_event(&id, &request).await }
+    });
+    // Each loaded event fills in the form.
     Effect::new(move |_| {
-        let id = event_id();
-        leptos::task::spawn_local(async move {
-            let answer = client::event(&id).await;
-            if let Ok(detail) = &answer {
-                name.set(detail.name.clone());
-                description.set(detail.description.clone());
-                starts_at.set(rfc3339_to_local(&detail.starts_at));
-                hold_seconds.set(detail.hold_seconds.to_string());
-                max_tickets.set(detail.max_tickets_per_buyer.to_string());
-            }
-            loaded.set(Some(answer));
-        });
+        if let Some(Ok(detail)) = loaded.get() {
+            name.set(detail.name);
+            description.set(detail.description);
+            starts_at.set(rfc3339_to_local(&detail.starts_at));
+            hold_seconds.set(detail.hold_seconds.to_string());
+            max_tickets.set(detail.max_tickets_per_buyer.to_string());
+        }
+    });
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(())) => notice.set(Some((true, "Saved.".to_string()))),
+        Some(Err(error)) => notice.set(Some((false, error.message))),
+        None => {}
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -93,14 +99,7 @@ fn EditEvent() -> impl IntoView {
                 return;
             }
         };
-        let id = event_id();
-        leptos::task::spawn_local(async move {
-            let answer = client::update_event(&id, &request).await;
-            notice.set(Some(match answer {
-                Ok(()) => (true, "Saved.".to_string()),
-                Err(error) => (false, error.message),
-            }));
-        });
+        save.dispatch((event_id(), request));
     };
     view! {
         <section class="staff-form">

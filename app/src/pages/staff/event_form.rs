@@ -207,7 +207,39 @@ fn EventForm() -> impl IntoView {
     let sections = RwSignal::new(sections_default);
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
     let created: RwSignal<Option<CreatedEvent>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
+    // The browser's fetch futures are not `Send`, hence unsync actions.
+    let load = Action::new_unsync(|id: &EventId| client::event(*id));
+    let create = Action::new_unsync(|request: &CreateEventRequest| {
+        let request = request.clone();
+        async move { client::create_event(&request).await }
+    });
+    let busy = create.pending();
+    // The loaded event fills in the venue and prices each of its sections
+    // at the first tier typed so far.
+    Effect::new(move |_| match load.value().get() {
+        Some(Ok(event)) => {
+            venue.set(event.venue.id.to_string());
+            let first_tier = tiers
+                .with_untracked(|t| parse_tiers(t).ok())
+                .and_then(|t| t.first().map(|t| t.name.clone()))
+                .unwrap_or_else(|| "Standard".into());
+            sections.set(
+                event
+                    .sections
+                    .iter()
+                    .map(|s| format!("{}: {first_tier}", s.name))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(event)) => created.set(Some(event)),
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
 
     let load_from_event = move |_| {
         let Some(id) = EventId::parse(source_event.get_untracked().trim()) else {
@@ -215,26 +247,7 @@ fn EventForm() -> impl IntoView {
             return;
         };
         notice.set(None);
-        leptos::task::spawn_local(async move {
-            match client::event(id).await {
-                Ok(event) => {
-                    venue.set(event.venue.id.to_string());
-                    let first_tier = tiers
-                        .with_untracked(|t| parse_tiers(t).ok())
-                        .and_then(|t| t.first().map(|t| t.name.clone()))
-                        .unwrap_or_else(|| "Standard".into());
-                    sections.set(
-                        event
-                            .sections
-                            .iter()
-                            .map(|s| format!("{}: {first_tier}", s.name))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    );
-                }
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
+        load.dispatch(id);
     };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -259,16 +272,8 @@ fn EventForm() -> impl IntoView {
                 return;
             }
         };
-        busy.set(true);
         notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::create_event(&request).await;
-            busy.set(false);
-            match answer {
-                Ok(event) => created.set(Some(event)),
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
+        create.dispatch(request);
     };
 
     let text_input = move |label: &'static str, testid: &'static str, signal: RwSignal<String>| {

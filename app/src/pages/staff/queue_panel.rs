@@ -69,6 +69,7 @@ impl Fields {
 }
 
 /// What a button of the panel asks the server to do.
+#[derive(Clone)]
 enum Change {
     Save(QueueSettingsRequest),
     Pause,
@@ -108,34 +109,38 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
             });
         });
     }
-    let send = move |event_id: String, change: Change| {
-        leptos::task::spawn_local(async move {
-            let answer = match change {
+    // The browser's fetch future is not `Send`, hence the unsync action.
+    let send = Action::new_unsync(move |change: &Change| {
+        let (event_id, change) = (event_id.clone(), change.clone());
+        async move {
+            match change {
                 Change::Save(request) => client::configure_queue(&event_id, &request).await,
                 Change::Pause => client::pause_queue(&event_id).await,
                 Change::Resume => client::resume_queue(&event_id).await,
-            };
-            notice.set(Some(match answer {
-                Ok(settings) => {
-                    figures.set(Some(settings));
-                    (true, "Saved.".to_string())
-                }
-                Err(error) => (false, error.message),
-            }));
-        });
-    };
-    let save = {
-        let event_id = event_id.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            match fields.request() {
-                Ok(request) => send(event_id.clone(), Change::Save(request)),
-                Err(message) => notice.set(Some((false, message))),
             }
         }
+    });
+    Effect::new(move |_| {
+        let Some(answer) = send.value().get() else {
+            return;
+        };
+        notice.set(Some(match answer {
+            Ok(settings) => {
+                figures.set(Some(settings));
+                (true, "Saved.".to_string())
+            }
+            Err(error) => (false, error.message),
+        }));
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match fields.request() {
+            Ok(request) => {
+                send.dispatch(Change::Save(request));
+            }
+            Err(message) => notice.set(Some((false, message))),
+        }
     };
-    let pause_id = event_id.clone();
-    let resume_id = event_id;
     view! {
         <section class="queue-panel" data-testid="queue-panel">
             <h2>"Waiting room"</h2>
@@ -171,9 +176,9 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
                     on:change=move |ev| fields.require_account.set(event_target_checked(&ev))/>" Sign-in required (one place per account)"</label>
                 <button type="submit" class="primary" data-testid="queue-save">"Save waiting room"</button>
             </form>
-            <button data-testid="queue-pause" on:click=move |_| send(pause_id.clone(), Change::Pause)>"Pause admissions"</button>
+            <button data-testid="queue-pause" on:click=move |_| { send.dispatch(Change::Pause); }>"Pause admissions"</button>
             " "
-            <button data-testid="queue-resume" on:click=move |_| send(resume_id.clone(), Change::Resume)>"Resume"</button>
+            <button data-testid="queue-resume" on:click=move |_| { send.dispatch(Change::Resume); }>"Resume"</button>
         </section>
     }
 }

@@ -58,30 +58,23 @@ fn details(answer: &Result<ScanResult, ApiError>) -> String {
 
 #[component]
 fn Scanner() -> impl IntoView {
-    let events: RwSignal<Vec<(EventId, String)>> = RwSignal::new(Vec::new());
+    // Loaded in the browser only; until then, or if it fails, the list
+    // offers "Any event" alone.
+    let events = LocalResource::new(|| client::events(STAFF_EVENT_LIMIT));
     let event: RwSignal<Option<EventId>> = RwSignal::new(None);
     let code = RwSignal::new(String::new());
     let history: RwSignal<Vec<Scanned>> = RwSignal::new(Vec::new());
-    let busy = RwSignal::new(false);
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
-
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            if let Ok(list) = client::events(STAFF_EVENT_LIMIT).await {
-                events.set(
-                    list.events
-                        .into_iter()
-                        .map(|e| {
-                            (
-                                e.id,
-                                format!("{} — {}", e.name, format_starts_at(&e.starts_at)),
-                            )
-                        })
-                        .collect(),
-                );
-            }
-        });
+    // Answers with the code it checked, for the history. The browser's
+    // fetch future is not `Send`, hence the unsync action.
+    let check = Action::new_unsync(|request: &ScanRequest| {
+        let request = request.clone();
+        async move {
+            let answer = client::scan(&request).await;
+            (request.code, answer)
+        }
     });
+    let busy = check.pending();
 
     let refocus = move || {
         #[cfg(feature = "hydrate")]
@@ -98,6 +91,27 @@ fn Scanner() -> impl IntoView {
         };
     });
 
+    // Each answer goes on top of the history, and the field is ready for the
+    // next ticket.
+    Effect::new(move |_| {
+        let Some((scanned, answer)) = check.value().get() else {
+            return;
+        };
+        history.update(|list| {
+            let n = list.first().map_or(1, |last| last.n + 1);
+            list.insert(
+                0,
+                Scanned {
+                    n,
+                    code: scanned,
+                    answer,
+                },
+            );
+            list.truncate(HISTORY + 1);
+        });
+        refocus();
+    });
+
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let scanned = code.get_untracked().trim().to_string();
@@ -106,27 +120,9 @@ fn Scanner() -> impl IntoView {
         if scanned.is_empty() || busy.get_untracked() {
             return;
         }
-        busy.set(true);
-        let request = ScanRequest {
-            code: scanned.clone(),
+        check.dispatch(ScanRequest {
+            code: scanned,
             event_id: event.get_untracked(),
-        };
-        leptos::task::spawn_local(async move {
-            let answer = client::scan(&request).await;
-            busy.set(false);
-            history.update(|list| {
-                let n = list.first().map_or(1, |last| last.n + 1);
-                list.insert(
-                    0,
-                    Scanned {
-                        n,
-                        code: scanned,
-                        answer,
-                    },
-                );
-                list.truncate(HISTORY + 1);
-            });
-            refocus();
         });
     };
 
@@ -141,9 +137,10 @@ fn Scanner() -> impl IntoView {
                         refocus();
                     }>
                         <option value="">"Any event"</option>
-                        {move || events.get().into_iter().map(|(id, name)| view! {
-                            <option value=id.to_string()>{name}</option>
-                        }).collect_view()}
+                        {move || events.get().and_then(Result::ok).map(|list| list.events).unwrap_or_default()
+                            .into_iter().map(|e| view! {
+                                <option value=e.id.to_string()>{format!("{} — {}", e.name, format_starts_at(&e.starts_at))}</option>
+                            }).collect_view()}
                     </select>
                 </label>
                 <label>"Ticket code"

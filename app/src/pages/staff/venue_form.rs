@@ -116,7 +116,17 @@ fn VenueForm() -> impl IntoView {
     let bowl_text = RwSignal::new("Lower, 12, 20, 30\nUpper, 10, 15, 40".to_string());
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
     let created: RwSignal<Option<CreatedVenue>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
+    // The browser's fetch future is not `Send`, hence the unsync action.
+    let create = Action::new_unsync(|request: &CreateVenueRequest| {
+        let request = request.clone();
+        async move { client::create_venue(&request).await }
+    });
+    let busy = create.pending();
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(venue)) => created.set(Some(venue)),
+        Some(Err(error)) => notice.set(Some(error.message)),
+        None => {}
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -144,16 +154,8 @@ fn VenueForm() -> impl IntoView {
             city: city.get_untracked().trim().to_string(),
             layout,
         };
-        busy.set(true);
         notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::create_venue(&request).await;
-            busy.set(false);
-            match answer {
-                Ok(venue) => created.set(Some(venue)),
-                Err(error) => notice.set(Some(error.message)),
-            }
-        });
+        create.dispatch(request);
     };
 
     view! {
