@@ -65,7 +65,7 @@ start_server card-form CARD_FORM_URL TESSERA_STRIPE_SECRET_KEY=sk_test_standin \
 
 status=0
 (cd end2end && TESSERA_BASE_URL="$BASE_URL" TESSERA_SHORT_HOLD_URL="$SHORT_HOLD_URL" \
-  TESSERA_CARD_FORM_URL="$CARD_FORM_URL" npx playwright test) || status=$?
+  TESSERA_CARD_FORM_URL="$CARD_FORM_URL" npx playwright test "$@") || status=$?
 if [ $status -ne 0 ]; then
   echo "--- server logs (tail) ---"
   tail -n 30 "$WORK"/*.log

@@ -43,6 +43,24 @@ test.describe("the processor's card form", () => {
     expect(errors).toEqual([]);
   });
 
+  test("the card form keeps what the buyer typed while the countdown runs", async ({ page }) => {
+    await openEvent(page, "Open Mic Finals", base);
+    const seatId = await firstAvailableSeat(page);
+    await pick(page, page.locator(`.seat-picker .seat[data-seat="${seatId}"]`));
+    await page.getByTestId("hold-selected").click();
+    const number = page.getByTestId("payment-element").locator('[data-stripe-field="number"]');
+    await expect(number).toBeVisible();
+    await number.fill(THREE_D_SECURE_CARD);
+    // The countdown redraws twice a second; wait for two changes of its text.
+    const countdown = page.getByTestId("countdown");
+    for (let tick = 0; tick < 2; tick++) {
+      const shown = (await countdown.textContent()) ?? "";
+      await expect(countdown).not.toHaveText(shown, { timeout: 5_000 });
+    }
+    await expect(number).toHaveValue(THREE_D_SECURE_CARD);
+    await expect(page.locator(".stripe-standin-payment-element")).toHaveCount(1);
+  });
+
   test("a failed challenge is a decline, and the seats stay held", async ({ page }) => {
     const errors = collectConsoleErrors(page, [401, 402]);
     const challenge = await toCheckoutWithCard(page, "card-form-fail@example.com");

@@ -103,14 +103,18 @@ pub fn CheckoutPage() -> impl IntoView {
     });
 
     let seconds_left = move || ((deadline.get() - now.get()) / 1000.0).max(0.0).ceil() as i64;
-    let expired = move || {
+    // A memo, so the views that read it are redrawn when the hold runs out,
+    // not on every tick of the countdown: a redraw builds the payment form
+    // anew, and the card form mounted in it would be lost with what the
+    // buyer typed.
+    let expired = Memo::new(move |_| {
         hold.with(|h| match h {
             Some(Ok(view)) => {
                 view.status != HoldStatus::Active || (deadline.get() > 0.0 && seconds_left() == 0)
             }
             _ => false,
         }) && purchase.with(Option::is_none)
-    };
+    });
 
     let pay = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -228,7 +232,7 @@ pub fn CheckoutPage() -> impl IntoView {
                                     <p><a href="/my/tickets" data-testid="see-my-tickets">"See all your tickets"</a></p>
                                 })}
                             }.into_any(),
-                            None if expired() => view! {
+                            None if expired.get() => view! {
                                 <p class="expired" role="alert" data-testid="expired">
                                     "Your hold has expired and the seats were released. "
                                     <a href=event_link.clone()>"Pick seats again"</a>
