@@ -8,4 +8,11 @@
 # set, so after the first this is a no-op.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# cargo-leptos compiles the release server with LEPTOS_OUTPUT_NAME set, and
+# leptos reads it at compile time: the same value here lets this build reuse
+# that one's crates (see bin-cargo-args in Cargo.toml) instead of rebuilding
+# leptos and everything above it.
+LEPTOS_OUTPUT_NAME="$(awk -F'"' '/^\[\[workspace.metadata.leptos\]\]/ { in_leptos = 1 }
+  in_leptos && /^name = / { print $2; exit }' Cargo.toml)"
+export LEPTOS_OUTPUT_NAME
 cargo build --release -p loadgen -p crashtest -p clustertest -p stripe-stand-in "$@"

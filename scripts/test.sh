@@ -19,6 +19,12 @@ LOG="$(mktemp /tmp/tessera-test.XXXXXX.log)"
 exec > >(tee "$LOG") 2>&1
 step() { printf '\n\033[1;32m=== %s\033[0m (at %ss)\n' "$*" "$(($(date +%s) - started))"; }
 
+# Every Rust package but the browser bundle, named the same way for the lint
+# and both test runs: cargo unifies dependency features per invocation, and
+# the PostgreSQL run with fewer packages compiled the server and its
+# dependencies a second time (a few minutes) to run the same tests.
+PACKAGES=(-p app -p server -p stripe-stand-in -p crashtest -p loadgen -p clustertest)
+
 step "toolchain"
 scripts/setup-toolchain.sh
 
@@ -26,14 +32,14 @@ step "format"
 cargo fmt --all -- --check
 
 step "lint (server + shared crate + Stripe stand-in + crash test + loadgen + cluster test, and the browser bundle for wasm)"
-cargo clippy -p app -p server -p stripe-stand-in -p crashtest -p loadgen -p clustertest --all-targets -- -D warnings
+cargo clippy "${PACKAGES[@]}" --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
-timeout 1800 cargo test -p app -p server -p stripe-stand-in -p crashtest -p loadgen -p clustertest
+timeout 1800 cargo test "${PACKAGES[@]}"
 
 step "the same tests on PostgreSQL"
-timeout 1800 scripts/with-postgres.sh cargo test -p app -p server
+timeout 1800 scripts/with-postgres.sh cargo test "${PACKAGES[@]}"
 
 step "release build"
 cargo leptos build --release --precompress
