@@ -6,6 +6,7 @@
 
 use crate::client::{self, RegisterAnswer};
 use crate::error::{ApiError, ErrorCode};
+use crate::pages::send_action;
 use crate::pages::sign_in::SignInForm;
 use crate::types::{
     ChangePasswordRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
@@ -90,11 +91,7 @@ fn RegisterForm(state: RwSignal<AccountState>, notice: RwSignal<Option<String>>)
     let email = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    // The browser's fetch future is not `Send`, hence the unsync action.
-    let register = Action::new_unsync(|request: &RegisterRequest| {
-        let request = request.clone();
-        async move { client::register(&request).await }
-    });
+    let register = send_action(client::register);
     let busy = register.pending();
     Effect::new(move |_| match register.value().get() {
         Some(Ok(RegisterAnswer::ClaimLinkSent(sent))) => notice.set(Some(format!(
@@ -171,11 +168,8 @@ fn AccountDetails(
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let token = RwSignal::new(TEST_CARDS[0].0.to_string());
-    // The browser's fetch futures are not `Send`, hence unsync actions.
-    let save = Action::new_unsync(|request: &SavePaymentMethodRequest| {
-        let request = request.clone();
-        async move { client::save_payment_method(&request).await }
-    });
+    let save = send_action(client::save_payment_method);
+    // No input to send: plain unsync actions (see `send_action` for why unsync).
     let remove = Action::new_unsync(|_: &()| client::delete_payment_method());
     let leave = Action::new_unsync(|_: &()| client::logout());
     let busy = move || save.pending().get() || remove.pending().get() || leave.pending().get();
@@ -300,10 +294,7 @@ fn AccountDetails(
 fn ChangePasswordForm(notice: RwSignal<Option<String>>) -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
-    let change = Action::new_unsync(|request: &ChangePasswordRequest| {
-        let request = request.clone();
-        async move { client::change_password(&request).await }
-    });
+    let change = send_action(client::change_password);
     Effect::new(move |_| {
         let Some(answer) = change.value().get() else {
             return;

@@ -5,6 +5,7 @@
 
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
+use crate::pages::send_action;
 use crate::types::{PasswordResetConfirm, PasswordResetRequest};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -35,11 +36,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
 #[component]
 fn RequestLink() -> impl IntoView {
     let email = RwSignal::new(String::new());
-    // The browser's fetch future is not `Send`, hence the unsync action.
-    let send = Action::new_unsync(|request: &PasswordResetRequest| {
-        let request = request.clone();
-        async move { client::request_password_reset(&request).await }
-    });
+    let send = send_action(client::request_password_reset);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         send.dispatch(PasswordResetRequest {
@@ -71,10 +68,7 @@ fn RequestLink() -> impl IntoView {
 #[component]
 fn NewPassword(token: String) -> impl IntoView {
     let password = RwSignal::new(String::new());
-    let reset = Action::new_unsync(|request: &PasswordResetConfirm| {
-        let request = request.clone();
-        async move { client::reset_password(&request).await }
-    });
+    let reset = send_action(client::reset_password);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         reset.dispatch(PasswordResetConfirm {

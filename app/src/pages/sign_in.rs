@@ -2,6 +2,7 @@
 
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
+use crate::pages::send_action;
 use crate::types::{LoginRequest, MeView};
 use leptos::prelude::*;
 
@@ -24,11 +25,7 @@ fn sign_in_error_message(error: &ApiError) -> String {
 pub fn SignInForm(#[prop(into)] on_signed_in: Callback<MeView>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    // The browser's fetch future is not `Send`, hence the unsync action.
-    let sign_in = Action::new_unsync(|request: &LoginRequest| {
-        let request = request.clone();
-        async move { client::login(&request).await }
-    });
+    let sign_in = send_action(client::login);
     let busy = sign_in.pending();
     Effect::new(move |_| {
         if let Some(Ok(me)) = sign_in.value().get() {

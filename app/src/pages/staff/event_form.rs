@@ -4,6 +4,7 @@
 
 use super::StaffGate;
 use crate::client;
+use crate::pages::send_action;
 use crate::staff::{CreateEventRequest, CreatedEvent, RefundPolicy, TierPrice};
 use crate::types::{EventId, VenueId};
 use leptos::prelude::*;
@@ -207,12 +208,8 @@ fn EventForm() -> impl IntoView {
     let sections = RwSignal::new(sections_default);
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
     let created: RwSignal<Option<CreatedEvent>> = RwSignal::new(None);
-    // The browser's fetch futures are not `Send`, hence unsync actions.
     let load = Action::new_unsync(|id: &EventId| client::event(*id));
-    let create = Action::new_unsync(|request: &CreateEventRequest| {
-        let request = request.clone();
-        async move { client::create_event(&request).await }
-    });
+    let create = send_action(client::create_event);
     let busy = create.pending();
     // The loaded event fills in the venue and prices each of its sections
     // at the first tier typed so far.

@@ -3,6 +3,7 @@
 
 use super::{percent_encode, StaffGate};
 use crate::client;
+use crate::pages::send_action;
 use crate::staff::{BowlTierLayout, CreateVenueRequest, CreatedVenue, StageSection, VenueLayout};
 use leptos::prelude::*;
 
@@ -116,11 +117,7 @@ fn VenueForm() -> impl IntoView {
     let bowl_text = RwSignal::new("Lower, 12, 20, 30\nUpper, 10, 15, 40".to_string());
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
     let created: RwSignal<Option<CreatedVenue>> = RwSignal::new(None);
-    // The browser's fetch future is not `Send`, hence the unsync action.
-    let create = Action::new_unsync(|request: &CreateVenueRequest| {
-        let request = request.clone();
-        async move { client::create_venue(&request).await }
-    });
+    let create = send_action(client::create_venue);
     let busy = create.pending();
     Effect::new(move |_| match create.value().get() {
         Some(Ok(venue)) => created.set(Some(venue)),
