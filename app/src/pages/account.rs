@@ -4,6 +4,7 @@
 //! Accounts are optional (guests can always buy), and the session cookie is
 //! HttpOnly, so the page asks the API who is signed in once it has hydrated.
 
+use super::browser_action;
 use crate::client::{self, RegisterAnswer};
 use crate::error::{ApiError, ErrorCode};
 use crate::pages::send_action;
@@ -170,8 +171,8 @@ fn AccountDetails(
     let token = RwSignal::new(TEST_CARDS[0].0.to_string());
     let save = send_action(client::save_payment_method);
     // No input to send: plain unsync actions (see `send_action` for why unsync).
-    let remove = Action::new_unsync(|_: &()| client::delete_payment_method());
-    let leave = Action::new_unsync(|_: &()| client::logout());
+    let remove = browser_action(|_: &()| client::delete_payment_method());
+    let leave = browser_action(|_: &()| client::logout());
     let busy = move || save.pending().get() || remove.pending().get() || leave.pending().get();
     // Each answer is told in the notice; a change of card or a sign-out
     // redraws the account.

@@ -3,6 +3,7 @@
 //! tickets. Rendered in the browser (the hold belongs to the browser's
 //! session cookie).
 
+use super::browser_action;
 use crate::card_form::CardForm;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
@@ -12,6 +13,7 @@ use crate::types::{
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use send_wrapper::SendWrapper;
 
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
@@ -26,9 +28,9 @@ pub fn CheckoutPage() -> impl IntoView {
     let refund_policy: RwSignal<Option<&'static str>> = RwSignal::new(None);
     let deadline = RwSignal::new(0.0_f64);
     let now = RwSignal::new(0.0_f64);
-    let purchase: RwSignal<Option<PurchaseView>> = RwSignal::new(None);
+    // What the page has to say besides a failed payment: the card form
+    // did not load, or how an extension went.
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
     let email = RwSignal::new(String::new());
     let token = RwSignal::new("tok_visa".to_string());
     // Signed-in buyers: the account, whether to pay with its saved card, and
@@ -39,7 +41,11 @@ pub fn CheckoutPage() -> impl IntoView {
     // One extension per hold; after a refresh the server says so (409).
     let extended = RwSignal::new(false);
     // The processor's card form, when the site uses one (else test tokens).
-    let card_form: StoredValue<Option<CardForm>, LocalStorage> = StoredValue::new_local(None);
+    // Wrapped rather than in thread-local storage: it stays empty on the
+    // server, whose multi-threaded runtime may drop the page on another
+    // thread than the one that rendered it, which thread-local storage
+    // refuses with a panic.
+    let card_form: StoredValue<Option<SendWrapper<CardForm>>> = StoredValue::new(None);
     let uses_card_form = RwSignal::new(false);
 
     Effect::new(move |_| {
@@ -82,7 +88,7 @@ pub fn CheckoutPage() -> impl IntoView {
                     // The form's box is drawn once the flag is set.
                     gloo_tick().await;
                     match CardForm::mount(&form_config, total, "#payment-element").await {
-                        Ok(form) => card_form.set_value(Some(form)),
+                        Ok(form) => card_form.set_value(Some(SendWrapper::new(form))),
                         Err(message) => notice.set(Some(message)),
                     }
                 }
@@ -102,78 +108,37 @@ pub fn CheckoutPage() -> impl IntoView {
         }
     });
 
-    let seconds_left = move || ((deadline.get() - now.get()) / 1000.0).max(0.0).ceil() as i64;
-    // A memo, so the views that read it are redrawn when the hold runs out,
-    // not on every tick of the countdown: a redraw builds the payment form
-    // anew, and the card form mounted in it would be lost with what the
-    // buyer typed.
-    let expired = Memo::new(move |_| {
-        hold.with(|h| match h {
-            Some(Ok(view)) => {
-                view.status != HoldStatus::Active || (deadline.get() > 0.0 && seconds_left() == 0)
-            }
-            _ => false,
-        }) && purchase.with(Option::is_none)
-    });
-
-    let pay = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let Some(id) = hold_id() else { return };
-        busy.set(true);
-        notice.set(None);
-        let signed_in = account.with_untracked(Option::is_some);
-        if !pay_with_saved.get_untracked() {
-            if let Some(form) = card_form.get_value() {
-                leptos::task::spawn_local(async move {
-                    let outcome = pay_with_card_form(id, email.get_untracked(), form).await;
-                    busy.set(false);
-                    match outcome {
-                        Ok(view) => purchase.set(Some(view)),
-                        Err(message) => notice.set(Some(message)),
-                    }
-                });
-                return;
+    // Paying and extending are actions: their `pending` is what disables
+    // the buttons, and a purchase is the payment's successful answer.
+    let pay = browser_action(move |(id, payment): &(HoldId, Payment)| {
+        let (id, payment) = (*id, payment.clone());
+        async move {
+            match payment {
+                Payment::CardForm { email } => match card_form.get_value().map(SendWrapper::take) {
+                    Some(form) => pay_with_card_form(id, email, form).await,
+                    None => Err("The card form is not ready yet; try again in a moment.".into()),
+                },
+                Payment::Request(request) => {
+                    let key = client::new_idempotency_key();
+                    client::purchase(id, &request, &key)
+                        .await
+                        .map_err(payment_message)
+                }
             }
         }
-        let request = if pay_with_saved.get_untracked() {
-            PurchaseRequest {
-                email: email.get_untracked(),
-                payment: PaymentChoice {
-                    token: None,
-                    saved: Some(true),
-                    element: None,
-                },
-                save_payment_method: false,
-            }
-        } else {
-            PurchaseRequest {
-                email: email.get_untracked(),
-                payment: PaymentChoice {
-                    token: Some(token.get_untracked()),
-                    saved: None,
-                    element: None,
-                },
-                save_payment_method: signed_in && save_card.get_untracked(),
-            }
-        };
-        leptos::task::spawn_local(async move {
-            let key = client::new_idempotency_key();
-            let answer = client::purchase(id, &request, &key).await;
-            busy.set(false);
-            match answer {
-                Ok(view) => purchase.set(Some(view)),
-                Err(error) => notice.set(Some(payment_message(error))),
-            }
-        });
+    });
+    // A memo, so a failed payment (no purchase before, none after) leaves
+    // the form, and the card form mounted in it, as they are.
+    let purchase = Memo::new(move |_| pay.value().get().and_then(Result::ok));
+    let payment_error = move || {
+        (!pay.pending().get())
+            .then(|| pay.value().get().and_then(Result::err))
+            .flatten()
     };
-
-    let extend = move |_| {
-        let Some(id) = hold_id() else { return };
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let answer = client::extend_hold(id).await;
-            busy.set(false);
-            match answer {
+    let extend = browser_action(move |id: &HoldId| {
+        let id = *id;
+        async move {
+            match client::extend_hold(id).await {
                 Ok(view) => {
                     now.set(client::now_ms());
                     deadline.set(client::now_ms() + view.expires_in_ms as f64);
@@ -190,7 +155,54 @@ pub fn CheckoutPage() -> impl IntoView {
                 }
                 Err(error) => notice.set(Some(error.message)),
             }
-        });
+        }
+    });
+    let busy = move || pay.pending().get() || extend.pending().get();
+
+    let seconds_left = move || ((deadline.get() - now.get()) / 1000.0).max(0.0).ceil() as i64;
+    // A memo, so the views that read it are redrawn when the hold runs out,
+    // not on every tick of the countdown: a redraw builds the payment form
+    // anew, and the card form mounted in it would be lost with what the
+    // buyer typed.
+    let expired = Memo::new(move |_| {
+        hold.with(|h| match h {
+            Some(Ok(view)) => {
+                view.status != HoldStatus::Active || (deadline.get() > 0.0 && seconds_left() == 0)
+            }
+            _ => false,
+        }) && purchase.with(Option::is_none)
+    });
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(id) = hold_id() else { return };
+        notice.set(None);
+        let email = email.get_untracked();
+        let payment = if pay_with_saved.get_untracked() {
+            Payment::Request(PurchaseRequest {
+                email,
+                payment: PaymentChoice {
+                    token: None,
+                    saved: Some(true),
+                    element: None,
+                },
+                save_payment_method: false,
+            })
+        } else if uses_card_form.get_untracked() {
+            Payment::CardForm { email }
+        } else {
+            Payment::Request(PurchaseRequest {
+                email,
+                payment: PaymentChoice {
+                    token: Some(token.get_untracked()),
+                    saved: None,
+                    element: None,
+                },
+                save_payment_method: account.with_untracked(Option::is_some)
+                    && save_card.get_untracked(),
+            })
+        };
+        pay.dispatch((id, payment));
     };
 
     let navigate = use_navigate();
@@ -210,7 +222,7 @@ pub fn CheckoutPage() -> impl IntoView {
     view! {
         <section class="checkout">
             <h1>"Checkout"</h1>
-            {move || notice.get().map(|text| view! { <p class="notice" role="alert" data-testid="notice">{text}</p> })}
+            {move || notice.get().or_else(payment_error).map(|text| view! { <p class="notice" role="alert" data-testid="notice">{text}</p> })}
             {move || match hold.get() {
                 None => view! { <p class="loading">"Loading your seats…"</p> }.into_any(),
                 Some(Err(error)) => view! { <p class="error" role="alert">{error.message}</p> }.into_any(),
@@ -248,11 +260,11 @@ pub fn CheckoutPage() -> impl IntoView {
                                         <p>"Less than a minute left: your seats go back on sale when the timer runs out."</p>
                                         {move || (!extended.get()).then(|| view! {
                                             <button type="button" class="primary" data-testid="extend-hold"
-                                                disabled=move || busy.get() on:click=extend>"Keep my seats longer"</button>
+                                                disabled=busy on:click=move |_| { if let Some(id) = hold_id() { extend.dispatch(id); } }>"Keep my seats longer"</button>
                                         })}
                                     </div>
                                 })}
-                                <form class="payment" on:submit=pay>
+                                <form class="payment" on:submit=submit>
                                     <label>"Email for your tickets"
                                         <input type="email" required autocomplete="email" data-testid="email"
                                             prop:value=move || email.get()
@@ -303,8 +315,8 @@ pub fn CheckoutPage() -> impl IntoView {
                                         </label>
                                     })}
                                     <p class="fine-print">"Card details are entered in the payment provider's form; Tessera only ever sees a token."</p>
-                                    <button type="submit" class="primary" data-testid="pay" disabled=move || busy.get()>
-                                        {move || if busy.get() { "Paying…" } else { "Pay now" }}
+                                    <button type="submit" class="primary" data-testid="pay" disabled=busy>
+                                        {move || if pay.pending().get() { "Paying…" } else { "Pay now" }}
                                     </button>
                                     <button type="button" class="secondary" on:click=move |_| release.run(())>"Release seats"</button>
                                 </form>
@@ -315,6 +327,15 @@ pub fn CheckoutPage() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// How the buyer pays, read from the form when they press Pay.
+#[derive(Clone)]
+enum Payment {
+    /// In the processor's card form mounted on the page.
+    CardForm { email: String },
+    /// With a test-card token or the account's saved card.
+    Request(PurchaseRequest),
 }
 
 /// Lets the page draw what a signal change asked for before it goes on.

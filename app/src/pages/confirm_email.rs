@@ -9,6 +9,7 @@
 //! stranger who registered the address first never sees what was bought
 //! with it.
 
+use super::browser_action;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
 use crate::types::ConfirmEmailRequest;
@@ -49,7 +50,7 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     };
     // Answers whether the account was claimed (a new password was sent).
     // The browser's fetch future is not `Send`, hence the unsync action.
-    let confirm = Action::new_unsync(|request: &ConfirmEmailRequest| {
+    let confirm = browser_action(|request: &ConfirmEmailRequest| {
         let request = request.clone();
         async move {
             client::confirm_email(&request).await?;

@@ -2,6 +2,7 @@
 //! the QR code the gate scans, and a refund while the purchase allows one.
 //! Loaded from the browser: the list belongs to the session cookie.
 
+use super::browser_action;
 use crate::client;
 use crate::error::ErrorCode;
 use crate::types::{
@@ -34,7 +35,7 @@ pub fn MyTicketsPage() -> impl IntoView {
 
     // Answers the refunded purchase, for the notice. The browser's fetch
     // future is not `Send`, hence the unsync action.
-    let refund = Action::new_unsync(|purchase_id: &PurchaseId| {
+    let refund = browser_action(|purchase_id: &PurchaseId| {
         let purchase_id = *purchase_id;
         async move { client::refund(purchase_id).await.map(|()| purchase_id) }
     });

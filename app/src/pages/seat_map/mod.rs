@@ -15,6 +15,7 @@ use crate::client;
 use crate::error::ErrorCode;
 use crate::layout::SeatFeature;
 use crate::live_socket::Link;
+use crate::pages::browser_action;
 use crate::types::{format_cents, BestAvailable, EventId, HoldRequest, SeatId, SeatStatus};
 use data::MapData;
 use leptos::prelude::*;
@@ -138,21 +139,19 @@ pub fn SeatPicker(event_id: EventId, max_tickets: i64) -> impl IntoView {
     };
     let version = RwSignal::new(-1_i64);
     let link = RwSignal::new(Link::Connecting);
-    let busy = RwSignal::new(false);
     let wanted = RwSignal::new(2_i64.min(max_tickets.max(1)));
 
     #[cfg(feature = "hydrate")]
     live::connect(event_id, picker, version, link);
 
+    // Holding is an action: its `pending` disables the hold buttons, and a
+    // hold taken moves on to checkout.
     let navigate = leptos_router::hooks::use_navigate();
-    let hold = move |request: HoldRequest| {
-        let navigate = navigate.clone();
-        busy.set(true);
+    let hold = browser_action(move |request: &HoldRequest| {
+        let (request, navigate) = (request.clone(), navigate.clone());
         picker.notice.set(None);
-        leptos::task::spawn_local(async move {
-            let answer = client::hold(event_id, &request).await;
-            busy.set(false);
-            match answer {
+        async move {
+            match client::hold(event_id, &request).await {
                 Ok(hold) => {
                     // Our own hold will arrive as a delta too; it is not "taken by someone else".
                     picker.selected.set(Vec::new());
@@ -171,18 +170,16 @@ pub fn SeatPicker(event_id: EventId, max_tickets: i64) -> impl IntoView {
                 }
                 Err(error) => picker.notice.set(Some(error.message)),
             }
-        });
-    };
-    let hold_selected = {
-        let hold = hold.clone();
-        move |_| {
-            let seat_ids = picker.selected.get_untracked();
-            if !seat_ids.is_empty() {
-                hold(HoldRequest {
-                    seat_ids: Some(seat_ids),
-                    best_available: None,
-                });
-            }
+        }
+    });
+    let busy = hold.pending();
+    let hold_selected = move |_| {
+        let seat_ids = picker.selected.get_untracked();
+        if !seat_ids.is_empty() {
+            hold.dispatch(HoldRequest {
+                seat_ids: Some(seat_ids),
+                best_available: None,
+            });
         }
     };
     let hold_best = move |_| {
@@ -191,7 +188,7 @@ pub fn SeatPicker(event_id: EventId, max_tickets: i64) -> impl IntoView {
                 .map
                 .with_untracked(|m| m.as_ref().map(|d| d.sections[i].name.clone()))
         });
-        hold(HoldRequest {
+        hold.dispatch(HoldRequest {
             seat_ids: None,
             best_available: Some(BestAvailable {
                 count: wanted.get_untracked(),
@@ -237,7 +234,7 @@ pub fn SeatPicker(event_id: EventId, max_tickets: i64) -> impl IntoView {
                         <Picked data=data.clone() picker/>
                         <button type="button" class="primary" data-testid="hold-selected"
                             disabled=move || { busy.get() || picker.selected.with(Vec::is_empty) }
-                            on:click=hold_selected.clone()>"Hold selected seats"</button>
+                            on:click=hold_selected>"Hold selected seats"</button>
                     </div>
                     <steps::SeatSteps data picker/>
                 }.into_any(),

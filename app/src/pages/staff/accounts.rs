@@ -5,6 +5,7 @@
 use super::StaffGate;
 use crate::client;
 use crate::error::ErrorCode;
+use crate::pages::browser_action;
 use crate::staff::{CreateStaffRequest, UpdateUserRequest, UserView};
 use crate::types::Role;
 use leptos::prelude::*;
@@ -28,7 +29,7 @@ fn NewStaffAccount() -> impl IntoView {
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
     // Answers the new account's email, for the notice. The browser's fetch
     // future is not `Send`, hence the unsync action.
-    let create = Action::new_unsync(|request: &CreateStaffRequest| {
+    let create = browser_action(|request: &CreateStaffRequest| {
         let request = request.clone();
         async move { client::create_staff(&request).await.map(|()| request.email) }
     });
@@ -97,11 +98,11 @@ fn ManageAccount() -> impl IntoView {
     let found: RwSignal<Option<UserView>> = RwSignal::new(None);
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
     // The browser's fetch futures are not `Send`, hence unsync actions.
-    let lookup = Action::new_unsync(|address: &String| {
+    let lookup = browser_action(|address: &String| {
         let address = address.clone();
         async move { client::find_user(&address).await }
     });
-    let change = Action::new_unsync(|(id, request): &(i64, UpdateUserRequest)| {
+    let change = browser_action(|(id, request): &(i64, UpdateUserRequest)| {
         let (id, request) = (*id, request.clone());
         async move { client::update_user(id, &request).await }
     });

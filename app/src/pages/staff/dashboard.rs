@@ -8,12 +8,11 @@
 
 use super::StaffGate;
 use crate::client;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 use crate::map_geometry::{centre, convex_hull, Bounds};
+use crate::pages::browser_action;
 use crate::staff::{BlockSeatsRequest, EventStats};
-use crate::types::{
-    format_cents, format_count, EventDetail, EventId, SeatId, SeatStatus, SeatView,
-};
+use crate::types::{format_cents, format_count, EventId, SeatId, SeatStatus, SeatView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
@@ -135,19 +134,15 @@ impl HeatData {
 
 #[component]
 fn Dashboard(event_id: EventId) -> impl IntoView {
-    let detail: RwSignal<Option<Result<EventDetail, ApiError>>> = RwSignal::new(None);
+    let detail = LocalResource::new(move || client::event(event_id));
     let stats: RwSignal<Option<EventStats>> = RwSignal::new(None);
     let stats_error: RwSignal<Option<String>> = RwSignal::new(None);
     let heat: RwSignal<Option<Arc<HeatData>>> = RwSignal::new(None);
     let link = RwSignal::new("connecting");
     let seat_text = RwSignal::new(String::new());
     let block_notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
-    let busy = RwSignal::new(false);
 
     Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            detail.set(Some(client::event(event_id).await));
-        });
         leptos::task::spawn_local(async move {
             match client::event_stats(event_id).await {
                 Ok(fresh) => accept(stats, fresh),
@@ -181,30 +176,21 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
         });
     };
 
-    let set_blocked = move |blocked: bool| {
-        let seat_ids = match seat_text.with_untracked(|t| parse_seat_ids(t)) {
-            Ok(ids) if ids.is_empty() => {
-                block_notice.set(Some((false, "Enter or pick at least one seat.".into())));
-                return;
-            }
-            Ok(ids) => ids,
-            Err(message) => {
-                block_notice.set(Some((false, message)));
-                return;
-            }
-        };
-        busy.set(true);
+    // Blocking is an action: its `pending` disables both buttons.
+    let block = browser_action(move |request: &BlockSeatsRequest| {
+        let request = request.clone();
         block_notice.set(None);
-        leptos::task::spawn_local(async move {
-            let count = seat_ids.len();
-            let request = BlockSeatsRequest { seat_ids, blocked };
-            let answer = client::block_seats(event_id, &request).await;
-            busy.set(false);
-            match answer {
+        async move {
+            match client::block_seats(event_id, &request).await {
                 Ok(fresh) => {
                     accept(stats, fresh);
                     seat_text.set(String::new());
-                    let verb = if blocked { "Blocked" } else { "Unblocked" };
+                    let verb = if request.blocked {
+                        "Blocked"
+                    } else {
+                        "Unblocked"
+                    };
+                    let count = request.seat_ids.len();
                     block_notice.set(Some((
                         true,
                         format!("{verb} {count} seat{}.", if count == 1 { "" } else { "s" }),
@@ -231,7 +217,17 @@ fn Dashboard(event_id: EventId) -> impl IntoView {
                 }
                 Err(error) => block_notice.set(Some((false, error.message))),
             }
-        });
+        }
+    });
+    let busy = block.pending();
+    let set_blocked = move |blocked: bool| match seat_text.with_untracked(|t| parse_seat_ids(t)) {
+        Ok(ids) if ids.is_empty() => {
+            block_notice.set(Some((false, "Enter or pick at least one seat.".into())));
+        }
+        Ok(seat_ids) => {
+            block.dispatch(BlockSeatsRequest { seat_ids, blocked });
+        }
+        Err(message) => block_notice.set(Some((false, message))),
     };
 
     let figure = move |pick: fn(&EventStats) -> String| {

@@ -6,6 +6,7 @@
 use super::event_form::local_to_rfc3339;
 use super::StaffGate;
 use crate::client;
+use crate::pages::browser_action;
 use crate::staff::{RefundPolicy, UpdateEventRequest};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -39,7 +40,7 @@ fn EditEvent() -> impl IntoView {
     let refund_policy = RwSignal::new(String::new());
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
     // The browser's fetch future is not `Send`, hence the unsync action.
-    let save = Action::new_unsync(|(id, request): &(String, UpdateEventRequest)| {
+    let save = browser_action(|(id, request): &(String, UpdateEventRequest)| {
         let (id, request) = (id.clone(), request.clone());
         async move { client::update_event(&id, &request).await }
     });

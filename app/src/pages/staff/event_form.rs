@@ -4,6 +4,7 @@
 
 use super::StaffGate;
 use crate::client;
+use crate::pages::browser_action;
 use crate::pages::send_action;
 use crate::staff::{CreateEventRequest, CreatedEvent, RefundPolicy, TierPrice};
 use crate::types::{EventId, VenueId};
@@ -208,7 +209,7 @@ fn EventForm() -> impl IntoView {
     let sections = RwSignal::new(sections_default);
     let notice: RwSignal<Option<String>> = RwSignal::new(None);
     let created: RwSignal<Option<CreatedEvent>> = RwSignal::new(None);
-    let load = Action::new_unsync(|id: &EventId| client::event(*id));
+    let load = browser_action(|id: &EventId| client::event(*id));
     let create = send_action(client::create_event);
     let busy = create.pending();
     // The loaded event fills in the venue and prices each of its sections

@@ -3,6 +3,7 @@
 
 use super::event_form::local_to_rfc3339;
 use crate::client;
+use crate::pages::browser_action;
 use crate::queue::{QueueSettings, QueueSettingsRequest};
 use leptos::prelude::*;
 
@@ -110,7 +111,7 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
         });
     }
     // The browser's fetch future is not `Send`, hence the unsync action.
-    let send = Action::new_unsync(move |change: &Change| {
+    let send = browser_action(move |change: &Change| {
         let (event_id, change) = (event_id.clone(), change.clone());
         async move {
             match change {

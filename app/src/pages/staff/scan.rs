@@ -5,6 +5,7 @@
 use super::{StaffGate, STAFF_EVENT_LIMIT};
 use crate::client;
 use crate::error::ApiError;
+use crate::pages::browser_action;
 use crate::staff::{ScanOutcome, ScanRequest, ScanResult};
 use crate::types::{format_starts_at, EventId};
 use leptos::prelude::*;
@@ -67,7 +68,7 @@ fn Scanner() -> impl IntoView {
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
     // Answers with the code it checked, for the history. The browser's
     // fetch future is not `Send`, hence the unsync action.
-    let check = Action::new_unsync(|request: &ScanRequest| {
+    let check = browser_action(|request: &ScanRequest| {
         let request = request.clone();
         async move {
             let answer = client::scan(&request).await;
