@@ -492,34 +492,11 @@ mod payment_choice_schema {
             let by_token = ObjectBuilder::new()
                 .title(Some("Token"))
                 .property("token", token)
-                .property(
-                    "saved",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Boolean)
-                        .enum_values(Some([false])),
-                )
+                .property("saved", boolean_that_is(false))
                 .required("token")
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-            let by_saved = ObjectBuilder::new()
-                .title(Some("SavedCard"))
-                .property(
-                    "saved",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Boolean)
-                        .enum_values(Some([true])),
-                )
-                .required("saved")
-                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-            let by_element = ObjectBuilder::new()
-                .title(Some("CardForm"))
-                .property(
-                    "element",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Boolean)
-                        .enum_values(Some([true])),
-                )
-                .required("element")
-                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            let by_saved = only_flag("SavedCard", "saved");
+            let by_element = only_flag("CardForm", "element");
             OneOfBuilder::new()
                 .item(by_token)
                 .item(by_saved)
@@ -531,6 +508,21 @@ mod payment_choice_schema {
                 ))
                 .into()
         }
+    }
+
+    /// `{"<name>": true}` and nothing else.
+    fn only_flag(title: &str, name: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .title(Some(title))
+            .property(name, boolean_that_is(true))
+            .required(name)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    }
+
+    fn boolean_that_is(value: bool) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([value]))
     }
 
     impl utoipa::ToSchema for PaymentChoice {}

@@ -368,7 +368,8 @@ fn document_operation(operation: &mut Operation, changes_state: bool) {
     }
 }
 
-fn error_response(description: &str) -> utoipa::openapi::Response {
+/// An answer whose body is the API's one error shape, `ErrorBody`.
+pub(crate) fn error_response(description: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
         .content(

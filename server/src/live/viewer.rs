@@ -119,6 +119,19 @@ mod tests {
         }
     }
 
+    /// The next message, which must be a delta: its previous and new
+    /// version and how many seats it changes.
+    async fn next_delta(out: &mut mpsc::UnboundedReceiver<Message>) -> (i64, i64, usize) {
+        match next(out).await {
+            LiveMessage::Delta {
+                prev_version,
+                version,
+                changes,
+            } => (prev_version, version, changes.len()),
+            other => panic!("expected a delta, got {other:?}"),
+        }
+    }
+
     /// Runs a viewer on in-memory pipes; returns what it sends.
     fn start(channel: Arc<EventChannel>) -> mpsc::UnboundedReceiver<Message> {
         let (sink, out) = mpsc::unbounded::<Message>();
@@ -137,24 +150,8 @@ mod tests {
         ));
         channel.apply(vec![change(8, 1, "held")]);
         channel.apply(vec![change(9, 1, "sold"), change(9, 2, "held")]);
-        let LiveMessage::Delta {
-            prev_version,
-            version,
-            changes,
-        } = next(&mut out).await
-        else {
-            panic!("delta")
-        };
-        assert_eq!((prev_version, version, changes.len()), (7, 8, 1));
-        let LiveMessage::Delta {
-            prev_version,
-            version,
-            changes,
-        } = next(&mut out).await
-        else {
-            panic!("delta")
-        };
-        assert_eq!((prev_version, version, changes.len()), (8, 9, 2));
+        assert_eq!(next_delta(&mut out).await, (7, 8, 1));
+        assert_eq!(next_delta(&mut out).await, (8, 9, 2));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -185,15 +182,7 @@ mod tests {
             [SeatStatus::Sold, SeatStatus::Sold, SeatStatus::Held]
         );
         channel.apply(vec![change(6, 3, "available")]);
-        let LiveMessage::Delta {
-            prev_version,
-            version,
-            ..
-        } = next(&mut out).await
-        else {
-            panic!("delta")
-        };
-        assert_eq!((prev_version, version), (5, 6));
+        assert_eq!(next_delta(&mut out).await, (5, 6, 1));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -223,14 +212,6 @@ mod tests {
             LiveMessage::Snapshot { version: 1, .. }
         ));
         channel.apply(vec![change(1, 1, "held"), change(2, 1, "available")]);
-        let LiveMessage::Delta {
-            prev_version,
-            version,
-            changes,
-        } = next(&mut out).await
-        else {
-            panic!("delta")
-        };
-        assert_eq!((prev_version, version, changes.len()), (1, 2, 1));
+        assert_eq!(next_delta(&mut out).await, (1, 2, 1));
     }
 }

@@ -1,6 +1,7 @@
 //! Per-request limits.
 
 use crate::error::HttpError;
+use crate::openapi::error_response;
 use crate::payments::card_guard::loggable_path;
 use app::error::{ApiError, ErrorCode};
 use axum::extract::{Request, State};
@@ -54,18 +55,6 @@ pub struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let error = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
-                .build()
-        };
         for item in openapi.paths.paths.values_mut() {
             let operations = [
                 &mut item.get,
@@ -80,7 +69,7 @@ impl utoipa::Modify for CommonResponses {
                 let mut add = |status: &str, description: &str| {
                     responses
                         .entry(status.to_string())
-                        .or_insert_with(|| error(description).into());
+                        .or_insert_with(|| error_response(description).into());
                 };
                 add(
                     "422",

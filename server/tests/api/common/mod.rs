@@ -125,13 +125,26 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    launch(config, None).await
+}
+
+/// Serves the app built from `config` (with `gateway` for payments, or the
+/// one `config` names) on a free port, and waits until it answers.
+async fn launch(
+    config: Config,
+    gateway: Option<std::sync::Arc<dyn server::payments::PaymentGateway>>,
+) -> TestApp {
     init_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let options = server::default_leptos_options(addr);
-    let (router, state) = build_app(&config, options).await.expect("build app");
+    let built = match gateway {
+        Some(gateway) => server::web::build_app_with_gateway(&config, options, gateway).await,
+        None => build_app(&config, options).await,
+    };
+    let (router, state) = built.expect("build app");
     let settings = ServeSettings::from_config(&config);
     tokio::spawn(serve(listener, router, settings, std::future::pending()));
     let app = TestApp {
@@ -366,26 +379,7 @@ pub async fn spawn_app_with_config_and_gateway(
     config: Config,
     gateway: std::sync::Arc<dyn server::payments::PaymentGateway>,
 ) -> TestApp {
-    init_logs();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let options = server::default_leptos_options(addr);
-    let (router, state) = server::web::build_app_with_gateway(&config, options, gateway)
-        .await
-        .expect("build app");
-    let settings = ServeSettings::from_config(&config);
-    tokio::spawn(serve(listener, router, settings, std::future::pending()));
-    TestApp {
-        base_url: format!("http://{addr}"),
-        // A hung response fails its test in seconds instead of hanging CI.
-        client: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("HTTP client"),
-        state,
-    }
+    launch(config, Some(gateway)).await
 }
 
 impl Buyer<'_> {
