@@ -32,12 +32,8 @@ step "format"
 cargo fmt --all -- --check
 
 step "lint (server + shared crate + Stripe stand-in + crash test + loadgen + cluster test, and the browser bundle for wasm)"
-# The bundle's lint checks other crates (for wasm) in the bundle's own target
-# directory, so it runs beside the other instead of waiting for its lock.
-cargo clippy -p frontend --target wasm32-unknown-unknown --target-dir target/front -- -D warnings &
-wasm_lint=$!
 cargo clippy "${PACKAGES[@]}" --all-targets -- -D warnings
-wait "$wasm_lint"
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
 timeout 1800 cargo test "${PACKAGES[@]}"
@@ -46,16 +42,12 @@ step "the same tests on PostgreSQL"
 timeout 1800 scripts/with-postgres.sh cargo test "${PACKAGES[@]}"
 
 step "release build, and the tools the later steps run"
-# The same build as `cargo leptos build --release --precompress`, in two
-# processes: with hashed, precompressed assets cargo-leptos builds the
-# bundle, then the server, and one core idles through the bundle's
-# single-unit link, wasm-opt and the compression. The server does not
-# embed the site, so neither waits for the other. The tools (loadgen, the
-# crash and cluster tests, the Stripe stand-in) reuse the server's crates.
-(cargo leptos build --release --precompress --server-only && scripts/build-tools.sh --quiet) &
-server_build=$!
-cargo leptos build --release --precompress --frontend-only
-wait "$server_build"
+# One after the other: run side by side on two cores (the bundle and the
+# server in two cargo-leptos processes, the two lints likewise), the lints
+# took as long and the builds longer, each compiler's jobs crowding the
+# other's.
+cargo leptos build --release --precompress
+scripts/build-tools.sh --quiet
 
 step "end2end in headless Chromium"
 scripts/e2e.sh
