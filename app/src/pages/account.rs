@@ -4,11 +4,10 @@
 //! Accounts are optional (guests can always buy), and the session cookie is
 //! HttpOnly, so the page asks the API who is signed in once it has hydrated.
 
-use super::browser_action;
 use crate::client::{self, RegisterAnswer};
 use crate::error::{ApiError, ErrorCode};
-use crate::pages::send_action;
 use crate::pages::sign_in::SignInForm;
+use crate::pages::{browser_action, send_action};
 use crate::types::{
     ChangePasswordRequest, MeView, RegisterRequest, SavePaymentMethodRequest, SavedCardView,
 };
@@ -170,7 +169,7 @@ fn AccountDetails(
 ) -> impl IntoView {
     let token = RwSignal::new(TEST_CARDS[0].0.to_string());
     let save = send_action(client::save_payment_method);
-    // No input to send: plain unsync actions (see `send_action` for why unsync).
+    // No input to send: plain browser actions.
     let remove = browser_action(|_: &()| client::delete_payment_method());
     let leave = browser_action(|_: &()| client::logout());
     let busy = move || save.pending().get() || remove.pending().get() || leave.pending().get();

@@ -3,10 +3,10 @@
 //! tickets. Rendered in the browser (the hold belongs to the browser's
 //! session cookie).
 
-use super::browser_action;
 use crate::card_form::CardForm;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
+use crate::pages::browser_action;
 use crate::types::{
     format_cents, HoldId, HoldStatus, HoldView, MeView, PaymentChoice, PurchaseRequest,
     PurchaseView,

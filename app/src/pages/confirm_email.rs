@@ -9,9 +9,9 @@
 //! stranger who registered the address first never sees what was bought
 //! with it.
 
-use super::browser_action;
 use crate::client;
 use crate::error::{ApiError, ErrorCode};
+use crate::pages::browser_action;
 use crate::types::ConfirmEmailRequest;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -49,7 +49,6 @@ pub fn ConfirmEmailPage() -> impl IntoView {
             .unwrap_or_default()
     };
     // Answers whether the account was claimed (a new password was sent).
-    // The browser's fetch future is not `Send`, hence the unsync action.
     let confirm = browser_action(|request: &ConfirmEmailRequest| {
         let request = request.clone();
         async move {

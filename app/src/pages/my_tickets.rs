@@ -2,9 +2,9 @@
 //! the QR code the gate scans, and a refund while the purchase allows one.
 //! Loaded from the browser: the list belongs to the session cookie.
 
-use super::browser_action;
 use crate::client;
 use crate::error::ErrorCode;
+use crate::pages::browser_action;
 use crate::types::{
     format_cents, format_starts_at, MyTicket, MyTicketsView, PurchaseId, TicketStatus,
 };
@@ -33,8 +33,7 @@ pub fn MyTicketsPage() -> impl IntoView {
         Some(Err(error)) => TicketsState::Failed(error.message),
     };
 
-    // Answers the refunded purchase, for the notice. The browser's fetch
-    // future is not `Send`, hence the unsync action.
+    // Answers the refunded purchase, for the notice.
     let refund = browser_action(|purchase_id: &PurchaseId| {
         let purchase_id = *purchase_id;
         async move { client::refund(purchase_id).await.map(|()| purchase_id) }

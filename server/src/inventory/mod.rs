@@ -1,8 +1,8 @@
-//! The inventory: holds with expiry over the seat state machine of
-//! DESIGN.md. The database is the authority; this layer validates input,
-//! enforces ownership, the per-buyer limit (per session, per signed-in
-//! account, and per email at purchase: [`buyer_limit`]) and the
-//! per-address caps, and shapes answers.
+//! The inventory: holds with expiry over the seat state machine
+//! (`docs/architecture.md`, "The seat state machine"). The database is the
+//! authority; this layer validates input, enforces ownership, the
+//! per-buyer limit (per session, per signed-in account, and per email at
+//! purchase: [`buyer_limit`]) and the per-address caps, and shapes answers.
 
 pub mod accessible;
 pub mod batcher;

@@ -1,4 +1,4 @@
-//! HTTP face of the waiting room, per `shared/API.md` (v1.1).
+//! HTTP face of the waiting room (the calls are listed in `docs/api.md`).
 
 use super::{Queue, Visitor};
 use crate::accounts::routes::MaybeSignedIn;

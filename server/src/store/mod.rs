@@ -218,7 +218,8 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a commit is synced to disk before it is acknowledged, so a
-            // paid purchase survives a power cut (DESIGN.md, durability).
+            // paid purchase survives a power cut (`docs/architecture.md`,
+            // "Storage on two databases").
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)

@@ -27,8 +27,7 @@ fn NewStaffAccount() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
-    // Answers the new account's email, for the notice. The browser's fetch
-    // future is not `Send`, hence the unsync action.
+    // Answers the new account's email, for the notice.
     let create = browser_action(|request: &CreateStaffRequest| {
         let request = request.clone();
         async move { client::create_staff(&request).await.map(|()| request.email) }
@@ -97,7 +96,6 @@ fn ManageAccount() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let found: RwSignal<Option<UserView>> = RwSignal::new(None);
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
-    // The browser's fetch futures are not `Send`, hence unsync actions.
     let lookup = browser_action(|address: &String| {
         let address = address.clone();
         async move { client::find_user(&address).await }

@@ -39,7 +39,6 @@ fn EditEvent() -> impl IntoView {
     let max_tickets = RwSignal::new(String::new());
     let refund_policy = RwSignal::new(String::new());
     let notice: RwSignal<Option<(bool, String)>> = RwSignal::new(None);
-    // The browser's fetch future is not `Send`, hence the unsync action.
     let save = browser_action(|(id, request): &(String, UpdateEventRequest)| {
         let (id, request) = (id.clone(), request.clone());
         async move { client::update_event(&id, &request).await }

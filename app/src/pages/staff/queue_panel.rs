@@ -110,7 +110,6 @@ pub fn QueuePanel(event_id: String) -> impl IntoView {
             });
         });
     }
-    // The browser's fetch future is not `Send`, hence the unsync action.
     let send = browser_action(move |change: &Change| {
         let (event_id, change) = (event_id.clone(), change.clone());
         async move {

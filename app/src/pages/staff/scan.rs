@@ -66,8 +66,7 @@ fn Scanner() -> impl IntoView {
     let code = RwSignal::new(String::new());
     let history: RwSignal<Vec<Scanned>> = RwSignal::new(Vec::new());
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
-    // Answers with the code it checked, for the history. The browser's
-    // fetch future is not `Send`, hence the unsync action.
+    // Answers with the code it checked, for the history.
     let check = browser_action(|request: &ScanRequest| {
         let request = request.clone();
         async move {
