@@ -9,8 +9,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery";
-
 async fn sign_in<'a>(app: &'a TestApp, email: &str, password: &str) -> (Buyer<'a>, u16) {
     let mut browser = Buyer::new(app);
     let (status, _) = browser
@@ -25,19 +23,6 @@ async fn sign_in<'a>(app: &'a TestApp, email: &str, password: &str) -> (Buyer<'a
 
 async fn admin<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
     signed_in_member(app, email, Role::Admin).await
-}
-
-async fn register<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
-    let mut browser = Buyer::new(app);
-    let (status, body) = browser
-        .send(
-            Method::POST,
-            "/api/auth/register",
-            Some(json!({"email": email, "password": PASSWORD, "display_name": "Fan"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    browser
 }
 
 async fn me(browser: &mut Buyer<'_>) -> (u16, Value) {
@@ -63,7 +48,7 @@ async fn change(admin: &mut Buyer<'_>, id: &Value, body: Value) -> (u16, Value) 
 #[tokio::test]
 async fn a_password_change_needs_the_current_password_and_signs_out_the_other_sessions() {
     let app = spawn_app().await;
-    let mut laptop = register(&app, "ada@example.com").await;
+    let mut laptop = register(&app, "ada@example.com", "Fan").await;
     let (mut phone, status) = sign_in(&app, "ada@example.com", PASSWORD).await;
     assert_eq!(status, 200);
     let path = "/api/me/password";
@@ -116,7 +101,7 @@ async fn a_password_change_needs_the_current_password_and_signs_out_the_other_se
 async fn an_admin_finds_an_account_changes_its_role_and_disables_it() {
     let app = spawn_app().await;
     let mut boss = admin(&app, "boss@example.com").await;
-    let mut fan = register(&app, "fan@example.com").await;
+    let mut fan = register(&app, "fan@example.com", "Fan").await;
 
     let (status, _) = find(&mut fan, "fan@example.com").await;
     assert_eq!(status, 403, "admins only");

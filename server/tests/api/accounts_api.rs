@@ -10,45 +10,10 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn setup() -> (TestApp, EventId, Vec<i64>) {
-    let app = spawn_app().await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_ids(&app, event).await;
-    (app, event, seats)
-}
-
-async fn register<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
-    let mut user = Buyer::new(app);
-    let (status, me) = user
-        .send(
-            Method::POST,
-            "/api/auth/register",
-            Some(
-                json!({"email": email, "password": "correct horse battery", "display_name": "Ada"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{me}");
-    user
-}
-
-/// Holds `seats` and pays with `payment`; returns the purchase.
-async fn buy(
-    buyer: &mut Buyer<'_>,
-    event: EventId,
-    seats: &[i64],
-    key: &str,
-    body: Value,
-) -> (u16, Value) {
-    let hold = buyer.held(event, seats).await;
-    buyer.purchase_with(hold.hold_id, key, body).await
-}
-
 #[tokio::test]
 async fn register_sign_out_and_in_again() {
     let app = spawn_app().await;
-    let mut ada = register(&app, "Ada@Example.com").await;
+    let mut ada = register(&app, "Ada@Example.com", "Ada").await;
     let (status, me) = ada.send(Method::GET, "/api/me", None).await;
     assert_eq!(status, 200);
     assert_eq!(me["email"], "ada@example.com");
@@ -99,7 +64,7 @@ async fn register_sign_out_and_in_again() {
 #[tokio::test]
 async fn wrong_passwords_and_unknown_emails_look_alike_and_are_throttled() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
+    register(&app, "ada@example.com", "Ada").await;
     let login = |email: &'static str, password: &'static str| {
         let app = &app;
         async move {
@@ -135,7 +100,7 @@ async fn wrong_passwords_and_unknown_emails_look_alike_and_are_throttled() {
 #[tokio::test]
 async fn bad_registrations_are_refused_and_change_nothing() {
     let app = spawn_app().await;
-    let mut ada = register(&app, "ada@example.com").await;
+    let mut ada = register(&app, "ada@example.com", "Ada").await;
     // Confirmed: registering the address again is refused (an unconfirmed
     // one would get a claim link instead).
     let token = mailed_token(&app, "ada@example.com").await;
@@ -204,8 +169,8 @@ async fn bad_registrations_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_reference() {
-    let (app, event, seats) = setup().await;
-    let mut ada = register(&app, "ada@example.com").await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
+    let mut ada = register(&app, "ada@example.com", "Ada").await;
     let (status, card) = ada
         .send(
             Method::PUT,
@@ -218,14 +183,14 @@ async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_refere
     let (_, me) = ada.send(Method::GET, "/api/me", None).await;
     assert_eq!(me["payment_method"], card);
 
-    let (status, purchase) = buy(
-        &mut ada,
-        event,
-        &seats[0..1],
-        "one-click-0001",
-        json!({"email": "ada@example.com", "payment": {"saved": true}}),
-    )
-    .await;
+    let (status, purchase) = ada
+        .buy_with(
+            event,
+            &seats[0..1],
+            "one-click-0001",
+            json!({"email": "ada@example.com", "payment": {"saved": true}}),
+        )
+        .await;
     assert_eq!(
         (status, purchase["status"].as_str()),
         (201, Some("paid")),
@@ -271,14 +236,14 @@ async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_refere
             .0,
         204
     );
-    let (status, body) = buy(
-        &mut ada,
-        event,
-        &seats[1..2],
-        "one-click-0002",
-        json!({"email": "ada@example.com", "payment": {"saved": true}}),
-    )
-    .await;
+    let (status, body) = ada
+        .buy_with(
+            event,
+            &seats[1..2],
+            "one-click-0002",
+            json!({"email": "ada@example.com", "payment": {"saved": true}}),
+        )
+        .await;
     // The request is well formed; what it names does not exist.
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -289,11 +254,9 @@ async fn a_saved_card_pays_in_one_click_and_stores_only_brand_last4_and_a_refere
 
 #[tokio::test]
 async fn paying_with_a_new_card_can_save_it_but_only_when_signed_in() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut guest = Buyer::new(&app);
-    let (status, body) = buy(
-        &mut guest,
-        event,
+    let (status, body) = guest.buy_with(event,
         &seats[0..1],
         "save-guest-0001",
         json!({"email": "g@example.com", "payment": {"token": "tok_visa"}, "save_payment_method": true}),
@@ -312,10 +275,8 @@ async fn paying_with_a_new_card_can_save_it_but_only_when_signed_in() {
         .await;
     assert_eq!(status, 401);
 
-    let mut ada = register(&app, "ada@example.com").await;
-    let (status, purchase) = buy(
-        &mut ada,
-        event,
+    let mut ada = register(&app, "ada@example.com", "Ada").await;
+    let (status, purchase) = ada.buy_with(event,
         &seats[1..2],
         "save-ada-0001",
         json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}, "save_payment_method": true}),
@@ -331,8 +292,8 @@ async fn paying_with_a_new_card_can_save_it_but_only_when_signed_in() {
 
 #[tokio::test]
 async fn holds_made_before_signing_in_move_to_the_signed_in_session() {
-    let (app, event, seats) = setup().await;
-    register(&app, "ada@example.com").await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
+    register(&app, "ada@example.com", "Ada").await;
     let mut ada = Buyer::new(&app);
     let hold = ada.held(event, &seats[0..2]).await;
     let anonymous_cookie = ada.cookie.clone();
@@ -369,20 +330,20 @@ async fn holds_made_before_signing_in_move_to_the_signed_in_session() {
 
 #[tokio::test]
 async fn guest_purchases_join_the_account_once_its_email_is_confirmed() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut guest = Buyer::new(&app);
-    let (status, purchase) = buy(
-        &mut guest,
-        event,
-        &seats[0..1],
-        "guest-first-0001",
-        json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}}),
-    )
-    .await;
+    let (status, purchase) = guest
+        .buy_with(
+            event,
+            &seats[0..1],
+            "guest-first-0001",
+            json!({"email": "ada@example.com", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
     assert_eq!(status, 201, "{purchase}");
 
     // Registering the address (from another browser) reveals nothing yet.
-    let mut ada = register(&app, "ada@example.com").await;
+    let mut ada = register(&app, "ada@example.com", "Ada").await;
     let (_, tickets) = ada.send(Method::GET, "/api/me/tickets", None).await;
     assert_eq!(tickets["upcoming"], json!([]));
     let path = format!("/api/purchases/{}", purchase["purchase_id"]);
@@ -439,16 +400,16 @@ async fn guest_purchases_join_the_account_once_its_email_is_confirmed() {
 
 #[tokio::test]
 async fn only_the_owner_sees_refunds_and_scans_a_purchase() {
-    let (app, event, seats) = setup().await;
-    let mut owner = register(&app, "owner@example.com").await;
-    let (status, purchase) = buy(
-        &mut owner,
-        event,
-        &seats[0..2],
-        "owned-0001-aaaa",
-        json!({"email": "owner@example.com", "payment": {"token": "tok_visa"}}),
-    )
-    .await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
+    let mut owner = register(&app, "owner@example.com", "Ada").await;
+    let (status, purchase) = owner
+        .buy_with(
+            event,
+            &seats[0..2],
+            "owned-0001-aaaa",
+            json!({"email": "owner@example.com", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
     assert_eq!(status, 201, "{purchase}");
     let view = format!("/api/purchases/{}", purchase["purchase_id"]);
     let refund = format!("{view}/refund");
@@ -458,16 +419,16 @@ async fn only_the_owner_sees_refunds_and_scans_a_purchase() {
     // Anonymous, a guest with a purchase of their own, another account.
     let mut anonymous = Buyer::new(&app);
     let mut guest = Buyer::new(&app);
-    let (status, _) = buy(
-        &mut guest,
-        event,
-        &seats[2..3],
-        "guest-0001-bbbb",
-        json!({"email": "guest@example.com", "payment": {"token": "tok_visa"}}),
-    )
-    .await;
+    let (status, _) = guest
+        .buy_with(
+            event,
+            &seats[2..3],
+            "guest-0001-bbbb",
+            json!({"email": "guest@example.com", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
     assert_eq!(status, 201);
-    let mut other = register(&app, "other@example.com").await;
+    let mut other = register(&app, "other@example.com", "Ada").await;
     for (who, buyer) in [
         ("anonymous", &mut anonymous),
         ("guest", &mut guest),
@@ -544,16 +505,16 @@ async fn only_the_owner_sees_refunds_and_scans_a_purchase() {
 
 #[tokio::test]
 async fn ticket_codes_verify_offline_with_the_published_key() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut fan = Buyer::new(&app);
-    let (_, purchase) = buy(
-        &mut fan,
-        event,
-        &seats[0..2],
-        "codes-0001-aaaa",
-        json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}}),
-    )
-    .await;
+    let (_, purchase) = fan
+        .buy_with(
+            event,
+            &seats[0..2],
+            "codes-0001-aaaa",
+            json!({"email": "fan@example.com", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
     let (status, key) = app.get_json("/api/tickets/public-key").await;
     assert_eq!((status, key["algorithm"].as_str()), (200, Some("Ed25519")));
     let key_bytes: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -639,7 +600,7 @@ async fn login_as(app: &TestApp, email: &str, password: &str) -> u16 {
 #[tokio::test]
 async fn concurrent_wrong_passwords_at_one_account_are_checked_at_most_the_limit() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
+    register(&app, "ada@example.com", "Ada").await;
     let guesses = (0..200).map(|i| {
         let app = &app;
         async move {
@@ -665,7 +626,12 @@ async fn concurrent_wrong_passwords_at_one_account_are_checked_at_most_the_limit
 async fn registrations_from_one_address_are_throttled_before_any_hashing() {
     let app = spawn_app().await;
     for i in 0..20 {
-        register(&app, &format!("fan{}@example.com", char::from(b'a' + i))).await;
+        register(
+            &app,
+            &format!("fan{}@example.com", char::from(b'a' + i)),
+            "Ada",
+        )
+        .await;
     }
     let response = app
         .client
@@ -692,20 +658,20 @@ async fn registrations_from_one_address_are_throttled_before_any_hashing() {
 
 #[tokio::test]
 async fn registering_a_guests_email_first_never_takes_over_their_tickets() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut guest = Buyer::new(&app);
-    let (status, purchase) = buy(
-        &mut guest,
-        event,
-        &seats[0..1],
-        "victim-guest-0001",
-        json!({"email": "victim@example.com", "payment": {"token": "tok_visa"}}),
-    )
-    .await;
+    let (status, purchase) = guest
+        .buy_with(
+            event,
+            &seats[0..1],
+            "victim-guest-0001",
+            json!({"email": "victim@example.com", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
     assert_eq!(status, 201, "{purchase}");
 
     // Someone else registers the address first and stays signed in.
-    let mut mallory = register(&app, "victim@example.com").await;
+    let mut mallory = register(&app, "victim@example.com", "Ada").await;
     let token = mailed_token(&app, "victim@example.com").await;
 
     // The owner opens the link in their own browser: proving the mailbox is
@@ -759,7 +725,7 @@ async fn registering_a_guests_email_first_never_takes_over_their_tickets() {
 #[tokio::test]
 async fn the_owner_claims_an_address_someone_else_registered_but_never_confirmed() {
     let app = spawn_app().await;
-    let mut mallory = register(&app, "owner@example.com").await;
+    let mut mallory = register(&app, "owner@example.com", "Ada").await;
     let (status, _) = mallory
         .send(
             Method::PUT,
@@ -824,7 +790,7 @@ async fn the_owner_claims_an_address_someone_else_registered_but_never_confirmed
 #[tokio::test]
 async fn confirmation_links_expire() {
     let app = spawn_app().await;
-    let mut ada = register(&app, "ada@example.com").await;
+    let mut ada = register(&app, "ada@example.com", "Ada").await;
     let token = mailed_token(&app, "ada@example.com").await;
     app.state
         .inventory
@@ -841,7 +807,7 @@ async fn sign_in_throttling_behind_a_trusted_proxy_counts_each_client_not_the_ba
     let mut config = server::config::Config::for_database(fresh_database_url().await);
     config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
     let app = spawn_app_with(config).await;
-    register(&app, "ada@example.com").await;
+    register(&app, "ada@example.com", "Ada").await;
     let login = |email: String, password: &'static str, client: &'static str| {
         let app = &app;
         async move {
@@ -921,7 +887,7 @@ async fn hold_with_cookie(
 
 #[tokio::test]
 async fn a_session_id_the_client_chose_is_replaced_by_one_the_server_minted() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     // The shape ids used to have, chosen by the client (session fixation).
     let chosen = "tessera_session=0123456789abcdef0123456789abcdef";
     let (hold, cookies) = hold_with_cookie(&app, event, seats[0], Some(chosen), false).await;
@@ -946,7 +912,7 @@ async fn a_session_id_the_client_chose_is_replaced_by_one_the_server_minted() {
 
 #[tokio::test]
 async fn over_tls_the_session_cookie_is_host_prefixed_and_both_names_are_read() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let (hold, cookies) = hold_with_cookie(&app, event, seats[0], None, true).await;
     let cookie = &cookies[0];
     assert!(cookie.starts_with("__Host-tessera_session="), "{cookie}");

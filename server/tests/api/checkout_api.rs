@@ -3,26 +3,17 @@
 
 use crate::common;
 
-use app::types::{EventId, HoldId, SeatStatus};
+use app::types::{HoldId, SeatStatus};
 use common::*;
 use reqwest::Method;
 use server::payments::test_gateway::{Fault, TestGateway};
-use server::payments::PaymentGateway;
 use std::sync::Arc;
 use std::time::Duration;
-
-async fn setup(gateway: Arc<dyn PaymentGateway>) -> (TestApp, EventId, Vec<i64>) {
-    let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_ids(&app, event).await;
-    (app, event, seats)
-}
 
 #[tokio::test]
 async fn a_guest_buys_held_seats_and_gets_tickets() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..2]).await;
     let (status, purchase) = fan
@@ -64,7 +55,7 @@ async fn a_guest_buys_held_seats_and_gets_tickets() {
 #[tokio::test]
 async fn the_same_idempotency_key_returns_the_same_purchase_and_charges_once() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..1]).await;
     let attempts = (0..8).map(|_| {
@@ -106,7 +97,7 @@ async fn the_same_idempotency_key_returns_the_same_purchase_and_charges_once() {
 #[tokio::test]
 async fn a_declined_card_keeps_the_hold_and_a_new_attempt_can_succeed() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..2]).await;
     let (status, body) = fan
@@ -149,7 +140,7 @@ async fn a_declined_card_keeps_the_hold_and_a_new_attempt_can_succeed() {
 #[tokio::test]
 async fn a_charge_whose_hold_was_lost_is_refunded_automatically() {
     let gateway = Arc::new(TestGateway::new(Duration::from_millis(400), 0.0));
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..2]).await;
     let purchase = {
@@ -287,7 +278,7 @@ async fn a_purchase_interrupted_after_the_charge_is_settled_on_restart() {
 #[tokio::test]
 async fn a_refund_puts_the_seats_back_on_sale() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..2]).await;
     let (_, purchase) = fan
@@ -348,7 +339,7 @@ async fn a_refund_puts_the_seats_back_on_sale() {
 #[tokio::test]
 async fn card_numbers_and_bad_purchase_requests_are_refused_without_effect() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..1]).await;
     let path = format!("/api/holds/{}/purchase", hold.hold_id);
@@ -450,7 +441,7 @@ async fn card_numbers_and_bad_purchase_requests_are_refused_without_effect() {
 #[tokio::test]
 async fn many_buyers_paying_for_the_same_seats_get_at_most_one_ticket_each_seat() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     // Twenty buyers race for four seats, two at a time, holding then paying.
     let attempts = (0..20).map(|i| {
         let app = &app;

@@ -77,6 +77,11 @@ fn expire(event: i64, hold_id: i64, now: i64) -> SeatWrite {
     })
 }
 
+/// Runs `writes` as one batch of the seat writer.
+async fn batch(app: &TestApp, writes: &[SeatWrite]) -> Vec<WriteOutcome> {
+    write_batch(app.store(), writes).await.expect("batch")
+}
+
 fn claimed_hold(outcome: &WriteOutcome) -> i64 {
     match outcome {
         WriteOutcome::Claim(ClaimOutcome::Claimed { hold_id, .. }) => *hold_id,
@@ -93,8 +98,8 @@ async fn claims_of_one_batch_never_share_a_seat_nor_pass_a_limit_together() {
     let version = map.version;
     let s: Vec<i64> = map.seats.iter().map(|seat| seat.id.0).collect();
 
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             claim(event.0, "buyer-a", &[s[0], s[1]]),
             claim(event.0, "buyer-b", &[s[1], s[2]]),
@@ -105,8 +110,7 @@ async fn claims_of_one_batch_never_share_a_seat_nor_pass_a_limit_together() {
             claim(event.0 + 1_000, "buyer-e", &[s[6]]),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
 
     let hold_a = claimed_hold(&outcomes[0]);
     assert_eq!(
@@ -162,23 +166,20 @@ async fn a_hold_ended_in_a_batch_frees_its_seats_for_that_batch_and_only_once() 
     let venue = add_venue(app.store(), "Batch Hall", "Oslo").await;
     let event = add_event(app.store(), venue, "Batch Night", 10).await;
     let s = seat_ids(&app, event).await;
-    let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
-        .await
-        .expect("first batch");
+    let first = batch(&app, &[claim(event.0, "buyer-a", &[s[0], s[1]])]).await;
     let hold_a = claimed_hold(&first[0]);
     let version = seat_map(&app, event).await.version;
 
     // The claim comes first in the batch, but endings run first.
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             claim(event.0, "buyer-b", &[s[1]]),
             release(event.0, hold_a),
             release(event.0, hold_a),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     let hold_b = claimed_hold(&outcomes[0]);
     let mut freed = match &outcomes[1] {
         WriteOutcome::Ended(freed) => freed.clone(),
@@ -219,8 +220,8 @@ async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_to
 
     let campus = ("192.0.2.1", 6);
     let elsewhere = ("2001:db8:1:2::/64", 6);
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             // One account in three browsers: 5 + 3 fit the limit of 8, one more does not.
             claim_from(event.0, "browser-1", Some(account), elsewhere, &s[0..5]),
@@ -245,8 +246,7 @@ async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_to
             claim_from(event.0, "student-3", None, campus, &s[17..19]),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
 
     claimed_hold(&outcomes[0]);
     claimed_hold(&outcomes[1]);
@@ -272,8 +272,8 @@ async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_to
     claimed_hold(&outcomes[6]);
 
     // A later batch reads the same counts back from the database.
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             claim_from(
                 event.0,
@@ -285,8 +285,7 @@ async fn claims_of_one_batch_never_pass_an_accounts_limit_nor_an_addresss_cap_to
             claim_from(event.0, "student-4", None, campus, &[s[9]]),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     assert_eq!(
         outcomes[0],
         WriteOutcome::Claim(ClaimOutcome::LimitExceeded { already: 8 })
@@ -358,9 +357,7 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
     let event = add_event(app.store(), venue, "Mixed Night", 10).await;
     let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
-    let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
-        .await
-        .expect("first batch");
+    let first = batch(&app, &[claim(event.0, "buyer-a", &[s[0], s[1]])]).await;
     let hold_a = claimed_hold(&first[0]);
     let version = seat_map(&app, event).await.version;
 
@@ -368,8 +365,8 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
     // the same batch; a block lands on a seat another buyer is claiming
     // (the block is decided first: claims come last).
     let now = now_ms();
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             claim(event.0, "buyer-a", &[s[2]]),
             begin_purchase(event.0, hold_a, "buyer-a", "key-a-0001", now),
@@ -379,8 +376,7 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
             begin_purchase(event.0, hold_a, "buyer-b", "key-b-0001", now),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     claimed_hold(&outcomes[0]);
     let purchase = started(&outcomes[1]);
     assert_eq!(purchase.status, app::types::PurchaseStatus::Pending);
@@ -415,12 +411,11 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
     assert!(changes.iter().all(|change| change.version == version + 1));
 
     // Two settlers of one purchase in one batch: exactly one sells.
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[sell(&purchase, &signer, now), sell(&purchase, &signer, now)],
     )
-    .await
-    .expect("batch");
+    .await;
     assert_eq!(outcomes[0], WriteOutcome::Sold(Completion::Sold));
     assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::AlreadySettled));
     assert_eq!(seat_status(&app, event, s[0]).await, SeatStatus::Sold);
@@ -437,8 +432,8 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
         decided,
         server::checkout::store::RefundDecision::Started(_)
     ));
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             claim(event.0, "buyer-c", &[s[0]]),
             SeatWrite::FinishRefund(Box::new(FinishRefund {
@@ -448,8 +443,7 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
             block(event.0, &[s[3]], false),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     claimed_hold(&outcomes[0]);
     assert_eq!(outcomes[1], WriteOutcome::RefundFinished(true));
     assert!(matches!(
@@ -474,25 +468,19 @@ async fn an_expiry_and_a_purchase_of_one_hold_in_one_batch_never_both_win() {
         expires_at: now + 1_000,
         ..claim_request(event.0, "buyer-a", &[s[0]])
     });
-    let first = write_batch(
-        app.store(),
-        &[short, claim(event.0, "buyer-b", &[s[1], s[2]])],
-    )
-    .await
-    .expect("claims");
+    let first = batch(&app, &[short, claim(event.0, "buyer-b", &[s[1], s[2]])]).await;
     let (hold_a, hold_b) = (claimed_hold(&first[0]), claimed_hold(&first[1]));
     let later = now + 2_000;
 
     // buyer-a's hold has run out: the expiry wins and the purchase is refused.
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             begin_purchase(event.0, hold_a, "buyer-a", "key-a-0001", later),
             expire(event.0, hold_a, later),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     assert_eq!(
         outcomes[0],
         WriteOutcome::Began(BeginOutcome::HoldNotActive)
@@ -501,8 +489,8 @@ async fn an_expiry_and_a_purchase_of_one_hold_in_one_batch_never_both_win() {
 
     // buyer-b is paying when the hold runs out: a payment in flight is not
     // expired, and the sale in the same batch goes through.
-    let began = write_batch(
-        app.store(),
+    let began = batch(
+        &app,
         &[begin_purchase(
             event.0,
             hold_b,
@@ -511,20 +499,18 @@ async fn an_expiry_and_a_purchase_of_one_hold_in_one_batch_never_both_win() {
             now,
         )],
     )
-    .await
-    .expect("batch");
+    .await;
     let purchase = started(&began[0]);
     let past_everything = now + 600_000;
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             expire(event.0, hold_b, past_everything),
             sell(&purchase, &signer, past_everything),
             expire(event.0, hold_b, past_everything),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     assert_eq!(outcomes[0], WriteOutcome::Ended(vec![]));
     assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::Sold));
     assert_eq!(outcomes[2], WriteOutcome::Ended(vec![]));
@@ -540,28 +526,24 @@ async fn a_sale_whose_hold_lost_a_seat_changes_nothing() {
     let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
     let now = now_ms();
-    let first = write_batch(app.store(), &[claim(event.0, "buyer-a", &[s[0], s[1]])])
-        .await
-        .expect("claim");
+    let first = batch(&app, &[claim(event.0, "buyer-a", &[s[0], s[1]])]).await;
     let hold = claimed_hold(&first[0]);
-    let began = write_batch(
-        app.store(),
+    let began = batch(
+        &app,
         &[begin_purchase(event.0, hold, "buyer-a", "key-a-0001", now)],
     )
-    .await
-    .expect("begin");
+    .await;
     let purchase = started(&began[0]);
     // Released while the payment was in flight; another buyer takes a seat.
-    let outcomes = write_batch(
-        app.store(),
+    let outcomes = batch(
+        &app,
         &[
             release(event.0, hold),
             sell(&purchase, &signer, now),
             claim(event.0, "buyer-b", &[s[1]]),
         ],
     )
-    .await
-    .expect("batch");
+    .await;
     assert_eq!(outcomes[1], WriteOutcome::Sold(Completion::SeatsLost));
     claimed_hold(&outcomes[2]);
     let (status,): (String,) = server::on_pool!(app.store(), pool => sqlx::query_as(

@@ -7,7 +7,7 @@
 use crate::common;
 
 use app::staff::ScanOutcome;
-use app::types::{EventId, PurchaseRequest, SeatStatus};
+use app::types::{PurchaseRequest, SeatStatus};
 use common::*;
 use reqwest::Method;
 use server::payments::test_gateway::{Call, Fault, TestGateway};
@@ -15,14 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const MINUTE: i64 = 60_000;
-
-async fn setup(gateway: Arc<TestGateway>) -> (TestApp, EventId, Vec<i64>) {
-    let app = spawn_app_with_gateway(fresh_database_url().await, gateway).await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_ids(&app, event).await;
-    (app, event, seats)
-}
 
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -105,7 +97,7 @@ async fn a_payment_that_succeeds_after_its_purchase_failed_is_refunded_by_the_pu
             .with_call_latency(Call::Confirm, Duration::from_millis(600))
             .with_call_latency(Call::Cancel, Duration::from_millis(1500)),
     );
-    let (app, event, seats) = setup(processor.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(processor.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..2]).await;
     let purchase = fan.purchase(hold.hold_id, "late-key-1", "tok_visa");
@@ -139,7 +131,7 @@ async fn a_payment_that_succeeds_after_its_process_died_is_refunded_by_the_recon
             .with_call_latency(Call::Confirm, Duration::from_millis(600))
             .with_call_latency(Call::Cancel, Duration::from_millis(1500)),
     );
-    let (app, event, seats) = setup(processor.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(processor.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..2]).await;
     let (session,): (String,) = server::on_pool!(app.store(), pool =>
@@ -239,7 +231,7 @@ async fn unsettleable_purchases_do_not_starve_newer_ones() {
 #[tokio::test]
 async fn a_key_is_scoped_to_its_session_and_refused_with_another_body() {
     let gateway = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(gateway.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
     let mut one = Buyer::new(&app);
     let hold = one.held(event, &seats[0..1]).await;
     let (status, first) = one.purchase(hold.hold_id, "shared-key-1", "tok_visa").await;
@@ -275,7 +267,7 @@ async fn a_declined_attempt_gives_back_no_extra_hold_time() {
     let gateway = Arc::new(
         TestGateway::default().with_call_latency(Call::Confirm, Duration::from_millis(300)),
     );
-    let (app, event, seats) = setup(gateway).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..1]).await;
     let path = format!("/api/holds/{}", hold.hold_id);
@@ -317,7 +309,7 @@ async fn a_refund_and_a_gate_scan_never_both_succeed() {
     let processor = Arc::new(
         TestGateway::default().with_call_latency(Call::Refund, Duration::from_millis(400)),
     );
-    let (app, event, seats) = setup(processor.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(processor.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..1]).await;
     let (status, purchase) = fan.purchase(hold.hold_id, "scan-race-1", "tok_visa").await;
@@ -366,7 +358,7 @@ async fn a_refund_and_a_gate_scan_never_both_succeed() {
 #[tokio::test]
 async fn a_refund_the_processor_refuses_is_taken_back() {
     let processor = Arc::new(TestGateway::default());
-    let (app, event, seats) = setup(processor.clone()).await;
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(processor.clone()).await;
     let mut fan = Buyer::new(&app);
     let hold = fan.held(event, &seats[0..1]).await;
     let (_, purchase) = fan.purchase(hold.hold_id, "disputed-1", "tok_visa").await;

@@ -10,52 +10,21 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery";
-
-async fn setup() -> (TestApp, EventId, Vec<i64>) {
-    let app = spawn_app().await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_ids(&app, event).await;
-    (app, event, seats)
-}
-
-async fn fan<'a>(app: &'a TestApp, email: &str) -> Buyer<'a> {
-    let mut buyer = Buyer::new(app);
-    let (status, _) = buyer
-        .send(
-            Method::POST,
-            "/api/auth/register",
-            Some(json!({"email": email, "password": PASSWORD, "display_name": "Fan"})),
-        )
-        .await;
-    assert_eq!(status, 201);
-    buyer
-}
-
-/// Holds and pays for `seats`; returns the purchase.
-async fn buy(buyer: &mut Buyer<'_>, event: EventId, seats: &[i64], key: &str) -> Value {
-    let hold = buyer.held(event, seats).await;
-    let (status, purchase) = buyer.purchase(hold.hold_id, key, "tok_visa").await;
-    assert_eq!(status, 201, "{purchase}");
-    purchase
-}
-
 fn scan_body(code: &str, event: EventId) -> Value {
     json!({"code": code, "event_id": event.0})
 }
 
 #[tokio::test]
 async fn every_staff_route_refuses_anonymous_guests_and_fans() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut guest = Buyer::new(&app);
-    let purchase = buy(&mut guest, event, &seats[0..1], "guest-key-0001").await;
+    let purchase = guest.buy(event, &seats[0..1], "guest-key-0001").await;
     let code = purchase["tickets"][0]["code"]
         .as_str()
         .expect("code")
         .to_string();
     let mut anonymous = Buyer::new(&app);
-    let mut fan = fan(&app, "fan@example.com").await;
+    let mut fan = register(&app, "fan@example.com", "Fan").await;
     let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut admin = signed_in_member(&app, "admin@example.com", Role::Admin).await;
 
@@ -150,7 +119,7 @@ async fn every_staff_route_refuses_anonymous_guests_and_fans() {
 
 #[tokio::test]
 async fn stats_count_seats_revenue_and_sales_per_minute() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let path = format!("/api/staff/events/{event}/stats");
     let (status, empty) = staff.send(Method::GET, &path, None).await;
@@ -162,7 +131,7 @@ async fn stats_count_seats_revenue_and_sales_per_minute() {
     assert_eq!(empty["sales_per_minute"].as_array().map(Vec::len), Some(60));
 
     let mut fan = Buyer::new(&app);
-    let purchase = buy(&mut fan, event, &seats[0..2], "stats-key-0001").await; // Front: 2 x 5000
+    let purchase = fan.buy(event, &seats[0..2], "stats-key-0001").await; // Front: 2 x 5000
     fan.hold(event, &seats[10..13]).await; // Back: 3 held
     let (_, stats) = staff.send(Method::GET, &path, None).await;
     assert_eq!(
@@ -214,10 +183,10 @@ async fn stats_count_seats_revenue_and_sales_per_minute() {
 
 #[tokio::test]
 async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut fan = Buyer::new(&app);
-    buy(&mut fan, event, &seats[0..1], "block-key-0001").await;
+    fan.buy(event, &seats[0..1], "block-key-0001").await;
     let path = format!("/api/staff/events/{event}/seats/block");
 
     // A sold seat among them: nothing is blocked, and the sold one is named.
@@ -286,12 +255,12 @@ async fn blocked_seats_leave_the_sale_all_or_none_and_come_back() {
 
 #[tokio::test]
 async fn a_ticket_is_admitted_once_and_forged_refunded_or_foreign_codes_never() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let hall = add_venue(app.store(), "Other hall", "York").await;
     let other_event = add_event(app.store(), hall, "Other show", 6).await;
     let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut fan = Buyer::new(&app);
-    let purchase = buy(&mut fan, event, &seats[0..2], "scan-key-0001").await;
+    let purchase = fan.buy(event, &seats[0..2], "scan-key-0001").await;
     let code = purchase["tickets"][0]["code"]
         .as_str()
         .expect("code")
@@ -352,7 +321,7 @@ async fn a_ticket_is_admitted_once_and_forged_refunded_or_foreign_codes_never() 
     assert_eq!(foreign["result"], "invalid");
 
     // Refunded tickets are invalid (a used one blocks the refund, so buy anew).
-    let refunded = buy(&mut fan, event, &seats[5..6], "scan-key-0002").await;
+    let refunded = fan.buy(event, &seats[5..6], "scan-key-0002").await;
     let refund = format!("/api/purchases/{}/refund", refunded["purchase_id"]);
     assert_eq!(fan.send(Method::POST, &refund, None).await.0, 200);
     let refunded_code = refunded["tickets"][0]["code"].as_str().expect("code");
@@ -371,11 +340,11 @@ async fn a_ticket_is_admitted_once_and_forged_refunded_or_foreign_codes_never() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_scans_of_one_code_admit_exactly_once() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let cookie = staff.cookie.clone().expect("cookie");
     let mut fan = Buyer::new(&app);
-    let purchase = buy(&mut fan, event, &seats[0..1], "race-key-0001").await;
+    let purchase = fan.buy(event, &seats[0..1], "race-key-0001").await;
     let code = purchase["tickets"][0]["code"]
         .as_str()
         .expect("code")
@@ -468,13 +437,13 @@ async fn until_sold(socket: &mut Socket, sold: i64, within: Duration) -> Value {
 
 #[tokio::test]
 async fn the_live_dashboard_moves_when_a_fan_buys() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut socket = open_dashboard(&app, &staff, event).await;
     let first = next_json(&mut socket).await;
     assert_eq!(first["sold"], 0);
     let mut fan = Buyer::new(&app);
-    buy(&mut fan, event, &seats[0..2], "live-key-0001").await;
+    fan.buy(event, &seats[0..2], "live-key-0001").await;
     // Holding and selling may arrive as one or two updates.
     let latest = until_sold(&mut socket, 2, Duration::from_secs(5)).await;
     assert_eq!(latest["revenue_cents"], 10_000);
@@ -482,7 +451,7 @@ async fn the_live_dashboard_moves_when_a_fan_buys() {
 
 #[tokio::test]
 async fn the_live_dashboard_keeps_moving_when_no_seat_map_is_open_past_the_idle_time() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let mut socket = open_dashboard(&app, &staff, event).await;
     assert_eq!(next_json(&mut socket).await["sold"], 0);
@@ -495,11 +464,11 @@ async fn the_live_dashboard_keeps_moving_when_no_seat_map_is_open_past_the_idle_
         .advance(server::live::IDLE_EVICT_MS + 1_000);
     app.state.live.pump_once().await.expect("pump pass");
     let mut fan = Buyer::new(&app);
-    buy(&mut fan, event, &seats[0..2], "idle-key-0001").await;
+    fan.buy(event, &seats[0..2], "idle-key-0001").await;
     until_sold(&mut socket, 2, Duration::from_secs(5)).await;
     // A second sale, well inside the minute the clock moved into: only the
     // event's changes can bring it, not the turn of the minute.
-    buy(&mut fan, event, &seats[2..4], "idle-key-0002").await;
+    fan.buy(event, &seats[2..4], "idle-key-0002").await;
     let latest = until_sold(&mut socket, 4, Duration::from_secs(3)).await;
     assert_eq!(latest["revenue_cents"], 20_000);
 }
@@ -599,7 +568,7 @@ async fn staff_create_a_venue_from_a_layout_and_sell_an_event_there() {
 
     let seats = seat_ids(&app, event_id).await;
     let mut fan = Buyer::new(&app);
-    let purchase = buy(&mut fan, event_id, &seats[0..1], "new-event-0001").await;
+    let purchase = fan.buy(event_id, &seats[0..1], "new-event-0001").await;
     let refund = format!("/api/purchases/{}/refund", purchase["purchase_id"]);
     let (status, body) = fan.send(Method::POST, &refund, None).await;
     assert_eq!(
@@ -670,7 +639,7 @@ async fn a_50000_seat_stadium_event_is_created_in_one_request() {
 
 #[tokio::test]
 async fn open_seat_maps_see_blocked_seats_at_once() {
-    let (app, event, seats) = setup().await;
+    let (app, event, seats) = spawn_app_with_a_show().await;
     let mut staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let url = format!(
         "{}/api/events/{event}/live",
@@ -717,7 +686,7 @@ async fn open_seat_maps_see_blocked_seats_at_once() {
 /// another site must not open it with the browser's cookie.
 #[tokio::test]
 async fn the_live_dashboard_refuses_a_handshake_from_another_site() {
-    let (app, event, _) = setup().await;
+    let (app, event, _) = spawn_app_with_a_show().await;
     let staff = signed_in_member(&app, "staff@example.com", Role::Staff).await;
     let url = format!(
         "{}/api/staff/events/{event}/live",

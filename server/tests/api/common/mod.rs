@@ -114,7 +114,10 @@ pub async fn fresh_database_url() -> String {
             format!("{server}/{name}")
         }
         _ => {
-            let path = std::env::temp_dir().join(format!("tessera-test-{unique}.db"));
+            // In target/tmp, not the system's temporary folder: every run
+            // leaves a few hundred of these, and `cargo clean` removes them.
+            let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("tessera-test-{unique}.db"));
             format!("sqlite://{}", path.display())
         }
     }
@@ -166,6 +169,45 @@ async fn launch(
         tokio::task::yield_now().await;
     }
     panic!("server did not become healthy");
+}
+
+/// The password test accounts register with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// An app with one show on sale (a small hall's event five days ahead):
+/// the app, the event and its seat ids.
+pub async fn spawn_app_with_a_show() -> (TestApp, EventId, Vec<i64>) {
+    with_a_show(spawn_app().await).await
+}
+
+/// [`spawn_app_with_a_show`] whose payments go through `gateway`.
+pub async fn spawn_app_with_a_show_and_gateway(
+    gateway: std::sync::Arc<dyn server::payments::PaymentGateway>,
+) -> (TestApp, EventId, Vec<i64>) {
+    with_a_show(spawn_app_with_gateway(fresh_database_url().await, gateway).await).await
+}
+
+async fn with_a_show(app: TestApp) -> (TestApp, EventId, Vec<i64>) {
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let seats = seat_ids(&app, event).await;
+    (app, event, seats)
+}
+
+/// A browser that registered `email` (with [`PASSWORD`]) and is signed in.
+pub async fn register<'a>(app: &'a TestApp, email: &str, display_name: &str) -> Buyer<'a> {
+    let mut browser = Buyer::new(app);
+    let (status, body) = browser
+        .send(
+            reqwest::Method::POST,
+            "/api/auth/register",
+            Some(serde_json::json!({
+                "email": email, "password": PASSWORD, "display_name": display_name
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    browser
 }
 
 /// A small hall: two sections ("Front", "Back") of 2 rows x 5 seats.
@@ -348,11 +390,7 @@ pub async fn stripe_app_with(
     let gateway =
         server::payments::stripe::StripeGateway::new(&stripe.base_url, stripe_stand_in::SECRET_KEY)
             .expect("client");
-    let app = spawn_app_with_config_and_gateway(config, std::sync::Arc::new(gateway)).await;
-    let hall = add_venue(app.store(), "Hall", "Hull").await;
-    let event = add_event(app.store(), hall, "Show", 5).await;
-    let seats = seat_ids(&app, event).await;
-    (app, event, seats)
+    with_a_show(spawn_app_with_config_and_gateway(config, std::sync::Arc::new(gateway)).await).await
 }
 
 /// One seat's status on the event's seat map.
@@ -383,6 +421,26 @@ pub async fn spawn_app_with_config_and_gateway(
 }
 
 impl Buyer<'_> {
+    /// Holds `seats` and pays with `body`: the purchase's status and answer.
+    pub async fn buy_with(
+        &mut self,
+        event: EventId,
+        seats: &[i64],
+        key: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let hold = self.held(event, seats).await;
+        self.purchase_with(hold.hold_id, key, body).await
+    }
+
+    /// Holds `seats` and pays with the test card that succeeds: the purchase.
+    pub async fn buy(&mut self, event: EventId, seats: &[i64], key: &str) -> serde_json::Value {
+        let hold = self.held(event, seats).await;
+        let (status, purchase) = self.purchase(hold.hold_id, key, "tok_visa").await;
+        assert_eq!(status, 201, "{purchase}");
+        purchase
+    }
+
     pub async fn purchase(
         &mut self,
         hold_id: HoldId,
