@@ -8,6 +8,10 @@
 # set, so after the first this is a no-op.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# TESSERA_TOOLS_DIR names tools built elsewhere (scripts/test.sh uses debug
+# builds from its test build): the scripts run those, and there is nothing
+# to build here.
+if [ -n "${TESSERA_TOOLS_DIR:-}" ]; then exit 0; fi
 # cargo-leptos compiles the release server with LEPTOS_OUTPUT_NAME set, and
 # leptos reads it at compile time: the same value here lets this build reuse
 # that one's crates (see bin-cargo-args in Cargo.toml) instead of rebuilding

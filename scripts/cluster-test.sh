@@ -12,6 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
 scripts/build-tools.sh
+TOOLS="${TESSERA_TOOLS_DIR:-target/release}"
 # Its own state directory, so a cluster left by someone else is not touched;
 # every buyer comes through nginx from one address: per-address caps off.
 export TESSERA_CLUSTER_DIR="${TESSERA_CLUSTER_DIR:-$(mktemp -d /tmp/tessera-cluster-test.XXXXXX)}"
@@ -23,11 +24,11 @@ export TESSERA_CLIENT_LIMITS=off RUST_LOG="${RUST_LOG:-warn,tessera::access=warn
 # payment up by its id and finishes it. (Demo mode's built-in gateway lives
 # in each server's memory and dies with it: nothing could finish those.)
 STAND_IN_OUT="$(mktemp /tmp/tessera-cluster-stripe.XXXXXX)"
-target/release/stripe-stand-in --addr 127.0.0.1:0 --latency-ms 20 >"$STAND_IN_OUT" &
+"$TOOLS/stripe-stand-in" --addr 127.0.0.1:0 --latency-ms 20 >"$STAND_IN_OUT" &
 STAND_IN_PID=$!
 trap 'scripts/cluster.sh stop >/dev/null 2>&1 || true; kill "$STAND_IN_PID" 2>/dev/null || true; rm -f "$STAND_IN_OUT"' EXIT
 for _ in $(seq 100); do [ -s "$STAND_IN_OUT" ] && break; sleep 0.1; done
 TESSERA_STRIPE_API_BASE="$(head -n1 "$STAND_IN_OUT")"
 [ -n "$TESSERA_STRIPE_API_BASE" ] || { echo "the Stripe stand-in did not start" >&2; exit 1; }
 export TESSERA_STRIPE_API_BASE TESSERA_STRIPE_SECRET_KEY=sk_test_standin
-target/release/clustertest "$@"
+"$TOOLS/clustertest" "$@"

@@ -31,12 +31,13 @@ done
 
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
 scripts/build-tools.sh
+TOOLS="${TESSERA_TOOLS_DIR:-target/release}"
 
 ARGS=(--kills "$KILLS" --buyers "$BUYERS")
 [ -n "$SEED" ] && ARGS+=(--seed "$SEED")
 if [ "$POSTGRES" = 1 ]; then
   # with-postgres.sh exports PG_URL; crashtest creates a database of its own there.
-  exec scripts/with-postgres.sh bash -c 'exec target/release/crashtest --database-url "$PG_URL" "$@"' \
-    crashtest "${ARGS[@]}" "${EXTRA[@]}"
+  exec scripts/with-postgres.sh bash -c 'exec "$0" --database-url "$PG_URL" "$@"' \
+    "$TOOLS/crashtest" "${ARGS[@]}" "${EXTRA[@]}"
 fi
-exec target/release/crashtest "${ARGS[@]}" "${EXTRA[@]}"
+exec "$TOOLS/crashtest" "${ARGS[@]}" "${EXTRA[@]}"

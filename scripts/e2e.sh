@@ -48,10 +48,11 @@ start_server() {
 
 # Before the servers start: on a fresh target/ this build takes minutes.
 scripts/build-tools.sh --quiet
+TOOLS="${TESSERA_TOOLS_DIR:-target/release}"
 start_server main BASE_URL
 start_server short-hold SHORT_HOLD_URL TESSERA_DEMO_HOLD_SECONDS=6
 
-target/release/stripe-stand-in --addr 127.0.0.1:0 >"$WORK/stripe.out" 2>"$WORK/stripe.log" &
+"$TOOLS/stripe-stand-in" --addr 127.0.0.1:0 >"$WORK/stripe.out" 2>"$WORK/stripe.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do
   STRIPE_URL="$(head -1 "$WORK/stripe.out" 2>/dev/null || true)"

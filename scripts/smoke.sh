@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/build-tools.sh
+TOOLS="${TESSERA_TOOLS_DIR:-target/release}"
 [ -x target/release/server ] || { echo "build first: cargo leptos build --release" >&2; exit 1; }
 WORK="$(mktemp -d /tmp/tessera-smoke.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -24,11 +25,11 @@ for _ in $(seq 1 240); do
 done
 
 echo "--- buyers holding named seats and paying, watched by live viewers ---"
-target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 4 --mode buy \
+"$TOOLS/loadgen" --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 4 --mode buy \
   --viewers 20 --measure-viewers 5 --database-url "$DB" --check
 echo "--- buyers asking for best available seats and paying ---"
-target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 3 --mode buy \
+"$TOOLS/loadgen" --base-url "http://127.0.0.1:$PORT" --buyers 32 --duration-secs 3 --mode buy \
   --best-available --database-url "$DB" --check
 echo "--- buyers holding and releasing on a schedule (--hold-rate) ---"
-target/release/loadgen --base-url "http://127.0.0.1:$PORT" --buyers 16 --duration-secs 2 --mode hold \
+"$TOOLS/loadgen" --base-url "http://127.0.0.1:$PORT" --buyers 16 --duration-secs 2 --mode hold \
   --hold-rate 200 --database-url "$DB" --check

@@ -37,17 +37,24 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit + integration tests on SQLite"
 timeout 1800 cargo test "${PACKAGES[@]}"
+# The tools the later steps run against the release server (loadgen, the
+# crash and cluster tests, the Stripe stand-in): debug builds from this
+# test build's crates. `--tests` keeps the test run's dependency features,
+# so only the tools' own binaries are compiled. Built for release, their
+# link-time optimisation cost minutes; as test drivers their speed does
+# not matter. The benchmarks build them for release (scripts/build-tools.sh).
+cargo build "${PACKAGES[@]}" --bins --tests
+export TESSERA_TOOLS_DIR=target/debug
 
 step "the same tests on PostgreSQL"
 timeout 1800 scripts/with-postgres.sh cargo test "${PACKAGES[@]}"
 
-step "release build, and the tools the later steps run"
-# One after the other: run side by side on two cores (the bundle and the
+step "release build"
+# One build at a time: run side by side on two cores (the bundle and the
 # server in two cargo-leptos processes, the two lints likewise), the lints
 # took as long and the builds longer, each compiler's jobs crowding the
 # other's.
 cargo leptos build --release --precompress
-scripts/build-tools.sh --quiet
 
 step "end2end in headless Chromium"
 scripts/e2e.sh
