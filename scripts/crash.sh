@@ -33,7 +33,7 @@ done
 scripts/build-tools.sh
 TOOLS="${TESSERA_TOOLS_DIR:-target/release}"
 
-ARGS=(--kills "$KILLS" --buyers "$BUYERS")
+ARGS=(--kills "$KILLS" --buyers "$BUYERS" --stand-in-bin "$TOOLS/stripe-stand-in")
 [ -n "$SEED" ] && ARGS+=(--seed "$SEED")
 if [ "$POSTGRES" = 1 ]; then
   # with-postgres.sh exports PG_URL; crashtest creates a database of its own there.
