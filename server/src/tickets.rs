@@ -1,7 +1,5 @@
-//! Tickets: signed gate codes, their QR images, and the public key gates
-//! verify codes with.
-
-pub mod codes;
+//! Tickets over HTTP: a ticket's code as a QR image, for its owner, and
+//! the public key gates verify codes with (the codes: `crate::ticket_codes`).
 
 use crate::accounts::routes::MaybeSignedIn;
 use crate::checkout::routes::TicketsKey;
@@ -9,6 +7,7 @@ use crate::checkout::Checkout;
 use crate::error::{parse_path_id, sqlx_error_to_api, ApiPath, ApiQuery, HttpResult};
 use crate::on_pool;
 use crate::store::Store;
+use crate::ticket_codes::TicketSigner;
 use app::error::{ApiError, ErrorBody};
 use app::types::{PurchaseId, TicketId};
 use axum::extract::FromRef;
@@ -17,7 +16,6 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use codes::TicketSigner;
 use std::sync::Arc;
 
 /// The routes, for any application state that can hand out the services
@@ -28,7 +26,7 @@ where
     crate::store::Store: FromRef<S>,
     crate::checkout::Checkout: FromRef<S>,
     crate::accounts::Accounts: FromRef<S>,
-    std::sync::Arc<crate::tickets::codes::TicketSigner>: FromRef<S>,
+    std::sync::Arc<crate::ticket_codes::TicketSigner>: FromRef<S>,
 {
     Router::new()
         .route("/api/tickets/public-key", get(public_key))
@@ -102,8 +100,8 @@ pub fn qr_svg(text: &str) -> Option<String> {
 mod tests {
     #[test]
     fn a_ticket_code_fits_in_a_qr_image() {
-        let signer = super::codes::TicketSigner::generate();
-        let code = signer.sign(super::codes::TicketClaim {
+        let signer = crate::ticket_codes::TicketSigner::generate();
+        let code = signer.sign(crate::ticket_codes::TicketClaim {
             event_id: 1,
             seat_id: 2,
             purchase_id: 3,

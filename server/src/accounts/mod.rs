@@ -10,6 +10,7 @@
 pub mod guests;
 pub mod limiter;
 pub mod passwords;
+pub mod roles;
 pub mod routes;
 pub mod store;
 

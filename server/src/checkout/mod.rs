@@ -29,7 +29,7 @@ use crate::mail::links::LinkKeys;
 use crate::payments::webhook::WebhookSecret;
 use crate::payments::{Confirmation, PaymentGateway, PaymentToken};
 use crate::store::Store;
-use crate::tickets::codes::TicketSigner;
+use crate::ticket_codes::TicketSigner;
 use crate::validation::validate_email;
 use app::error::{ApiError, ErrorCode};
 use app::types::{

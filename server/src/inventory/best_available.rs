@@ -3,20 +3,8 @@
 //! one exists. Pure selection here; the claim itself is the usual
 //! all-or-nothing compare-and-set, retried if someone got there first.
 
+use crate::live::FreeSeat;
 use std::collections::BinaryHeap;
-
-/// A seat that is free right now, in venue order (section, row, number).
-/// It borrows its names from the live seat map: a stadium has 50,000 seats,
-/// and copying their names for every request was most of the cost of best
-/// available in an onsale.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FreeSeat<'a> {
-    pub id: i64,
-    pub section: &'a str,
-    pub row_label: &'a str,
-    pub number: i64,
-    pub price_cents: i64,
-}
 
 /// Picks seats for `count` buyers sitting together, or `None` if no row has
 /// that many adjacent free seats. `seats` must come in venue order

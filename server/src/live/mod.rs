@@ -24,7 +24,6 @@ pub mod viewer;
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::inventory::best_available::FreeSeat;
 use crate::lifecycle::Lifecycle;
 use crate::store::Store;
 use app::error::ApiError;
@@ -37,6 +36,19 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
+
+/// A seat that is free right now, in venue order (section, row, number).
+/// It borrows its names from the live seat map: a stadium has 50,000 seats,
+/// and copying their names for every request was most of the cost of best
+/// available in an onsale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FreeSeat<'a> {
+    pub id: i64,
+    pub section: &'a str,
+    pub row_label: &'a str,
+    pub number: i64,
+    pub price_cents: i64,
+}
 
 /// How often the pump reads the change log: the batching tick of deltas.
 pub const TICK: Duration = Duration::from_millis(40);

@@ -4,7 +4,7 @@
 //! Servers sharing a database share the secret (the ticket signing key).
 
 use crate::session::hex;
-use crate::tickets::codes::TicketSigner;
+use crate::ticket_codes::TicketSigner;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

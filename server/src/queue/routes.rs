@@ -1,11 +1,11 @@
 //! HTTP face of the waiting room (the calls are listed in `docs/api.md`).
 
 use super::{Queue, Visitor};
+use crate::accounts::roles::StaffOnly;
 use crate::accounts::routes::MaybeSignedIn;
 use crate::catalog::routes::parse_event_id;
 use crate::error::{json_body, ApiJson, ApiPath, HttpResult};
 use crate::net::ClientAddr;
-use crate::staff::routes::StaffOnly;
 use app::error::{ApiError, ErrorBody};
 use app::queue::{
     DrawAudit, JoinRequest, PowChallenge, QueueSettings, QueueSettingsRequest, QueueStatus,

@@ -1,6 +1,7 @@
 //! Venue staff: live sales figures, taking seats off sale (kills), gate
 //! scanning of signed tickets, and staff accounts. Every route here checks
-//! the caller's role on the server (`routes::StaffOnly`, `routes::AdminOnly`).
+//! the caller's role on the server (`accounts::roles::StaffOnly` and
+//! `AdminOnly`).
 
 pub mod layout;
 pub mod manage;
@@ -14,7 +15,7 @@ use crate::inventory::batcher::SeatWriter;
 use crate::inventory::writer::BlockRequest;
 use crate::on_pool;
 use crate::store::Store;
-use crate::tickets::codes::{self, TicketSigner};
+use crate::ticket_codes::{self, TicketSigner};
 use app::error::ApiError;
 use app::staff::{EventStats, ScanOutcome, ScanResult, SectionStats};
 use app::types::{EventId, PurchaseId, Role};
@@ -193,7 +194,7 @@ impl Staff {
             event_id: None,
             seat: None,
         };
-        let Some(claim) = codes::verify(&self.signer.verifying_key(), code) else {
+        let Some(claim) = ticket_codes::verify(&self.signer.verifying_key(), code) else {
             return Ok(invalid(
                 "not a genuine ticket: the code's signature does not check out",
             ));

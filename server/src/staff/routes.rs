@@ -3,13 +3,12 @@
 //! fans 403.
 
 use super::{BlockOutcome, Staff, MAX_BLOCK};
-use crate::accounts::routes::SignedIn;
-use crate::accounts::{Account, Accounts};
+use crate::accounts::roles::{AdminOnly, StaffOnly};
 use crate::catalog::routes::parse_event_id;
-use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpError, HttpResult};
+use crate::error::{parse_path_id, ApiJson, ApiPath, ApiQuery, HttpResult};
 use crate::inventory::Inventory;
 use crate::live::LiveHub;
-use app::error::{ApiError, ErrorBody, ErrorCode};
+use app::error::{ApiError, ErrorBody};
 use app::staff::{
     BlockSeatsRequest, CreateEventRequest, CreateStaffRequest, CreateVenueRequest, CreatedEvent,
     CreatedVenue, EventStats, ScanRequest, ScanResult, UpdateEventRequest, UpdateUserRequest,
@@ -18,8 +17,7 @@ use app::staff::{
 use app::types::{PurchaseId, Role};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
-use axum::extract::{FromRef, FromRequestParts, State, WebSocketUpgrade};
-use axum::http::request::Parts;
+use axum::extract::{FromRef, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -52,66 +50,6 @@ where
         .route("/api/staff/venues", post(create_venue))
         .route("/api/staff/events", post(create_event))
         .route("/api/staff/events/{id}", patch(update_event))
-}
-
-/// A signed-in staff member or admin.
-pub struct StaffOnly(pub Account);
-
-/// A signed-in admin.
-pub struct AdminOnly(pub Account);
-
-/// The signed-in account if its role is one of `allowed`: 401 when signed
-/// out, 403 for any other role.
-async fn signed_in_as<S>(
-    parts: &mut Parts,
-    state: &S,
-    allowed: &[Role],
-    refusal: &str,
-) -> Result<Account, HttpError>
-where
-    S: Send + Sync,
-    Accounts: FromRef<S>,
-{
-    let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
-    let role = Role::parse(&account.role).unwrap_or(Role::Fan);
-    if allowed.contains(&role) {
-        Ok(account)
-    } else {
-        Err(ApiError::new(ErrorCode::Forbidden, refusal).into())
-    }
-}
-
-impl<S> FromRequestParts<S> for StaffOnly
-where
-    S: Send + Sync,
-    Accounts: FromRef<S>,
-{
-    type Rejection = HttpError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        signed_in_as(
-            parts,
-            state,
-            &[Role::Staff, Role::Admin],
-            "venue staff only",
-        )
-        .await
-        .map(Self)
-    }
-}
-
-impl<S> FromRequestParts<S> for AdminOnly
-where
-    S: Send + Sync,
-    Accounts: FromRef<S>,
-{
-    type Rejection = HttpError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        signed_in_as(parts, state, &[Role::Admin], "admins only")
-            .await
-            .map(Self)
-    }
 }
 
 /// Sold / held / available / blocked (overall and per section), revenue,

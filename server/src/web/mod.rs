@@ -8,6 +8,7 @@ pub mod home_cache;
 pub mod limits;
 pub mod observe;
 pub mod serve;
+pub mod state;
 
 use crate::accounts::{self, AccountPolicy, Accounts};
 use crate::catalog::Catalog;
@@ -32,9 +33,9 @@ use crate::payments::PaymentGateway;
 use crate::queue::{self, Queue};
 use crate::session::SessionKey;
 use crate::staff::{self, Staff};
-use crate::state::{AppState, Services};
 use crate::store::{Store, StoreError};
-use crate::tickets::{self, codes::TicketSigner};
+use crate::ticket_codes::{self, TicketSigner};
+use crate::tickets;
 use crate::{catalog, demo, inventory};
 use app::api::SharedBackend;
 use app::{shell, App};
@@ -48,6 +49,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use limits::CommonResponses;
+use state::{AppState, Services};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -67,7 +69,7 @@ pub enum StartError {
     #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]
-    TicketKey(#[from] tickets::codes::KeyError),
+    TicketKey(#[from] ticket_codes::KeyError),
     #[error("creating the demo admin failed: {0}")]
     DemoAdmin(app::error::ApiError),
 }

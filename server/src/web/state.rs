@@ -1,5 +1,6 @@
 //! Shared application state, handed to axum handlers and Leptos context.
 
+use super::home_cache::HomeCache;
 use crate::accounts::Accounts;
 use crate::catalog::Catalog;
 use crate::checkout::Checkout;
@@ -11,8 +12,7 @@ use crate::net::ClientLimits;
 use crate::queue::Queue;
 use crate::staff::Staff;
 use crate::store::Store;
-use crate::tickets::codes::TicketSigner;
-use crate::web::home_cache::HomeCache;
+use crate::ticket_codes::TicketSigner;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;

@@ -525,16 +525,16 @@ async fn ticket_codes_verify_offline_with_the_published_key() {
     let public_key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes).expect("key");
     for ticket in purchase["tickets"].as_array().expect("tickets") {
         let claim =
-            server::tickets::codes::verify(&public_key, ticket["code"].as_str().expect("code"))
+            server::ticket_codes::verify(&public_key, ticket["code"].as_str().expect("code"))
                 .expect("a valid signature");
         assert_eq!(EventId(claim.event_id), event);
         assert_eq!(Some(claim.seat_id), ticket["seat_id"].as_i64());
         assert_eq!(Some(claim.purchase_id), purchase["purchase_id"].as_i64());
     }
     // Another server's key (another deployment) does not accept them.
-    let stranger = server::tickets::codes::TicketSigner::generate();
+    let stranger = server::ticket_codes::TicketSigner::generate();
     let code = purchase["tickets"][0]["code"].as_str().expect("code");
-    assert!(server::tickets::codes::verify(&stranger.verifying_key(), code).is_none());
+    assert!(server::ticket_codes::verify(&stranger.verifying_key(), code).is_none());
 }
 
 #[tokio::test]

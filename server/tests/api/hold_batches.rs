@@ -19,7 +19,7 @@ use server::inventory::writer::{
     Sell,
 };
 use server::live::changes::changes_since;
-use server::tickets::codes::TicketSigner;
+use server::ticket_codes::TicketSigner;
 use std::sync::Arc;
 
 fn claim_request(event: i64, session: &str, seat_ids: &[i64]) -> ClaimRequest {

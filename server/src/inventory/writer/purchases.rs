@@ -13,7 +13,7 @@ use super::{Batch, HoldRow, SeatWrite, HOLD_COLUMNS};
 use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::AnyWriteTx;
-use crate::tickets::codes::{TicketClaim, TicketSigner};
+use crate::ticket_codes::{TicketClaim, TicketSigner};
 use app::types::{HoldStatus, PurchaseStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::sync::Arc;

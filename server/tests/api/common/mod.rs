@@ -11,10 +11,10 @@ use server::catalog::create::{
 };
 use server::clock::now_ms;
 use server::config::Config;
-use server::state::AppState;
 use server::store::Store;
 use server::web::build_app;
 use server::web::serve::{serve, ServeSettings};
+use server::web::state::AppState;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
