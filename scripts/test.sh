@@ -19,6 +19,29 @@ LOG="$(mktemp /tmp/tessera-test.XXXXXX.log)"
 exec > >(tee "$LOG") 2>&1
 step() { printf '\n\033[1;32m=== %s\033[0m (at %ss)\n' "$*" "$(($(date +%s) - started))"; }
 
+# A step that runs in the background: its output goes to a file of its own
+# and is printed whole when the step is joined, so the log never interleaves
+# two steps' lines. A failed background step fails the run when joined.
+BG_DIR="$(mktemp -d /tmp/tessera-steps.XXXXXX)"
+declare -A BG_PID BG_LOG
+start_bg() {
+  local title="$1"; shift
+  step "$title (started in the background)"
+  BG_LOG[$title]="$BG_DIR/${#BG_PID[@]}.log"
+  # Its own process group (setsid), so a run that stops early stops it too.
+  setsid "$@" >"${BG_LOG[$title]}" 2>&1 &
+  BG_PID[$title]=$!
+}
+stop_bg() { for pid in "${BG_PID[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; }
+trap stop_bg EXIT
+join_bg() {
+  local title="$1" status=0
+  wait "${BG_PID[$title]}" || status=$?
+  step "$title (finished)"
+  cat "${BG_LOG[$title]}"
+  if [ "$status" != 0 ]; then echo "failed: $title (exit $status)"; exit "$status"; fi
+}
+
 # Every Rust package but the browser bundle, named the same way for the lint
 # and both test runs: cargo unifies dependency features per invocation, and
 # the PostgreSQL run with fewer packages compiled the server and its
@@ -35,8 +58,8 @@ step "lint (server + shared crate + Stripe stand-in + crash test + loadgen + clu
 cargo clippy "${PACKAGES[@]}" --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-step "unit + integration tests on SQLite"
-timeout 1800 cargo test "${PACKAGES[@]}"
+step "build the tests"
+cargo test "${PACKAGES[@]}" --no-run
 # The tools the later steps run against the release server (loadgen, the
 # crash and cluster tests, the Stripe stand-in): debug builds from this
 # test build's crates. `--tests` keeps the test run's dependency features,
@@ -46,21 +69,32 @@ timeout 1800 cargo test "${PACKAGES[@]}"
 cargo build "${PACKAGES[@]}" --bins --tests
 export TESSERA_TOOLS_DIR=target/debug
 
-step "the same tests on PostgreSQL"
-timeout 1800 scripts/with-postgres.sh cargo test "${PACKAGES[@]}"
+# The release build runs in the background, at a lower priority, while the
+# tests run: a test waiting on a database or a socket leaves a core free,
+# and the build takes it. Its two halves run side by side: cargo-leptos
+# builds them one after the other when it precompresses, and the bundle's
+# last minutes (its one-unit link, wasm-opt, compression) use one core.
+# They share no build directory with the tests or each other.
+start_bg "release build: the browser bundle" nice -n 10 cargo leptos build --release --precompress --frontend-only
+start_bg "release build: the server" nice -n 10 cargo leptos build --release --server-only
 
-step "release build"
-# One build at a time: run side by side on two cores (the bundle and the
-# server in two cargo-leptos processes, the two lints likewise), the lints
-# took as long and the builds longer, each compiler's jobs crowding the
-# other's.
-cargo leptos build --release --precompress
+step "unit + integration tests on SQLite"
+timeout 1800 cargo test "${PACKAGES[@]}"
+
+step "the same tests on PostgreSQL"
+timeout 1800 scripts/with-postgres.sh --no-fsync cargo test "${PACKAGES[@]}"
+
+join_bg "release build: the browser bundle"
+join_bg "release build: the server"
 
 step "end2end in headless Chromium"
 scripts/e2e.sh
 
-step "OpenAPI document: openapi-spec-validator, then schemathesis (all checks, 150 s) against the release server"
-scripts/fuzz.sh --max-time 150
+# The fuzzer runs beside the load-driven steps, on its own server, at a
+# lower priority: it stops at its time limit, so it runs fewer cases, never
+# longer. (Beside the browser suite it made a page race the suite's clicks.)
+start_bg "OpenAPI document: openapi-spec-validator, then schemathesis (all checks, 150 s) against the release server" \
+  nice -n 10 scripts/fuzz.sh --max-time 150
 
 step "loadgen smoke (correctness only: no oversell, no unexpected 5xx)"
 scripts/smoke.sh
@@ -71,6 +105,8 @@ timeout 600 scripts/cluster-test.sh
 step "crash test (4 SIGKILLs during an onsale paid through the Stripe stand-in; books checked)"
 timeout 600 scripts/crash.sh --kills 4
 
+join_bg "OpenAPI document: openapi-spec-validator, then schemathesis (all checks, 150 s) against the release server"
+
 step "all tests passed in $(($(date +%s) - started))s"
 # One closing line with the totals: cargo's "test result" lines (SQLite and
 # PostgreSQL runs) plus Playwright's summary.
@@ -78,4 +114,4 @@ sed 's/\x1b\[[0-9;]*m//g' "$LOG" | awk '
   /^test result: / { passed += $4; failed += $6 }
   /^  [0-9]+ passed \(/ { passed += $1 }
   END { printf "tests: %d passed, %d failed\n", passed, failed }'
-rm -f "$LOG"
+rm -rf "$LOG" "$BG_DIR"

@@ -4,7 +4,7 @@
 # TEST_DATABASE_URL / PG_URL for the command, and always stops and deletes
 # the cluster afterwards.
 #
-#   scripts/with-postgres.sh cargo test -p server
+#   scripts/with-postgres.sh [--no-fsync] cargo test -p server
 set -euo pipefail
 # shellcheck source=postgres-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postgres-lib.sh"
@@ -12,7 +12,16 @@ set -euo pipefail
 PORT="${PG_PORT:-$(free_port)}"
 DATA_DIR="$(mktemp -d /tmp/tessera-pg.XXXXXX)"
 trap 'pg_stop "$DATA_DIR"' EXIT
-pg_start "$DATA_DIR" "$PORT"
+# --no-fsync: the cluster does not wait for the disk at each commit. That
+# changes what survives a crash of the machine, nothing a query can see: for
+# test runs (scripts/test.sh), never for benchmarks, which measure the real
+# thing.
+SETTINGS=()
+if [ "${1:-}" = "--no-fsync" ]; then
+  SETTINGS=(fsync=off synchronous_commit=off full_page_writes=off)
+  shift
+fi
+pg_start "$DATA_DIR" "$PORT" "${SETTINGS[@]}"
 
 export PG_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 export TEST_DATABASE_URL="$PG_URL"
