@@ -23,7 +23,7 @@ step() { printf '\n\033[1;32m=== %s\033[0m (at %ss)\n' "$*" "$(($(date +%s) - st
 # and is printed whole when the step is joined, so the log never interleaves
 # two steps' lines. A failed background step fails the run when joined.
 BG_DIR="$(mktemp -d /tmp/tessera-steps.XXXXXX)"
-declare -A BG_PID BG_LOG
+declare -A BG_PID=() BG_LOG=()
 start_bg() {
   local title="$1"; shift
   step "$title (started in the background)"
