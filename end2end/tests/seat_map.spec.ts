@@ -31,6 +31,25 @@ test("a fan picks a seat, holds it with a countdown and buys it as a guest", asy
   await expect(page.locator(".ticket")).toHaveCount(1);
 });
 
+test("the checkout form is drawn whole and does not move under the buyer's finger", async ({ page }) => {
+  await openEvent(page, "Marisol");
+  const seatId = await firstAvailableSeat(page);
+  await pick(page, page.locator(`.seat-picker .seat[data-seat="${seatId}"]`));
+  // The event's details (its refund policy, shown above the form) answer
+  // late, as on a slow phone connection.
+  await page.route(/\/api\/events\/\d+$/, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue();
+  });
+  await page.getByTestId("hold-selected").click();
+  await expect(page).toHaveURL(/\/checkout\/\d+/);
+  const pay = page.getByTestId("pay");
+  await expect(pay).toBeVisible();
+  const drawn = await pay.boundingBox();
+  await expect(page.getByTestId("refund-policy")).toContainText("Refunds");
+  expect(await pay.boundingBox()).toEqual(drawn);
+});
+
 test("a hold and a sale by one fan show on another fan's map within a second", async ({ browser }) => {
   const { a, b, close } = await twoFans(browser);
   try {

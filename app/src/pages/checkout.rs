@@ -75,28 +75,30 @@ pub fn CheckoutPage() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             let answer = client::get_hold(id).await;
-            let event_id = answer.as_ref().ok().map(|view| view.event_id);
-            if let Ok(view) = &answer {
-                now.set(client::now_ms());
-                deadline.set(client::now_ms() + view.expires_in_ms as f64);
-            }
-            let total = answer.as_ref().ok().map(|view| view.total_cents);
+            let Ok(view) = &answer else {
+                hold.set(Some(answer));
+                return;
+            };
+            now.set(client::now_ms());
+            deadline.set(client::now_ms() + view.expires_in_ms as f64);
+            let total = view.total_cents;
+            // What the form shows around the seats (the event's refund
+            // policy, and which card entry the site uses) is read before
+            // the form is drawn: arriving after it, each moved the form
+            // down under the buyer's finger, and a tap meant for "Save this
+            // card" fell beside it.
+            let event = client::event(view.event_id).await;
+            let config = client::payment_config().await;
+            refund_policy.set(event.ok().map(|event| event.refund_policy.describe()));
+            let form_config = config.ok().and_then(|config| config.card_form);
+            uses_card_form.set(form_config.is_some());
             hold.set(Some(answer));
-            if let (Some(total), Ok(config)) = (total, client::payment_config().await) {
-                if let Some(form_config) = config.card_form {
-                    uses_card_form.set(true);
-                    // The form's box is drawn once the flag is set.
-                    gloo_tick().await;
-                    match CardForm::mount(&form_config, total, "#payment-element").await {
-                        Ok(form) => card_form.set_value(Some(SendWrapper::new(form))),
-                        Err(message) => notice.set(Some(message)),
-                    }
-                }
-            }
-            // The event's refund policy, shown before paying.
-            if let Some(event_id) = event_id {
-                if let Ok(event) = client::event(event_id).await {
-                    refund_policy.set(Some(event.refund_policy.describe()));
+            if let Some(form_config) = form_config {
+                // The form's box is drawn once the hold is set.
+                gloo_tick().await;
+                match CardForm::mount(&form_config, total, "#payment-element").await {
+                    Ok(form) => card_form.set_value(Some(SendWrapper::new(form))),
+                    Err(message) => notice.set(Some(message)),
                 }
             }
         });
