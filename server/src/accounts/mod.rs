@@ -27,7 +27,7 @@ use app::staff::RefundPolicy;
 use app::types::{
     ChangePasswordRequest, ConfirmEmailRequest, EventId, LoginRequest, MeView, MyTicket,
     MyTicketsView, PasswordResetConfirm, PasswordResetRequest, PurchaseId, PurchaseStatus,
-    RegisterRequest, Role, SavedCardView, TicketId, TicketStatus,
+    RegisterRequest, SavedCardView, TicketId, TicketStatus,
 };
 use limiter::LoginLimiter;
 use std::sync::Arc;
@@ -512,7 +512,7 @@ pub fn me_view(account: &Account) -> MeView {
     MeView {
         email: account.email.clone(),
         display_name: account.display_name.clone(),
-        role: Role::parse(&account.role).unwrap_or(Role::Fan),
+        role: account.role,
         email_confirmed: account.email_confirmed_at.is_some(),
         payment_method: match (&account.payment_brand, &account.payment_last4) {
             (Some(brand), Some(last4)) if account.payment_token.is_some() => Some(SavedCardView {

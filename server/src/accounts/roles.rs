@@ -29,8 +29,7 @@ where
     Accounts: FromRef<S>,
 {
     let SignedIn { account, .. } = SignedIn::from_request_parts(parts, state).await?;
-    let role = Role::parse(&account.role).unwrap_or(Role::Fan);
-    if allowed.contains(&role) {
+    if allowed.contains(&account.role) {
         Ok(account)
     } else {
         Err(ApiError::new(ErrorCode::Forbidden, refusal).into())

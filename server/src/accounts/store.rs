@@ -5,14 +5,15 @@ use crate::on_pool;
 use crate::payments::PaymentToken;
 use crate::store::{BeginWrite, Store, StoreError};
 use app::staff::RefundPolicy;
-use app::types::{PurchaseStatus, TicketStatus};
+use app::types::{PurchaseStatus, Role, TicketStatus};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Account {
     pub id: i64,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: Option<String>,
     pub email_confirmed_at: Option<i64>,
     pub payment_token: Option<String>,

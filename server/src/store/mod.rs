@@ -1,7 +1,9 @@
 //! The store: one interface over an embedded SQLite database or a PostgreSQL
 //! server, chosen by the URL scheme. Queries are written once in SQL both
-//! dialects accept (`$1` placeholders, `RETURNING`, partial indexes) and are
-//! type-checked against each backend through [`on_pool!`].
+//! dialects accept (`$1` placeholders, `RETURNING`, partial indexes); the
+//! code around them is compiled once per backend through [`on_pool!`]. The
+//! SQL itself is checked when it runs, which is why the test suite runs on
+//! both databases.
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -20,8 +22,8 @@ pub enum Store {
 }
 
 /// Runs the same body against whichever pool the store holds. The body is
-/// compiled once per backend, so a query that one dialect cannot decode is a
-/// build error, not a production surprise.
+/// compiled once per backend, so a Rust type one driver cannot bind or
+/// decode is a build error; the SQL is only checked when it runs.
 #[macro_export]
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
