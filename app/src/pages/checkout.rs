@@ -47,6 +47,9 @@ pub fn CheckoutPage() -> impl IntoView {
     // refuses with a panic.
     let card_form: StoredValue<Option<SendWrapper<CardForm>>> = StoredValue::new(None);
     let uses_card_form = RwSignal::new(false);
+    // Which card entry the site uses does not depend on the hold: asked for
+    // at once, beside the hold, not after it (browser only).
+    let payment_config = LocalResource::new(client::payment_config);
 
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
@@ -88,7 +91,7 @@ pub fn CheckoutPage() -> impl IntoView {
             // down under the buyer's finger, and a tap meant for "Save this
             // card" fell beside it.
             let event = client::event(view.event_id).await;
-            let config = client::payment_config().await;
+            let config = payment_config.await;
             refund_policy.set(event.ok().map(|event| event.refund_policy.describe()));
             let form_config = config.ok().and_then(|config| config.card_form);
             uses_card_form.set(form_config.is_some());
