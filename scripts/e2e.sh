@@ -3,9 +3,10 @@
 # built by `cargo leptos build --release`) on fresh SQLite databases in demo
 # mode (seeded with the demo data, test cards accepted): one server with the
 # demo's settings, one whose demo holds last a few seconds (for the expiry
-# test), and one that takes cards in Stripe's Payment Element, pointed at
-# the Stripe stand-in (which serves a stand-in for Stripe.js too). Starts
-# and stops them all itself.
+# test), one that takes cards in Stripe's Payment Element, pointed at the
+# Stripe stand-in (which serves a stand-in for Stripe.js too), and one for
+# the specs that run beside the others (see below). Starts and stops
+# them all itself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,6 +52,7 @@ scripts/build-tools.sh --quiet
 TOOLS="${TESSERA_TOOLS_DIR:-target/release}"
 start_server main BASE_URL
 start_server short-hold SHORT_HOLD_URL TESSERA_DEMO_HOLD_SECONDS=6
+start_server solo SOLO_URL
 
 "$TOOLS/stripe-stand-in" --addr 127.0.0.1:0 >"$WORK/stripe.out" 2>"$WORK/stripe.log" &
 PIDS+=($!)
@@ -64,9 +66,25 @@ start_server card-form CARD_FORM_URL TESSERA_STRIPE_SECRET_KEY=sk_test_standin \
   TESSERA_STRIPE_API_BASE="$STRIPE_URL" TESSERA_STRIPE_PUBLISHABLE_KEY=pk_test_standin \
   TESSERA_STRIPE_JS_URL="$STRIPE_URL/v3/"
 
+# Two Playwright runs side by side, each one test at a time: the "solo"
+# project (the waiting room and axe-core specs, mostly waiting on a clock
+# or walking nodes) on a server of its own, the rest on the others. The
+# solo run's report is printed after the other's, so lines never mix. With
+# a filter (`-g ...`) one of the two may find nothing to run.
+filter=()
+[ $# -gt 0 ] && filter=(--pass-with-no-tests)
+cd end2end
+export TESSERA_BASE_URL="$BASE_URL" TESSERA_SHORT_HOLD_URL="$SHORT_HOLD_URL" \
+  TESSERA_CARD_FORM_URL="$CARD_FORM_URL" TESSERA_SOLO_URL="$SOLO_URL"
+npx playwright test --project solo "${filter[@]}" "$@" >"$WORK/solo.out" 2>&1 &
+solo=$!
+PIDS+=("$solo")
 status=0
-(cd end2end && TESSERA_BASE_URL="$BASE_URL" TESSERA_SHORT_HOLD_URL="$SHORT_HOLD_URL" \
-  TESSERA_CARD_FORM_URL="$CARD_FORM_URL" npx playwright test "$@") || status=$?
+npx playwright test --project shared "${filter[@]}" "$@" || status=$?
+solo_status=0
+wait "$solo" || solo_status=$?
+cat "$WORK/solo.out"
+[ $status -ne 0 ] || status=$solo_status
 if [ $status -ne 0 ]; then
   echo "--- server logs (tail) ---"
   tail -n 30 "$WORK"/*.log
