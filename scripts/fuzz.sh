@@ -14,7 +14,7 @@
 # Runs the release server (target/release/server) on a fresh SQLite database
 # in demo mode; --debug runs target/debug/server instead. The tools are
 # installed, at the versions pinned in tools/fuzz/requirements.txt, in a
-# virtualenv under target/.
+# virtualenv under target/ (scripts/fuzz-tools.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -31,13 +31,8 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$SERVER" ] || { echo "build $SERVER first" >&2; exit 1; }
 
+scripts/fuzz-tools.sh
 VENV=target/fuzz-venv
-if ! cmp -s tools/fuzz/requirements.txt "$VENV/requirements.txt" 2>/dev/null; then
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r tools/fuzz/requirements.txt
-  cp tools/fuzz/requirements.txt "$VENV/requirements.txt"
-fi
 
 WORK="$(mktemp -d /tmp/tessera-fuzz.XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

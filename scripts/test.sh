@@ -72,6 +72,10 @@ start_bg "release build: the browser bundle" \
 start_bg "release build: the server" \
   env -u RUSTC_WORKSPACE_WRAPPER cargo leptos build --release --server-only
 
+# The fuzzer's Python tools, from PyPI on a fresh checkout: installed now,
+# beside the builds, rather than when the fuzz step starts.
+start_bg "the fuzzer's tools (openapi-spec-validator, schemathesis)" scripts/fuzz-tools.sh
+
 # Clippy's lints run inside the debug build of the tests: cargo hands the
 # workspace's own crates to RUSTC_WORKSPACE_WRAPPER (as `cargo clippy`
 # does), here clippy-driver with any warning an error, which lints and then
@@ -115,6 +119,7 @@ scripts/e2e.sh
 # them: its clicks and timeouts are the most sensitive to a busy box.
 FUZZ="OpenAPI document: openapi-spec-validator, then schemathesis (all checks, 150 s) against the release server"
 CRASH="crash test (4 SIGKILLs during an onsale paid through the Stripe stand-in; books checked)"
+join_bg "the fuzzer's tools (openapi-spec-validator, schemathesis)"
 start_bg "$FUZZ" scripts/fuzz.sh --max-time 150
 start_bg "$CRASH" timeout 600 scripts/crash.sh --kills 4
 
