@@ -148,12 +148,19 @@ pub async fn event_tiers(
     event_id: i64,
     now: i64,
 ) -> Result<Vec<TierRow>, StoreError> {
+    // The event's seats are counted per tier first (through the index on
+    // event_id), then joined to its tiers. Joined the other way, seats by
+    // tier_id, SQLite built a temporary index over every event's seats on
+    // each request (BENCHMARKS.md, "Event page counts").
     let sql = concat!(
-        "SELECT t.name, t.price_cents, COUNT(CASE WHEN ",
+        "SELECT t.name, t.price_cents, COALESCE(g.seats_available, 0) AS seats_available ",
+        "FROM price_tiers t LEFT JOIN (",
+        "SELECT s.tier_id, COUNT(CASE WHEN ",
         seat_is_free!("s", "$2"),
         " THEN 1 END) AS seats_available ",
-        "FROM price_tiers t LEFT JOIN seats s ON s.tier_id = t.id ",
-        "WHERE t.event_id = $1 GROUP BY t.id, t.name, t.price_cents ORDER BY t.price_cents DESC"
+        "FROM seats s WHERE s.event_id = $1 GROUP BY s.tier_id",
+        ") g ON g.tier_id = t.id ",
+        "WHERE t.event_id = $1 ORDER BY t.price_cents DESC"
     );
     let rows = on_pool!(store, pool =>
         sqlx::query_as::<_, TierRow>(sql).bind(event_id).bind(now).fetch_all(pool).await)?;
@@ -166,13 +173,19 @@ pub async fn event_sections(
     event_id: i64,
     now: i64,
 ) -> Result<Vec<SectionRow>, StoreError> {
+    // Counted per section and tier first, so the joins read a few hundred
+    // groups instead of looking up a section and a tier for every seat.
     let sql = concat!(
-        "SELECT sec.name, COUNT(s.id) AS seats_total, COUNT(CASE WHEN ",
+        "SELECT sec.name, CAST(SUM(g.seats_total) AS BIGINT) AS seats_total, ",
+        "CAST(SUM(g.seats_available) AS BIGINT) AS seats_available, ",
+        "MIN(t.price_cents) AS min_price_cents FROM (",
+        "SELECT s.section_id, s.tier_id, COUNT(*) AS seats_total, COUNT(CASE WHEN ",
         seat_is_free!("s", "$2"),
-        " THEN 1 END) AS seats_available, MIN(t.price_cents) AS min_price_cents ",
-        "FROM seats s JOIN sections sec ON sec.id = s.section_id ",
-        "JOIN price_tiers t ON t.id = s.tier_id ",
-        "WHERE s.event_id = $1 GROUP BY sec.id, sec.name, sec.sort_order ORDER BY sec.sort_order"
+        " THEN 1 END) AS seats_available ",
+        "FROM seats s WHERE s.event_id = $1 GROUP BY s.section_id, s.tier_id",
+        ") g JOIN sections sec ON sec.id = g.section_id ",
+        "JOIN price_tiers t ON t.id = g.tier_id ",
+        "GROUP BY sec.id, sec.name, sec.sort_order ORDER BY sec.sort_order"
     );
     let rows = on_pool!(store, pool =>
         sqlx::query_as::<_, SectionRow>(sql).bind(event_id).bind(now).fetch_all(pool).await)?;

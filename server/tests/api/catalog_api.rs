@@ -2,7 +2,9 @@
 
 use crate::common;
 
+use app::types::{EventDetail, SeatStatus, SeatView, SectionView, TierView};
 use common::*;
+use server::catalog::create::TierSpec;
 use server::clock::now_ms;
 
 #[tokio::test]
@@ -128,6 +130,63 @@ async fn event_details_include_venue_tiers_and_availability() {
     );
     assert_eq!(body["seats_total"], 20);
     assert_eq!(body["sections"][1]["name"], "Back");
+}
+
+/// The event's counts (per tier, per section, in total) are what its seat
+/// map says seat by seat, with seats held, sold, held past their expiry
+/// (free, before the sweeper runs) and a tier no section sells.
+#[tokio::test]
+async fn event_counts_agree_with_the_seat_map_seat_by_seat() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Corn Exchange", "Leeds").await;
+    let event = add_event_with(app.store(), hall, "Jazz Night", now_ms() + DAY_MS, |spec| {
+        spec.tiers.push(TierSpec {
+            name: "Balcony".into(),
+            price_cents: 9000,
+        })
+    })
+    .await;
+    let seats = seat_ids(&app, event).await;
+    Buyer::new(&app).held(event, &seats[0..3]).await;
+    Buyer::new(&app)
+        .buy(event, &seats[12..14], "counts-1")
+        .await;
+    Buyer::new(&app).held(event, &seats[15..17]).await;
+    app.state.inventory.clock().advance(301_000);
+    Buyer::new(&app).held(event, &seats[5..6]).await;
+
+    let map = seat_map(&app, event).await.seats;
+    let (status, body) = app.get_json(&format!("/api/events/{event}")).await;
+    assert_eq!(status, 200, "{body}");
+    let detail: EventDetail = serde_json::from_value(body).expect("event detail");
+
+    let free = |seat: &SeatView| seat.status == SeatStatus::Available;
+    let expected_tiers: Vec<TierView> = [("Balcony", 9000), ("Front", 5000), ("Back", 3000)]
+        .into_iter()
+        .map(|(tier, price_cents)| TierView {
+            tier: tier.into(),
+            price_cents,
+            seats_available: map.iter().filter(|s| free(s) && s.tier == tier).count() as i64,
+        })
+        .collect();
+    let expected_sections: Vec<SectionView> = ["Front", "Back"]
+        .into_iter()
+        .map(|name| {
+            let seats: Vec<&SeatView> = map.iter().filter(|s| s.section == name).collect();
+            SectionView {
+                name: name.into(),
+                seats_total: seats.len() as i64,
+                seats_available: seats.iter().filter(|s| free(s)).count() as i64,
+                min_price_cents: seats.iter().map(|s| s.price_cents).min().expect("seats"),
+            }
+        })
+        .collect();
+    assert_eq!(detail.tiers, expected_tiers);
+    assert_eq!(detail.sections, expected_sections);
+    assert_eq!(detail.seats_total, 20);
+    // Two sold and one held after the clock moved; the five held before it
+    // are free again.
+    assert_eq!(detail.seats_available, 17);
 }
 
 #[tokio::test]
