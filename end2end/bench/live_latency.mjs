@@ -4,21 +4,15 @@
 //  - hold-to-other-map latency: a hold's HTTP response → the held seat
 //    re-coloured on another fan's open map (MutationObserver timestamp).
 // Usage: node end2end/bench/live_latency.mjs http://127.0.0.1:3000 [trials]
-import { createRequire } from "node:module";
-const require = createRequire(import.meta.url);
-const { chromium } = require("../node_modules/playwright-core");
+import { chromium, launchOptions, loopback, stadiumEvent } from "./chromium.mjs";
 
-const base = process.argv[2] ?? "http://127.0.0.1:3000";
+const base = loopback(process.argv[2] ?? "http://127.0.0.1:3000");
 const trials = Number(process.argv[3] ?? 20);
-if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost)(:\d+)?$/.test(base)) throw new Error("loopback only");
 
 const percentile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.round((s.length - 1) * q))]; };
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
+const browser = await chromium.launch(launchOptions);
 const events = (await (await fetch(`${base}/api/events?limit=100`)).json()).events;
-const stadium = events.find((e) => e.venue === "Northgate Stadium");
+const stadium = await stadiumEvent(base);
 const club = events.find((e) => e.venue === "The Lantern Club");
 
 const tti = [];

@@ -4,19 +4,12 @@
 // summed by function (self time, ms). "(program)" is the browser's native
 // work: compiling the wasm bundle, style, layout and paint.
 // Usage: node end2end/bench/seat_map_profile.mjs http://127.0.0.1:3000 [top]
-import { createRequire } from "node:module";
-const require = createRequire(import.meta.url);
-const { chromium } = require("../node_modules/playwright-core");
+import { chromium, launchOptions, loopback, stadiumEvent } from "./chromium.mjs";
 
-const base = process.argv[2] ?? "http://127.0.0.1:3000";
+const base = loopback(process.argv[2] ?? "http://127.0.0.1:3000");
 const top = Number(process.argv[3] ?? 15);
-if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost)(:\d+)?$/.test(base)) throw new Error("loopback only");
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-});
-const events = (await (await fetch(`${base}/api/events?limit=100`)).json()).events;
-const stadium = events.find((e) => e.venue === "Northgate Stadium");
+const browser = await chromium.launch(launchOptions);
+const stadium = await stadiumEvent(base);
 const context = await browser.newContext();
 const report = {};
 for (const visit of ["first_visit", "second_visit"]) {
