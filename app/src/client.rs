@@ -44,10 +44,10 @@ pub async fn seat_map(event_id: EventId) -> Result<SeatMap, ApiError> {
     call_json(Method::Get, &path, NO_BODY, None).await
 }
 
-/// Fetched by the seat map itself: it reads the layout as bytes and needs
-/// the address it was redirected to.
+/// Fetched by the seat map itself: it reads the layout's binary form
+/// (`SeatLayout::from_packed`) and needs the address it was redirected to.
 pub fn layout_path(event_id: EventId) -> String {
-    format!("/api/events/{event_id}/layout")
+    format!("/api/events/{event_id}/layout?format=compact")
 }
 
 /// The fans' live seat map, for [`crate::live_socket::run`].

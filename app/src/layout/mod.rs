@@ -10,7 +10,10 @@
 //! 12.5 KB (16.7 KB in base64) instead of megabytes of JSON.
 //!
 //! Compiled on both sides: the server packs, the browser unpacks, with the
-//! same code.
+//! same code. The fans' map fetches the layout in a binary form
+//! ([`packed`], `?format=compact`); other clients get the JSON.
+
+mod packed;
 
 use crate::types::{EventId, SeatId, SeatStatus};
 use serde::{Deserialize, Serialize};

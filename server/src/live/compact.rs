@@ -1,8 +1,9 @@
 //! The layout document and the compact live format (see `app::layout`).
 //!
 //! An event's layout is made once, from the seat map the channel loads,
-//! and kept with the channel: its JSON, its gzip and its hash (SHA-256 of
-//! the JSON, lowercase hex) are computed once. The channel's seats are in
+//! and kept with the channel: its JSON, its binary form for the fans' map
+//! (`?format=compact`), each also gzipped, and its hash (SHA-256 of the
+//! JSON, lowercase hex, naming both forms) are computed once. The channel's seats are in
 //! layout order, so a seat's index in the channel is its seat index.
 
 use app::layout::{
@@ -22,6 +23,9 @@ pub struct LayoutBody {
     pub hash: String,
     pub json: Bytes,
     pub gzip: Bytes,
+    /// [`SeatLayout::to_packed`], plain and gzipped.
+    pub packed: Bytes,
+    pub packed_gzip: Bytes,
 }
 
 impl LayoutBody {
@@ -31,7 +35,15 @@ impl LayoutBody {
         let json = Bytes::from(serde_json::to_vec(&layout).unwrap_or_default());
         let hash = hex(&Sha256::digest(&json));
         let gzip = crate::gzip::gzip(&json, crate::gzip::Compression::best());
-        Self { hash, json, gzip }
+        let packed = Bytes::from(layout.to_packed());
+        let packed_gzip = crate::gzip::gzip(&packed, crate::gzip::Compression::best());
+        Self {
+            hash,
+            json,
+            gzip,
+            packed,
+            packed_gzip,
+        }
     }
 }
 

@@ -44,7 +44,8 @@ pub struct FormatQuery {
     pub format: Option<WireFormat>,
 }
 
-/// The spelling of a [`LiveFormat`] in a query.
+/// `json` or `compact`, as a query spells it (a [`LiveFormat`] for the live
+/// channel and the seat map; for a layout, the JSON or the binary form).
 #[derive(Clone, Copy, Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WireFormat {
@@ -137,18 +138,22 @@ pub async fn seat_map(
 
 /// Redirects to the event's layout under its content hash, which browsers
 /// keep for good; the redirect itself is never cached, so a changed layout
-/// is found at once.
-#[utoipa::path(get, path = "/api/events/{id}/layout", tag = "events", operation_id = "event_layout", params(("id" = i64, Path)), responses(
-    (status = 307, description = "to /api/layouts/{hash}"),
+/// is found at once. `?format=compact` is kept on the way.
+#[utoipa::path(get, path = "/api/events/{id}/layout", tag = "events", operation_id = "event_layout", params(("id" = i64, Path), LayoutQuery), responses(
+    (status = 307, description = "to /api/layouts/{hash} (with ?format=compact if asked)"),
     (status = 400, body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
 pub async fn event_layout(
     State(hub): State<LiveHub>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LayoutQuery>,
 ) -> HttpResult<Response> {
     let layout = hub.layout(parse_event_id(&id)?).await?;
-    let location = format!("/api/layouts/{}", layout.hash);
+    let location = match query.format {
+        None | Some(WireFormat::Json) => format!("/api/layouts/{}", layout.hash),
+        Some(WireFormat::Compact) => format!("/api/layouts/{}?format=compact", layout.hash),
+    };
     Ok((
         axum::http::StatusCode::TEMPORARY_REDIRECT,
         [
@@ -159,16 +164,30 @@ pub async fn event_layout(
         .into_response())
 }
 
+/// `?format=json` (the default) or `?format=compact` for a layout.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LayoutQuery {
+    /// `json` (default): the `SeatLayout` document; `compact`: the same
+    /// layout in binary (`application/octet-stream`), as the fans' map
+    /// reads it (`app::layout::SeatLayout::from_packed`).
+    #[param(inline)]
+    pub format: Option<WireFormat>,
+}
+
 /// An event's layout by its hash (lowercase hex SHA-256 of the JSON):
-/// immutable, with the hash as its ETag; gzipped when the client accepts it.
-#[utoipa::path(get, path = "/api/layouts/{hash}", tag = "events", operation_id = "layout_by_hash", params(("hash" = String, Path)), responses(
-    (status = 200, body = SeatLayout),
+/// immutable, with the hash as its ETag (the binary form's ends in
+/// `-compact`); gzipped when the client accepts it.
+#[utoipa::path(get, path = "/api/layouts/{hash}", tag = "events", operation_id = "layout_by_hash", params(("hash" = String, Path), LayoutQuery), responses(
+    (status = 200, description = "SeatLayout, or its binary form with format=compact", content((SeatLayout = "application/json"), ("application/octet-stream"))),
+    (status = 400, body = ErrorBody),
     (status = 304, description = "the client's copy (If-None-Match) is current"),
     (status = 404, body = ErrorBody),
 ))]
 pub async fn layout(
     State(hub): State<LiveHub>,
     ApiPath(hash): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LayoutQuery>,
     headers: HeaderMap,
 ) -> HttpResult<Response> {
     let well_formed =
@@ -177,7 +196,20 @@ pub async fn layout(
         return Err(ApiError::not_found(format!("no layout {hash:?}")).into());
     }
     let layout = hub.layout_by_hash(&hash).await?;
-    let etag = format!("\"{}\"", layout.hash);
+    let (body, gzipped, content_type, etag) = match query.format {
+        None | Some(WireFormat::Json) => (
+            &layout.json,
+            &layout.gzip,
+            "application/json",
+            format!("\"{}\"", layout.hash),
+        ),
+        Some(WireFormat::Compact) => (
+            &layout.packed,
+            &layout.packed_gzip,
+            "application/octet-stream",
+            format!("\"{}-compact\"", layout.hash),
+        ),
+    };
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -188,19 +220,16 @@ pub async fn layout(
     let mut response = if matches {
         axum::http::StatusCode::NOT_MODIFIED.into_response()
     } else if gzip {
-        let mut response = layout.gzip.clone().into_response();
+        let mut response = gzipped.clone().into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         response
     } else {
-        layout.json.clone().into_response()
+        body.clone().into_response()
     };
     let response_headers = response.headers_mut();
-    response_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response_headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -136,6 +137,83 @@ async fn the_layout_is_served_immutable_under_its_hash() {
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn the_maps_binary_layout_is_the_json_layout_under_the_same_hash() {
+    let app = spawn_app().await;
+    let hall = add_venue(app.store(), "Hall", "Hull").await;
+    let event = add_event(app.store(), hall, "Show", 5).await;
+    let (hash, json_layout) = layout(&app, event).await;
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let redirect = no_redirects
+        .get(app.url(&format!("/api/events/{event}/layout?format=compact")))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(redirect.status(), 307);
+    let location = redirect.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert_eq!(location, format!("/api/layouts/{hash}?format=compact"));
+
+    let fetch = |headers: &[(&str, String)]| {
+        let mut request = no_redirects.get(app.url(&location));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    let plain = fetch(&[]).await.expect("request");
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.headers()["content-type"], "application/octet-stream");
+    assert_eq!(
+        plain.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = plain.headers()["etag"].to_str().expect("etag").to_string();
+    assert_eq!(etag, format!("\"{hash}-compact\""));
+    let bytes = plain.bytes().await.expect("body");
+    assert_eq!(
+        SeatLayout::from_packed(&bytes),
+        Some(json_layout),
+        "the same layout, seat by seat"
+    );
+
+    let revalidated = fetch(&[("if-none-match", etag)]).await.expect("request");
+    assert_eq!(revalidated.status(), 304);
+    let json_etag = fetch(&[("if-none-match", format!("\"{hash}\""))])
+        .await
+        .expect("request");
+    assert_eq!(
+        json_etag.status(),
+        200,
+        "the JSON's ETag is not this form's"
+    );
+    let gzipped = fetch(&[("accept-encoding", "gzip".into())])
+        .await
+        .expect("request");
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped.bytes().await.expect("body")[..])
+        .read_to_end(&mut unzipped)
+        .expect("gzip");
+    assert_eq!(unzipped, bytes);
+
+    // An unknown format is refused on both addresses, with a JSON error.
+    for path in [
+        format!("/api/events/{event}/layout?format=xml"),
+        format!("/api/layouts/{hash}?format=xml"),
+    ] {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(body["error"]["code"], "bad_request");
+    }
 }
 
 /// What a client keeps: one status per seat id.

@@ -331,16 +331,12 @@ mod live {
             .send()
             .await
             .ok()?;
-        let hash = response
-            .url()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        // As bytes: a stadium's layout is megabytes of JSON, and reading it
-        // as text would convert it to UTF-16 and back on the way in.
+        // Redirected to `/api/layouts/{hash}?format=compact`.
+        let url = response.url();
+        let path = url.split('?').next().unwrap_or_default();
+        let hash = path.rsplit('/').next().unwrap_or_default().to_string();
         let bytes = response.binary().await.ok()?;
-        let layout: SeatLayout = serde_json::from_slice(&bytes).ok()?;
+        let layout = SeatLayout::from_packed(&bytes)?;
         Some(MapData::new(hash, layout))
     }
 
