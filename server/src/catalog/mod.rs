@@ -72,10 +72,7 @@ impl Catalog {
         let event = queries::event(&self.store, id.0)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-        let (tiers, sections) = tokio::try_join!(
-            queries::event_tiers(&self.store, id.0, now),
-            queries::event_sections(&self.store, id.0, now),
-        )?;
+        let (tiers, sections) = queries::event_counts(&self.store, id.0, now).await?;
         let seats_total = sections.iter().map(|s| s.seats_total).sum();
         let seats_available = sections.iter().map(|s| s.seats_available).sum();
         Ok(EventDetail {

@@ -115,14 +115,14 @@ pub struct EventRow {
     pub refund_policy: RefundPolicy,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct TierRow {
     pub name: String,
     pub price_cents: i64,
     pub seats_available: i64,
 }
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct SectionRow {
     pub name: String,
     pub seats_total: i64,
@@ -142,54 +142,102 @@ pub async fn event(store: &Store, event_id: i64) -> Result<Option<EventRow>, Sto
     Ok(row)
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn event_tiers(
-    store: &Store,
-    event_id: i64,
-    now: i64,
-) -> Result<Vec<TierRow>, StoreError> {
-    // The event's seats are counted per tier first (through the index on
-    // event_id), then joined to its tiers. Joined the other way, seats by
-    // tier_id, SQLite built a temporary index over every event's seats on
-    // each request (BENCHMARKS.md, "Event page counts").
-    let sql = concat!(
-        "SELECT t.name, t.price_cents, COALESCE(g.seats_available, 0) AS seats_available ",
-        "FROM price_tiers t LEFT JOIN (",
-        "SELECT s.tier_id, COUNT(CASE WHEN ",
-        seat_is_free!("s", "$2"),
-        " THEN 1 END) AS seats_available ",
-        "FROM seats s WHERE s.event_id = $1 GROUP BY s.tier_id",
-        ") g ON g.tier_id = t.id ",
-        "WHERE t.event_id = $1 ORDER BY t.price_cents DESC"
-    );
-    let rows = on_pool!(store, pool =>
-        sqlx::query_as::<_, TierRow>(sql).bind(event_id).bind(now).fetch_all(pool).await)?;
-    Ok(rows)
+/// One section's seats of one tier: how many, and how many are free now.
+#[derive(sqlx::FromRow)]
+struct SeatGroup {
+    section_id: i64,
+    section: String,
+    tier_id: i64,
+    seats_total: i64,
+    seats_available: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct Tier {
+    id: i64,
+    name: String,
+    price_cents: i64,
+}
+
+/// The event's counts per tier (dearest first) and per section (in the
+/// venue's order), from one pass over its seats. The seats are counted per
+/// section and tier first, through the index on event_id: joined seat by
+/// seat, SQLite looked up a section and a tier for each seat, or built a
+/// temporary index over every event's seats (BENCHMARKS.md, "Event page
+/// counts"). The tiers' and the sections' figures are sums of those groups.
 #[tracing::instrument(skip_all)]
-pub async fn event_sections(
+pub async fn event_counts(
     store: &Store,
     event_id: i64,
     now: i64,
-) -> Result<Vec<SectionRow>, StoreError> {
-    // Counted per section and tier first, so the joins read a few hundred
-    // groups instead of looking up a section and a tier for every seat.
-    let sql = concat!(
-        "SELECT sec.name, CAST(SUM(g.seats_total) AS BIGINT) AS seats_total, ",
-        "CAST(SUM(g.seats_available) AS BIGINT) AS seats_available, ",
-        "MIN(t.price_cents) AS min_price_cents FROM (",
-        "SELECT s.section_id, s.tier_id, COUNT(*) AS seats_total, COUNT(CASE WHEN ",
+) -> Result<(Vec<TierRow>, Vec<SectionRow>), StoreError> {
+    let groups_sql = concat!(
+        "SELECT g.section_id, sec.name AS section, g.tier_id, g.seats_total, g.seats_available ",
+        "FROM (SELECT s.section_id, s.tier_id, COUNT(*) AS seats_total, COUNT(CASE WHEN ",
         seat_is_free!("s", "$2"),
         " THEN 1 END) AS seats_available ",
         "FROM seats s WHERE s.event_id = $1 GROUP BY s.section_id, s.tier_id",
-        ") g JOIN sections sec ON sec.id = g.section_id ",
-        "JOIN price_tiers t ON t.id = g.tier_id ",
-        "GROUP BY sec.id, sec.name, sec.sort_order ORDER BY sec.sort_order"
+        ") g JOIN sections sec ON sec.id = g.section_id ORDER BY sec.sort_order, sec.id"
     );
-    let rows = on_pool!(store, pool =>
-        sqlx::query_as::<_, SectionRow>(sql).bind(event_id).bind(now).fetch_all(pool).await)?;
-    Ok(rows)
+    let tiers_sql = "SELECT id, name, price_cents FROM price_tiers WHERE event_id = $1 \
+                     ORDER BY price_cents DESC";
+    let (groups, tiers) = tokio::try_join!(
+        async {
+            on_pool!(store, pool => sqlx::query_as::<_, SeatGroup>(groups_sql)
+                .bind(event_id).bind(now).fetch_all(pool).await)
+        },
+        async {
+            on_pool!(store, pool => sqlx::query_as::<_, Tier>(tiers_sql)
+                .bind(event_id).fetch_all(pool).await)
+        },
+    )?;
+    Ok(sum_groups(&groups, tiers))
+}
+
+/// Tiers and sections from the seat groups (which come in section order).
+fn sum_groups(groups: &[SeatGroup], tiers: Vec<Tier>) -> (Vec<TierRow>, Vec<SectionRow>) {
+    let price = |tier_id: i64| {
+        tiers
+            .iter()
+            .find(|t| t.id == tier_id)
+            .map(|t| t.price_cents)
+    };
+    let mut sections: Vec<(i64, SectionRow)> = Vec::new();
+    for group in groups {
+        if sections
+            .last()
+            .is_none_or(|(id, _)| *id != group.section_id)
+        {
+            let section = SectionRow {
+                name: group.section.clone(),
+                seats_total: 0,
+                seats_available: 0,
+                min_price_cents: i64::MAX,
+            };
+            sections.push((group.section_id, section));
+        }
+        let Some((_, section)) = sections.last_mut() else {
+            continue;
+        };
+        section.seats_total += group.seats_total;
+        section.seats_available += group.seats_available;
+        if let Some(cents) = price(group.tier_id) {
+            section.min_price_cents = section.min_price_cents.min(cents);
+        }
+    }
+    let tier_rows = tiers
+        .iter()
+        .map(|tier| TierRow {
+            name: tier.name.clone(),
+            price_cents: tier.price_cents,
+            seats_available: groups
+                .iter()
+                .filter(|g| g.tier_id == tier.id)
+                .map(|g| g.seats_available)
+                .sum(),
+        })
+        .collect();
+    (tier_rows, sections.into_iter().map(|(_, s)| s).collect())
 }
 
 /// A seat as the database describes it, joined with its section and tier.
@@ -267,5 +315,54 @@ mod tests {
     fn like_wildcards_in_user_text_are_escaped() {
         assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
         assert_eq!(escape_like("plain"), "plain");
+    }
+
+    #[test]
+    fn tiers_and_sections_are_the_sums_of_their_seat_groups() {
+        let group = |section_id, section: &str, tier_id, seats_total, seats_available| SeatGroup {
+            section_id,
+            section: section.into(),
+            tier_id,
+            seats_total,
+            seats_available,
+        };
+        let tier = |id, name: &str, price_cents| Tier {
+            id,
+            name: name.into(),
+            price_cents,
+        };
+        // In section order, as the query gives them; tier 3 sells nowhere.
+        let groups = [
+            group(20, "Front", 1, 10, 4),
+            group(20, "Front", 2, 6, 6),
+            group(10, "Back", 2, 30, 0),
+        ];
+        let tiers = vec![
+            tier(1, "Gold", 9_000),
+            tier(3, "Box", 7_000),
+            tier(2, "Silver", 5_000),
+        ];
+        let (tiers, sections) = sum_groups(&groups, tiers);
+
+        let tiers: Vec<(&str, i64, i64)> = tiers
+            .iter()
+            .map(|t| (t.name.as_str(), t.price_cents, t.seats_available))
+            .collect();
+        assert_eq!(
+            tiers,
+            [("Gold", 9_000, 4), ("Box", 7_000, 0), ("Silver", 5_000, 6)]
+        );
+        let sections: Vec<(&str, i64, i64, i64)> = sections
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.seats_total,
+                    s.seats_available,
+                    s.min_price_cents,
+                )
+            })
+            .collect();
+        assert_eq!(sections, [("Front", 16, 10, 5_000), ("Back", 30, 0, 5_000)]);
     }
 }

@@ -3,8 +3,9 @@
 //! An event's layout is made once, from the seat map the channel loads,
 //! and kept with the channel: its JSON, its binary form for the fans' map
 //! (`?format=compact`), each also gzipped, and its hash (SHA-256 of the
-//! JSON, lowercase hex, naming both forms) are computed once. The channel's seats are in
-//! layout order, so a seat's index in the channel is its seat index.
+//! JSON, lowercase hex, naming both forms) are computed once. The
+//! channel's seats are in layout order, so a seat's index in the channel
+//! is its seat index.
 
 use app::layout::{
     pack_statuses, status_code, CompactMessage, LayoutRow, LayoutSeat, LayoutSection, LayoutTier,
