@@ -67,21 +67,26 @@ async fn layout(app: &TestApp, event: EventId) -> (String, SeatLayout) {
     )
 }
 
+/// A GET that does not follow redirects, with the given headers.
+async fn get_as_is(app: &TestApp, path: &str, headers: &[(&str, String)]) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut request = client.get(app.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.expect("request")
+}
+
 #[tokio::test]
 async fn the_layout_is_served_immutable_under_its_hash() {
     let app = spawn_app().await;
     let hall = add_venue(app.store(), "Hall", "Hull").await;
     let event = add_event(app.store(), hall, "Show", 5).await;
 
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let redirect = no_redirects
-        .get(app.url(&format!("/api/events/{event}/layout")))
-        .send()
-        .await
-        .expect("request");
+    let redirect = get_as_is(&app, &format!("/api/events/{event}/layout"), &[]).await;
     assert_eq!(redirect.status(), 307);
     assert_eq!(redirect.headers()["cache-control"], "no-cache");
     let location = redirect.headers()["location"]
@@ -98,14 +103,7 @@ async fn the_layout_is_served_immutable_under_its_hash() {
     assert_eq!(layout.sections[0].rows.len(), 2);
     assert_eq!(layout.tiers.len(), 2);
 
-    let fetch = |headers: &[(&str, String)]| {
-        let mut request = no_redirects.get(app.url(&location));
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        request.send()
-    };
-    let plain = fetch(&[]).await.expect("request");
+    let plain = get_as_is(&app, &location, &[]).await;
     assert_eq!(plain.status(), 200);
     assert_eq!(
         plain.headers()["cache-control"],
@@ -113,13 +111,9 @@ async fn the_layout_is_served_immutable_under_its_hash() {
     );
     let etag = plain.headers()["etag"].to_str().expect("etag").to_string();
     assert_eq!(etag, format!("\"{hash}\""));
-    let revalidated = fetch(&[("if-none-match", etag.clone())])
-        .await
-        .expect("request");
+    let revalidated = get_as_is(&app, &location, &[("if-none-match", etag.clone())]).await;
     assert_eq!(revalidated.status(), 304);
-    let gzipped = fetch(&[("accept-encoding", "gzip".into())])
-        .await
-        .expect("request");
+    let gzipped = get_as_is(&app, &location, &[("accept-encoding", "gzip".into())]).await;
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
 
     // A hash this server never made, or not a hash at all: JSON 404.
@@ -146,15 +140,12 @@ async fn the_maps_binary_layout_is_the_json_layout_under_the_same_hash() {
     let event = add_event(app.store(), hall, "Show", 5).await;
     let (hash, json_layout) = layout(&app, event).await;
 
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let redirect = no_redirects
-        .get(app.url(&format!("/api/events/{event}/layout?format=compact")))
-        .send()
-        .await
-        .expect("request");
+    let redirect = get_as_is(
+        &app,
+        &format!("/api/events/{event}/layout?format=compact"),
+        &[],
+    )
+    .await;
     assert_eq!(redirect.status(), 307);
     let location = redirect.headers()["location"]
         .to_str()
@@ -162,14 +153,7 @@ async fn the_maps_binary_layout_is_the_json_layout_under_the_same_hash() {
         .to_string();
     assert_eq!(location, format!("/api/layouts/{hash}?format=compact"));
 
-    let fetch = |headers: &[(&str, String)]| {
-        let mut request = no_redirects.get(app.url(&location));
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        request.send()
-    };
-    let plain = fetch(&[]).await.expect("request");
+    let plain = get_as_is(&app, &location, &[]).await;
     assert_eq!(plain.status(), 200);
     assert_eq!(plain.headers()["content-type"], "application/octet-stream");
     assert_eq!(
@@ -185,19 +169,15 @@ async fn the_maps_binary_layout_is_the_json_layout_under_the_same_hash() {
         "the same layout, seat by seat"
     );
 
-    let revalidated = fetch(&[("if-none-match", etag)]).await.expect("request");
+    let revalidated = get_as_is(&app, &location, &[("if-none-match", etag)]).await;
     assert_eq!(revalidated.status(), 304);
-    let json_etag = fetch(&[("if-none-match", format!("\"{hash}\""))])
-        .await
-        .expect("request");
+    let json_etag = get_as_is(&app, &location, &[("if-none-match", format!("\"{hash}\""))]).await;
     assert_eq!(
         json_etag.status(),
         200,
         "the JSON's ETag is not this form's"
     );
-    let gzipped = fetch(&[("accept-encoding", "gzip".into())])
-        .await
-        .expect("request");
+    let gzipped = get_as_is(&app, &location, &[("accept-encoding", "gzip".into())]).await;
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
     let mut unzipped = Vec::new();
     flate2::read::GzDecoder::new(&gzipped.bytes().await.expect("body")[..])
