@@ -161,12 +161,16 @@ impl Mailer {
         }
     }
 
-    /// The latest message the log mailer sent to `to`.
-    pub fn last_to(&self, to: &str) -> Option<Mail> {
+    /// The latest message the log mailer sent to `to` whose text contains
+    /// `containing` (letters to one address may go out in any order).
+    pub fn last_to(&self, to: &str, containing: &str) -> Option<Mail> {
         match self {
             Self::Log { sent, .. } => {
                 let sent = sent.lock().unwrap_or_else(|p| p.into_inner());
-                sent.iter().rev().find(|mail| mail.to == to).cloned()
+                sent.iter()
+                    .rev()
+                    .find(|mail| mail.to == to && mail.body.contains(containing))
+                    .cloned()
             }
             Self::Smtp { .. } => None,
         }

@@ -32,8 +32,12 @@ impl TestApp {
     }
 
     /// Waits until the outbox is empty (sent by the app's worker or by
-    /// this call), then the latest email the log mailer sent to `to`.
-    pub async fn mailed(&self, to: &str) -> Option<server::mail::Mail> {
+    /// this call), then the latest email the log mailer sent to `to` whose
+    /// text contains `containing`. Not simply the latest: two letters due
+    /// at once may be sent in either order (on PostgreSQL `UPDATE …
+    /// RETURNING` gives no order, and the app's own worker sends beside
+    /// this call), so a guest's tickets can follow a confirmation link.
+    pub async fn mailed(&self, to: &str, containing: &str) -> Option<server::mail::Mail> {
         for _ in 0..100 {
             self.state.mail.round().await;
             let unsent = server::mail::outbox::unsent(&self.state.store)
@@ -44,7 +48,7 @@ impl TestApp {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        self.state.mail.mailer().last_to(to)
+        self.state.mail.mailer().last_to(to, containing)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
