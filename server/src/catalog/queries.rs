@@ -195,49 +195,37 @@ pub async fn event_counts(
 }
 
 /// Tiers and sections from the seat groups (which come in section order).
+/// A group counts only with a tier of the event, as the joins before did.
 fn sum_groups(groups: &[SeatGroup], tiers: Vec<Tier>) -> (Vec<TierRow>, Vec<SectionRow>) {
-    let price = |tier_id: i64| {
-        tiers
-            .iter()
-            .find(|t| t.id == tier_id)
-            .map(|t| t.price_cents)
-    };
-    let mut sections: Vec<(i64, SectionRow)> = Vec::new();
-    for group in groups {
-        if sections
-            .last()
-            .is_none_or(|(id, _)| *id != group.section_id)
-        {
-            let section = SectionRow {
-                name: group.section.clone(),
-                seats_total: 0,
-                seats_available: 0,
-                min_price_cents: i64::MAX,
-            };
-            sections.push((group.section_id, section));
-        }
-        let Some((_, section)) = sections.last_mut() else {
-            continue;
-        };
-        section.seats_total += group.seats_total;
-        section.seats_available += group.seats_available;
-        if let Some(cents) = price(group.tier_id) {
-            section.min_price_cents = section.min_price_cents.min(cents);
-        }
-    }
+    let priced: Vec<(&SeatGroup, i64)> = groups
+        .iter()
+        .filter_map(|group| {
+            let tier = tiers.iter().find(|t| t.id == group.tier_id)?;
+            Some((group, tier.price_cents))
+        })
+        .collect();
+    let sections = priced
+        .chunk_by(|(a, _), (b, _)| a.section_id == b.section_id)
+        .map(|section| SectionRow {
+            name: section[0].0.section.clone(),
+            seats_total: section.iter().map(|(g, _)| g.seats_total).sum(),
+            seats_available: section.iter().map(|(g, _)| g.seats_available).sum(),
+            min_price_cents: section.iter().map(|(_, cents)| *cents).min().unwrap_or(0),
+        })
+        .collect();
     let tier_rows = tiers
         .iter()
         .map(|tier| TierRow {
             name: tier.name.clone(),
             price_cents: tier.price_cents,
-            seats_available: groups
+            seats_available: priced
                 .iter()
-                .filter(|g| g.tier_id == tier.id)
-                .map(|g| g.seats_available)
+                .filter(|(g, _)| g.tier_id == tier.id)
+                .map(|(g, _)| g.seats_available)
                 .sum(),
         })
         .collect();
-    (tier_rows, sections.into_iter().map(|(_, s)| s).collect())
+    (tier_rows, sections)
 }
 
 /// A seat as the database describes it, joined with its section and tier.
