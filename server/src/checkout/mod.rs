@@ -500,7 +500,13 @@ impl Checkout {
         let purchase = store::purchase(&self.store, purchase_id)
             .await?
             .ok_or_else(ApiError::internal)?;
-        let tickets = store::tickets_of(&self.store, purchase_id).await?;
+        self.view_of(purchase).await
+    }
+
+    /// [`Self::view`] of a purchase row in hand (one just sold, whose
+    /// state the sale decided).
+    async fn view_of(&self, purchase: PurchaseRow) -> Result<PurchaseView, ApiError> {
+        let tickets = store::tickets_of(&self.store, purchase.id).await?;
         Ok(PurchaseView {
             purchase_id: PurchaseId(purchase.id),
             event_id: EventId(purchase.event_id),

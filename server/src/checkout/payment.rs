@@ -293,7 +293,14 @@ impl Checkout {
             })
             .await?;
         match completion {
-            Completion::Sold => self.view(purchase.id).await,
+            Completion::Sold => {
+                self.view_of(PurchaseRow {
+                    status: PurchaseStatus::Paid,
+                    payment_ref: Some(intent_id.to_string()),
+                    ..purchase
+                })
+                .await
+            }
             Completion::SeatsLost => {
                 tracing::warn!(
                     purchase = purchase.id,

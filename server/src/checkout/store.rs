@@ -117,15 +117,11 @@ pub async fn begin_purchase(
     new: NewPurchase<'_>,
     timing: Timing,
 ) -> Result<BeginOutcome, ApiError> {
-    let existing = purchase_by_request(store, new.session_id, new.request_key).await?;
-    if let Some(existing) = existing {
-        return Ok(BeginOutcome::Existing(existing));
-    }
     // The hold's event, whose lock the writer takes; the writer checks the
     // rest again under it.
     let hold = crate::inventory::holds::hold(store, new.hold_id).await?;
     let Some(hold) = hold.filter(|hold| hold.session_id == new.session_id) else {
-        return Ok(BeginOutcome::HoldNotFound);
+        return existing_or(store, new, BeginOutcome::HoldNotFound).await;
     };
     let begun = seats
         .begin_purchase(purchases::BeginPurchase {
@@ -144,14 +140,23 @@ pub async fn begin_purchase(
         })
         .await?;
     match begun {
-        // The same key may have raced us on another server.
-        BeginOutcome::HoldNotActive => {
-            match purchase_by_request(store, new.session_id, new.request_key).await? {
-                Some(existing) => Ok(BeginOutcome::Existing(existing)),
-                None => Ok(BeginOutcome::HoldNotActive),
-            }
-        }
-        other => Ok(other),
+        BeginOutcome::Started(row) => Ok(BeginOutcome::Started(row)),
+        refused => existing_or(store, new, refused).await,
+    }
+}
+
+/// A refused purchase may be a retry (its hold is being paid for or was
+/// sold, perhaps by another server): then the purchase already recorded
+/// under its key, else the refusal. Looked up only after a refusal, so a
+/// first attempt does not pay for the lookup.
+async fn existing_or(
+    store: &Store,
+    new: NewPurchase<'_>,
+    refused: BeginOutcome,
+) -> Result<BeginOutcome, ApiError> {
+    match purchase_by_request(store, new.session_id, new.request_key).await? {
+        Some(existing) => Ok(BeginOutcome::Existing(existing)),
+        None => Ok(refused),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::store::AnyWriteTx;
 /// the hold would pass the event's limit; `None` if it fits.
 ///
 /// Run it inside the purchase's write transaction, before the purchase is
-/// recorded: it first locks the buyer's user row (on PostgreSQL; SQLite's
+/// recorded, with the buyer's user row locked (on PostgreSQL; SQLite's
 /// write transaction is already exclusive), so two purchases with one email
 /// are decided one after the other, each seeing the other's pending row.
 pub async fn over_limit_at_purchase(
@@ -22,10 +22,6 @@ pub async fn over_limit_at_purchase(
     user_id: i64,
     hold_id: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query("UPDATE users SET id = id WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await.map(|done| done.rows_affected()))?;
     // (this hold's seats, the event's limit, what the email already has).
     // Counted from the buyer's purchases, never from the event's tickets:
     // an index on the event would walk every ticket sold so far, so each

@@ -95,6 +95,33 @@ async fn the_same_idempotency_key_returns_the_same_purchase_and_charges_once() {
 }
 
 #[tokio::test]
+async fn a_key_used_for_one_hold_is_refused_for_another_and_charges_nothing() {
+    let gateway = Arc::new(TestGateway::default());
+    let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;
+    let mut fan = Buyer::new(&app);
+    let first = fan.held(event, &seats[0..1]).await;
+    let second = fan.held(event, &seats[1..2]).await;
+    let (status, paid) = fan.purchase(first.hold_id, "one-key-789", "tok_visa").await;
+    assert_eq!(status, 201, "{paid}");
+    // The second hold is active and has no purchase: only the key says
+    // this is not a new purchase.
+    let (status, body) = fan
+        .purchase(second.hold_id, "one-key-789", "tok_visa")
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    assert_eq!(gateway.successful_charges(), 1);
+    assert_eq!(seat_status(&app, event, seats[1]).await, SeatStatus::Held);
+    let (_, hold_now) = fan
+        .send(Method::GET, &format!("/api/holds/{}", second.hold_id), None)
+        .await;
+    assert_eq!(hold_now["status"], "active");
+    // The first purchase's key still answers with it.
+    let (status, again) = fan.purchase(first.hold_id, "one-key-789", "tok_visa").await;
+    assert_eq!((status, &again["purchase_id"]), (201, &paid["purchase_id"]));
+}
+
+#[tokio::test]
 async fn a_declined_card_keeps_the_hold_and_a_new_attempt_can_succeed() {
     let gateway = Arc::new(TestGateway::default());
     let (app, event, seats) = spawn_app_with_a_show_and_gateway(gateway.clone()).await;

@@ -390,13 +390,16 @@ async fn claims_purchases_sales_refunds_and_blocks_share_one_batch_each_decided_
             version: version + 1
         })
     );
-    // A retry under the same key in the same batch finds the first.
+    // A retry under the same key in the same batch records nothing: the
+    // hold is being paid for (checkout then finds the first purchase by
+    // its key, outside the writer).
     assert_eq!(
         outcomes[4],
-        WriteOutcome::Began(BeginOutcome::Existing(purchase.clone()))
+        WriteOutcome::Began(BeginOutcome::HoldNotActive)
     );
     // Another session cannot pay for buyer-a's hold.
     assert_eq!(outcomes[5], WriteOutcome::Began(BeginOutcome::HoldNotFound));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM purchases").await, 1);
     let changes = changes_since(app.store(), event.0, version)
         .await
         .expect("changes");

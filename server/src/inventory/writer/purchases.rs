@@ -80,6 +80,8 @@ pub struct BeginPurchase {
 #[derive(Debug, PartialEq)]
 pub enum BeginOutcome {
     /// A purchase under this key exists already in this session (a retry).
+    /// Checkout's answer after the writer refused: the writer itself never
+    /// looks the key up, a refused retry finds its hold being paid for.
     Existing(PurchaseRow),
     /// No such hold for this session.
     HoldNotFound,
@@ -158,22 +160,13 @@ impl From<BeginPurchase> for SeatWrite {
 
 /// Records a pending purchase of an active hold, remembering the hold's
 /// expiry, and extends the hold so it cannot expire while the processor
-/// is charging. A retry under the same key finds the first purchase.
+/// is charging. A retry under the same key is refused here (the hold is
+/// being paid for, or was sold): the caller then finds the first purchase,
+/// so the common case, a first attempt, spends no statement looking for one.
 pub(super) async fn begin(
     tx: &mut AnyWriteTx,
     begin: &BeginPurchase,
 ) -> Result<BeginOutcome, sqlx::Error> {
-    let sql = format!(
-        "SELECT {PURCHASE_COLUMNS} FROM purchases WHERE session_id = $1 AND request_key = $2"
-    );
-    let existing: Option<PurchaseRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
-        .bind(&begin.session_id)
-        .bind(&begin.request_key)
-        .fetch_optional(&mut *conn)
-        .await)?;
-    if let Some(existing) = existing {
-        return Ok(BeginOutcome::Existing(existing));
-    }
     let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1 AND event_id = $2");
     let hold: Option<HoldRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
     .bind(begin.hold_id)
@@ -201,24 +194,40 @@ pub(super) async fn begin(
     )
     .await?
     else {
-        // Another key is already paying this hold (or, on another server,
-        // this key raced us: the caller looks it up).
+        // Another key is already paying this hold, or this key is (a
+        // retry): the caller looks it up.
         return Ok(BeginOutcome::HoldNotActive);
     };
-    extend_for_payment(tx, begin.hold_id, begin.timing).await?;
+    let grace_end = begin.timing.now + begin.timing.payment_grace_ms;
+    // A hold bought soon after it was taken outlasts the grace already.
+    if hold.expires_at < grace_end {
+        set_hold_expiry(tx, begin.hold_id, grace_end, ExpiryMove::LaterOnly).await?;
+    }
     Ok(BeginOutcome::Started(row))
 }
 
 /// The user a purchase is recorded for, and whether it was bought signed
-/// in. A guest purchase records (or reuses) a user row for its email; the
-/// no-op update makes RETURNING give the id of an existing row too.
+/// in; its row is locked for the rest of the transaction on PostgreSQL
+/// (SQLite's write transaction is exclusive already), so two purchases
+/// with one email are checked against the per-buyer limit one after the
+/// other. A guest purchase records (or reuses) a user row for its email;
+/// the no-op update makes RETURNING give the id of an existing row too,
+/// and locks it.
 async fn payer_user(
     tx: &mut AnyWriteTx,
     payer: &Payer,
     now: i64,
 ) -> Result<(i64, bool), sqlx::Error> {
     match payer {
-        Payer::Account(user_id) => Ok((*user_id, true)),
+        Payer::Account(user_id) => {
+            if let AnyWriteTx::Postgres(tx) = tx {
+                sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                    .bind(user_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok((*user_id, true))
+        }
         Payer::Guest(email) => {
             let (user_id,): (i64,) = on_tx!(tx, conn => sqlx::query_as(
                 "INSERT INTO users (email, created_at) VALUES ($1, $2) \
@@ -375,26 +384,21 @@ pub(super) async fn sell(
     version: i64,
 ) -> Result<Completion, sqlx::Error> {
     let purchase = &sell.purchase;
-    let status: Option<PurchaseState> = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT status FROM purchases WHERE id = $1",
+    // Read before anything changes: the batch goes on after a refusal, so
+    // a refusal must write nothing. No other writer can touch the seats
+    // until the batch commits (the event's lock).
+    let state: Option<SaleState> = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT p.status, h.seat_count, \
+         (SELECT COUNT(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'held') AS still_held \
+         FROM purchases p JOIN holds h ON h.id = p.hold_id WHERE p.id = $1",
     )
     .bind(purchase.id)
     .fetch_optional(&mut *conn)
     .await)?;
-    if status.is_none_or(|row| row.status != PurchaseStatus::Pending) {
+    let Some(state) = state.filter(|state| state.status == PurchaseStatus::Pending) else {
         return Ok(Completion::AlreadySettled);
-    }
-    // Seats first, before anything changes: the batch goes on after a
-    // refusal, so a refusal must write nothing. No other writer can touch
-    // the seats until the batch commits (the event's lock).
-    let (seat_count, still_held): (i64, i64) = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT h.seat_count, (SELECT COUNT(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'held') \
-         FROM holds h WHERE h.id = $1",
-    )
-    .bind(purchase.hold_id)
-    .fetch_one(&mut *conn)
-    .await)?;
-    if still_held != seat_count {
+    };
+    if state.still_held != state.seat_count {
         return Ok(Completion::SeatsLost);
     }
     // Of two settlers, the second finds it settled (a refund decided
@@ -544,8 +548,12 @@ async fn mail_buyer(
     Ok(())
 }
 
+/// What selling a purchase depends on: it is still pending, and its hold
+/// still holds all its seats.
 #[derive(sqlx::FromRow)]
-struct PurchaseState {
+struct SaleState {
     #[sqlx(try_from = "String")]
     status: PurchaseStatus,
+    seat_count: i64,
+    still_held: i64,
 }
