@@ -559,3 +559,102 @@ async fn a_sale_whose_hold_lost_a_seat_changes_nothing() {
     assert_eq!(status, "pending", "left for the refund of the charge");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM tickets").await, 0);
 }
+
+#[tokio::test]
+async fn sales_side_by_side_in_one_batch_are_each_decided_alone() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Sales Hall", "Vilnius").await;
+    let event = add_event(app.store(), venue, "Sales Night", 10).await;
+    let s = seat_ids(&app, event).await;
+    let signer = Arc::new(TicketSigner::generate());
+    let now = now_ms();
+    let claimed = batch(
+        &app,
+        &[
+            claim(event.0, "buyer-a", &[s[0], s[1]]),
+            claim(event.0, "buyer-b", &[s[2]]),
+            claim(event.0, "buyer-c", &[s[3]]),
+            claim(event.0, "buyer-d", &[s[4]]),
+        ],
+    )
+    .await;
+    let holds: Vec<i64> = claimed.iter().map(claimed_hold).collect();
+    let began = batch(
+        &app,
+        &[
+            begin_purchase(event.0, holds[0], "buyer-a", "key-a-0001", now),
+            begin_purchase(event.0, holds[1], "buyer-b", "key-b-0001", now),
+            begin_purchase(event.0, holds[2], "buyer-c", "key-c-0001", now),
+            begin_purchase(event.0, holds[3], "buyer-d", "key-d-0001", now),
+        ],
+    )
+    .await;
+    let purchases: Vec<PurchaseRow> = began.iter().map(started).collect();
+    let first = batch(&app, &[sell(&purchases[3], &signer, now)]).await;
+    assert_eq!(first[0], WriteOutcome::Sold(Completion::Sold));
+
+    // buyer-c's hold is released while its payment is in flight (endings
+    // come first in a batch); buyer-a's sale arrives twice; buyer-d's was
+    // sold in the batch before.
+    let outcomes = batch(
+        &app,
+        &[
+            sell(&purchases[0], &signer, now),
+            sell(&purchases[1], &signer, now),
+            sell(&purchases[0], &signer, now),
+            release(event.0, holds[2]),
+            sell(&purchases[2], &signer, now),
+            sell(&purchases[3], &signer, now),
+        ],
+    )
+    .await;
+    let sold = |completion| WriteOutcome::Sold(completion);
+    assert_eq!(outcomes[0], sold(Completion::Sold));
+    assert_eq!(outcomes[1], sold(Completion::Sold));
+    assert_eq!(outcomes[2], sold(Completion::AlreadySettled));
+    assert_eq!(outcomes[3], WriteOutcome::Ended(vec![s[3]]));
+    assert_eq!(outcomes[4], sold(Completion::SeatsLost));
+    assert_eq!(outcomes[5], sold(Completion::AlreadySettled));
+
+    // Each ticket is its own purchase's seat, one per seat; one letter per
+    // sale; the purchase that lost its seats is left pending for its refund.
+    let tickets: Vec<(i64, i64)> = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "SELECT purchase_id, seat_id FROM tickets WHERE status = 'valid' ORDER BY seat_id",
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("tickets");
+    let (a, b, d) = (purchases[0].id, purchases[1].id, purchases[3].id);
+    assert_eq!(tickets, vec![(a, s[0]), (a, s[1]), (b, s[2]), (d, s[4])]);
+    let letters: Vec<(i64,)> = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "SELECT purchase_id FROM outbox WHERE kind = 'tickets' ORDER BY purchase_id",
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("letters");
+    assert_eq!(letters, vec![(a,), (b,), (d,)]);
+    let statuses: Vec<(String,)> = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "SELECT status FROM purchases ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("purchases");
+    let statuses: Vec<&str> = statuses.iter().map(|(status,)| status.as_str()).collect();
+    assert_eq!(statuses, ["paid", "paid", "pending", "paid"]);
+    for (seat, status) in [
+        (s[0], SeatStatus::Sold),
+        (s[2], SeatStatus::Sold),
+        (s[3], SeatStatus::Available),
+        (s[4], SeatStatus::Sold),
+    ] {
+        assert_eq!(seat_status(&app, event, seat).await, status);
+    }
+    let changes = changes_since(app.store(), event.0, 0)
+        .await
+        .expect("changes");
+    let sold_logged = changes
+        .iter()
+        .filter(|change| change.status.as_str() == "sold")
+        .count();
+    assert_eq!(sold_logged, 4, "{changes:?}");
+}

@@ -211,40 +211,80 @@ pub async fn write_batch(
 }
 
 /// Step 3: the writes that are neither claims nor hold endings, each
-/// decided alone, in arrival order.
+/// decided alone, in arrival order. Sales side by side (of one event)
+/// are decided together, in order, sharing their statements.
 async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sqlx::Error> {
     let pending: Vec<(usize, &SeatWrite)> = batch
         .undecided()
         .filter(|(_, request)| !matches!(request, SeatWrite::Claim(_) | SeatWrite::End(_)))
         .collect();
-    for (index, request) in pending {
+    let mut rest = pending.as_slice();
+    while let Some(&(index, request)) = rest.first() {
         let version = batch.version(request.event_id());
-        let outcome = match request {
-            SeatWrite::Extend(request) => {
-                WriteOutcome::Extended(extend::extend(tx, batch, request).await?)
+        if let SeatWrite::Sell(_) = request {
+            let run = sales_run(rest, request.event_id());
+            let sells: Vec<&Sell> = run
+                .iter()
+                .filter_map(|(_, request)| match request {
+                    SeatWrite::Sell(sell) => Some(sell.as_ref()),
+                    _ => None,
+                })
+                .collect();
+            let completions = purchases::sell_run(tx, batch, &sells, version).await?;
+            for ((index, _), completion) in run.iter().zip(completions) {
+                batch.outcomes[*index] = Some(WriteOutcome::Sold(completion));
             }
-            SeatWrite::BeginPurchase(begin) => {
-                WriteOutcome::Began(purchases::begin(tx, begin).await?)
-            }
-            SeatWrite::TakeOver(take_over) => {
-                WriteOutcome::TookOver(purchases::take_over(tx, take_over).await?)
-            }
-            SeatWrite::RecordPayment(record) => {
-                WriteOutcome::Recorded(purchases::record_payment(tx, record).await?)
-            }
-            SeatWrite::Sell(sell) => {
-                WriteOutcome::Sold(purchases::sell(tx, batch, sell, version).await?)
-            }
-            SeatWrite::Fail(fail) => WriteOutcome::Failed(purchases::fail(tx, fail).await?),
-            SeatWrite::FinishRefund(finish) => WriteOutcome::RefundFinished(
-                purchases::finish_refund(tx, batch, finish, version).await?,
-            ),
-            SeatWrite::Block(block) => {
-                WriteOutcome::Blocked(blocks::block(tx, batch, block, version).await?)
-            }
-            SeatWrite::Claim(_) | SeatWrite::End(_) => continue,
-        };
-        batch.outcomes[index] = Some(outcome);
+            rest = &rest[run.len()..];
+            continue;
+        }
+        batch.outcomes[index] = one(tx, batch, request, version).await?;
+        rest = &rest[1..];
     }
     Ok(())
+}
+
+/// One write of step 3 other than a sale, decided alone; `None` for the
+/// writes decided in other steps (claims, endings) or in runs (sales).
+async fn one(
+    tx: &mut AnyWriteTx,
+    batch: &mut Batch<'_>,
+    request: &SeatWrite,
+    version: i64,
+) -> Result<Option<WriteOutcome>, sqlx::Error> {
+    Ok(Some(match request {
+        SeatWrite::Extend(request) => {
+            WriteOutcome::Extended(extend::extend(tx, batch, request).await?)
+        }
+        SeatWrite::BeginPurchase(begin) => WriteOutcome::Began(purchases::begin(tx, begin).await?),
+        SeatWrite::TakeOver(take_over) => {
+            WriteOutcome::TookOver(purchases::take_over(tx, take_over).await?)
+        }
+        SeatWrite::RecordPayment(record) => {
+            WriteOutcome::Recorded(purchases::record_payment(tx, record).await?)
+        }
+        SeatWrite::Fail(fail) => WriteOutcome::Failed(purchases::fail(tx, fail).await?),
+        SeatWrite::FinishRefund(finish) => WriteOutcome::RefundFinished(
+            purchases::finish_refund(tx, batch, finish, version).await?,
+        ),
+        SeatWrite::Block(block) => {
+            WriteOutcome::Blocked(blocks::block(tx, batch, block, version).await?)
+        }
+        SeatWrite::Claim(_) | SeatWrite::End(_) | SeatWrite::Sell(_) => return Ok(None),
+    }))
+}
+
+/// The sales of `event_id` at the start of `pending`, up to the first
+/// other write (or [`purchases::SALES_PER_RUN`]).
+fn sales_run<'p, 'a>(
+    pending: &'p [(usize, &'a SeatWrite)],
+    event_id: i64,
+) -> &'p [(usize, &'a SeatWrite)] {
+    let len = pending
+        .iter()
+        .take(purchases::SALES_PER_RUN)
+        .take_while(|(_, request)| {
+            matches!(request, SeatWrite::Sell(_)) && request.event_id() == event_id
+        })
+        .count();
+    &pending[..len]
 }

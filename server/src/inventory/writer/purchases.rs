@@ -9,13 +9,15 @@
 //! Lock order on PostgreSQL: event (the batch's first step), then
 //! purchase, then hold, then seats and tickets.
 
+use super::log::ROWS_PER_STATEMENT;
 use super::{Batch, HoldRow, SeatWrite, HOLD_COLUMNS};
-use crate::mail::outbox::{self, LetterKind};
+use crate::mail::outbox::LetterKind;
 use crate::on_tx;
-use crate::store::AnyWriteTx;
+use crate::store::{push_id_list, AnyWriteTx};
 use crate::ticket_codes::{TicketClaim, TicketSigner};
 use app::types::{HoldStatus, PurchaseStatus, SeatStatus};
 use sqlx::QueryBuilder;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -375,90 +377,201 @@ pub(super) async fn record_payment(
     Ok(done == 1)
 }
 
-/// Sells the hold's seats to a charged purchase: purchase `paid`, hold
-/// `purchased`, seats `sold`, tickets `valid`; all of it or nothing.
-pub(super) async fn sell(
+/// At most this many sales are decided together (their ids and tickets
+/// stay far below the backends' limits on bound parameters).
+pub(super) const SALES_PER_RUN: usize = 200;
+
+/// Sells the holds' seats to charged purchases of one event, side by side
+/// in the batch: for each, purchase `paid`, hold `purchased`, seats
+/// `sold`, tickets `valid`, all of it or nothing. Each sale is decided
+/// alone, in arrival order, as if run one after another (a second sale of
+/// one purchase finds it settled); they share one statement per step, so a
+/// run of sales costs six statements, not six per sale.
+pub(super) async fn sell_run(
     tx: &mut AnyWriteTx,
     batch: &mut Batch<'_>,
-    sell: &Sell,
+    sells: &[&Sell],
     version: i64,
-) -> Result<Completion, sqlx::Error> {
-    let purchase = &sell.purchase;
-    // Read before anything changes: the batch goes on after a refusal, so
-    // a refusal must write nothing. No other writer can touch the seats
-    // until the batch commits (the event's lock).
-    let state: Option<SaleState> = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT p.status, h.seat_count, \
-         (SELECT COUNT(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'held') AS still_held \
-         FROM purchases p JOIN holds h ON h.id = p.hold_id WHERE p.id = $1",
-    )
-    .bind(purchase.id)
-    .fetch_optional(&mut *conn)
-    .await)?;
-    let Some(state) = state.filter(|state| state.status == PurchaseStatus::Pending) else {
-        return Ok(Completion::AlreadySettled);
-    };
-    if state.still_held != state.seat_count {
-        return Ok(Completion::SeatsLost);
+) -> Result<Vec<Completion>, sqlx::Error> {
+    let states = read_sale_states(tx, sells).await?;
+    let mut decided = decide_sales(sells, &states);
+    let chosen: Vec<&Sell> = sells
+        .iter()
+        .zip(&decided)
+        .filter(|(_, completion)| **completion == Completion::Sold)
+        .map(|(sell, _)| *sell)
+        .collect();
+    if chosen.is_empty() {
+        return Ok(decided);
     }
     // Of two settlers, the second finds it settled (a refund decided
     // outside the writer may have won since the read above).
-    let paid = on_tx!(tx, conn => sqlx::query(
-        "UPDATE purchases SET status = 'paid', payment_ref = $1, updated_at = $2, \
-         next_check_at = NULL, check_failures = 0 WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(&sell.intent_id)
-    .bind(sell.now)
-    .bind(purchase.id)
-    .execute(&mut *conn)
-    .await.map(|done| done.rows_affected()))?;
-    if paid != 1 {
-        return Ok(Completion::AlreadySettled);
+    let paid = mark_paid(tx, &chosen).await?;
+    for (sell, completion) in sells.iter().zip(decided.iter_mut()) {
+        if *completion == Completion::Sold && !paid.contains(&sell.purchase.id) {
+            *completion = Completion::AlreadySettled;
+        }
     }
-    on_tx!(tx, conn => sqlx::query("UPDATE holds SET status = 'purchased' WHERE id = $1")
-        .bind(purchase.hold_id)
-        .execute(&mut *conn)
-        .await.map(|done| done.rows_affected()))?;
-    let sold: Vec<(i64,)> = on_tx!(tx, conn => sqlx::query_as(
-        "UPDATE seats SET status = 'sold', held_until = NULL, version = $1 \
-         WHERE hold_id = $2 AND status = 'held' RETURNING id",
-    )
-    .bind(version)
-    .bind(purchase.hold_id)
-    .fetch_all(&mut *conn)
-    .await)?;
-    let seat_ids: Vec<i64> = sold.into_iter().map(|(id,)| id).collect();
-    issue_tickets(tx, sell, &seat_ids).await?;
-    // The ticket email commits with the sale: no sale without its email.
-    mail_buyer(tx, LetterKind::Tickets, purchase.id, sell.now).await?;
-    batch.changed(purchase.event_id, &seat_ids, SeatStatus::Sold, sell.now);
-    Ok(Completion::Sold)
+    let sold: Vec<&Sell> = chosen
+        .into_iter()
+        .filter(|sell| paid.contains(&sell.purchase.id))
+        .collect();
+    if sold.is_empty() {
+        return Ok(decided);
+    }
+    let hold_ids: Vec<i64> = sold.iter().map(|sell| sell.purchase.hold_id).collect();
+    on_tx!(tx, conn => {
+        let mut holds = QueryBuilder::new("UPDATE holds SET status = 'purchased' WHERE id IN (");
+        push_id_list(&mut holds, &hold_ids);
+        holds.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+    })?;
+    let seats_of = sell_seats(tx, &hold_ids, version).await?;
+    issue_tickets(tx, &sold, &seats_of).await?;
+    // The ticket emails commit with the sales: no sale without its email.
+    let purchase_ids: Vec<i64> = sold.iter().map(|sell| sell.purchase.id).collect();
+    let now = sold.iter().map(|sell| sell.now).min().unwrap_or_default();
+    mail_buyers(tx, LetterKind::Tickets, &purchase_ids, now).await?;
+    for sell in sold {
+        let seat_ids = seats_of
+            .get(&sell.purchase.hold_id)
+            .map_or(&[][..], Vec::as_slice);
+        batch.changed(sell.purchase.event_id, seat_ids, SeatStatus::Sold, sell.now);
+    }
+    Ok(decided)
+}
+
+/// Each purchase's state and its hold's seats, read before anything
+/// changes: the batch goes on after a refusal, so a refusal must write
+/// nothing. No other writer can touch the seats until the batch commits
+/// (the event's lock).
+async fn read_sale_states(
+    tx: &mut AnyWriteTx,
+    sells: &[&Sell],
+) -> Result<HashMap<i64, SaleState>, sqlx::Error> {
+    let ids: Vec<i64> = sells.iter().map(|sell| sell.purchase.id).collect();
+    let rows: Vec<SaleState> = on_tx!(tx, conn => {
+        let mut read = QueryBuilder::new(
+            "SELECT p.id, p.status, h.seat_count, \
+             (SELECT COUNT(*) FROM seats s WHERE s.hold_id = h.id AND s.status = 'held') AS still_held \
+             FROM purchases p JOIN holds h ON h.id = p.hold_id WHERE p.id IN (",
+        );
+        push_id_list(&mut read, &ids);
+        read.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+/// Decides the sales in arrival order against the states read: a pending
+/// purchase whose hold still has all its seats is sold; one that is
+/// settled (or sold earlier in this run) is already settled; any other
+/// lost its seats.
+fn decide_sales(sells: &[&Sell], states: &HashMap<i64, SaleState>) -> Vec<Completion> {
+    let mut sold_here = HashSet::new();
+    sells
+        .iter()
+        .map(|sell| {
+            let id = sell.purchase.id;
+            match states.get(&id) {
+                Some(state)
+                    if state.status == PurchaseStatus::Pending && !sold_here.contains(&id) =>
+                {
+                    if state.still_held == state.seat_count {
+                        sold_here.insert(id);
+                        Completion::Sold
+                    } else {
+                        Completion::SeatsLost
+                    }
+                }
+                _ => Completion::AlreadySettled,
+            }
+        })
+        .collect()
+}
+
+/// Marks the chosen purchases `paid` with their payments, if still
+/// pending; returns those it marked.
+async fn mark_paid(tx: &mut AnyWriteTx, chosen: &[&Sell]) -> Result<HashSet<i64>, sqlx::Error> {
+    let paid: Vec<(i64,)> = on_tx!(tx, conn => {
+        let mut paid = QueryBuilder::new("UPDATE purchases SET status = 'paid', payment_ref = CASE id");
+        for sell in chosen {
+            paid.push(" WHEN ").push_bind(sell.purchase.id)
+                .push(" THEN ").push_bind(&sell.intent_id);
+        }
+        paid.push(" END, updated_at = CASE id");
+        for sell in chosen {
+            paid.push(" WHEN ").push_bind(sell.purchase.id)
+                .push(" THEN ").push_bind(sell.now);
+        }
+        paid.push(" END, next_check_at = NULL, check_failures = 0 \
+                   WHERE status = 'pending' AND id IN (");
+        let ids: Vec<i64> = chosen.iter().map(|sell| sell.purchase.id).collect();
+        push_id_list(&mut paid, &ids);
+        paid.push(" RETURNING id");
+        paid.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    Ok(paid.into_iter().map(|(id,)| id).collect())
+}
+
+/// Sells the held seats of the holds; returns each hold's seats, in id
+/// order.
+async fn sell_seats(
+    tx: &mut AnyWriteTx,
+    hold_ids: &[i64],
+    version: i64,
+) -> Result<HashMap<i64, Vec<i64>>, sqlx::Error> {
+    let sold: Vec<(i64, i64)> = on_tx!(tx, conn => {
+        let mut seats = QueryBuilder::new("UPDATE seats SET status = 'sold', held_until = NULL, version = ");
+        seats.push_bind(version)
+            .push(" WHERE status = 'held' AND hold_id IN (");
+        push_id_list(&mut seats, hold_ids);
+        seats.push(" RETURNING hold_id, id");
+        seats.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    let mut seats_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (hold_id, seat_id) in sold {
+        seats_of.entry(hold_id).or_default().push(seat_id);
+    }
+    for seat_ids in seats_of.values_mut() {
+        seat_ids.sort_unstable();
+    }
+    Ok(seats_of)
 }
 
 async fn issue_tickets(
     tx: &mut AnyWriteTx,
-    sell: &Sell,
-    seat_ids: &[i64],
+    sold: &[&Sell],
+    seats_of: &HashMap<i64, Vec<i64>>,
 ) -> Result<(), sqlx::Error> {
-    let purchase = &sell.purchase;
-    on_tx!(tx, conn => {
-        let mut tickets = QueryBuilder::new(
-            "INSERT INTO tickets (purchase_id, event_id, seat_id, status, code, created_at) ",
-        );
-        tickets.push_values(seat_ids, |mut row, seat_id| {
-            row.push_bind(purchase.id)
-                .push_bind(purchase.event_id)
-                .push_bind(*seat_id)
-                .push_bind("valid")
-                .push_bind(sell.signer.sign(TicketClaim {
-                    event_id: purchase.event_id,
-                    seat_id: *seat_id,
-                    purchase_id: purchase.id,
-                }))
-                .push_bind(sell.now);
-        });
-        tickets.build().execute(&mut *conn).await.map(|done| done.rows_affected())
-    })?;
+    let tickets: Vec<(&Sell, i64)> = sold
+        .iter()
+        .flat_map(|sell| {
+            let seat_ids = seats_of
+                .get(&sell.purchase.hold_id)
+                .map_or(&[][..], Vec::as_slice);
+            seat_ids.iter().map(move |seat_id| (*sell, *seat_id))
+        })
+        .collect();
+    for chunk in tickets.chunks(ROWS_PER_STATEMENT) {
+        on_tx!(tx, conn => {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO tickets (purchase_id, event_id, seat_id, status, code, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, (sell, seat_id)| {
+                let purchase = &sell.purchase;
+                row.push_bind(purchase.id)
+                    .push_bind(purchase.event_id)
+                    .push_bind(*seat_id)
+                    .push_bind("valid")
+                    .push_bind(sell.signer.sign(TicketClaim {
+                        event_id: purchase.event_id,
+                        seat_id: *seat_id,
+                        purchase_id: purchase.id,
+                    }))
+                    .push_bind(sell.now);
+            });
+            insert.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+        })?;
+    }
     Ok(())
 }
 
@@ -520,7 +633,7 @@ pub(super) async fn finish_refund(
     .fetch_all(&mut *conn)
     .await)?;
     let seat_ids: Vec<i64> = freed.into_iter().map(|(id,)| id).collect();
-    mail_buyer(tx, LetterKind::Refund, purchase.id, finish.now).await?;
+    mail_buyers(tx, LetterKind::Refund, &[purchase.id], finish.now).await?;
     batch.changed(
         purchase.event_id,
         &seat_ids,
@@ -530,21 +643,25 @@ pub(super) async fn finish_refund(
     Ok(true)
 }
 
-/// Adds a letter of `kind` about the purchase to its buyer, in the batch's
-/// transaction.
-async fn mail_buyer(
+/// Adds a letter of `kind` about each purchase to its buyer, in the
+/// batch's transaction.
+async fn mail_buyers(
     tx: &mut AnyWriteTx,
     kind: LetterKind,
-    purchase_id: i64,
+    purchase_ids: &[i64],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    on_tx!(tx, conn => sqlx::query(outbox::PURCHASE_LETTER_SQL)
-        .bind(kind.as_str())
-        .bind(purchase_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected()))?;
+    on_tx!(tx, conn => {
+        let mut letters = QueryBuilder::new(
+            "INSERT INTO outbox (kind, recipient, purchase_id, created_at, next_attempt_at) SELECT ",
+        );
+        letters.push_bind(kind.as_str()).push(", u.email, p.id, ").push_bind(now)
+            .push(", ").push_bind(now)
+            .push(" FROM purchases p JOIN users u ON u.id = p.user_id WHERE p.id IN (");
+        push_id_list(&mut letters, purchase_ids);
+        letters.push(" ORDER BY p.id");
+        letters.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -552,6 +669,7 @@ async fn mail_buyer(
 /// still holds all its seats.
 #[derive(sqlx::FromRow)]
 struct SaleState {
+    id: i64,
     #[sqlx(try_from = "String")]
     status: PurchaseStatus,
     seat_count: i64,
