@@ -13,7 +13,7 @@ use server::clock::now_ms;
 use server::inventory::holds::{
     write_batch, ClaimOutcome, ClaimRequest, ClientCap, EndRequest, Ending, SeatWrite, WriteOutcome,
 };
-use server::inventory::writer::purchases::{Payer, Timing};
+use server::inventory::writer::purchases::{Payer, RecordPayment, Timing};
 use server::inventory::writer::{
     BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion, FinishRefund, PurchaseRow,
     Sell,
@@ -657,4 +657,70 @@ async fn sales_side_by_side_in_one_batch_are_each_decided_alone() {
         .filter(|change| change.status.as_str() == "sold")
         .count();
     assert_eq!(sold_logged, 4, "{changes:?}");
+}
+
+#[tokio::test]
+async fn payment_references_side_by_side_are_each_recorded_alone() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Payment Hall", "Tallinn").await;
+    let event = add_event(app.store(), venue, "Payment Night", 10).await;
+    let s = seat_ids(&app, event).await;
+    let signer = Arc::new(TicketSigner::generate());
+    let now = now_ms();
+    let claimed = batch(
+        &app,
+        &[
+            claim(event.0, "buyer-a", &[s[0]]),
+            claim(event.0, "buyer-b", &[s[1]]),
+            claim(event.0, "buyer-c", &[s[2]]),
+        ],
+    )
+    .await;
+    let holds: Vec<i64> = claimed.iter().map(claimed_hold).collect();
+    let began = batch(
+        &app,
+        &[
+            begin_purchase(event.0, holds[0], "buyer-a", "key-a-0001", now),
+            begin_purchase(event.0, holds[1], "buyer-b", "key-b-0001", now),
+            begin_purchase(event.0, holds[2], "buyer-c", "key-c-0001", now),
+        ],
+    )
+    .await;
+    let purchases: Vec<PurchaseRow> = began.iter().map(started).collect();
+    batch(&app, &[sell(&purchases[2], &signer, now)]).await;
+    let record = |purchase: &PurchaseRow, intent: &str| {
+        SeatWrite::RecordPayment(RecordPayment {
+            purchase_id: purchase.id,
+            event_id: event.0,
+            intent_id: intent.to_string(),
+            timing: timing(now),
+        })
+    };
+    let outcomes = batch(
+        &app,
+        &[
+            record(&purchases[0], "pi_a"),
+            record(&purchases[1], "pi_b"),
+            record(&purchases[0], "pi_a"),
+            record(&purchases[1], "pi_other"),
+            record(&purchases[2], "pi_c"),
+        ],
+    )
+    .await;
+    // The same payment again is recorded again; another payment for a
+    // purchase that has one, or a settled purchase, is not.
+    let recorded: Vec<WriteOutcome> = [true, true, true, false, false]
+        .into_iter()
+        .map(WriteOutcome::Recorded)
+        .collect();
+    assert_eq!(outcomes, recorded);
+    let refs: Vec<(Option<String>,)> = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "SELECT payment_ref FROM purchases ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("purchases");
+    let refs: Vec<Option<&str>> = refs.iter().map(|(r,)| r.as_deref()).collect();
+    let sold_with = format!("pi_{}", purchases[2].id);
+    assert_eq!(refs, [Some("pi_a"), Some("pi_b"), Some(sold_with.as_str())]);
 }

@@ -90,7 +90,26 @@ pub enum SeatWrite {
     Block(BlockRequest),
 }
 
+/// At most this many writes of one kind are decided together in step 3
+/// (their ids and tickets stay far below the backends' limits on bound
+/// parameters).
+const RUN_LIMIT: usize = 200;
+
 impl SeatWrite {
+    fn as_sell(&self) -> Option<&Sell> {
+        match self {
+            Self::Sell(sell) => Some(sell),
+            _ => None,
+        }
+    }
+
+    fn as_record(&self) -> Option<&RecordPayment> {
+        match self {
+            Self::RecordPayment(record) => Some(record),
+            _ => None,
+        }
+    }
+
     /// The event whose lock the write takes.
     pub fn event_id(&self) -> i64 {
         match self {
@@ -212,8 +231,9 @@ pub async fn write_batch(
 }
 
 /// Step 3: the writes that are neither claims nor hold endings, each
-/// decided alone, in arrival order. Sales side by side (of one event)
-/// are decided together, in order, sharing their statements.
+/// decided alone, in arrival order. Sales side by side (of one event), and
+/// payment references side by side (of distinct purchases), are decided
+/// together, in order, sharing their statements.
 async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sqlx::Error> {
     let pending: Vec<(usize, &SeatWrite)> = batch
         .undecided()
@@ -222,30 +242,66 @@ async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sq
     let mut rest = pending.as_slice();
     while let Some(&(index, request)) = rest.first() {
         let version = batch.version(request.event_id());
-        if let SeatWrite::Sell(_) = request {
-            let run = sales_run(rest, request.event_id());
-            let sells: Vec<&Sell> = run
-                .iter()
-                .filter_map(|(_, request)| match request {
-                    SeatWrite::Sell(sell) => Some(sell.as_ref()),
-                    _ => None,
-                })
-                .collect();
-            let completions = purchases::sell_run(tx, batch, &sells, version).await?;
-            for ((index, _), completion) in run.iter().zip(completions) {
-                batch.outcomes[*index] = Some(WriteOutcome::Sold(completion));
+        let decided = match request {
+            SeatWrite::Sell(_) => {
+                let run = run_of(rest, |write, _| {
+                    matches!(write, SeatWrite::Sell(_)) && write.event_id() == request.event_id()
+                });
+                let sells: Vec<&Sell> = run.iter().filter_map(|(_, w)| w.as_sell()).collect();
+                let completions = purchases::sell_run(tx, batch, &sells, version).await?;
+                decide_run(batch, run, completions.into_iter().map(WriteOutcome::Sold))
             }
-            rest = &rest[run.len()..];
-            continue;
-        }
-        batch.outcomes[index] = one(tx, batch, request, version).await?;
-        rest = &rest[1..];
+            // A run of distinct purchases: a repeat starts the next run.
+            SeatWrite::RecordPayment(_) => {
+                let run = run_of(rest, |write, before| {
+                    write.as_record().is_some_and(|record| {
+                        before.iter().all(|(_, earlier)| {
+                            earlier.as_record().map(|r| r.purchase_id) != Some(record.purchase_id)
+                        })
+                    })
+                });
+                let records: Vec<&RecordPayment> =
+                    run.iter().filter_map(|(_, w)| w.as_record()).collect();
+                let recorded = purchases::record_payments(tx, &records).await?;
+                decide_run(batch, run, recorded.into_iter().map(WriteOutcome::Recorded))
+            }
+            _ => {
+                batch.outcomes[index] = one(tx, batch, request, version).await?;
+                1
+            }
+        };
+        rest = &rest[decided..];
     }
     Ok(())
 }
 
-/// One write of step 3 other than a sale, decided alone; `None` for the
-/// writes decided in other steps (claims, endings) or in runs (sales).
+/// The writes at the start of `pending` that `joins` lets into one run
+/// (given the run so far), up to [`RUN_LIMIT`].
+fn run_of<'p, 'a>(
+    pending: &'p [(usize, &'a SeatWrite)],
+    mut joins: impl FnMut(&SeatWrite, &[(usize, &'a SeatWrite)]) -> bool,
+) -> &'p [(usize, &'a SeatWrite)] {
+    let mut len = 0;
+    while len < pending.len().min(RUN_LIMIT) && joins(pending[len].1, &pending[..len]) {
+        len += 1;
+    }
+    &pending[..len]
+}
+
+/// Records a run's outcomes; returns how many writes it decided.
+fn decide_run(
+    batch: &mut Batch<'_>,
+    run: &[(usize, &SeatWrite)],
+    outcomes: impl Iterator<Item = WriteOutcome>,
+) -> usize {
+    for ((index, _), outcome) in run.iter().zip(outcomes) {
+        batch.outcomes[*index] = Some(outcome);
+    }
+    run.len()
+}
+
+/// One write of step 3 decided alone; `None` for the writes decided in
+/// other steps (claims, endings) or in runs (sales, payment references).
 async fn one(
     tx: &mut AnyWriteTx,
     batch: &mut Batch<'_>,
@@ -260,9 +316,6 @@ async fn one(
         SeatWrite::TakeOver(take_over) => {
             WriteOutcome::TookOver(purchases::take_over(tx, take_over).await?)
         }
-        SeatWrite::RecordPayment(record) => {
-            WriteOutcome::Recorded(purchases::record_payment(tx, record).await?)
-        }
         SeatWrite::Fail(fail) => WriteOutcome::Failed(purchases::fail(tx, fail).await?),
         SeatWrite::FinishRefund(finish) => WriteOutcome::RefundFinished(
             purchases::finish_refund(tx, batch, finish, version).await?,
@@ -270,22 +323,9 @@ async fn one(
         SeatWrite::Block(block) => {
             WriteOutcome::Blocked(blocks::block(tx, batch, block, version).await?)
         }
-        SeatWrite::Claim(_) | SeatWrite::End(_) | SeatWrite::Sell(_) => return Ok(None),
+        SeatWrite::Claim(_)
+        | SeatWrite::End(_)
+        | SeatWrite::Sell(_)
+        | SeatWrite::RecordPayment(_) => return Ok(None),
     }))
-}
-
-/// The sales of `event_id` at the start of `pending`, up to the first
-/// other write (or [`purchases::SALES_PER_RUN`]).
-fn sales_run<'p, 'a>(
-    pending: &'p [(usize, &'a SeatWrite)],
-    event_id: i64,
-) -> &'p [(usize, &'a SeatWrite)] {
-    let len = pending
-        .iter()
-        .take(purchases::SALES_PER_RUN)
-        .take_while(|(_, request)| {
-            matches!(request, SeatWrite::Sell(_)) && request.event_id() == event_id
-        })
-        .count();
-    &pending[..len]
 }

@@ -357,29 +357,62 @@ pub(super) async fn take_over(
     Ok(row)
 }
 
-/// Records the payment's id on a pending purchase before the payment is
-/// confirmed: from then on its outcome can always be looked up by id.
-/// `false` if the purchase is no longer pending (or, which should not
-/// happen, has another payment).
-pub(super) async fn record_payment(
+/// Records the payments' ids on pending purchases before the payments are
+/// confirmed: from then on each outcome can always be looked up by id.
+/// For each, `false` if the purchase is no longer pending (or, which
+/// should not happen, has another payment). The purchases are distinct
+/// (the caller's runs end at a repeat), so one statement decides each
+/// alone.
+pub(super) async fn record_payments(
     tx: &mut AnyWriteTx,
-    record: &RecordPayment,
-) -> Result<bool, sqlx::Error> {
-    let done = on_tx!(tx, conn => sqlx::query(
-        "UPDATE purchases SET payment_ref = $1, next_check_at = $2 \
-         WHERE id = $3 AND status = 'pending' AND (payment_ref IS NULL OR payment_ref = $1)",
-    )
-    .bind(&record.intent_id)
-    .bind(record.timing.now + record.timing.reconcile_after_ms)
-    .bind(record.purchase_id)
-    .execute(&mut *conn)
-    .await.map(|done| done.rows_affected()))?;
-    Ok(done == 1)
+    records: &[&RecordPayment],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let intents: Vec<(i64, &str)> = records
+        .iter()
+        .map(|record| (record.purchase_id, record.intent_id.as_str()))
+        .collect();
+    let checks: Vec<(i64, i64)> = records
+        .iter()
+        .map(|record| {
+            let timing = record.timing;
+            (record.purchase_id, timing.now + timing.reconcile_after_ms)
+        })
+        .collect();
+    let ids: Vec<i64> = records.iter().map(|record| record.purchase_id).collect();
+    let recorded: Vec<(i64,)> = on_tx!(tx, conn => {
+        let mut update = QueryBuilder::new("UPDATE purchases SET payment_ref = ");
+        push_case_of_id(&mut update, &intents);
+        update.push(", next_check_at = ");
+        push_case_of_id(&mut update, &checks);
+        update.push(" WHERE status = 'pending' AND (payment_ref IS NULL OR payment_ref = ");
+        push_case_of_id(&mut update, &intents);
+        update.push(") AND id IN (");
+        push_id_list(&mut update, &ids);
+        update.push(" RETURNING id");
+        update.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    let recorded: HashSet<i64> = recorded.into_iter().map(|(id,)| id).collect();
+    Ok(ids.iter().map(|id| recorded.contains(id)).collect())
 }
 
-/// At most this many sales are decided together (their ids and tickets
-/// stay far below the backends' limits on bound parameters).
-pub(super) const SALES_PER_RUN: usize = 200;
+/// Appends `CASE id WHEN <id> THEN <value> … END`: one value per row of a
+/// multi-row update.
+fn push_case_of_id<'a, DB, T>(query: &mut QueryBuilder<'a, DB>, values: &[(i64, T)])
+where
+    DB: sqlx::Database,
+    for<'e> i64: sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    T: 'a + Clone + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query.push("CASE id");
+    for (id, value) in values {
+        query
+            .push(" WHEN ")
+            .push_bind(*id)
+            .push(" THEN ")
+            .push_bind(value.clone());
+    }
+    query.push(" END");
+}
 
 /// Sells the holds' seats to charged purchases of one event, side by side
 /// in the batch: for each, purchase `paid`, hold `purchased`, seats
@@ -491,20 +524,22 @@ fn decide_sales(sells: &[&Sell], states: &HashMap<i64, SaleState>) -> Vec<Comple
 /// Marks the chosen purchases `paid` with their payments, if still
 /// pending; returns those it marked.
 async fn mark_paid(tx: &mut AnyWriteTx, chosen: &[&Sell]) -> Result<HashSet<i64>, sqlx::Error> {
+    let intents: Vec<(i64, &str)> = chosen
+        .iter()
+        .map(|sell| (sell.purchase.id, sell.intent_id.as_str()))
+        .collect();
+    let times: Vec<(i64, i64)> = chosen
+        .iter()
+        .map(|sell| (sell.purchase.id, sell.now))
+        .collect();
+    let ids: Vec<i64> = chosen.iter().map(|sell| sell.purchase.id).collect();
     let paid: Vec<(i64,)> = on_tx!(tx, conn => {
-        let mut paid = QueryBuilder::new("UPDATE purchases SET status = 'paid', payment_ref = CASE id");
-        for sell in chosen {
-            paid.push(" WHEN ").push_bind(sell.purchase.id)
-                .push(" THEN ").push_bind(&sell.intent_id);
-        }
-        paid.push(" END, updated_at = CASE id");
-        for sell in chosen {
-            paid.push(" WHEN ").push_bind(sell.purchase.id)
-                .push(" THEN ").push_bind(sell.now);
-        }
-        paid.push(" END, next_check_at = NULL, check_failures = 0 \
+        let mut paid = QueryBuilder::new("UPDATE purchases SET status = 'paid', payment_ref = ");
+        push_case_of_id(&mut paid, &intents);
+        paid.push(", updated_at = ");
+        push_case_of_id(&mut paid, &times);
+        paid.push(", next_check_at = NULL, check_failures = 0 \
                    WHERE status = 'pending' AND id IN (");
-        let ids: Vec<i64> = chosen.iter().map(|sell| sell.purchase.id).collect();
         push_id_list(&mut paid, &ids);
         paid.push(" RETURNING id");
         paid.build_query_as().fetch_all(&mut *conn).await
