@@ -343,6 +343,30 @@ fn started(outcome: &WriteOutcome) -> PurchaseRow {
     }
 }
 
+/// Each buyer (a session) holds its seats, in one batch, and starts paying
+/// for them, in the next: the holds and their pending purchases.
+async fn paying(
+    app: &TestApp,
+    event: i64,
+    buyers: &[(&str, &[i64])],
+    now: i64,
+) -> (Vec<i64>, Vec<PurchaseRow>) {
+    let claims: Vec<SeatWrite> = buyers
+        .iter()
+        .map(|(session, seats)| claim(event, session, seats))
+        .collect();
+    let holds: Vec<i64> = batch(app, &claims).await.iter().map(claimed_hold).collect();
+    let begins: Vec<SeatWrite> = buyers
+        .iter()
+        .zip(&holds)
+        .map(|((session, _), hold)| {
+            begin_purchase(event, *hold, session, &format!("key-{session}"), now)
+        })
+        .collect();
+    let purchases = batch(app, &begins).await.iter().map(started).collect();
+    (holds, purchases)
+}
+
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let (count,): (i64,) =
         server::on_pool!(app.store(), pool => sqlx::query_as(sql).fetch_one(pool).await)
@@ -568,28 +592,18 @@ async fn sales_side_by_side_in_one_batch_are_each_decided_alone() {
     let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
     let now = now_ms();
-    let claimed = batch(
+    let (holds, purchases) = paying(
         &app,
+        event.0,
         &[
-            claim(event.0, "buyer-a", &[s[0], s[1]]),
-            claim(event.0, "buyer-b", &[s[2]]),
-            claim(event.0, "buyer-c", &[s[3]]),
-            claim(event.0, "buyer-d", &[s[4]]),
+            ("buyer-a", &[s[0], s[1]]),
+            ("buyer-b", &[s[2]]),
+            ("buyer-c", &[s[3]]),
+            ("buyer-d", &[s[4]]),
         ],
+        now,
     )
     .await;
-    let holds: Vec<i64> = claimed.iter().map(claimed_hold).collect();
-    let began = batch(
-        &app,
-        &[
-            begin_purchase(event.0, holds[0], "buyer-a", "key-a-0001", now),
-            begin_purchase(event.0, holds[1], "buyer-b", "key-b-0001", now),
-            begin_purchase(event.0, holds[2], "buyer-c", "key-c-0001", now),
-            begin_purchase(event.0, holds[3], "buyer-d", "key-d-0001", now),
-        ],
-    )
-    .await;
-    let purchases: Vec<PurchaseRow> = began.iter().map(started).collect();
     let first = batch(&app, &[sell(&purchases[3], &signer, now)]).await;
     assert_eq!(first[0], WriteOutcome::Sold(Completion::Sold));
 
@@ -667,26 +681,17 @@ async fn payment_references_side_by_side_are_each_recorded_alone() {
     let s = seat_ids(&app, event).await;
     let signer = Arc::new(TicketSigner::generate());
     let now = now_ms();
-    let claimed = batch(
+    let (_, purchases) = paying(
         &app,
+        event.0,
         &[
-            claim(event.0, "buyer-a", &[s[0]]),
-            claim(event.0, "buyer-b", &[s[1]]),
-            claim(event.0, "buyer-c", &[s[2]]),
+            ("buyer-a", &[s[0]]),
+            ("buyer-b", &[s[1]]),
+            ("buyer-c", &[s[2]]),
         ],
+        now,
     )
     .await;
-    let holds: Vec<i64> = claimed.iter().map(claimed_hold).collect();
-    let began = batch(
-        &app,
-        &[
-            begin_purchase(event.0, holds[0], "buyer-a", "key-a-0001", now),
-            begin_purchase(event.0, holds[1], "buyer-b", "key-b-0001", now),
-            begin_purchase(event.0, holds[2], "buyer-c", "key-c-0001", now),
-        ],
-    )
-    .await;
-    let purchases: Vec<PurchaseRow> = began.iter().map(started).collect();
     batch(&app, &[sell(&purchases[2], &signer, now)]).await;
     let record = |purchase: &PurchaseRow, intent: &str| {
         SeatWrite::RecordPayment(RecordPayment {
