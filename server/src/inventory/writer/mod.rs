@@ -40,6 +40,7 @@ mod ends;
 pub mod extend;
 mod log;
 pub mod purchases;
+mod sales;
 
 pub use blocks::{BlockOutcome, BlockRequest};
 pub use claims::{ClaimOutcome, ClaimRequest, ClientCap};
@@ -248,7 +249,7 @@ async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sq
                     matches!(write, SeatWrite::Sell(_)) && write.event_id() == request.event_id()
                 });
                 let sells: Vec<&Sell> = run.iter().filter_map(|(_, w)| w.as_sell()).collect();
-                let completions = purchases::sell_run(tx, batch, &sells, version).await?;
+                let completions = sales::sell_run(tx, batch, &sells, version).await?;
                 decide_run(batch, run, completions.into_iter().map(WriteOutcome::Sold))
             }
             // A run of distinct purchases: a repeat starts the next run.
