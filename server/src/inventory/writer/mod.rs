@@ -18,7 +18,8 @@
 //! 2. **end holds** released or run out, all in a few statements;
 //! 3. **one by one**, the other writes (extensions, purchases, sales,
 //!    refunds, blocks), each by compare-and-set on the state it expects
-//!    (sales side by side share their statements, each decided alone);
+//!    (sales side by side, and payment references, share their
+//!    statements, each still decided alone);
 //! 4. **read** every claimed seat and what each claimant already has;
 //! 5. **decide** the claims in memory, in order, so claims of one batch
 //!    never share a seat nor pass a buyer's limit or an address's cap
