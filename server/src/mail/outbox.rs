@@ -2,8 +2,8 @@
 //! what it announces, taken by one worker at a time under a lease.
 
 use crate::on_pool;
-use crate::store::{BeginWrite, Store, StoreError};
-use sqlx::{Database, Encode, Type};
+use crate::store::{push_id_list, BeginWrite, Store, StoreError};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// What a message announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct Letter {
 
 /// Adds a letter to the outbox, to be sent once the caller's transaction
 /// commits (for SQL that takes the recipient from the purchase, see
-/// [`PURCHASE_LETTER_SQL`]).
+/// [`purchase_letters`]).
 pub fn insert<'q, DB: Database>(
     letter: &'q Letter,
 ) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
@@ -60,23 +60,40 @@ where
     .bind(letter.now)
 }
 
-/// A letter about purchase `$2` of kind `$1`, to the purchase's buyer, at `$3`.
-pub const PURCHASE_LETTER_SQL: &str =
-    "INSERT INTO outbox (kind, recipient, purchase_id, created_at, next_attempt_at) \
-     SELECT $1, u.email, p.id, $3, $3 FROM purchases p JOIN users u ON u.id = p.user_id \
-     WHERE p.id = $2";
+/// Letters of `kind` about the purchases, each to its purchase's buyer, at
+/// `now`: `INSERT … SELECT … WHERE p.id IN (…)`, which the caller may
+/// narrow (`AND …`) or order before running it.
+pub fn purchase_letters<'q, DB: Database>(
+    kind: LetterKind,
+    purchase_ids: &[i64],
+    now: i64,
+) -> QueryBuilder<'q, DB>
+where
+    &'q str: Encode<'q, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut letters = QueryBuilder::new(
+        "INSERT INTO outbox (kind, recipient, purchase_id, created_at, next_attempt_at) SELECT ",
+    );
+    letters
+        .push_bind(kind.as_str())
+        .push(", u.email, p.id, ")
+        .push_bind(now)
+        .push(", ")
+        .push_bind(now)
+        .push(" FROM purchases p JOIN users u ON u.id = p.user_id WHERE p.id IN (");
+    push_id_list(&mut letters, purchase_ids);
+    letters
+}
 
 /// Adds the ticket email of a paid purchase again (staff resending it).
 /// False if there is no such paid purchase.
 pub async fn resend_tickets(store: &Store, purchase_id: i64, now: i64) -> Result<bool, StoreError> {
-    let sql = format!("{PURCHASE_LETTER_SQL} AND p.status = 'paid'");
-    let added = on_pool!(store, pool => sqlx::query(&sql)
-        .bind(LetterKind::Tickets.as_str())
-        .bind(purchase_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+    let added = on_pool!(store, pool => {
+        let mut letter = purchase_letters(LetterKind::Tickets, &[purchase_id], now);
+        letter.push(" AND p.status = 'paid'");
+        letter.build().execute(pool).await.map(|done| done.rows_affected())
+    })?;
     Ok(added == 1)
 }
 

@@ -247,7 +247,7 @@ async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sq
         let decided = match request {
             SeatWrite::Sell(_) => {
                 let run = run_of(rest, |write, _| {
-                    matches!(write, SeatWrite::Sell(_)) && write.event_id() == request.event_id()
+                    write.as_sell().is_some() && write.event_id() == request.event_id()
                 });
                 let sells: Vec<&Sell> = run.iter().filter_map(|(_, w)| w.as_sell()).collect();
                 let completions = sales::sell_run(tx, batch, &sells, version).await?;

@@ -2,15 +2,16 @@
 //! extends the hold for the payment), taking one over for a retry,
 //! recording its payment, selling (in runs: [`super::sales`]), settling
 //! it failed (which gives the hold its old expiry back), and finishing a
-//! refund (which puts the seats back on sale). Each is decided alone, by statements conditional on the
-//! state it settles from, so of two settlers (a retry, the reconciler,
-//! another server) exactly one wins; many of them share one commit.
+//! refund (which puts the seats back on sale). Each is decided alone, by
+//! statements conditional on the state it settles from, so of two
+//! settlers (a retry, the reconciler, another server) exactly one wins;
+//! many of them share one commit.
 //!
 //! Lock order on PostgreSQL: event (the batch's first step), then
 //! purchase, then hold, then seats and tickets.
 
 use super::{Batch, HoldRow, SeatWrite, HOLD_COLUMNS};
-use crate::mail::outbox::LetterKind;
+use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::{push_id_list, AnyWriteTx};
 use crate::ticket_codes::TicketSigner;
@@ -55,6 +56,13 @@ pub struct Timing {
     pub payment_grace_ms: i64,
     /// The reconciler looks at a pending purchase this long after its last attempt.
     pub reconcile_after_ms: i64,
+}
+
+impl Timing {
+    /// When the payment grace of a charge starting now ends.
+    fn payment_grace_end(&self) -> i64 {
+        self.now + self.payment_grace_ms
+    }
 }
 
 /// Who pays: a signed-in account, or a guest's email.
@@ -199,10 +207,9 @@ pub(super) async fn begin(
         // retry): the caller looks it up.
         return Ok(BeginOutcome::HoldNotActive);
     };
-    let grace_end = begin.timing.now + begin.timing.payment_grace_ms;
     // A hold bought soon after it was taken outlasts the grace already.
-    if hold.expires_at < grace_end {
-        set_hold_expiry(tx, begin.hold_id, grace_end, ExpiryMove::LaterOnly).await?;
+    if hold.expires_at < begin.timing.payment_grace_end() {
+        extend_for_payment(tx, begin.hold_id, begin.timing).await?;
     }
     Ok(BeginOutcome::Started(row))
 }
@@ -288,7 +295,7 @@ async fn extend_for_payment(
     set_hold_expiry(
         tx,
         hold_id,
-        timing.now + timing.payment_grace_ms,
+        timing.payment_grace_end(),
         ExpiryMove::LaterOnly,
     )
     .await
@@ -490,13 +497,7 @@ pub(super) async fn mail_buyers(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     on_tx!(tx, conn => {
-        let mut letters = QueryBuilder::new(
-            "INSERT INTO outbox (kind, recipient, purchase_id, created_at, next_attempt_at) SELECT ",
-        );
-        letters.push_bind(kind.as_str()).push(", u.email, p.id, ").push_bind(now)
-            .push(", ").push_bind(now)
-            .push(" FROM purchases p JOIN users u ON u.id = p.user_id WHERE p.id IN (");
-        push_id_list(&mut letters, purchase_ids);
+        let mut letters = outbox::purchase_letters(kind, purchase_ids, now);
         letters.push(" ORDER BY p.id");
         letters.build().execute(&mut *conn).await.map(|done| done.rows_affected())
     })?;
