@@ -8,37 +8,53 @@
 
 use crate::on_tx;
 use crate::store::AnyWriteTx;
+use sqlx::QueryBuilder;
+use std::collections::HashSet;
 
-/// How many seats the buyer `user_id` (the user row of the purchase's
-/// email, guest or account) already has of the hold's event, if buying
-/// the hold would pass the event's limit; `None` if it fits.
+/// Of the purchases wanted (pairs of the buyer's user row, of the
+/// purchase's email, guest or account, and the hold), the holds whose
+/// purchase would pass the event's limit, counting what each buyer already
+/// has of the event.
 ///
-/// Run it inside the purchase's write transaction, before the purchase is
-/// recorded, with the buyer's user row locked (on PostgreSQL; SQLite's
+/// Run it inside the purchases' write transaction, before they are
+/// recorded, with the buyers' user rows locked (on PostgreSQL; SQLite's
 /// write transaction is already exclusive), so two purchases with one email
-/// are decided one after the other, each seeing the other's pending row.
+/// are decided one after the other, each seeing the other's pending row;
+/// the buyers of one call are distinct, for the same reason.
 pub async fn over_limit_at_purchase(
     tx: &mut AnyWriteTx,
-    user_id: i64,
-    hold_id: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    // (this hold's seats, the event's limit, what the email already has).
+    wanted: &[(i64, i64)],
+) -> Result<HashSet<i64>, sqlx::Error> {
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    // (the hold, its seats, the event's limit, what the email already has).
     // Counted from the buyer's purchases, never from the event's tickets:
     // an index on the event would walk every ticket sold so far, so each
     // purchase of an onsale would cost more than the one before.
-    let (wanted, limit, already): (i64, i64, i64) = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT h.seat_count, e.max_tickets_per_buyer, \
-         (SELECT COUNT(*) FROM purchases p JOIN tickets t ON t.purchase_id = p.id \
-          WHERE p.user_id = $1 AND p.event_id = h.event_id AND t.status IN ('valid', 'used')) \
-         + (SELECT CAST(COALESCE(SUM(ph.seat_count), 0) AS BIGINT) FROM purchases p JOIN holds ph ON ph.id = p.hold_id \
-          WHERE p.user_id = $1 AND p.event_id = h.event_id AND p.status = 'pending' AND p.hold_id <> h.id) \
-         FROM holds h JOIN events e ON e.id = h.event_id WHERE h.id = $2",
-    )
-    .bind(user_id)
-    .bind(hold_id)
-    .fetch_one(&mut *conn)
-    .await)?;
-    Ok((already + wanted > limit).then_some(already))
+    let rows: Vec<(i64, i64, i64, i64)> = on_tx!(tx, conn => {
+        let mut read = QueryBuilder::new("WITH wanted (user_id, hold_id) AS (");
+        read.push_values(wanted, |mut row, (user_id, hold_id)| {
+            row.push_bind(*user_id).push_bind(*hold_id);
+        });
+        read.push(
+            ") SELECT h.id, h.seat_count, e.max_tickets_per_buyer, \
+             (SELECT COUNT(*) FROM purchases p JOIN tickets t ON t.purchase_id = p.id \
+              WHERE p.user_id = w.user_id AND p.event_id = h.event_id \
+              AND t.status IN ('valid', 'used')) \
+             + (SELECT CAST(COALESCE(SUM(ph.seat_count), 0) AS BIGINT) \
+              FROM purchases p JOIN holds ph ON ph.id = p.hold_id \
+              WHERE p.user_id = w.user_id AND p.event_id = h.event_id \
+              AND p.status = 'pending' AND p.hold_id <> h.id) \
+             FROM wanted w JOIN holds h ON h.id = w.hold_id JOIN events e ON e.id = h.event_id",
+        );
+        read.build_query_as().fetch_all(&mut *conn).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, wanted, limit, already)| already + wanted > *limit)
+        .map(|(hold_id, ..)| hold_id)
+        .collect())
 }
 
 /// The refusal when a purchase would pass the per-buyer limit. It does not

@@ -305,15 +305,27 @@ fn timing(now: i64) -> Timing {
 }
 
 fn begin_purchase(event: i64, hold_id: i64, session: &str, key: &str, now: i64) -> SeatWrite {
+    let email = format!("{session}@example.com");
+    begin_purchase_by(event, hold_id, (session, key), Payer::Guest(email), now)
+}
+
+/// The purchase of a hold from `session` under `key`, paid by `payer`.
+fn begin_purchase_by(
+    event: i64,
+    hold_id: i64,
+    (session, key): (&str, &str),
+    payer: Payer,
+    now: i64,
+) -> SeatWrite {
     SeatWrite::BeginPurchase(Box::new(BeginPurchase {
         hold_id,
         event_id: event,
         session_id: session.to_string(),
         request_key: key.to_string(),
         fingerprint: format!("fingerprint of {key}"),
-        processor_key: format!("tessera-{key}"),
+        processor_key: format!("tessera-{session}-{key}"),
         customer: None,
-        payer: Payer::Guest(format!("{session}@example.com")),
+        payer,
         timing: timing(now),
     }))
 }
@@ -728,4 +740,148 @@ async fn payment_references_side_by_side_are_each_recorded_alone() {
     let refs: Vec<Option<&str>> = refs.iter().map(|(r,)| r.as_deref()).collect();
     let sold_with = format!("pi_{}", purchases[2].id);
     assert_eq!(refs, [Some("pi_a"), Some("pi_b"), Some(sold_with.as_str())]);
+}
+
+#[tokio::test]
+async fn purchases_side_by_side_in_one_batch_are_each_recorded_alone() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Checkout Hall", "Vilnius").await;
+    let event = add_event(app.store(), venue, "Checkout Night", 10).await;
+    server::on_pool!(app.store(), pool => sqlx::query(
+        "UPDATE events SET max_tickets_per_buyer = 4 WHERE id = $1",
+    )
+    .bind(event.0)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+    .expect("limit");
+    let s = seat_ids(&app, event).await;
+    let holds: Vec<i64> = batch(
+        &app,
+        &[
+            claim(event.0, "s1", &s[0..3]),
+            claim(event.0, "s2", &s[3..5]),
+            claim(event.0, "s3", &s[5..6]),
+            claim(event.0, "s3", &s[6..7]),
+            claim(event.0, "s4", &s[7..8]),
+            claim(event.0, "s4", &s[8..9]),
+            claim(event.0, "s5", &s[9..10]),
+        ],
+    )
+    .await
+    .iter()
+    .map(claimed_hold)
+    .collect();
+    let (account,): (i64,) = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "INSERT INTO users (email, password_hash, created_at) \
+         VALUES ('fan@example.com', 'x', 0) RETURNING id",
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("user");
+    let guest = |email: &str| Payer::Guest(email.to_string());
+    let now = now_ms();
+    // The holds end a minute from now, before the payment grace would.
+    for sql in [
+        "UPDATE holds SET expires_at = $1",
+        "UPDATE seats SET held_until = $1 WHERE status = 'held'",
+    ] {
+        server::on_pool!(app.store(), pool => sqlx::query(sql)
+            .bind(now + 60_000)
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .expect("hold expiry");
+    }
+    let outcomes = batch(
+        &app,
+        &[
+            // Three seats for one email, then two more for it from another
+            // session: the second must count the first against the limit.
+            begin_purchase_by(
+                event.0,
+                holds[0],
+                ("s1", "k1"),
+                guest("fan@example.com"),
+                now,
+            ),
+            begin_purchase_by(
+                event.0,
+                holds[1],
+                ("s2", "k2"),
+                Payer::Account(account),
+                now,
+            ),
+            // One session's key used for two holds: the first wins.
+            begin_purchase_by(event.0, holds[2], ("s3", "k3"), guest("a@example.com"), now),
+            begin_purchase_by(event.0, holds[3], ("s3", "k3"), guest("b@example.com"), now),
+            begin_purchase_by(event.0, holds[4], ("s4", "k4"), guest("c@example.com"), now),
+            begin_purchase_by(event.0, holds[5], ("s4", "k4"), guest("c@example.com"), now),
+            // Another session's hold, and a hold being paid for already.
+            begin_purchase_by(event.0, holds[6], ("s1", "k5"), guest("d@example.com"), now),
+            begin_purchase_by(event.0, holds[0], ("s1", "k6"), guest("e@example.com"), now),
+            begin_purchase_by(event.0, holds[6], ("s5", "k7"), guest("f@example.com"), now),
+        ],
+    )
+    .await;
+    let kinds: Vec<&str> = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            WriteOutcome::Began(BeginOutcome::Started(_)) => "started",
+            WriteOutcome::Began(BeginOutcome::TicketLimitExceeded) => "over limit",
+            WriteOutcome::Began(BeginOutcome::HoldNotActive) => "not active",
+            WriteOutcome::Began(BeginOutcome::HoldNotFound) => "not found",
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "started",
+            "over limit",
+            "started",
+            "not active",
+            "started",
+            "not active",
+            "not found",
+            "not active",
+            "started"
+        ]
+    );
+    let recorded: Vec<(i64, String)> = server::on_pool!(app.store(), pool => sqlx::query_as(
+        "SELECT p.hold_id, u.email FROM purchases p JOIN users u ON u.id = p.user_id ORDER BY p.id",
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("purchases");
+    let expected: Vec<(i64, String)> = [
+        (holds[0], "fan@example.com"),
+        (holds[2], "a@example.com"),
+        (holds[4], "c@example.com"),
+        (holds[6], "f@example.com"),
+    ]
+    .into_iter()
+    .map(|(hold, email)| (hold, email.to_string()))
+    .collect();
+    assert_eq!(recorded, expected);
+    // Each recorded purchase's hold and seats last through the payment
+    // grace; the refused ones keep their expiry.
+    let grace_end = now + timing(now).payment_grace_ms;
+    for (index, hold) in holds.iter().enumerate() {
+        let (expires_at,): (i64,) = server::on_pool!(app.store(), pool => sqlx::query_as(
+            "SELECT expires_at FROM holds WHERE id = $1",
+        )
+        .bind(hold)
+        .fetch_one(pool)
+        .await)
+        .expect("hold");
+        let paying = [0, 2, 4, 6].contains(&index);
+        assert_eq!(expires_at >= grace_end, paying, "hold {index}");
+        let held_until = count(
+            &app,
+            &format!("SELECT MIN(held_until) FROM seats WHERE hold_id = {hold}"),
+        )
+        .await;
+        assert_eq!(held_until, expires_at, "seats of hold {index}");
+    }
 }

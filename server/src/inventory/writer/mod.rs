@@ -6,20 +6,22 @@
 //! fought over.
 //!
 //! A batch is equivalent to running, one after another: its hold endings,
-//! then its other writes in arrival order, then its claims in arrival
-//! order (any order of concurrent requests is a correct one; none of them
-//! can depend on another's outcome, as a claim's hold id is known only
-//! once its batch commits). Each request is decided alone, against the
-//! seats as the earlier ones of the batch left them. The steps:
+//! then its other writes kind by kind (in arrival order within a kind),
+//! then its claims in arrival order (any order of concurrent requests is a
+//! correct one; none of them can depend on another's outcome, as every
+//! writer of the batch waits for its commit). Each request is decided
+//! alone, against the seats as the earlier ones of the batch left them.
+//! The steps:
 //!
 //! 1. **lock events**: each event's row, ascending ids, so batches of two
 //!    servers queue instead of deadlocking; the batch writes one new
 //!    version per event;
 //! 2. **end holds** released or run out, all in a few statements;
 //! 3. **one by one**, the other writes (extensions, purchases, sales,
-//!    refunds, blocks), each by compare-and-set on the state it expects
-//!    (sales side by side, and payment references, share their
-//!    statements, each still decided alone);
+//!    refunds, blocks), each by compare-and-set on the state it expects;
+//!    grouped by kind, so that purchases being recorded, payment
+//!    references and the sales of an event come side by side and share
+//!    their statements, each still decided alone;
 //! 4. **read** every claimed seat and what each claimant already has;
 //! 5. **decide** the claims in memory, in order, so claims of one batch
 //!    never share a seat nor pass a buyer's limit or an address's cap
@@ -35,6 +37,7 @@
 //! the whole batch: nothing is committed and every writer in it gets the
 //! error.
 
+mod begins;
 mod blocks;
 mod claims;
 mod ends;
@@ -105,10 +108,34 @@ impl SeatWrite {
         }
     }
 
+    fn as_begin(&self) -> Option<&BeginPurchase> {
+        match self {
+            Self::BeginPurchase(begin) => Some(begin),
+            _ => None,
+        }
+    }
+
     fn as_record(&self) -> Option<&RecordPayment> {
         match self {
             Self::RecordPayment(record) => Some(record),
             _ => None,
+        }
+    }
+
+    /// Where step 3 decides the write among the others: any order of a
+    /// batch's writes is a correct one, and this one puts the writes that
+    /// share statements side by side, in a purchase's own order.
+    fn kind_rank(&self) -> u8 {
+        match self {
+            Self::Claim(_) | Self::End(_) => 0,
+            Self::Extend(_) => 1,
+            Self::TakeOver(_) => 2,
+            Self::BeginPurchase(_) => 3,
+            Self::RecordPayment(_) => 4,
+            Self::Sell(_) => 5,
+            Self::Fail(_) => 6,
+            Self::FinishRefund(_) => 7,
+            Self::Block(_) => 8,
         }
     }
 
@@ -233,14 +260,17 @@ pub async fn write_batch(
 }
 
 /// Step 3: the writes that are neither claims nor hold endings, each
-/// decided alone, in arrival order. Sales side by side (of one event), and
-/// payment references side by side (of distinct purchases), are decided
-/// together, in order, sharing their statements.
+/// decided alone, kind by kind and in arrival order within a kind.
+/// Purchases being recorded (of distinct holds), payment references (of
+/// distinct purchases) and sales (of one event), side by side, are
+/// decided together, in order, sharing their statements.
 async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sqlx::Error> {
-    let pending: Vec<(usize, &SeatWrite)> = batch
+    let mut pending: Vec<(usize, &SeatWrite)> = batch
         .undecided()
         .filter(|(_, request)| !matches!(request, SeatWrite::Claim(_) | SeatWrite::End(_)))
         .collect();
+    // Stable: arrival order is kept within a kind, and within an event.
+    pending.sort_by_key(|(_, request)| (request.kind_rank(), request.event_id()));
     let mut rest = pending.as_slice();
     while let Some(&(index, request)) = rest.first() {
         let version = batch.version(request.event_id());
@@ -252,6 +282,20 @@ async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sq
                 let sells: Vec<&Sell> = run.iter().filter_map(|(_, w)| w.as_sell()).collect();
                 let completions = sales::sell_run(tx, batch, &sells, version).await?;
                 decide_run(batch, run, completions.into_iter().map(WriteOutcome::Sold))
+            }
+            // A run of purchases of distinct holds: a repeat starts the next run.
+            SeatWrite::BeginPurchase(_) => {
+                let run = run_of(rest, |write, before| {
+                    write.as_begin().is_some_and(|begin| {
+                        before.iter().all(|(_, earlier)| {
+                            earlier.as_begin().map(|b| b.hold_id) != Some(begin.hold_id)
+                        })
+                    })
+                });
+                let begins: Vec<&BeginPurchase> =
+                    run.iter().filter_map(|(_, w)| w.as_begin()).collect();
+                let begun = begins::begin_run(tx, &begins).await?;
+                decide_run(batch, run, begun.into_iter().map(WriteOutcome::Began))
             }
             // A run of distinct purchases: a repeat starts the next run.
             SeatWrite::RecordPayment(_) => {
@@ -290,20 +334,24 @@ fn run_of<'p, 'a>(
     &pending[..len]
 }
 
-/// Records a run's outcomes; returns how many writes it decided.
+/// Records the outcomes of a run's first writes (all of them, or as many
+/// as it decided); returns how many.
 fn decide_run(
     batch: &mut Batch<'_>,
     run: &[(usize, &SeatWrite)],
     outcomes: impl Iterator<Item = WriteOutcome>,
 ) -> usize {
+    let mut decided = 0;
     for ((index, _), outcome) in run.iter().zip(outcomes) {
         batch.outcomes[*index] = Some(outcome);
+        decided += 1;
     }
-    run.len()
+    decided
 }
 
 /// One write of step 3 decided alone; `None` for the writes decided in
-/// other steps (claims, endings) or in runs (sales, payment references).
+/// other steps (claims, endings) or in runs (purchases recorded, payment
+/// references, sales).
 async fn one(
     tx: &mut AnyWriteTx,
     batch: &mut Batch<'_>,
@@ -314,7 +362,6 @@ async fn one(
         SeatWrite::Extend(request) => {
             WriteOutcome::Extended(extend::extend(tx, batch, request).await?)
         }
-        SeatWrite::BeginPurchase(begin) => WriteOutcome::Began(purchases::begin(tx, begin).await?),
         SeatWrite::TakeOver(take_over) => {
             WriteOutcome::TookOver(purchases::take_over(tx, take_over).await?)
         }
@@ -327,6 +374,7 @@ async fn one(
         }
         SeatWrite::Claim(_)
         | SeatWrite::End(_)
+        | SeatWrite::BeginPurchase(_)
         | SeatWrite::Sell(_)
         | SeatWrite::RecordPayment(_) => return Ok(None),
     }))

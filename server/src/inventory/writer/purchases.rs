@@ -1,5 +1,6 @@
 //! The seat side of checkout: recording a purchase of a hold (which
-//! extends the hold for the payment), taking one over for a retry,
+//! extends the hold for the payment; in runs: [`super::begins`]), taking
+//! one over for a retry,
 //! recording its payment, selling (in runs: [`super::sales`]), settling
 //! it failed (which gives the hold its old expiry back), and finishing a
 //! refund (which puts the seats back on sale). Each is decided alone, by
@@ -10,12 +11,12 @@
 //! Lock order on PostgreSQL: event (the batch's first step), then
 //! purchase, then hold, then seats and tickets.
 
-use super::{Batch, HoldRow, SeatWrite, HOLD_COLUMNS};
+use super::{Batch, SeatWrite};
 use crate::mail::outbox::{self, LetterKind};
 use crate::on_tx;
 use crate::store::{push_id_list, AnyWriteTx};
 use crate::ticket_codes::TicketSigner;
-use app::types::{HoldStatus, PurchaseStatus, SeatStatus};
+use app::types::{PurchaseStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -60,7 +61,7 @@ pub struct Timing {
 
 impl Timing {
     /// When the payment grace of a charge starting now ends.
-    fn payment_grace_end(&self) -> i64 {
+    pub(super) fn payment_grace_end(&self) -> i64 {
         self.now + self.payment_grace_ms
     }
 }
@@ -167,124 +168,6 @@ impl From<BeginPurchase> for SeatWrite {
     }
 }
 
-/// Records a pending purchase of an active hold, remembering the hold's
-/// expiry, and extends the hold so it cannot expire while the processor
-/// is charging. A retry under the same key is refused here (the hold is
-/// being paid for, or was sold): the caller then finds the first purchase,
-/// so the common case, a first attempt, spends no statement looking for one.
-pub(super) async fn begin(
-    tx: &mut AnyWriteTx,
-    begin: &BeginPurchase,
-) -> Result<BeginOutcome, sqlx::Error> {
-    let sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1 AND event_id = $2");
-    let hold: Option<HoldRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
-    .bind(begin.hold_id)
-    .bind(begin.event_id)
-    .fetch_optional(&mut *conn)
-    .await)?;
-    let Some(hold) = hold.filter(|hold| hold.session_id == begin.session_id) else {
-        return Ok(BeginOutcome::HoldNotFound);
-    };
-    if hold.status != HoldStatus::Active || hold.expires_at <= begin.timing.now {
-        return Ok(BeginOutcome::HoldNotActive);
-    }
-    let (user_id, by_account) = payer_user(tx, &begin.payer, begin.timing.now).await?;
-    let over_limit =
-        crate::inventory::buyer_limit::over_limit_at_purchase(tx, user_id, begin.hold_id).await?;
-    if over_limit.is_some() {
-        return Ok(BeginOutcome::TicketLimitExceeded);
-    }
-    let Some(row) = insert_pending(
-        tx,
-        begin,
-        user_id,
-        by_account,
-        (hold.expires_at, hold.total_cents),
-    )
-    .await?
-    else {
-        // Another key is already paying this hold, or this key is (a
-        // retry): the caller looks it up.
-        return Ok(BeginOutcome::HoldNotActive);
-    };
-    // A hold bought soon after it was taken outlasts the grace already.
-    if hold.expires_at < begin.timing.payment_grace_end() {
-        extend_for_payment(tx, begin.hold_id, begin.timing).await?;
-    }
-    Ok(BeginOutcome::Started(row))
-}
-
-/// The user a purchase is recorded for, and whether it was bought signed
-/// in; its row is locked for the rest of the transaction on PostgreSQL
-/// (SQLite's write transaction is exclusive already), so two purchases
-/// with one email are checked against the per-buyer limit one after the
-/// other. A guest purchase records (or reuses) a user row for its email;
-/// the no-op update makes RETURNING give the id of an existing row too,
-/// and locks it.
-async fn payer_user(
-    tx: &mut AnyWriteTx,
-    payer: &Payer,
-    now: i64,
-) -> Result<(i64, bool), sqlx::Error> {
-    match payer {
-        Payer::Account(user_id) => {
-            if let AnyWriteTx::Postgres(tx) = tx {
-                sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                    .bind(user_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Ok((*user_id, true))
-        }
-        Payer::Guest(email) => {
-            let (user_id,): (i64,) = on_tx!(tx, conn => sqlx::query_as(
-                "INSERT INTO users (email, created_at) VALUES ($1, $2) \
-                 ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
-            )
-            .bind(email)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await)?;
-            Ok((user_id, false))
-        }
-    }
-}
-
-/// Inserts the pending purchase; `None` if a unique index refused it (the
-/// hold has a live purchase, or the session used the key).
-async fn insert_pending(
-    tx: &mut AnyWriteTx,
-    begin: &BeginPurchase,
-    user_id: i64,
-    by_account: bool,
-    (hold_expires_at, total_cents): (i64, i64),
-) -> Result<Option<PurchaseRow>, sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO purchases (event_id, hold_id, user_id, session_id, request_key, \
-         request_fingerprint, processor_key, processor_customer, status, total_cents, \
-         hold_expires_before, next_check_at, created_at, updated_at, by_account) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $12, $13) \
-         ON CONFLICT DO NOTHING RETURNING {PURCHASE_COLUMNS}"
-    );
-    let timing = begin.timing;
-    on_tx!(tx, conn => sqlx::query_as(&sql)
-        .bind(begin.event_id)
-        .bind(begin.hold_id)
-        .bind(user_id)
-        .bind(&begin.session_id)
-        .bind(&begin.request_key)
-        .bind(&begin.fingerprint)
-        .bind(&begin.processor_key)
-        .bind(&begin.customer)
-        .bind(total_cents)
-        .bind(hold_expires_at)
-        .bind(timing.now + timing.reconcile_after_ms)
-        .bind(timing.now)
-        .bind(by_account)
-        .fetch_optional(&mut *conn)
-        .await)
-}
-
 /// Extends an active hold and its held seats to at least the end of the
 /// payment grace.
 async fn extend_for_payment(
@@ -292,49 +175,57 @@ async fn extend_for_payment(
     hold_id: i64,
     timing: Timing,
 ) -> Result<(), sqlx::Error> {
-    set_hold_expiry(
+    set_hold_expiries(
         tx,
-        hold_id,
-        timing.payment_grace_end(),
+        &[(hold_id, timing.payment_grace_end())],
         ExpiryMove::LaterOnly,
     )
     .await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum ExpiryMove {
+pub(super) enum ExpiryMove {
     /// Only if it ends earlier now (a payment grace).
     LaterOnly,
     /// Whatever it is now (back to its expiry before a failed payment).
     Any,
 }
 
-/// Moves an active hold's expiry, and its held seats', to `until`.
-async fn set_hold_expiry(
+/// Moves active holds' expiries, and their held seats', each to its
+/// `until` (pairs of hold id and time, of distinct holds).
+pub(super) async fn set_hold_expiries(
     tx: &mut AnyWriteTx,
-    hold_id: i64,
-    until: i64,
+    untils: &[(i64, i64)],
     how: ExpiryMove,
 ) -> Result<(), sqlx::Error> {
-    let later_only = how == ExpiryMove::LaterOnly;
-    on_tx!(tx, conn => sqlx::query(
-        "UPDATE holds SET expires_at = $1 WHERE id = $2 AND status = 'active' \
-         AND (NOT $3 OR expires_at < $1)",
-    )
-    .bind(until)
-    .bind(hold_id)
-    .bind(later_only)
-    .execute(&mut *conn)
-    .await.map(|done| done.rows_affected()))?;
-    on_tx!(tx, conn => sqlx::query(
-        "UPDATE seats SET held_until = $1 WHERE hold_id = $2 AND status = 'held' \
-         AND (NOT $3 OR held_until < $1)",
-    )
-    .bind(until)
-    .bind(hold_id)
-    .bind(later_only)
-    .execute(&mut *conn)
-    .await.map(|done| done.rows_affected()))?;
+    if untils.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = untils.iter().map(|(hold_id, _)| *hold_id).collect();
+    on_tx!(tx, conn => {
+        let mut holds = QueryBuilder::new("UPDATE holds SET expires_at = ");
+        push_case_of(&mut holds, "id", untils);
+        holds.push(" WHERE status = 'active'");
+        if how == ExpiryMove::LaterOnly {
+            holds.push(" AND expires_at < ");
+            push_case_of(&mut holds, "id", untils);
+        }
+        holds.push(" AND id IN (");
+        push_id_list(&mut holds, &ids);
+        holds.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+    })?;
+    on_tx!(tx, conn => {
+        let mut seats = QueryBuilder::new("UPDATE seats SET held_until = ");
+        push_case_of(&mut seats, "hold_id", untils);
+        seats.push(" WHERE status = 'held'");
+        if how == ExpiryMove::LaterOnly {
+            seats.push(" AND held_until < ");
+            push_case_of(&mut seats, "hold_id", untils);
+        }
+        seats.push(" AND hold_id IN (");
+        push_id_list(&mut seats, &ids);
+        seats.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -387,11 +278,11 @@ pub(super) async fn record_payments(
     let ids: Vec<i64> = records.iter().map(|record| record.purchase_id).collect();
     let recorded: Vec<(i64,)> = on_tx!(tx, conn => {
         let mut update = QueryBuilder::new("UPDATE purchases SET payment_ref = ");
-        push_case_of_id(&mut update, &intents);
+        push_case_of(&mut update, "id", &intents);
         update.push(", next_check_at = ");
-        push_case_of_id(&mut update, &checks);
+        push_case_of(&mut update, "id", &checks);
         update.push(" WHERE status = 'pending' AND (payment_ref IS NULL OR payment_ref = ");
-        push_case_of_id(&mut update, &intents);
+        push_case_of(&mut update, "id", &intents);
         update.push(") AND id IN (");
         push_id_list(&mut update, &ids);
         update.push(" RETURNING id");
@@ -401,15 +292,18 @@ pub(super) async fn record_payments(
     Ok(ids.iter().map(|id| recorded.contains(id)).collect())
 }
 
-/// Appends `CASE id WHEN <id> THEN <value> … END`: one value per row of a
-/// multi-row update.
-pub(super) fn push_case_of_id<'a, DB, T>(query: &mut QueryBuilder<'a, DB>, values: &[(i64, T)])
-where
+/// Appends `CASE <column> WHEN <id> THEN <value> … END`: one value per row
+/// of a multi-row update, chosen by the row's `column` (an id).
+pub(super) fn push_case_of<'a, DB, T>(
+    query: &mut QueryBuilder<'a, DB>,
+    column: &str,
+    values: &[(i64, T)],
+) where
     DB: sqlx::Database,
     for<'e> i64: sqlx::Encode<'e, DB> + sqlx::Type<DB>,
     T: 'a + Clone + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    query.push("CASE id");
+    query.push("CASE ").push(column);
     for (id, value) in values {
         query
             .push(" WHEN ")
@@ -442,7 +336,7 @@ pub(super) async fn fail(tx: &mut AnyWriteTx, fail: &FailPurchase) -> Result<boo
         return Ok(false);
     }
     if let Some(before) = purchase.hold_expires_before {
-        set_hold_expiry(tx, purchase.hold_id, before, ExpiryMove::Any).await?;
+        set_hold_expiries(tx, &[(purchase.hold_id, before)], ExpiryMove::Any).await?;
     }
     Ok(true)
 }

@@ -2,7 +2,7 @@
 //! each decided alone, in arrival order, sharing one statement per step.
 
 use super::log::ROWS_PER_STATEMENT;
-use super::purchases::{mail_buyers, push_case_of_id, Completion, Sell};
+use super::purchases::{mail_buyers, push_case_of, Completion, Sell};
 use super::Batch;
 use crate::mail::outbox::LetterKind;
 use crate::on_tx;
@@ -133,9 +133,9 @@ async fn mark_paid(tx: &mut AnyWriteTx, chosen: &[&Sell]) -> Result<HashSet<i64>
     let ids: Vec<i64> = chosen.iter().map(|sell| sell.purchase.id).collect();
     let paid: Vec<(i64,)> = on_tx!(tx, conn => {
         let mut paid = QueryBuilder::new("UPDATE purchases SET status = 'paid', payment_ref = ");
-        push_case_of_id(&mut paid, &intents);
+        push_case_of(&mut paid, "id", &intents);
         paid.push(", updated_at = ");
-        push_case_of_id(&mut paid, &times);
+        push_case_of(&mut paid, "id", &times);
         paid.push(", next_check_at = NULL, check_failures = 0 \
                    WHERE status = 'pending' AND id IN (");
         push_id_list(&mut paid, &ids);
