@@ -24,6 +24,7 @@ use app::types::{BestAvailable, EventId, HoldId, HoldRequest, HoldStatus, HoldVi
 use batcher::SeatWriter;
 use holds::ClaimOutcome;
 use picks::RecentPicks;
+use rustc_hash::FxHashSet;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -139,7 +140,7 @@ impl Inventory {
         request: holds::ClaimRequest,
     ) -> Result<ClaimOutcome, ApiError> {
         let channel = self.live.channel(event_id).await?;
-        let mut taken: HashSet<i64> = HashSet::new();
+        let mut taken: FxHashSet<i64> = FxHashSet::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
