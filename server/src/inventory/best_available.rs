@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 /// Picks seats for `count` buyers sitting together, or `None` if no row has
 /// that many adjacent free seats. `seats` must come in venue order
 /// (section, row and number).
-pub fn choose<'a>(seats: impl IntoIterator<Item = FreeSeat<'a>>, count: usize) -> Option<Vec<i64>> {
+pub fn choose(seats: impl IntoIterator<Item = FreeSeat>, count: usize) -> Option<Vec<i64>> {
     ranked(seats, count, 1).into_iter().next()
 }
 
@@ -23,8 +23,8 @@ pub fn choose<'a>(seats: impl IntoIterator<Item = FreeSeat<'a>>, count: usize) -
 /// `limit` placements are kept: collecting a stadium's free seats and every
 /// placement among them for each request was about 5 MB a request, and
 /// 128 buyers asking at once took the server to 577 MiB.
-pub fn ranked<'a>(
-    seats: impl IntoIterator<Item = FreeSeat<'a>>,
+pub fn ranked(
+    seats: impl IntoIterator<Item = FreeSeat>,
     count: usize,
     limit: usize,
 ) -> Vec<Vec<i64>> {
@@ -36,13 +36,11 @@ pub fn ranked<'a>(
         count,
         limit,
     };
-    let mut run: Vec<FreeSeat<'a>> = Vec::new();
+    let mut run: Vec<FreeSeat> = Vec::new();
     for seat in seats {
-        let continues = run.last().is_some_and(|last| {
-            seat.section == last.section
-                && seat.row_label == last.row_label
-                && seat.number == last.number + 1
-        });
+        let continues = run
+            .last()
+            .is_some_and(|last| seat.row == last.row && seat.number == last.number + 1);
         if !continues {
             best.offer_run(&run);
             run.clear();
@@ -75,7 +73,7 @@ struct Best {
 impl Best {
     /// Offers every placement of `count` seats within one maximal run of
     /// consecutive seats of a row.
-    fn offer_run(&mut self, run: &[FreeSeat<'_>]) {
+    fn offer_run(&mut self, run: &[FreeSeat]) {
         if run.len() < self.count {
             return;
         }
@@ -103,19 +101,15 @@ mod tests {
     use super::*;
 
     /// A row of section `section_id` with these free seat numbers, all at `price`.
-    fn row(
-        numbers: &[i64],
-        price: i64,
-        section_id: i64,
-        row_label: &'static str,
-    ) -> Vec<FreeSeat<'static>> {
-        let section: &'static str = Box::leak(section_id.to_string().into_boxed_str());
+    fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<FreeSeat> {
+        let section = u32::try_from(section_id).expect("a small section id");
+        let row = section * 1000 + u32::from(row_label.as_bytes()[0]);
         numbers
             .iter()
             .map(|&number| FreeSeat {
                 id: section_id * 1000 + number,
                 section,
-                row_label,
+                row,
                 number,
                 price_cents: price,
             })

@@ -37,17 +37,66 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-/// A seat that is free right now, in venue order (section, row, number).
-/// It borrows its names from the live seat map: a stadium has 50,000 seats,
-/// and copying their names for every request was most of the cost of best
-/// available in an onsale.
+/// A seat that is free at a version of the live seat map, in venue order
+/// (section, row, number). Sections and rows are numbered in venue order
+/// (`row` is unique across sections), so best available joins seats by
+/// comparing numbers, not names.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FreeSeat<'a> {
+pub struct FreeSeat {
     pub id: i64,
-    pub section: &'a str,
-    pub row_label: &'a str,
+    pub section: u32,
+    pub row: u32,
     pub number: i64,
     pub price_cents: i64,
+}
+
+/// The seats best available may offer at one version of the seat map,
+/// made once per version however many requests ask: under an onsale flood
+/// dozens of requests come between two versions, and each walking the
+/// 50,000 seats of a stadium was most of best available's cost.
+struct FreeSeats {
+    version: i64,
+    /// Section names; a free seat's `section` indexes this.
+    sections: Vec<String>,
+    seats: Vec<FreeSeat>,
+}
+
+impl FreeSeats {
+    fn of(state: &SeatMapState) -> Self {
+        let mut sections: Vec<String> = Vec::new();
+        let mut seats = Vec::new();
+        let mut row = 0;
+        let mut last: Option<(&str, &str)> = None;
+        for seat in &state.seats {
+            let here = (seat.section.as_str(), seat.row.as_str());
+            if last != Some(here) {
+                if last.is_some() {
+                    row += 1;
+                }
+                if last.map(|(section, _)| section) != Some(here.0) {
+                    sections.push(seat.section.clone());
+                }
+                last = Some(here);
+            }
+            // Wheelchair spaces and their companion seats are left to those
+            // who pick them.
+            let reserved = seat.features.iter().any(|f| f.is_reserved_for_access());
+            if seat.status == SeatStatus::Available && !reserved {
+                seats.push(FreeSeat {
+                    id: seat.id.0,
+                    section: u32::try_from(sections.len() - 1).unwrap_or(u32::MAX),
+                    row,
+                    number: seat.number,
+                    price_cents: seat.price_cents,
+                });
+            }
+        }
+        Self {
+            version: state.version,
+            sections,
+            seats,
+        }
+    }
 }
 
 /// How often the pump reads the change log: the batching tick of deltas.
@@ -103,6 +152,8 @@ struct SeatMapState {
     expired: Vec<usize>,
     /// `GET /api/events/{id}/seats`, made on first demand.
     rest_body: Option<seat_map::Body>,
+    /// The seats best available may offer, made on first demand.
+    free: Option<Arc<FreeSeats>>,
 }
 
 pub struct EventChannel {
@@ -158,6 +209,7 @@ impl EventChannel {
                 snapshot_compact: None,
                 expired: Vec::new(),
                 rest_body: None,
+                free: None,
             }),
             sender,
             last_watched_ms: AtomicI64::new(clock.now()),
@@ -244,34 +296,54 @@ impl EventChannel {
     /// Runs `choose` over the seats free right now (as of the last tick)
     /// within the constraints and that `keep` accepts, in venue order: the
     /// candidates for best available, read from memory instead of 50,000
-    /// rows per request, and streamed rather than collected (a copy per
-    /// request was megabytes). The claim re-checks in the database.
+    /// rows per request, listed once per version and streamed from that
+    /// list rather than copied (a copy per request was megabytes). The
+    /// claim re-checks in the database.
     pub fn with_free_seats<T>(
         &self,
         section: Option<&str>,
         max_price_cents: Option<i64>,
         keep: impl Fn(i64) -> bool,
-        choose: impl FnOnce(&mut dyn Iterator<Item = FreeSeat<'_>>) -> T,
+        choose: impl FnOnce(&mut dyn Iterator<Item = FreeSeat>) -> T,
     ) -> T {
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let mut free = state
+        let free = self.free_seats();
+        let sections: Option<Vec<u32>> = section.map(|name| {
+            (0..)
+                .zip(&free.sections)
+                .filter(|(_, section)| *section == name)
+                .map(|(index, _)| index)
+                .collect()
+        });
+        let mut seats = free
             .seats
             .iter()
-            .filter(|seat| seat.status == SeatStatus::Available)
-            // Wheelchair spaces and their companion seats are left to
-            // those who pick them.
-            .filter(|seat| !seat.features.iter().any(|f| f.is_reserved_for_access()))
-            .filter(|seat| section.is_none_or(|name| seat.section == name))
+            .copied()
+            .filter(|seat| sections.as_ref().is_none_or(|s| s.contains(&seat.section)))
             .filter(|seat| max_price_cents.is_none_or(|max| seat.price_cents <= max))
-            .filter(|seat| keep(seat.id.0))
-            .map(|seat| FreeSeat {
-                id: seat.id.0,
-                section: &seat.section,
-                row_label: &seat.row,
-                number: seat.number,
-                price_cents: seat.price_cents,
-            });
-        choose(&mut free)
+            .filter(|seat| keep(seat.id));
+        choose(&mut seats)
+    }
+
+    /// The free seats at the current version, listed by the first request
+    /// that asks.
+    fn free_seats(&self) -> Arc<FreeSeats> {
+        let current = |state: &SeatMapState| {
+            state
+                .free
+                .as_ref()
+                .filter(|free| free.version == state.version)
+                .cloned()
+        };
+        if let Some(free) = current(&self.state.read().unwrap_or_else(|p| p.into_inner())) {
+            return free;
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(free) = current(&state) {
+            return free;
+        }
+        let free = Arc::new(FreeSeats::of(&state));
+        state.free = Some(free.clone());
+        free
     }
 
     /// Runs `check` over the features of the seats asked for (those of
@@ -556,5 +628,73 @@ impl LiveHub {
                 let _ = hub.pump_once().await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::types::SeatFeature;
+    use changes::SeatChangeRow;
+
+    fn seat(id: i64, section: &str, row: &str, number: i64) -> SeatView {
+        SeatView {
+            id: SeatId(id),
+            section: section.into(),
+            row: row.into(),
+            number,
+            x: 0.0,
+            y: 0.0,
+            tier: "Standard".into(),
+            price_cents: 1000 * id,
+            status: SeatStatus::Available,
+            features: Vec::new(),
+        }
+    }
+
+    fn free(channel: &EventChannel, section: Option<&str>) -> Vec<FreeSeat> {
+        channel.with_free_seats(section, None, |_| true, |seats| seats.collect())
+    }
+
+    #[test]
+    fn the_free_seats_are_listed_once_per_version_with_rows_numbered_in_venue_order() {
+        let mut wheelchair = seat(5, "Circle", "A", 2);
+        wheelchair.features = vec![SeatFeature::Wheelchair];
+        let channel = EventChannel::new(
+            EventId(1),
+            3,
+            vec![
+                seat(1, "Stalls", "A", 1),
+                seat(2, "Stalls", "A", 2),
+                seat(3, "Stalls", "B", 1),
+                seat(4, "Circle", "A", 1),
+                wheelchair,
+            ],
+            16,
+        );
+        let listed = free(&channel, None);
+        let keys: Vec<(i64, u32, u32)> = listed
+            .iter()
+            .map(|seat| (seat.id, seat.section, seat.row))
+            .collect();
+        // Row A of the Circle is not row A of the Stalls; the wheelchair
+        // space is left to those who pick it.
+        assert_eq!(keys, [(1, 0, 0), (2, 0, 0), (3, 0, 1), (4, 1, 2)]);
+        let ids = |seats: Vec<FreeSeat>| seats.iter().map(|seat| seat.id).collect::<Vec<_>>();
+        assert_eq!(ids(free(&channel, Some("Circle"))), [4]);
+        let cheap = channel.with_free_seats(None, Some(2000), |id| id != 1, |s| s.collect());
+        assert_eq!(ids(cheap), [2]);
+        assert!(Arc::ptr_eq(&channel.free_seats(), &channel.free_seats()));
+
+        channel.apply(vec![SeatChangeRow {
+            version: 4,
+            seat_id: 2,
+            status: "held".into(),
+        }]);
+        assert_eq!(
+            ids(free(&channel, None)),
+            [1, 3, 4],
+            "listed again at version 4"
+        );
     }
 }
