@@ -57,7 +57,7 @@ pub use purchases::{
 
 use crate::store::{AnyWriteTx, Store, StoreError};
 use app::types::{HoldStatus, SeatStatus};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A hold as its row stores it; read with [`HOLD_COLUMNS`], here and by
 /// the writer's steps that check a hold before changing it.
@@ -276,36 +276,22 @@ async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sq
         let version = batch.version(request.event_id());
         let decided = match request {
             SeatWrite::Sell(_) => {
-                let run = run_of(rest, |write, _| {
+                let run = run_of(rest, |write| {
                     write.as_sell().is_some() && write.event_id() == request.event_id()
                 });
                 let sells: Vec<&Sell> = run.iter().filter_map(|(_, w)| w.as_sell()).collect();
                 let completions = sales::sell_run(tx, batch, &sells, version).await?;
                 decide_run(batch, run, completions.into_iter().map(WriteOutcome::Sold))
             }
-            // A run of purchases of distinct holds: a repeat starts the next run.
             SeatWrite::BeginPurchase(_) => {
-                let run = run_of(rest, |write, before| {
-                    write.as_begin().is_some_and(|begin| {
-                        before.iter().all(|(_, earlier)| {
-                            earlier.as_begin().map(|b| b.hold_id) != Some(begin.hold_id)
-                        })
-                    })
-                });
+                let run = run_of_distinct(rest, |write| write.as_begin().map(|b| b.hold_id));
                 let begins: Vec<&BeginPurchase> =
                     run.iter().filter_map(|(_, w)| w.as_begin()).collect();
                 let begun = begins::begin_run(tx, &begins).await?;
                 decide_run(batch, run, begun.into_iter().map(WriteOutcome::Began))
             }
-            // A run of distinct purchases: a repeat starts the next run.
             SeatWrite::RecordPayment(_) => {
-                let run = run_of(rest, |write, before| {
-                    write.as_record().is_some_and(|record| {
-                        before.iter().all(|(_, earlier)| {
-                            earlier.as_record().map(|r| r.purchase_id) != Some(record.purchase_id)
-                        })
-                    })
-                });
+                let run = run_of_distinct(rest, |write| write.as_record().map(|r| r.purchase_id));
                 let records: Vec<&RecordPayment> =
                     run.iter().filter_map(|(_, w)| w.as_record()).collect();
                 let recorded = purchases::record_payments(tx, &records).await?;
@@ -321,17 +307,31 @@ async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sq
     Ok(())
 }
 
-/// The writes at the start of `pending` that `joins` lets into one run
-/// (given the run so far), up to [`RUN_LIMIT`].
+/// The writes at the start of `pending` that `joins` lets into one run,
+/// up to [`RUN_LIMIT`].
 fn run_of<'p, 'a>(
     pending: &'p [(usize, &'a SeatWrite)],
-    mut joins: impl FnMut(&SeatWrite, &[(usize, &'a SeatWrite)]) -> bool,
+    mut joins: impl FnMut(&SeatWrite) -> bool,
 ) -> &'p [(usize, &'a SeatWrite)] {
-    let mut len = 0;
-    while len < pending.len().min(RUN_LIMIT) && joins(pending[len].1, &pending[..len]) {
-        len += 1;
-    }
+    let len = pending
+        .iter()
+        .take(RUN_LIMIT)
+        .take_while(|(_, write)| joins(write))
+        .count();
     &pending[..len]
+}
+
+/// A run of the writes `key` gives a key (one kind), with distinct keys
+/// (purchases of distinct holds, payment references of distinct
+/// purchases): a repeat starts the next run.
+fn run_of_distinct<'p, 'a>(
+    pending: &'p [(usize, &'a SeatWrite)],
+    key: impl Fn(&SeatWrite) -> Option<i64>,
+) -> &'p [(usize, &'a SeatWrite)] {
+    let mut seen = HashSet::new();
+    run_of(pending, |write| {
+        key(write).is_some_and(|key| seen.insert(key))
+    })
 }
 
 /// Records the outcomes of a run's first writes (all of them, or as many

@@ -202,30 +202,24 @@ pub(super) async fn set_hold_expiries(
         return Ok(());
     }
     let ids: Vec<i64> = untils.iter().map(|(hold_id, _)| *hold_id).collect();
-    on_tx!(tx, conn => {
-        let mut holds = QueryBuilder::new("UPDATE holds SET expires_at = ");
-        push_case_of(&mut holds, "id", untils);
-        holds.push(" WHERE status = 'active'");
-        if how == ExpiryMove::LaterOnly {
-            holds.push(" AND expires_at < ");
-            push_case_of(&mut holds, "id", untils);
-        }
-        holds.push(" AND id IN (");
-        push_id_list(&mut holds, &ids);
-        holds.build().execute(&mut *conn).await.map(|done| done.rows_affected())
-    })?;
-    on_tx!(tx, conn => {
-        let mut seats = QueryBuilder::new("UPDATE seats SET held_until = ");
-        push_case_of(&mut seats, "hold_id", untils);
-        seats.push(" WHERE status = 'held'");
-        if how == ExpiryMove::LaterOnly {
-            seats.push(" AND held_until < ");
-            push_case_of(&mut seats, "hold_id", untils);
-        }
-        seats.push(" AND hold_id IN (");
-        push_id_list(&mut seats, &ids);
-        seats.build().execute(&mut *conn).await.map(|done| done.rows_affected())
-    })?;
+    // The holds, then their held seats.
+    for (table, column, key, status) in [
+        ("holds", "expires_at", "id", "active"),
+        ("seats", "held_until", "hold_id", "held"),
+    ] {
+        on_tx!(tx, conn => {
+            let mut update = QueryBuilder::new(format!("UPDATE {table} SET {column} = "));
+            push_case_of(&mut update, key, untils);
+            update.push(format!(" WHERE status = '{status}'"));
+            if how == ExpiryMove::LaterOnly {
+                update.push(format!(" AND {column} < "));
+                push_case_of(&mut update, key, untils);
+            }
+            update.push(format!(" AND {key} IN ("));
+            push_id_list(&mut update, &ids);
+            update.build().execute(&mut *conn).await.map(|done| done.rows_affected())
+        })?;
+    }
     Ok(())
 }
 
