@@ -3,31 +3,113 @@
 //! one exists. Pure selection here; the claim itself is the usual
 //! all-or-nothing compare-and-set, retried if someone got there first.
 
-use crate::live::FreeSeat;
+use crate::live::{FreeSeat, FreeSeats};
 use std::collections::BinaryHeap;
 
-/// Picks seats for `count` buyers sitting together, or `None` if no row has
-/// that many adjacent free seats. `seats` must come in venue order
-/// (section, row and number).
-pub fn choose(seats: impl IntoIterator<Item = FreeSeat>, count: usize) -> Option<Vec<i64>> {
-    ranked(seats, count, 1).into_iter().next()
+/// What a best-available request asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Want {
+    pub count: usize,
+    pub section: Option<String>,
+    pub max_price_cents: Option<i64>,
 }
 
-/// Up to `limit` of the best placements, all equally good (none strands a
-/// single seat if any placement avoids it, and all cost the least), earliest
-/// in the venue first. Buyers arriving together are spread over these (see
-/// the caller), so an onsale flood does not all aim at the same two seats,
-/// and nobody is offered a worse placement than the best.
+/// A [`Want`]'s section and price, resolved against one list of free seats.
+#[derive(Debug)]
+pub struct Filter {
+    /// The indexes of the sections named, if one was.
+    sections: Option<Vec<u32>>,
+    max_price_cents: Option<i64>,
+}
+
+impl Filter {
+    pub fn new(section_names: &[String], want: &Want) -> Self {
+        let sections = want.section.as_deref().map(|name| {
+            (0..)
+                .zip(section_names)
+                .filter(|(_, section)| *section == name)
+                .map(|(index, _)| index)
+                .collect()
+        });
+        Self {
+            sections,
+            max_price_cents: want.max_price_cents,
+        }
+    }
+
+    pub fn admits(&self, seat: &FreeSeat) -> bool {
+        self.sections
+            .as_ref()
+            .is_none_or(|s| s.contains(&seat.section))
+            && self
+                .max_price_cents
+                .is_none_or(|max| seat.price_cents <= max)
+    }
+}
+
+/// How good a placement is; lower is better: first those that strand no
+/// single seat, then the cheapest, then the earliest in the venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rank {
+    pub strands_one: bool,
+    pub price_cents: i64,
+    pub first_seat: i64,
+}
+
+impl Rank {
+    /// Equally good for a buyer: the same on everything but where.
+    pub fn ties(&self, other: &Rank) -> bool {
+        (self.strands_one, self.price_cents) == (other.strands_one, other.price_cents)
+    }
+}
+
+/// `count` adjacent seats, from the seat at position `start` of the list
+/// the placements were ranked from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Placement {
+    pub rank: Rank,
+    pub start: u32,
+}
+
+/// The seat ids of `placement`, a placement of `count` seats in `seats`.
+pub fn seat_ids(seats: &[FreeSeat], placement: Placement, count: usize) -> Vec<i64> {
+    let start = placement.start as usize;
+    seats[start..start + count].iter().map(|s| s.id).collect()
+}
+
+/// Best available by walking every free seat `want` admits and that is not
+/// `unavailable`: one of the equally best placements, at random, so
+/// buyers asking together do not all aim at the same seats. The slow way,
+/// for what the hand-out in turn (`hand_out`) does not serve.
+pub fn walk(free: &FreeSeats, want: &Want, unavailable: impl Fn(i64) -> bool) -> Option<Vec<i64>> {
+    let filter = Filter::new(free.sections(), want);
+    let seats = (0..)
+        .zip(free.seats().iter().copied())
+        .filter(|(_, seat)| filter.admits(seat) && !unavailable(seat.id));
+    let mut best = ranked(seats, want.count, SPREAD);
+    let top = best.first()?.rank;
+    best.retain(|placement| placement.rank.ties(&top));
+    let pick = best.swap_remove(rand::random_range(0..best.len()));
+    Some(seat_ids(free.seats(), pick, want.count))
+}
+
+/// How many of the equally best placements concurrent buyers are spread
+/// over.
+pub const SPREAD: usize = 8;
+
+/// Up to `limit` of the best placements of `count` seats together in one
+/// row, best first. `seats` are the free seats in venue order, each with
+/// its position in the list the placements refer to.
 ///
 /// The seats are streamed, one row's run at a time, and only the best
 /// `limit` placements are kept: collecting a stadium's free seats and every
 /// placement among them for each request was about 5 MB a request, and
 /// 128 buyers asking at once took the server to 577 MiB.
 pub fn ranked(
-    seats: impl IntoIterator<Item = FreeSeat>,
+    seats: impl IntoIterator<Item = (u32, FreeSeat)>,
     count: usize,
     limit: usize,
-) -> Vec<Vec<i64>> {
+) -> Vec<Placement> {
     if count == 0 || limit == 0 {
         return Vec::new();
     }
@@ -36,36 +118,24 @@ pub fn ranked(
         count,
         limit,
     };
-    let mut run: Vec<FreeSeat> = Vec::new();
-    for seat in seats {
+    let mut run: Vec<(u32, FreeSeat)> = Vec::new();
+    for (position, seat) in seats {
         let continues = run
             .last()
-            .is_some_and(|last| seat.row == last.row && seat.number == last.number + 1);
+            .is_some_and(|(_, last)| seat.row == last.row && seat.number == last.number + 1);
         if !continues {
             best.offer_run(&run);
             run.clear();
         }
-        run.push(seat);
+        run.push((position, seat));
     }
     best.offer_run(&run);
-    let placements = best.kept.into_sorted_vec();
-    let top = placements
-        .first()
-        .map(|((orphan, price, _), _)| (*orphan, *price));
-    placements
-        .into_iter()
-        .take_while(|((orphan, price, _), _)| Some((*orphan, *price)) == top)
-        .map(|(_, ids)| ids)
-        .collect()
+    best.kept.into_sorted_vec()
 }
-
-/// How good a placement is: (strands a single seat, total price, first seat
-/// id); lower is better.
-type Rank = (bool, i64, i64);
 
 /// The best placements seen so far, the worst of them on top.
 struct Best {
-    kept: BinaryHeap<(Rank, Vec<i64>)>,
+    kept: BinaryHeap<Placement>,
     count: usize,
     limit: usize,
 }
@@ -73,22 +143,27 @@ struct Best {
 impl Best {
     /// Offers every placement of `count` seats within one maximal run of
     /// consecutive seats of a row.
-    fn offer_run(&mut self, run: &[FreeSeat]) {
+    fn offer_run(&mut self, run: &[(u32, FreeSeat)]) {
         if run.len() < self.count {
             return;
         }
         for offset in 0..=run.len() - self.count {
             let right_gap = run.len() - self.count - offset;
-            let leaves_orphan = offset == 1 || right_gap == 1;
             let group = &run[offset..offset + self.count];
-            let price: i64 = group.iter().map(|s| s.price_cents).sum();
-            let rank = (leaves_orphan, price, group[0].id);
+            let placement = Placement {
+                rank: Rank {
+                    strands_one: offset == 1 || right_gap == 1,
+                    price_cents: group.iter().map(|(_, s)| s.price_cents).sum(),
+                    first_seat: group[0].1.id,
+                },
+                start: group[0].0,
+            };
             if self.kept.len() == self.limit
-                && self.kept.peek().is_some_and(|(worst, _)| rank >= *worst)
+                && self.kept.peek().is_some_and(|worst| placement >= *worst)
             {
                 continue;
             }
-            self.kept.push((rank, group.iter().map(|s| s.id).collect()));
+            self.kept.push(placement);
             if self.kept.len() > self.limit {
                 self.kept.pop();
             }
@@ -99,6 +174,29 @@ impl Best {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The seat ids of the best placement of `count` seats.
+    fn choose(seats: impl IntoIterator<Item = FreeSeat>, count: usize) -> Option<Vec<i64>> {
+        ranked_ids(seats, count, 1).into_iter().next()
+    }
+
+    /// The seat ids of the equally best placements, up to `limit`.
+    fn ranked_ids(
+        seats: impl IntoIterator<Item = FreeSeat>,
+        count: usize,
+        limit: usize,
+    ) -> Vec<Vec<i64>> {
+        let seats: Vec<FreeSeat> = seats.into_iter().collect();
+        let placements = ranked((0..).zip(seats.iter().copied()), count, limit);
+        let Some(top) = placements.first().map(|p| p.rank) else {
+            return Vec::new();
+        };
+        placements
+            .into_iter()
+            .take_while(|p| p.rank.ties(&top))
+            .map(|p| seat_ids(&seats, p, count))
+            .collect()
+    }
 
     /// A row of section `section_id` with these free seat numbers, all at `price`.
     fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<FreeSeat> {
@@ -158,7 +256,7 @@ mod tests {
         let mut seats = row(&[1, 2, 3, 4], 1000, 1, "A");
         seats.extend(row(&[1, 2], 900, 2, "A"));
         assert_eq!(
-            ranked(seats.iter().copied(), 2, 10),
+            ranked_ids(seats.iter().copied(), 2, 10),
             vec![vec![2001, 2002]],
             "the one cheapest"
         );
@@ -166,10 +264,10 @@ mod tests {
         seats.extend(row(&[1, 2, 3], 1000, 1, "B"));
         // Same price everywhere: the placements stranding nobody, in venue order.
         assert_eq!(
-            ranked(seats.iter().copied(), 2, 10),
+            ranked_ids(seats.iter().copied(), 2, 10),
             vec![vec![1001, 1002], vec![1003, 1004], vec![1005, 1006]]
         );
-        assert_eq!(ranked(seats.iter().copied(), 2, 2).len(), 2);
+        assert_eq!(ranked_ids(seats.iter().copied(), 2, 2).len(), 2);
     }
 
     #[test]
@@ -181,7 +279,7 @@ mod tests {
             seats.extend(row(&[1, 2, 3, 4], 3000 - section * 100, section, "A"));
         }
         assert_eq!(
-            ranked(seats.iter().copied(), 2, 2),
+            ranked_ids(seats.iter().copied(), 2, 2),
             vec![vec![20001, 20002], vec![20003, 20004]]
         );
         assert_eq!(

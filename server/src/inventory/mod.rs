@@ -8,6 +8,7 @@ pub mod accessible;
 pub mod batcher;
 pub mod best_available;
 pub mod buyer_limit;
+pub mod handout;
 pub mod holds;
 pub mod picks;
 pub mod routes;
@@ -40,6 +41,7 @@ pub struct Inventory {
     seats: SeatWriter,
     rules_cache: Arc<Mutex<HashMap<i64, (holds::EventRules, Instant)>>>,
     picks: Arc<RecentPicks>,
+    hand_out: Arc<handout::HandOut>,
     limits: ClientLimits,
 }
 
@@ -67,6 +69,7 @@ impl Inventory {
             seats,
             rules_cache: Arc::default(),
             picks: Arc::default(),
+            hand_out: Arc::default(),
             store,
             clock,
             live,
@@ -129,10 +132,11 @@ impl Inventory {
         hold_answer(outcome, event_id, &rules, now, expires_at)
     }
 
-    /// Best available: candidates come from the live in-memory map; buyers
-    /// are spread at random over the best few placements, around the seats
-    /// other requests here just picked (see `picks`), and seats a failed
-    /// claim found taken are avoided on the next try.
+    /// Best available: candidates come from the live in-memory map, handed
+    /// out in turn from a ranking made once per version (`handout`), or
+    /// found by walking the free seats when the ranking cannot serve; both
+    /// go around the seats other requests here just picked (see `picks`),
+    /// and seats a failed claim found taken are avoided on the next try.
     async fn claim_best(
         &self,
         event_id: EventId,
@@ -140,36 +144,41 @@ impl Inventory {
         request: holds::ClaimRequest,
     ) -> Result<ClaimOutcome, ApiError> {
         let channel = self.live.channel(event_id).await?;
+        let want = best_available::Want {
+            count: best.count as usize,
+            section: best.section.clone(),
+            max_price_cents: best.max_price_cents,
+        };
         let mut taken: FxHashSet<i64> = FxHashSet::default();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let picked_elsewhere = self.picks.current(Instant::now());
-            let count = best.count as usize;
-            let ranked_from = |skip_picked: bool| {
-                channel.with_free_seats(
-                    best.section.as_deref(),
-                    best.max_price_cents,
-                    |id| {
-                        let picked = skip_picked && picked_elsewhere.contains(&id);
-                        !taken.contains(&id) && !picked
-                    },
-                    |free| best_available::ranked(free, count, BEST_AVAILABLE_SPREAD),
-                )
-            };
-            let mut candidates = ranked_from(true);
-            if candidates.is_empty() && !picked_elsewhere.is_empty() {
+            let free = channel.free_seats();
+            let pick = self
+                .hand_out
+                .next(event_id.0, free.clone(), &want, &|id| {
+                    taken.contains(&id) || picked_elsewhere.contains(&id)
+                })
+                .or_else(|| {
+                    best_available::walk(&free, &want, |id| {
+                        taken.contains(&id) || picked_elsewhere.contains(&id)
+                    })
+                })
                 // Only seats others are claiming are left: try them, some
                 // of those claims may fail.
-                candidates = ranked_from(false);
-            }
-            if candidates.is_empty() {
+                .or_else(|| {
+                    let others_claiming = !picked_elsewhere.is_empty();
+                    others_claiming
+                        .then(|| best_available::walk(&free, &want, |id| taken.contains(&id)))
+                        .flatten()
+                });
+            let Some(pick) = pick else {
                 return Err(ApiError::new(
                     ErrorCode::SeatsUnavailable,
                     format!("no {} seats together match your choice", best.count),
                 ));
-            }
-            let pick = candidates.swap_remove(rand::random_range(0..candidates.len()));
+            };
             self.picks.note(&pick, Instant::now());
             let outcome = self
                 .seats
@@ -337,8 +346,6 @@ const BEST_AVAILABLE_ATTEMPTS: usize = 5;
 /// length, per-buyer limit) read from the database. A staff change made on
 /// another server applies here within this time.
 const RULES_TTL: Duration = Duration::from_secs(1);
-/// How many of the best placements concurrent buyers are spread over.
-const BEST_AVAILABLE_SPREAD: usize = 8;
 
 enum Wanted {
     Seats(Vec<i64>),

@@ -54,7 +54,8 @@ pub struct FreeSeat {
 /// made once per version however many requests ask: under an onsale flood
 /// dozens of requests come between two versions, and each walking the
 /// 50,000 seats of a stadium was most of best available's cost.
-struct FreeSeats {
+#[derive(Debug)]
+pub struct FreeSeats {
     version: i64,
     /// Section names; a free seat's `section` indexes this.
     sections: Vec<String>,
@@ -62,6 +63,29 @@ struct FreeSeats {
 }
 
 impl FreeSeats {
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// Section names; a free seat's `section` indexes this.
+    pub fn sections(&self) -> &[String] {
+        &self.sections
+    }
+
+    pub fn seats(&self) -> &[FreeSeat] {
+        &self.seats
+    }
+
+    /// A list made up for a test.
+    #[cfg(test)]
+    pub fn made_up(version: i64, sections: Vec<String>, seats: Vec<FreeSeat>) -> Self {
+        Self {
+            version,
+            sections,
+            seats,
+        }
+    }
+
     fn of(state: &SeatMapState) -> Self {
         let mut sections: Vec<String> = Vec::new();
         let mut seats = Vec::new();
@@ -293,40 +317,11 @@ impl EventChannel {
         (state.version, cached(&state).unwrap_or_default())
     }
 
-    /// Runs `choose` over the seats free right now (as of the last tick)
-    /// within the constraints and that `keep` accepts, in venue order: the
+    /// The seats free right now (as of the last tick), in venue order: the
     /// candidates for best available, read from memory instead of 50,000
-    /// rows per request, listed once per version and streamed from that
-    /// list rather than copied (a copy per request was megabytes). The
-    /// claim re-checks in the database.
-    pub fn with_free_seats<T>(
-        &self,
-        section: Option<&str>,
-        max_price_cents: Option<i64>,
-        keep: impl Fn(i64) -> bool,
-        choose: impl FnOnce(&mut dyn Iterator<Item = FreeSeat>) -> T,
-    ) -> T {
-        let free = self.free_seats();
-        let sections: Option<Vec<u32>> = section.map(|name| {
-            (0..)
-                .zip(&free.sections)
-                .filter(|(_, section)| *section == name)
-                .map(|(index, _)| index)
-                .collect()
-        });
-        let mut seats = free
-            .seats
-            .iter()
-            .copied()
-            .filter(|seat| sections.as_ref().is_none_or(|s| s.contains(&seat.section)))
-            .filter(|seat| max_price_cents.is_none_or(|max| seat.price_cents <= max))
-            .filter(|seat| keep(seat.id));
-        choose(&mut seats)
-    }
-
-    /// The free seats at the current version, listed by the first request
-    /// that asks.
-    fn free_seats(&self) -> Arc<FreeSeats> {
+    /// rows per request, and listed once per version by the first request
+    /// that asks. The claim re-checks in the database.
+    pub fn free_seats(&self) -> Arc<FreeSeats> {
         let current = |state: &SeatMapState| {
             state
                 .free
@@ -652,8 +647,8 @@ mod tests {
         }
     }
 
-    fn free(channel: &EventChannel, section: Option<&str>) -> Vec<FreeSeat> {
-        channel.with_free_seats(section, None, |_| true, |seats| seats.collect())
+    fn free(channel: &EventChannel) -> Vec<FreeSeat> {
+        channel.free_seats().seats().to_vec()
     }
 
     #[test]
@@ -672,7 +667,7 @@ mod tests {
             ],
             16,
         );
-        let listed = free(&channel, None);
+        let listed = free(&channel);
         let keys: Vec<(i64, u32, u32)> = listed
             .iter()
             .map(|seat| (seat.id, seat.section, seat.row))
@@ -680,10 +675,8 @@ mod tests {
         // Row A of the Circle is not row A of the Stalls; the wheelchair
         // space is left to those who pick it.
         assert_eq!(keys, [(1, 0, 0), (2, 0, 0), (3, 0, 1), (4, 1, 2)]);
+        assert_eq!(channel.free_seats().sections(), ["Stalls", "Circle"]);
         let ids = |seats: Vec<FreeSeat>| seats.iter().map(|seat| seat.id).collect::<Vec<_>>();
-        assert_eq!(ids(free(&channel, Some("Circle"))), [4]);
-        let cheap = channel.with_free_seats(None, Some(2000), |id| id != 1, |s| s.collect());
-        assert_eq!(ids(cheap), [2]);
         assert!(Arc::ptr_eq(&channel.free_seats(), &channel.free_seats()));
 
         channel.apply(vec![SeatChangeRow {
@@ -691,10 +684,6 @@ mod tests {
             seat_id: 2,
             status: "held".into(),
         }]);
-        assert_eq!(
-            ids(free(&channel, None)),
-            [1, 3, 4],
-            "listed again at version 4"
-        );
+        assert_eq!(ids(free(&channel)), [1, 3, 4], "listed again at version 4");
     }
 }
