@@ -17,7 +17,7 @@ pub mod writer;
 
 use crate::clock::format_ms;
 use crate::clock::Clock;
-use crate::live::LiveHub;
+use crate::live::{EventChannel, LiveHub};
 use crate::net::{ClientKey, ClientLimits};
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
@@ -153,26 +153,7 @@ impl Inventory {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let picked_elsewhere = self.picks.current(Instant::now());
-            let free = channel.free_seats();
-            let pick = self
-                .hand_out
-                .next(event_id.0, free.clone(), &want, &|id| {
-                    taken.contains(&id) || picked_elsewhere.contains(&id)
-                })
-                .or_else(|| {
-                    best_available::walk(&free, &want, |id| {
-                        taken.contains(&id) || picked_elsewhere.contains(&id)
-                    })
-                })
-                // Only seats others are claiming are left: try them, some
-                // of those claims may fail.
-                .or_else(|| {
-                    let others_claiming = !picked_elsewhere.is_empty();
-                    others_claiming
-                        .then(|| best_available::walk(&free, &want, |id| taken.contains(&id)))
-                        .flatten()
-                });
+            let pick = self.pick_best(event_id, &channel, &want, &taken);
             let Some(pick) = pick else {
                 return Err(ApiError::new(
                     ErrorCode::SeatsUnavailable,
@@ -199,7 +180,32 @@ impl Inventory {
         }
     }
 
-    /// The hold as its owner sees it; any other session gets 404.
+    /// The placement to claim next, or `None` if no seats together match.
+    /// Not async: nothing built here (the copy of the recent picks, the
+    /// free-seat list of this version) is kept while the claim is awaited.
+    fn pick_best(
+        &self,
+        event_id: EventId,
+        channel: &EventChannel,
+        want: &best_available::Want,
+        taken: &FxHashSet<i64>,
+    ) -> Option<Vec<i64>> {
+        let picked_elsewhere = self.picks.current(Instant::now());
+        let unavailable = |id: i64| taken.contains(&id) || picked_elsewhere.contains(&id);
+        let free = channel.free_seats();
+        self.hand_out
+            .next(event_id.0, free.clone(), want, &unavailable)
+            .or_else(|| best_available::walk(&free, want, unavailable))
+            // Only seats others are claiming are left: try them, some of
+            // those claims may fail.
+            .or_else(|| {
+                let others_claiming = !picked_elsewhere.is_empty();
+                others_claiming
+                    .then(|| best_available::walk(&free, want, |id| taken.contains(&id)))
+                    .flatten()
+            })
+    }
+
     /// The event's hold rules, from memory if read within [`RULES_TTL`]:
     /// under an onsale flood every hold asks for the same event's rules.
     async fn rules(&self, event_id: EventId) -> Result<holds::EventRules, ApiError> {
@@ -329,6 +335,7 @@ impl Inventory {
         self.seats.end_many(ends).await
     }
 
+    /// The hold as its owner sees it; any other session gets 404.
     async fn owned_hold(
         &self,
         hold_id: HoldId,
