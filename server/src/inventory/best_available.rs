@@ -3,7 +3,7 @@
 //! one exists. Pure selection here; the claim itself is the usual
 //! all-or-nothing compare-and-set, retried if someone got there first.
 
-use crate::live::{FreeSeat, FreeSeats};
+use crate::live::{FreeSeats, OfferableSeat};
 use std::collections::BinaryHeap;
 
 /// What a best-available request asks for.
@@ -37,7 +37,7 @@ impl Filter {
         }
     }
 
-    pub fn admits(&self, seat: &FreeSeat) -> bool {
+    pub fn admits(&self, seat: &OfferableSeat) -> bool {
         self.sections
             .as_ref()
             .is_none_or(|s| s.contains(&seat.section))
@@ -72,7 +72,7 @@ pub struct Placement {
 }
 
 /// The seat ids of `placement`, a placement of `count` seats in `seats`.
-pub fn seat_ids(seats: &[FreeSeat], placement: Placement, count: usize) -> Vec<i64> {
+pub fn seat_ids(seats: &[OfferableSeat], placement: Placement, count: usize) -> Vec<i64> {
     let start = placement.start as usize;
     seats[start..start + count].iter().map(|s| s.id).collect()
 }
@@ -83,8 +83,8 @@ pub fn seat_ids(seats: &[FreeSeat], placement: Placement, count: usize) -> Vec<i
 /// for what the hand-out in turn (`hand_out`) does not serve.
 pub fn walk(free: &FreeSeats, want: &Want, unavailable: impl Fn(i64) -> bool) -> Option<Vec<i64>> {
     let filter = Filter::new(free.sections(), want);
-    let seats = (0..)
-        .zip(free.seats().iter().copied())
+    let seats = free
+        .free()
         .filter(|(_, seat)| filter.admits(seat) && !unavailable(seat.id));
     let mut best = ranked(seats, want.count, SPREAD);
     let top = best.first()?.rank;
@@ -106,7 +106,7 @@ pub const SPREAD: usize = 8;
 /// placement among them for each request was about 5 MB a request, and
 /// 128 buyers asking at once took the server to 577 MiB.
 pub fn ranked(
-    seats: impl IntoIterator<Item = (u32, FreeSeat)>,
+    seats: impl IntoIterator<Item = (u32, OfferableSeat)>,
     count: usize,
     limit: usize,
 ) -> Vec<Placement> {
@@ -118,7 +118,7 @@ pub fn ranked(
         count,
         limit,
     };
-    let mut run: Vec<(u32, FreeSeat)> = Vec::new();
+    let mut run: Vec<(u32, OfferableSeat)> = Vec::new();
     for (position, seat) in seats {
         let continues = run
             .last()
@@ -143,7 +143,7 @@ struct Best {
 impl Best {
     /// Offers every placement of `count` seats within one maximal run of
     /// consecutive seats of a row.
-    fn offer_run(&mut self, run: &[(u32, FreeSeat)]) {
+    fn offer_run(&mut self, run: &[(u32, OfferableSeat)]) {
         if run.len() < self.count {
             return;
         }
@@ -176,17 +176,17 @@ mod tests {
     use super::*;
 
     /// The seat ids of the best placement of `count` seats.
-    fn choose(seats: impl IntoIterator<Item = FreeSeat>, count: usize) -> Option<Vec<i64>> {
+    fn choose(seats: impl IntoIterator<Item = OfferableSeat>, count: usize) -> Option<Vec<i64>> {
         ranked_ids(seats, count, 1).into_iter().next()
     }
 
     /// The seat ids of the equally best placements, up to `limit`.
     fn ranked_ids(
-        seats: impl IntoIterator<Item = FreeSeat>,
+        seats: impl IntoIterator<Item = OfferableSeat>,
         count: usize,
         limit: usize,
     ) -> Vec<Vec<i64>> {
-        let seats: Vec<FreeSeat> = seats.into_iter().collect();
+        let seats: Vec<OfferableSeat> = seats.into_iter().collect();
         let placements = ranked((0..).zip(seats.iter().copied()), count, limit);
         let Some(top) = placements.first().map(|p| p.rank) else {
             return Vec::new();
@@ -199,12 +199,12 @@ mod tests {
     }
 
     /// A row of section `section_id` with these free seat numbers, all at `price`.
-    fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<FreeSeat> {
+    fn row(numbers: &[i64], price: i64, section_id: i64, row_label: &str) -> Vec<OfferableSeat> {
         let section = u32::try_from(section_id).expect("a small section id");
         let row = section * 1000 + u32::from(row_label.as_bytes()[0]);
         numbers
             .iter()
-            .map(|&number| FreeSeat {
+            .map(|&number| OfferableSeat {
                 id: section_id * 1000 + number,
                 section,
                 row,

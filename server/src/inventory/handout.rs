@@ -15,7 +15,7 @@
 //! only steers the choice: the claim in the database still decides.
 
 use super::best_available::{self, Filter, Placement, Want};
-use crate::live::{FreeSeat, FreeSeats};
+use crate::live::FreeSeats;
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -118,14 +118,13 @@ impl TurnState {
             }
             None => return None,
         };
-        let seats = free.seats();
-        match self.lists[index].take(seats, &mut self.gone, unavailable) {
+        match self.lists[index].take(free, &mut self.gone, unavailable) {
             Turn::Take(ids) => Some(ids),
             Turn::Walk => None,
             Turn::RankAgain => {
                 let list = List::rank(free, want, &self.gone, unavailable);
                 self.lists[index] = list;
-                match self.lists[index].take(seats, &mut self.gone, unavailable) {
+                match self.lists[index].take(free, &mut self.gone, unavailable) {
                     Turn::Take(ids) => Some(ids),
                     Turn::Walk | Turn::RankAgain => None,
                 }
@@ -150,11 +149,9 @@ impl List {
         unavailable: &dyn Fn(i64) -> bool,
     ) -> Self {
         let filter = Filter::new(free.sections(), want);
-        let open = (0..)
-            .zip(free.seats().iter().copied())
-            .filter(|(position, seat)| {
-                !gone[*position as usize] && filter.admits(seat) && !unavailable(seat.id)
-            });
+        let open = free.free().filter(|(position, seat)| {
+            !gone[*position as usize] && filter.admits(seat) && !unavailable(seat.id)
+        });
         let placements = best_available::ranked(open, want.count, DEPTH);
         Self {
             want: want.clone(),
@@ -175,7 +172,7 @@ impl List {
     /// again from what is left.
     fn take(
         &mut self,
-        seats: &[FreeSeat],
+        free: &FreeSeats,
         gone: &mut [bool],
         unavailable: &dyn Fn(i64) -> bool,
     ) -> Turn {
@@ -195,15 +192,14 @@ impl List {
                 continue;
             }
             let start = self.placements[index].start as usize;
+            let placed = &free.seats()[start..start + count];
             let mut open = true;
-            for position in start..start + count {
-                if !gone[position] && unavailable(seats[position].id) {
-                    gone[position] = true;
-                }
-                open &= !gone[position];
+            for (gone, seat) in gone[start..start + count].iter_mut().zip(placed) {
+                *gone = *gone || unavailable(seat.id);
+                open &= !*gone;
             }
             let seat = Neighbours {
-                seats,
+                free,
                 gone,
                 filter: &self.filter,
                 unavailable,
@@ -224,7 +220,7 @@ impl List {
         gone[start..start + count].fill(true);
         self.dead[index] = true;
         self.skip_dead();
-        Turn::Take(best_available::seat_ids(seats, placement, count))
+        Turn::Take(best_available::seat_ids(free.seats(), placement, count))
     }
 
     fn skip_dead(&mut self) {
@@ -236,7 +232,7 @@ impl List {
 
 /// The seats beside a placement, as they are now.
 struct Neighbours<'a> {
-    seats: &'a [FreeSeat],
+    free: &'a FreeSeats,
     gone: &'a [bool],
     filter: &'a Filter,
     unavailable: &'a dyn Fn(i64) -> bool,
@@ -246,8 +242,8 @@ impl Neighbours<'_> {
     /// Taking `count` seats from position `start` would leave a single
     /// open seat between them and the end of their run, on either side.
     fn strands_one(&self, start: usize, count: usize) -> bool {
-        let first = self.seats[start];
-        let last = self.seats[start + count - 1];
+        let first = self.free.seats()[start];
+        let last = self.free.seats()[start + count - 1];
         let left = |k: usize| {
             start
                 .checked_sub(k)
@@ -260,8 +256,9 @@ impl Neighbours<'_> {
     /// The seat at `position` is seat `number` of `row`, and still open to
     /// this kind of request.
     fn open(&self, position: usize, row: u32, number: i64) -> bool {
-        self.seats.get(position).is_some_and(|seat| {
-            seat.row == row
+        self.free.seats().get(position).is_some_and(|seat| {
+            self.free.is_free(position)
+                && seat.row == row
                 && seat.number == number
                 && !self.gone[position]
                 && self.filter.admits(seat)
@@ -273,15 +270,25 @@ impl Neighbours<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::OfferableSeat;
     use proptest::prelude::*;
     use rustc_hash::FxHashSet;
 
     /// Free seats of one section: rows of (seat numbers, price), in order.
     fn listed(version: i64, rows: &[(&[i64], i64)]) -> Arc<FreeSeats> {
-        let seats = (0..)
+        listed_but(version, rows, |_| false)
+    }
+
+    /// The same, but the seats `taken` says are not free at the version.
+    fn listed_but(
+        version: i64,
+        rows: &[(&[i64], i64)],
+        taken: impl Fn(i64) -> bool,
+    ) -> Arc<FreeSeats> {
+        let seats: Vec<OfferableSeat> = (0..)
             .zip(rows)
             .flat_map(|(row, (numbers, price))| {
-                numbers.iter().map(move |&number| FreeSeat {
+                numbers.iter().map(move |&number| OfferableSeat {
                     id: i64::from(row) * 1000 + number,
                     section: 0,
                     row,
@@ -290,7 +297,13 @@ mod tests {
                 })
             })
             .collect();
-        Arc::new(FreeSeats::made_up(version, vec!["Stalls".into()], seats))
+        let free = seats.iter().map(|seat| !taken(seat.id)).collect();
+        Arc::new(FreeSeats::made_up(
+            version,
+            vec!["Stalls".into()],
+            seats,
+            free,
+        ))
     }
 
     fn pairs() -> Want {
@@ -378,7 +391,7 @@ mod tests {
         assert_eq!(handed.len(), 2 * (DEPTH + 3));
     }
 
-    /// Rows of free seats: each row a set of numbers in 1..=12, one price.
+    /// Rows of seats: each row a set of numbers in 1..=12, one price.
     fn rows() -> impl Strategy<Value = Vec<(Vec<i64>, i64)>> {
         let row = (
             proptest::collection::btree_set(1..=12i64, 0..=12),
@@ -394,18 +407,22 @@ mod tests {
         /// single seat in what is left, nor is dearer than the cheapest
         /// placement then open that strands nobody.
         #[test]
-        fn hand_outs_never_overlap_or_strand_a_seat(rows in rows(), count in 1usize..4) {
+        fn hand_outs_never_overlap_or_strand_a_seat(
+            rows in rows(),
+            taken in proptest::collection::hash_set((0..6i64, 1..=12i64).prop_map(|(r, n)| r * 1000 + n), 0..20),
+            count in 1usize..4,
+        ) {
             let borrowed: Vec<(&[i64], i64)> =
                 rows.iter().map(|(n, p)| (n.as_slice(), *p)).collect();
-            let free = listed(1, &borrowed);
+            let free = listed_but(1, &borrowed, |id| taken.contains(&id));
             let want = Want { count, section: None, max_price_cents: None };
             let hand_out = HandOut::default();
-            let mut left: FxHashSet<i64> = free.seats().iter().map(|s| s.id).collect();
+            let mut left: FxHashSet<i64> = free.free().map(|(_, s)| s.id).collect();
             while let Some(ids) = hand_out.next(1, free.clone(), &want, NOTHING_TAKEN) {
                 prop_assert_eq!(ids.len(), count);
                 prop_assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{:?}", ids);
                 prop_assert!(ids.iter().all(|id| id / 1000 == ids[0] / 1000));
-                let open: Vec<FreeSeat> = free
+                let open: Vec<OfferableSeat> = free
                     .seats()
                     .iter()
                     .copied()

@@ -37,12 +37,12 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-/// A seat that is free at a version of the live seat map, in venue order
-/// (section, row, number). Sections and rows are numbered in venue order
-/// (`row` is unique across sections), so best available joins seats by
-/// comparing numbers, not names.
+/// A seat best available may offer, in venue order (section, row,
+/// number). Sections and rows are numbered in venue order (`row` is unique
+/// across sections), so best available joins seats by comparing numbers,
+/// not names.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FreeSeat {
+pub struct OfferableSeat {
     pub id: i64,
     pub section: u32,
     pub row: u32,
@@ -50,48 +50,26 @@ pub struct FreeSeat {
     pub price_cents: i64,
 }
 
-/// The seats best available may offer at one version of the seat map,
-/// made once per version however many requests ask: under an onsale flood
-/// dozens of requests come between two versions, and each walking the
-/// 50,000 seats of a stadium was most of best available's cost.
+/// Every seat of an event best available may offer, free or not: all but
+/// wheelchair spaces and their companion seats, which are left to those
+/// who pick them. Made once per event (seats never move).
 #[derive(Debug)]
-pub struct FreeSeats {
-    version: i64,
-    /// Section names; a free seat's `section` indexes this.
+struct Offerable {
+    /// Section names; a seat's `section` indexes this.
     sections: Vec<String>,
-    seats: Vec<FreeSeat>,
+    seats: Vec<OfferableSeat>,
+    /// Where each seat is in the seat map's own list.
+    in_map: Vec<usize>,
 }
 
-impl FreeSeats {
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// Section names; a free seat's `section` indexes this.
-    pub fn sections(&self) -> &[String] {
-        &self.sections
-    }
-
-    pub fn seats(&self) -> &[FreeSeat] {
-        &self.seats
-    }
-
-    /// A list made up for a test.
-    #[cfg(test)]
-    pub fn made_up(version: i64, sections: Vec<String>, seats: Vec<FreeSeat>) -> Self {
-        Self {
-            version,
-            sections,
-            seats,
-        }
-    }
-
-    fn of(state: &SeatMapState) -> Self {
+impl Offerable {
+    fn of(map: &[SeatView]) -> Self {
         let mut sections: Vec<String> = Vec::new();
         let mut seats = Vec::new();
+        let mut in_map = Vec::new();
         let mut row = 0;
         let mut last: Option<(&str, &str)> = None;
-        for seat in &state.seats {
+        for (at, seat) in map.iter().enumerate() {
             let here = (seat.section.as_str(), seat.row.as_str());
             if last != Some(here) {
                 if last.is_some() {
@@ -102,23 +80,96 @@ impl FreeSeats {
                 }
                 last = Some(here);
             }
-            // Wheelchair spaces and their companion seats are left to those
-            // who pick them.
-            let reserved = seat.features.iter().any(|f| f.is_reserved_for_access());
-            if seat.status == SeatStatus::Available && !reserved {
-                seats.push(FreeSeat {
+            if !seat.features.iter().any(|f| f.is_reserved_for_access()) {
+                seats.push(OfferableSeat {
                     id: seat.id.0,
                     section: u32::try_from(sections.len() - 1).unwrap_or(u32::MAX),
                     row,
                     number: seat.number,
                     price_cents: seat.price_cents,
                 });
+                in_map.push(at);
             }
         }
         Self {
-            version: state.version,
             sections,
             seats,
+            in_map,
+        }
+    }
+}
+
+/// Which offerable seats are free at one version of the seat map, worked
+/// out once per version however many requests ask: under an onsale flood
+/// dozens of requests come between two versions, and each walking the
+/// 50,000 seats of a stadium was most of best available's cost. A version
+/// is one flag a seat; the seats themselves are listed once per event (a
+/// copy of the free ones per version was 1.5 MB, 25 times a second).
+#[derive(Debug)]
+pub struct FreeSeats {
+    version: i64,
+    offerable: Arc<Offerable>,
+    free: Vec<bool>,
+}
+
+impl FreeSeats {
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// Section names; a seat's `section` indexes this.
+    pub fn sections(&self) -> &[String] {
+        &self.offerable.sections
+    }
+
+    /// Every offerable seat, free or not; positions below index this.
+    pub fn seats(&self) -> &[OfferableSeat] {
+        &self.offerable.seats
+    }
+
+    pub fn is_free(&self, position: usize) -> bool {
+        self.free.get(position).copied().unwrap_or(false)
+    }
+
+    /// The free seats with their positions, in venue order.
+    pub fn free(&self) -> impl Iterator<Item = (u32, OfferableSeat)> + '_ {
+        (0..)
+            .zip(self.offerable.seats.iter().copied())
+            .zip(&self.free)
+            .filter(|(_, free)| **free)
+            .map(|(seat, _)| seat)
+    }
+
+    /// A list made up for a test: `free` flags each of `seats`.
+    #[cfg(test)]
+    pub fn made_up(
+        version: i64,
+        sections: Vec<String>,
+        seats: Vec<OfferableSeat>,
+        free: Vec<bool>,
+    ) -> Self {
+        let in_map = (0..seats.len()).collect();
+        Self {
+            version,
+            offerable: Arc::new(Offerable {
+                sections,
+                seats,
+                in_map,
+            }),
+            free,
+        }
+    }
+
+    fn of(state: &SeatMapState, offerable: Arc<Offerable>) -> Self {
+        let free = offerable
+            .in_map
+            .iter()
+            .map(|&at| state.seats[at].status == SeatStatus::Available)
+            .collect();
+        Self {
+            version: state.version,
+            offerable,
+            free,
         }
     }
 }
@@ -176,7 +227,9 @@ struct SeatMapState {
     expired: Vec<usize>,
     /// `GET /api/events/{id}/seats`, made on first demand.
     rest_body: Option<seat_map::Body>,
-    /// The seats best available may offer, made on first demand.
+    /// The seats best available may offer, listed on first demand.
+    offerable: Option<Arc<Offerable>>,
+    /// Which of them are free at `version`, made on first demand.
     free: Option<Arc<FreeSeats>>,
 }
 
@@ -233,6 +286,7 @@ impl EventChannel {
                 snapshot_compact: None,
                 expired: Vec::new(),
                 rest_body: None,
+                offerable: None,
                 free: None,
             }),
             sender,
@@ -336,7 +390,12 @@ impl EventChannel {
         if let Some(free) = current(&state) {
             return free;
         }
-        let free = Arc::new(FreeSeats::of(&state));
+        let state = &mut *state;
+        let offerable = state
+            .offerable
+            .get_or_insert_with(|| Arc::new(Offerable::of(&state.seats)))
+            .clone();
+        let free = Arc::new(FreeSeats::of(state, offerable));
         state.free = Some(free.clone());
         free
     }
@@ -647,8 +706,8 @@ mod tests {
         }
     }
 
-    fn free(channel: &EventChannel) -> Vec<FreeSeat> {
-        channel.free_seats().seats().to_vec()
+    fn free(channel: &EventChannel) -> Vec<OfferableSeat> {
+        channel.free_seats().free().map(|(_, seat)| seat).collect()
     }
 
     #[test]
@@ -676,7 +735,7 @@ mod tests {
         // space is left to those who pick it.
         assert_eq!(keys, [(1, 0, 0), (2, 0, 0), (3, 0, 1), (4, 1, 2)]);
         assert_eq!(channel.free_seats().sections(), ["Stalls", "Circle"]);
-        let ids = |seats: Vec<FreeSeat>| seats.iter().map(|seat| seat.id).collect::<Vec<_>>();
+        let ids = |seats: Vec<OfferableSeat>| seats.iter().map(|seat| seat.id).collect::<Vec<_>>();
         assert!(Arc::ptr_eq(&channel.free_seats(), &channel.free_seats()));
 
         channel.apply(vec![SeatChangeRow {
