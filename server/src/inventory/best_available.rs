@@ -80,7 +80,7 @@ pub fn seat_ids(seats: &[OfferableSeat], placement: Placement, count: usize) -> 
 /// Best available by walking every free seat `want` admits and that is not
 /// `unavailable`: one of the equally best placements, at random, so
 /// buyers asking together do not all aim at the same seats. The slow way,
-/// for what the hand-out in turn (`hand_out`) does not serve.
+/// for what the hand-out in turn ([`super::handout`]) does not serve.
 pub fn walk(free: &FreeSeats, want: &Want, unavailable: impl Fn(i64) -> bool) -> Option<Vec<i64>> {
     let filter = Filter::new(free.sections(), want);
     let seats = free

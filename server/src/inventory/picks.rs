@@ -8,10 +8,11 @@
 //! it until the seat map has caught up. A note only steers the choice: the
 //! claim in the database still decides.
 //!
-//! Seat ids are hashed with FxHash, not the default SipHash: every
-//! best-available request looks up each free seat of the event (tens of
-//! thousands in a stadium) in these sets, and with SipHash that hashing was
-//! a sixth of the server's time. The ids are ours, not an attacker's.
+//! Seat ids are hashed with FxHash, not the default SipHash: ranking the
+//! free seats of a version, and walking them, looks up each free seat of
+//! the event (tens of thousands in a stadium) in these sets, and with
+//! SipHash that hashing was a sixth of the server's time when every
+//! request walked. The ids are ours, not an attacker's.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Mutex;
