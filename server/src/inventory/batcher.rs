@@ -6,7 +6,7 @@
 use super::writer::{
     self, BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, ClaimOutcome, ClaimRequest,
     Completion, EndRequest, ExtendOutcome, ExtendRequest, FailPurchase, FinishRefund, PurchaseRow,
-    RecordPayment, SeatWrite, Sell, TakeOver, WriteOutcome,
+    RecordPayment, ReleaseOutcome, ReleaseRequest, SeatWrite, Sell, TakeOver, WriteOutcome,
 };
 use crate::error::store_error_to_api;
 use crate::store::Store;
@@ -79,6 +79,14 @@ impl SeatWriter {
     pub async fn end(&self, request: EndRequest) -> Result<Vec<i64>, ApiError> {
         match self.write(SeatWrite::End(request)).await? {
             WriteOutcome::Ended(freed) => Ok(freed),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    /// Releases a buyer's hold, if it is theirs and not bought.
+    pub async fn release(&self, request: ReleaseRequest) -> Result<ReleaseOutcome, ApiError> {
+        match self.write(SeatWrite::Release(request)).await? {
+            WriteOutcome::Released(outcome) => Ok(outcome),
             other => Err(mismatch(other)),
         }
     }

@@ -301,22 +301,24 @@ impl Inventory {
     /// Releasing a hold that already ended is a no-op, except a purchased one.
     /// Returns the hold's event.
     pub async fn release(&self, hold_id: HoldId, session_id: &str) -> Result<EventId, ApiError> {
-        let hold = self.owned_hold(hold_id, session_id).await?;
-        if hold.status == HoldStatus::Purchased {
-            return Err(ApiError::new(
-                ErrorCode::HoldNotActive,
-                "this hold was already purchased",
-            ));
-        }
-        self.seats
-            .end(holds::EndRequest {
+        let outcome = self
+            .seats
+            .release(writer::ReleaseRequest {
                 hold_id: hold_id.0,
-                event_id: hold.event_id,
-                ending: holds::Ending::Released,
+                session_id: session_id.to_string(),
                 now: self.clock.now(),
             })
             .await?;
-        Ok(EventId(hold.event_id))
+        match outcome {
+            writer::ReleaseOutcome::Released { event_id, .. } => Ok(EventId(event_id)),
+            writer::ReleaseOutcome::NotFound => {
+                Err(ApiError::not_found(format!("no hold {hold_id}")))
+            }
+            writer::ReleaseOutcome::AlreadyPurchased => Err(ApiError::new(
+                ErrorCode::HoldNotActive,
+                "this hold was already purchased",
+            )),
+        }
     }
 
     /// Ends every hold whose time ran out; returns how many seats it freed.

@@ -35,6 +35,19 @@ async fn a_guest_buys_held_seats_and_gets_tickets() {
         .send(Method::GET, &format!("/api/holds/{}", hold.hold_id), None)
         .await;
     assert_eq!(hold_now["status"], "purchased");
+    // A bought hold cannot be released: its seats are the fan's tickets.
+    let (status, body) = fan
+        .send(
+            Method::DELETE,
+            &format!("/api/holds/{}", hold.hold_id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &"hold_not_active".into())
+    );
+    assert_eq!(seat_status(&app, event, seats[1]).await, SeatStatus::Sold);
     let path = format!("/api/purchases/{}", purchase["purchase_id"]);
     let (status, again) = fan.send(Method::GET, &path, None).await;
     assert_eq!(

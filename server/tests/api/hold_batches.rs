@@ -16,7 +16,7 @@ use server::inventory::holds::{
 use server::inventory::writer::purchases::{Payer, RecordPayment, Timing};
 use server::inventory::writer::{
     BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion, FinishRefund, PurchaseRow,
-    Sell,
+    ReleaseOutcome, ReleaseRequest, Sell,
 };
 use server::live::changes::changes_since;
 use server::ticket_codes::TicketSigner;
@@ -64,6 +64,15 @@ fn release(event: i64, hold_id: i64) -> SeatWrite {
         hold_id,
         event_id: event,
         ending: Ending::Released,
+        now: now_ms(),
+    })
+}
+
+/// A buyer's release as the API sends it: the hold and the session only.
+fn release_by(session: &str, hold_id: i64) -> SeatWrite {
+    SeatWrite::Release(ReleaseRequest {
+        hold_id,
+        session_id: session.to_string(),
         now: now_ms(),
     })
 }
@@ -203,6 +212,79 @@ async fn a_hold_ended_in_a_batch_frees_its_seats_for_that_batch_and_only_once() 
         .collect();
     assert_eq!(logged, vec![(s[0], "available"), (s[1], "held")]);
     assert!(changes.iter().all(|change| change.version == version + 1));
+}
+
+/// A release names only its hold: the batch finds the hold's event and
+/// owner itself, frees the seats of the owner's hold for the batch's
+/// claims, and changes nothing for another session's release, a bought
+/// hold's or an unknown hold's.
+#[tokio::test]
+async fn releases_naming_only_their_hold_are_checked_and_made_in_the_batch() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Release Hall", "Turku").await;
+    let event = add_event(app.store(), venue, "Release Night", 10).await;
+    let s = seat_ids(&app, event).await;
+    let signer = Arc::new(TicketSigner::generate());
+    let now = now_ms();
+    let (holds, purchases) = paying(&app, event.0, &[("buyer-c", &[s[4]])], now).await;
+    let bought = holds[0];
+    batch(&app, &[sell(&purchases[0], &signer, now)]).await;
+    let first = batch(
+        &app,
+        &[
+            claim(event.0, "buyer-a", &[s[0], s[1]]),
+            claim(event.0, "buyer-b", &[s[2]]),
+        ],
+    )
+    .await;
+    let (hold_a, hold_b) = (claimed_hold(&first[0]), claimed_hold(&first[1]));
+
+    let outcomes = batch(
+        &app,
+        &[
+            claim(event.0, "buyer-d", &[s[1]]),
+            release_by("buyer-a", hold_a),
+            release_by("buyer-a", hold_b),
+            release_by("buyer-c", bought),
+            release_by("buyer-a", 999_999_999),
+            release_by("buyer-a", hold_a),
+        ],
+    )
+    .await;
+    claimed_hold(&outcomes[0]);
+    match &outcomes[1] {
+        WriteOutcome::Released(ReleaseOutcome::Released { event_id, freed }) => {
+            assert_eq!(*event_id, event.0);
+            let mut freed = freed.clone();
+            freed.sort_unstable();
+            assert_eq!(freed, vec![s[0], s[1]]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        outcomes[2],
+        WriteOutcome::Released(ReleaseOutcome::NotFound)
+    );
+    assert_eq!(
+        outcomes[3],
+        WriteOutcome::Released(ReleaseOutcome::AlreadyPurchased)
+    );
+    assert_eq!(
+        outcomes[4],
+        WriteOutcome::Released(ReleaseOutcome::NotFound)
+    );
+    assert_eq!(
+        outcomes[5],
+        WriteOutcome::Released(ReleaseOutcome::Released {
+            event_id: event.0,
+            freed: vec![]
+        }),
+        "released once"
+    );
+    assert_eq!(seat_status(&app, event, s[0]).await, SeatStatus::Available);
+    assert_eq!(seat_status(&app, event, s[1]).await, SeatStatus::Held);
+    assert_eq!(seat_status(&app, event, s[2]).await, SeatStatus::Held);
+    assert_eq!(seat_status(&app, event, s[4]).await, SeatStatus::Sold);
 }
 
 #[tokio::test]

@@ -13,6 +13,9 @@
 //! alone, against the seats as the earlier ones of the batch left them.
 //! The steps:
 //!
+//! 0. **find released holds**: a buyer's release names only its hold; one
+//!    statement reads every released hold's event and owner, and each
+//!    release its owner may make becomes an ending of step 2;
 //! 1. **lock events**: each event's row, ascending ids, so batches of two
 //!    servers queue instead of deadlocking; the batch writes one new
 //!    version per event;
@@ -44,6 +47,7 @@ mod ends;
 pub mod extend;
 mod log;
 pub mod purchases;
+mod releases;
 mod sales;
 
 pub use blocks::{BlockOutcome, BlockRequest};
@@ -54,6 +58,7 @@ pub use purchases::{
     BeginOutcome, BeginPurchase, Completion, FailPurchase, FinishRefund, PurchaseRow,
     RecordPayment, Sell, TakeOver,
 };
+pub use releases::{ReleaseOutcome, ReleaseRequest};
 
 use crate::store::{AnyWriteTx, Store, StoreError};
 use app::types::{HoldStatus, SeatStatus};
@@ -83,8 +88,10 @@ pub const HOLD_COLUMNS: &str =
 #[derive(Clone, Debug)]
 pub enum SeatWrite {
     Claim(ClaimRequest),
-    /// Released by its buyer or expired.
+    /// Released by its buyer or expired, naming the hold's event.
     End(EndRequest),
+    /// Released by its buyer, naming only the hold (step 0 finds its event).
+    Release(ReleaseRequest),
     Extend(ExtendRequest),
     BeginPurchase(Box<BeginPurchase>),
     TakeOver(TakeOver),
@@ -127,7 +134,7 @@ impl SeatWrite {
     /// share statements side by side, in a purchase's own order.
     fn kind_rank(&self) -> u8 {
         match self {
-            Self::Claim(_) | Self::End(_) => 0,
+            Self::Claim(_) | Self::End(_) | Self::Release(_) => 0,
             Self::Extend(_) => 1,
             Self::TakeOver(_) => 2,
             Self::BeginPurchase(_) => 3,
@@ -139,9 +146,10 @@ impl SeatWrite {
         }
     }
 
-    /// The event whose lock the write takes.
-    pub fn event_id(&self) -> i64 {
-        match self {
+    /// The event whose lock the write takes; `None` for a release, whose
+    /// hold's event step 0 looks up.
+    pub fn event_id(&self) -> Option<i64> {
+        Some(match self {
             Self::Claim(claim) => claim.event_id,
             Self::End(end) => end.event_id,
             Self::Extend(extend) => extend.event_id,
@@ -152,7 +160,8 @@ impl SeatWrite {
             Self::Fail(fail) => fail.purchase.event_id,
             Self::FinishRefund(finish) => finish.purchase.event_id,
             Self::Block(block) => block.event_id,
-        }
+            Self::Release(_) => return None,
+        })
     }
 }
 
@@ -161,6 +170,7 @@ pub enum WriteOutcome {
     Claim(ClaimOutcome),
     /// The seats an ended hold put back on sale.
     Ended(Vec<i64>),
+    Released(ReleaseOutcome),
     Extended(ExtendOutcome),
     Began(BeginOutcome),
     /// The purchase taken over, or `None` if it was no longer pending.
@@ -228,15 +238,29 @@ pub async fn write_batch(
     requests: &[SeatWrite],
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let mut tx = store.begin_write().await?;
+    let resolved = releases::resolve(&mut tx, requests).await?;
+    let originals = requests;
+    let requests = resolved.requests.as_deref().unwrap_or(originals);
     let mut batch = Batch {
         requests,
         outcomes: requests.iter().map(|_| None).collect(),
         versions: HashMap::new(),
         changes: Vec::new(),
     };
-    batch.versions = log::lock_events(&mut tx, requests.iter().map(SeatWrite::event_id)).await?;
+    for (index, refusal) in resolved.refused {
+        batch.outcomes[index] = Some(WriteOutcome::Released(refusal));
+    }
+    let events: Vec<i64> = batch
+        .undecided()
+        .filter_map(|(_, r)| r.event_id())
+        .collect();
+    batch.versions = log::lock_events(&mut tx, events.into_iter()).await?;
     for (index, request) in requests.iter().enumerate() {
-        if !batch.versions.contains_key(&request.event_id()) {
+        if batch.outcomes[index].is_none()
+            && request
+                .event_id()
+                .is_some_and(|event_id| !batch.versions.contains_key(&event_id))
+        {
             batch.outcomes[index] = Some(WriteOutcome::NoSuchEvent);
         }
     }
@@ -254,9 +278,27 @@ pub async fn write_batch(
     let changes = std::mem::take(&mut batch.changes);
     log::write_log(&mut tx, &batch.versions, changes).await?;
     tx.commit().await?;
-    let outcomes = batch.outcomes.into_iter().collect::<Option<Vec<_>>>();
+    let outcomes = batch
+        .outcomes
+        .into_iter()
+        .zip(originals.iter().zip(requests))
+        .map(|(outcome, (original, request))| Some(as_asked(outcome?, original, request)))
+        .collect::<Option<Vec<_>>>();
     Ok(outcomes
         .ok_or_else(|| sqlx::Error::Protocol("a write of the batch got no outcome".into()))?)
+}
+
+/// A release the writer made as an ending is answered as a release.
+fn as_asked(outcome: WriteOutcome, original: &SeatWrite, request: &SeatWrite) -> WriteOutcome {
+    match (outcome, original, request) {
+        (WriteOutcome::Ended(freed), SeatWrite::Release(_), SeatWrite::End(end)) => {
+            WriteOutcome::Released(ReleaseOutcome::Released {
+                event_id: end.event_id,
+                freed,
+            })
+        }
+        (outcome, _, _) => outcome,
+    }
 }
 
 /// Step 3: the writes that are neither claims nor hold endings, each
@@ -267,17 +309,26 @@ pub async fn write_batch(
 async fn one_by_one(tx: &mut AnyWriteTx, batch: &mut Batch<'_>) -> Result<(), sqlx::Error> {
     let mut pending: Vec<(usize, &SeatWrite)> = batch
         .undecided()
-        .filter(|(_, request)| !matches!(request, SeatWrite::Claim(_) | SeatWrite::End(_)))
+        .filter(|(_, request)| {
+            !matches!(
+                request,
+                SeatWrite::Claim(_) | SeatWrite::End(_) | SeatWrite::Release(_)
+            )
+        })
         .collect();
     // Stable: arrival order is kept within a kind, and within an event.
     pending.sort_by_key(|(_, request)| (request.kind_rank(), request.event_id()));
     let mut rest = pending.as_slice();
     while let Some(&(index, request)) = rest.first() {
-        let version = batch.version(request.event_id());
+        // Step 0 made every release an ending: the writes here name their event.
+        let Some(event_id) = request.event_id() else {
+            return Err(sqlx::Error::Protocol("a release reached step 3".into()));
+        };
+        let version = batch.version(event_id);
         let decided = match request {
             SeatWrite::Sell(_) => {
                 let run = run_of(rest, |write| {
-                    write.as_sell().is_some() && write.event_id() == request.event_id()
+                    write.as_sell().is_some() && write.event_id() == Some(event_id)
                 });
                 let sells: Vec<&Sell> = run.iter().filter_map(|(_, w)| w.as_sell()).collect();
                 let completions = sales::sell_run(tx, batch, &sells, version).await?;
@@ -374,6 +425,7 @@ async fn one(
         }
         SeatWrite::Claim(_)
         | SeatWrite::End(_)
+        | SeatWrite::Release(_)
         | SeatWrite::BeginPurchase(_)
         | SeatWrite::Sell(_)
         | SeatWrite::RecordPayment(_) => return Ok(None),
