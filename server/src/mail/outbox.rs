@@ -2,7 +2,7 @@
 //! what it announces, taken by one worker at a time under a lease.
 
 use crate::on_pool;
-use crate::store::{push_id_list, BeginWrite, Store, StoreError};
+use crate::store::{push_id_list, BeginWrite, BindList, Store, StoreError};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// What a message announces.
@@ -63,7 +63,7 @@ where
 /// Letters of `kind` about the purchases, each to its purchase's buyer, at
 /// `now`: `INSERT … SELECT … WHERE p.id IN (…)`, which the caller may
 /// narrow (`AND …`) or order before running it.
-pub fn purchase_letters<'q, DB: Database>(
+pub fn purchase_letters<'q, DB: BindList>(
     kind: LetterKind,
     purchase_ids: &[i64],
     now: i64,

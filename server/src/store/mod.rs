@@ -132,17 +132,122 @@ impl BeginWrite for PgPool {
     }
 }
 
-/// Appends `id, id, …)` to an `… IN (` list, one bound parameter per id:
-/// the dynamic id lists of holds, blocking and refunds.
-pub fn push_id_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, ids: &[i64])
-where
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
+/// How a backend is given the list of an `… IN (` clause. PostgreSQL gets
+/// one array, so the statement's text is the same whatever the list's
+/// length: it is parsed and planned once per connection, then only bound
+/// and run (a batch's lists change length every time, and each new text
+/// cost a parse, a plan and an extra round trip). SQLite gets one bound
+/// parameter per value; it prepares in process, without a round trip.
+pub trait BindList: sqlx::Database {
+    /// Appends the ids and the closing `)`.
+    fn push_ids(query: &mut QueryBuilder<'_, Self>, ids: &[i64]);
+    /// Appends the texts and the closing `)`.
+    fn push_texts(query: &mut QueryBuilder<'_, Self>, texts: &[&str]);
+    /// Appends rows given column by column as a table to select from or
+    /// join, `v`, whose columns are `v.column1`, `v.column2`, …
+    fn push_rows(query: &mut QueryBuilder<'_, Self>, columns: Vec<Column>);
+}
+
+/// One column of the rows of [`BindList::push_rows`]; all of a call's
+/// columns have the same length.
+pub enum Column {
+    Ids(Vec<i64>),
+    MaybeIds(Vec<Option<i64>>),
+    Texts(Vec<String>),
+    MaybeTexts(Vec<Option<String>>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Self::Ids(values) => values.len(),
+            Self::MaybeIds(values) => values.len(),
+            Self::Texts(values) => values.len(),
+            Self::MaybeTexts(values) => values.len(),
+        }
     }
-    query.push(")");
+}
+
+impl BindList for sqlx::Sqlite {
+    fn push_rows(query: &mut QueryBuilder<'_, Self>, columns: Vec<Column>) {
+        let rows = columns.first().map_or(0, Column::len);
+        query.push("(VALUES ");
+        for row in 0..rows {
+            query.push(if row == 0 { "(" } else { ", (" });
+            let mut values = query.separated(", ");
+            for column in &columns {
+                match column {
+                    Column::Ids(ids) => values.push_bind(ids[row]),
+                    Column::MaybeIds(ids) => values.push_bind(ids[row]),
+                    Column::Texts(texts) => values.push_bind(texts[row].clone()),
+                    Column::MaybeTexts(texts) => values.push_bind(texts[row].clone()),
+                };
+            }
+            query.push(")");
+        }
+        query.push(") AS v");
+    }
+
+    fn push_ids(query: &mut QueryBuilder<'_, Self>, ids: &[i64]) {
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(")");
+    }
+
+    fn push_texts(query: &mut QueryBuilder<'_, Self>, texts: &[&str]) {
+        let mut list = query.separated(", ");
+        for text in texts {
+            list.push_bind(text.to_string());
+        }
+        query.push(")");
+    }
+}
+
+impl BindList for sqlx::Postgres {
+    fn push_rows(query: &mut QueryBuilder<'_, Self>, columns: Vec<Column>) {
+        let names: Vec<String> = (1..=columns.len())
+            .map(|number| format!("column{number}"))
+            .collect();
+        query.push("UNNEST(");
+        let mut arrays = query.separated(", ");
+        for column in columns {
+            match column {
+                Column::Ids(ids) => arrays.push_bind(ids).push_unseparated("::bigint[]"),
+                Column::MaybeIds(ids) => arrays.push_bind(ids).push_unseparated("::bigint[]"),
+                Column::Texts(texts) => arrays.push_bind(texts).push_unseparated("::text[]"),
+                Column::MaybeTexts(texts) => arrays.push_bind(texts).push_unseparated("::text[]"),
+            };
+        }
+        query.push(") AS v(").push(names.join(", ")).push(")");
+    }
+
+    fn push_ids(query: &mut QueryBuilder<'_, Self>, ids: &[i64]) {
+        query
+            .push("SELECT unnest(")
+            .push_bind(ids.to_vec())
+            .push("::bigint[]))");
+    }
+
+    fn push_texts(query: &mut QueryBuilder<'_, Self>, texts: &[&str]) {
+        let texts: Vec<String> = texts.iter().map(|text| text.to_string()).collect();
+        query
+            .push("SELECT unnest(")
+            .push_bind(texts)
+            .push("::text[]))");
+    }
+}
+
+/// Appends rows given column by column as the table `v` ([`BindList`]).
+pub fn push_rows<DB: BindList>(query: &mut QueryBuilder<'_, DB>, columns: Vec<Column>) {
+    DB::push_rows(query, columns);
+}
+
+/// Appends the ids of an `… IN (` list and its closing `)`: the dynamic id
+/// lists of holds, blocking and refunds ([`BindList`]).
+pub fn push_id_list<DB: BindList>(query: &mut QueryBuilder<'_, DB>, ids: &[i64]) {
+    DB::push_ids(query, ids);
 }
 
 /// A write transaction on either backend, for code that runs many
@@ -323,5 +428,42 @@ mod tests {
             redact_url("sqlite://data/tessera.db"),
             "sqlite://data/tessera.db"
         );
+    }
+
+    /// A batch's statements on PostgreSQL read the same whatever the
+    /// number of ids, texts and rows they carry, so each is prepared once
+    /// per connection and found in sqlx's statement cache after that.
+    #[test]
+    fn postgres_statements_have_one_text_whatever_the_lengths_of_their_lists() {
+        let statement = |length: i64| {
+            let ids: Vec<i64> = (0..length).collect();
+            let texts: Vec<String> = ids.iter().map(|id| format!("session-{id}")).collect();
+            let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let mut query =
+                QueryBuilder::<sqlx::Postgres>::new("SELECT 1 FROM holds WHERE id IN (");
+            push_id_list(&mut query, &ids);
+            query.push(" AND session_id IN (");
+            sqlx::Postgres::push_texts(&mut query, &text_refs);
+            query.push(" AND EXISTS (SELECT 1 FROM ");
+            push_rows(
+                &mut query,
+                vec![
+                    Column::Ids(ids.clone()),
+                    Column::MaybeTexts(texts.iter().cloned().map(Some).collect()),
+                ],
+            );
+            query.push(" WHERE v.column1 = holds.id)");
+            query.sql().to_string()
+        };
+        assert_eq!(statement(1), statement(300));
+        let mut sqlite = QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM ");
+        push_rows(
+            &mut sqlite,
+            vec![
+                Column::Ids(vec![1, 2]),
+                Column::Texts(vec!["a".into(), "b".into()]),
+            ],
+        );
+        assert_eq!(sqlite.sql(), "SELECT * FROM (VALUES (?, ?), (?, ?)) AS v");
     }
 }

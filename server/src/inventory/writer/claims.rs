@@ -5,8 +5,8 @@ use super::log::ROWS_PER_STATEMENT;
 use super::{Batch, SeatWrite, WriteOutcome};
 use crate::catalog::queries::SeatFields;
 use crate::on_tx;
-use crate::store::{push_id_list, AnyWriteTx};
-use app::types::SeatStatus;
+use crate::store::{push_id_list, push_rows, AnyWriteTx, BindList, Column};
+use app::types::{HoldStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 
@@ -74,23 +74,11 @@ fn is_claimable(seat: &SeatFields, now: i64) -> bool {
             && seat.held_until.is_some_and(|until| until <= now))
 }
 
-/// Appends `'a', 'b', …)` to an `… IN (` list of session ids.
-fn push_text_list<DB: sqlx::Database>(query: &mut QueryBuilder<'_, DB>, texts: &[&str])
-where
-    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut list = query.separated(", ");
-    for text in texts {
-        list.push_bind(text.to_string());
-    }
-    query.push(")");
-}
-
 /// Seats the claiming sessions already have, per session and event: in
 /// active, unexpired holds, plus live tickets they bought. The per-buyer
 /// limit counts both. One row per (session, event) and source; the caller
 /// adds them up.
-fn push_seats_of_sessions<DB: sqlx::Database>(
+fn push_seats_of_sessions<DB: BindList>(
     query: &mut QueryBuilder<'_, DB>,
     session_ids: &[&str],
     now: i64,
@@ -105,13 +93,13 @@ fn push_seats_of_sessions<DB: sqlx::Database>(
         )
         .push_bind(now)
         .push(" AND h.session_id IN (");
-    push_text_list(query, session_ids);
+    DB::push_texts(query, session_ids);
     query.push(
         " GROUP BY h.session_id, h.event_id UNION ALL \
          SELECT p.session_id, t.event_id, COUNT(*) FROM tickets t JOIN purchases p ON p.id = t.purchase_id \
          WHERE t.status IN ('valid', 'used') AND p.session_id IN (",
     );
-    push_text_list(query, session_ids);
+    DB::push_texts(query, session_ids);
     query.push(" GROUP BY p.session_id, t.event_id");
 }
 
@@ -120,7 +108,7 @@ fn push_seats_of_sessions<DB: sqlx::Database>(
 /// purchases — those made signed in, and guest checkouts with the
 /// account's email once that email is confirmed (before that, the account
 /// learns nothing about them, not even a count). One row per source.
-fn push_seats_of_accounts<DB: sqlx::Database>(
+fn push_seats_of_accounts<DB: BindList>(
     query: &mut QueryBuilder<'_, DB>,
     account_ids: &[i64],
     now: i64,
@@ -148,7 +136,7 @@ fn push_seats_of_accounts<DB: sqlx::Database>(
 
 /// Seats held now from each claiming address, per address and event, and
 /// when the first of them is let go.
-fn push_seats_of_clients<DB: sqlx::Database>(
+fn push_seats_of_clients<DB: BindList>(
     query: &mut QueryBuilder<'_, DB>,
     client_keys: &[&str],
     now: i64,
@@ -164,7 +152,7 @@ fn push_seats_of_clients<DB: sqlx::Database>(
         )
         .push_bind(now)
         .push(" AND h.client_key IN (");
-    push_text_list(query, client_keys);
+    DB::push_texts(query, client_keys);
     query.push(" GROUP BY h.client_key, h.event_id");
 }
 
@@ -452,17 +440,17 @@ pub(super) async fn write(
         claimed += on_tx!(tx, conn => {
             let mut claim = QueryBuilder::new(
                 "UPDATE seats SET status = 'held', hold_id = v.column2, \
-                 held_until = v.column3, version = v.column4 FROM (",
+                 held_until = v.column3, version = v.column4 FROM ",
             );
-            claim.push_values(chunk, |mut row, (seat_id, hold_id, until, version, now)| {
-                row.push_bind(*seat_id)
-                    .push_bind(*hold_id)
-                    .push_bind(*until)
-                    .push_bind(*version)
-                    .push_bind(*now);
-            });
+            push_rows(&mut claim, vec![
+                Column::Ids(chunk.iter().map(|seat| seat.0).collect()),
+                Column::Ids(chunk.iter().map(|seat| seat.1).collect()),
+                Column::Ids(chunk.iter().map(|seat| seat.2).collect()),
+                Column::Ids(chunk.iter().map(|seat| seat.3).collect()),
+                Column::Ids(chunk.iter().map(|seat| seat.4).collect()),
+            ]);
             claim.push(
-                ") AS v WHERE seats.id = v.column1 AND (seats.status = 'available' \
+                " WHERE seats.id = v.column1 AND (seats.status = 'available' \
                  OR (seats.status = 'held' AND seats.held_until <= v.column5))",
             );
             claim.build().execute(&mut *conn).await.map(|done| done.rows_affected())
@@ -480,10 +468,11 @@ pub(super) async fn write(
     }
     for chunk in claimed_seats.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
-            let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) ");
-            links.push_values(chunk, |mut row, (seat_id, hold_id, ..)| {
-                row.push_bind(*hold_id).push_bind(*seat_id);
-            });
+            let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) SELECT * FROM ");
+            push_rows(&mut links, vec![
+                Column::Ids(chunk.iter().map(|seat| seat.1).collect()),
+                Column::Ids(chunk.iter().map(|seat| seat.0).collect()),
+            ]);
             links.build().execute(&mut *conn).await.map(|done| done.rows_affected())
         })?;
     }
@@ -512,20 +501,22 @@ async fn insert_holds(
         let mut ids: Vec<(i64,)> = on_tx!(tx, conn => {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO holds (event_id, session_id, status, expires_at, seat_count, \
-                 total_cents, created_at, user_id, client_key) ",
+                 total_cents, created_at, user_id, client_key) SELECT * FROM ",
             );
-            insert.push_values(chunk, |mut row, claim| {
-                let request = claim.request;
-                row.push_bind(request.event_id)
-                    .push_bind(request.session_id.clone())
-                    .push_bind("active")
-                    .push_bind(request.expires_at)
-                    .push_bind(claim.seats.len() as i64)
-                    .push_bind(claim.total_cents)
-                    .push_bind(request.now)
-                    .push_bind(request.account_id)
-                    .push_bind(request.client.as_ref().map(|cap| cap.key.clone()));
-            });
+            let requests = || chunk.iter().map(|claim| claim.request);
+            push_rows(&mut insert, vec![
+                Column::Ids(requests().map(|request| request.event_id).collect()),
+                Column::Texts(requests().map(|request| request.session_id.clone()).collect()),
+                Column::Texts(vec![HoldStatus::Active.as_str().to_string(); chunk.len()]),
+                Column::Ids(requests().map(|request| request.expires_at).collect()),
+                Column::Ids(chunk.iter().map(|claim| claim.seats.len() as i64).collect()),
+                Column::Ids(chunk.iter().map(|claim| claim.total_cents).collect()),
+                Column::Ids(requests().map(|request| request.now).collect()),
+                Column::MaybeIds(requests().map(|request| request.account_id).collect()),
+                Column::MaybeTexts(
+                    requests().map(|request| request.client.as_ref().map(|cap| cap.key.clone())).collect(),
+                ),
+            ]);
             insert.push(" RETURNING id");
             insert.build_query_as().fetch_all(&mut *conn).await
         })?;

@@ -4,7 +4,7 @@
 use super::log::ROWS_PER_STATEMENT;
 use super::{Batch, SeatWrite, WriteOutcome};
 use crate::on_tx;
-use crate::store::{push_id_list, AnyWriteTx};
+use crate::store::{push_id_list, AnyWriteTx, BindList};
 use app::types::{HoldStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
@@ -122,7 +122,7 @@ async fn end_group(
 
 /// The statement ending the active holds among `hold_ids` (due before
 /// `due_before`), returning the ids it ended.
-fn push_end<DB: sqlx::Database>(
+fn push_end<DB: BindList>(
     end: &mut QueryBuilder<'_, DB>,
     hold_ids: &[i64],
     ending: Ending,

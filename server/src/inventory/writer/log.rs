@@ -4,7 +4,7 @@
 
 use super::ChangeRecord;
 use crate::on_tx;
-use crate::store::AnyWriteTx;
+use crate::store::{push_rows, AnyWriteTx, Column};
 use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row statement: at most 9 parameters a row stays far below
@@ -66,15 +66,15 @@ pub(super) async fn write_log(
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) ",
+                "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) SELECT * FROM ",
             );
-            insert.push_values(chunk, |mut row, change| {
-                row.push_bind(change.event_id)
-                    .push_bind(versions[&change.event_id])
-                    .push_bind(change.seat_id)
-                    .push_bind(change.status.as_str())
-                    .push_bind(change.at);
-            });
+            push_rows(&mut insert, vec![
+                Column::Ids(chunk.iter().map(|change| change.event_id).collect()),
+                Column::Ids(chunk.iter().map(|change| versions[&change.event_id]).collect()),
+                Column::Ids(chunk.iter().map(|change| change.seat_id).collect()),
+                Column::Texts(chunk.iter().map(|change| change.status.as_str().to_string()).collect()),
+                Column::Ids(chunk.iter().map(|change| change.at).collect()),
+            ]);
             insert.build().execute(&mut *conn).await.map(|done| done.rows_affected())
         })?;
     }
