@@ -186,25 +186,56 @@ impl SeatWriter {
 }
 
 async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
+    let overlap = matches!(store, Store::Postgres(_));
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (requests, replies): (Vec<SeatWrite>, Vec<_>) =
             jobs.drain(..).map(|job| (job.request, job.reply)).unzip();
-        let started = std::time::Instant::now();
-        let written = writer::write_batch(&store, &requests).await;
-        record_batch(requests.len(), started, written.is_ok());
-        match written {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // The caller may have gone (closed connection): nothing to tell.
-                    let _ = reply.send(Ok(outcome));
-                }
+        let (committing, next_may_begin) = oneshot::channel();
+        let batch = tokio::spawn(write_and_answer(
+            store.clone(),
+            requests,
+            replies,
+            committing,
+        ));
+        if overlap {
+            // PostgreSQL: the next batch is cut as soon as this one commits
+            // rather than once its commit is acknowledged. It queues for
+            // this one's event locks inside the database (its first
+            // statement takes them), so it runs the moment this one has
+            // committed, without a round trip through here, and sees all
+            // this one wrote. Its requests were all sent before this one's
+            // answers, so none depends on them.
+            let _ = next_may_begin.await;
+        } else {
+            // SQLite has one writer: the next batch would only wait for
+            // the database's write lock.
+            let _ = batch.await;
+        }
+    }
+}
+
+/// Writes one batch and answers each of its writers.
+async fn write_and_answer(
+    store: Store,
+    requests: Vec<SeatWrite>,
+    replies: Vec<oneshot::Sender<Result<WriteOutcome, ApiError>>>,
+    committing: oneshot::Sender<()>,
+) {
+    let started = std::time::Instant::now();
+    let written = writer::write_batch_telling(&store, &requests, Some(committing)).await;
+    record_batch(requests.len(), started, written.is_ok());
+    match written {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // The caller may have gone (closed connection): nothing to tell.
+                let _ = reply.send(Ok(outcome));
             }
-            Err(error) => {
-                let answer = store_error_to_api(error);
-                for reply in replies {
-                    let _ = reply.send(Err(answer.clone()));
-                }
+        }
+        Err(error) => {
+            let answer = store_error_to_api(error);
+            for reply in replies {
+                let _ = reply.send(Err(answer.clone()));
             }
         }
     }

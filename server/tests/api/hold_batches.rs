@@ -15,8 +15,8 @@ use server::inventory::holds::{
 };
 use server::inventory::writer::purchases::{Payer, RecordPayment, Timing};
 use server::inventory::writer::{
-    BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion, FinishRefund, PurchaseRow,
-    ReleaseOutcome, ReleaseRequest, Sell,
+    write_batch_telling, BeginOutcome, BeginPurchase, BlockOutcome, BlockRequest, Completion,
+    FinishRefund, PurchaseRow, ReleaseOutcome, ReleaseRequest, Sell,
 };
 use server::live::changes::changes_since;
 use server::ticket_codes::TicketSigner;
@@ -285,6 +285,37 @@ async fn releases_naming_only_their_hold_are_checked_and_made_in_the_batch() {
     assert_eq!(seat_status(&app, event, s[1]).await, SeatStatus::Held);
     assert_eq!(seat_status(&app, event, s[2]).await, SeatStatus::Held);
     assert_eq!(seat_status(&app, event, s[4]).await, SeatStatus::Sold);
+}
+
+/// The seat writer cuts the next batch once the one before starts to
+/// commit (on PostgreSQL). That batch must wait for the first one's locks
+/// and decide against what it wrote: the seat it claimed is taken, and
+/// the second batch refuses it rather than fail or sell it twice.
+#[tokio::test]
+async fn a_batch_begun_while_another_commits_decides_against_its_writes() {
+    let app = spawn_app().await;
+    let venue = add_venue(app.store(), "Overlap Hall", "Bergen").await;
+    let event = add_event(app.store(), venue, "Overlap Night", 10).await;
+    let s = seat_ids(&app, event).await;
+    for (round, &seat) in s.iter().enumerate().take(20) {
+        let (committing, first_commits) = tokio::sync::oneshot::channel();
+        let store = app.store().clone();
+        let first = tokio::spawn(async move {
+            let claim = claim(event.0, &format!("first-{round}"), &[seat]);
+            write_batch_telling(&store, &[claim], Some(committing)).await
+        });
+        first_commits
+            .await
+            .expect("the first batch reached its commit");
+        let second = batch(&app, &[claim(event.0, &format!("second-{round}"), &[seat])]).await;
+        let first = first.await.expect("joined").expect("first batch");
+        claimed_hold(&first[0]);
+        assert_eq!(
+            second[0],
+            WriteOutcome::Claim(ClaimOutcome::Unavailable(vec![seat])),
+            "round {round}"
+        );
+    }
 }
 
 #[tokio::test]

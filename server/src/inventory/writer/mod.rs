@@ -237,6 +237,17 @@ pub async fn write_batch(
     store: &Store,
     requests: &[SeatWrite],
 ) -> Result<Vec<WriteOutcome>, StoreError> {
+    write_batch_telling(store, requests, None).await
+}
+
+/// [`write_batch`], telling `committing` once everything is written and
+/// the batch commits (the seat writer's task may then cut the next batch).
+/// If the batch fails before, `committing` is dropped untold.
+pub async fn write_batch_telling(
+    store: &Store,
+    requests: &[SeatWrite],
+    committing: Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<Vec<WriteOutcome>, StoreError> {
     let mut tx = store.begin_write().await?;
     let resolved = releases::resolve(&mut tx, requests).await?;
     let originals = requests;
@@ -277,6 +288,9 @@ pub async fn write_batch(
     }
     let changes = std::mem::take(&mut batch.changes);
     log::write_log(&mut tx, &batch.versions, changes).await?;
+    if let Some(committing) = committing {
+        let _ = committing.send(());
+    }
     tx.commit().await?;
     let outcomes = batch
         .outcomes
