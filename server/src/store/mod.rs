@@ -155,6 +155,7 @@ pub enum Column {
     MaybeIds(Vec<Option<i64>>),
     Texts(Vec<String>),
     MaybeTexts(Vec<Option<String>>),
+    Flags(Vec<bool>),
 }
 
 impl Column {
@@ -164,6 +165,7 @@ impl Column {
             Self::MaybeIds(values) => values.len(),
             Self::Texts(values) => values.len(),
             Self::MaybeTexts(values) => values.len(),
+            Self::Flags(values) => values.len(),
         }
     }
 }
@@ -181,6 +183,7 @@ impl BindList for sqlx::Sqlite {
                     Column::MaybeIds(ids) => values.push_bind(ids[row]),
                     Column::Texts(texts) => values.push_bind(texts[row].clone()),
                     Column::MaybeTexts(texts) => values.push_bind(texts[row].clone()),
+                    Column::Flags(flags) => values.push_bind(flags[row]),
                 };
             }
             query.push(")");
@@ -218,6 +221,7 @@ impl BindList for sqlx::Postgres {
                 Column::MaybeIds(ids) => arrays.push_bind(ids).push_unseparated("::bigint[]"),
                 Column::Texts(texts) => arrays.push_bind(texts).push_unseparated("::text[]"),
                 Column::MaybeTexts(texts) => arrays.push_bind(texts).push_unseparated("::text[]"),
+                Column::Flags(flags) => arrays.push_bind(flags).push_unseparated("::boolean[]"),
             };
         }
         query.push(") AS v(").push(names.join(", ")).push(")");

@@ -10,7 +10,7 @@ use super::purchases::{
 use super::{HoldRow, HOLD_COLUMNS};
 use crate::inventory::buyer_limit;
 use crate::on_tx;
-use crate::store::{push_id_list, AnyWriteTx};
+use crate::store::{push_id_list, push_rows, AnyWriteTx, Column};
 use app::types::HoldStatus;
 use sqlx::QueryBuilder;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -143,10 +143,14 @@ async fn payer_users(
     let mut guests: HashMap<String, i64> = HashMap::new();
     if !emails.is_empty() {
         let rows: Vec<(i64, String)> = on_tx!(tx, conn => {
-            let mut upsert = QueryBuilder::new("INSERT INTO users (email, created_at) ");
-            upsert.push_values(&emails, |mut row, email| {
-                row.push_bind(*email).push_bind(now);
-            });
+            // `WHERE true` tells SQLite's parser the ON CONFLICT that
+            // follows is the insert's, not a join's.
+            let mut upsert = QueryBuilder::new("INSERT INTO users (email, created_at) SELECT * FROM ");
+            push_rows(&mut upsert, vec![
+                Column::Texts(emails.iter().map(|email| email.to_string()).collect()),
+                Column::Ids(vec![now; emails.len()]),
+            ]);
+            upsert.push(" WHERE true");
             upsert.push(
                 " ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id, email",
             );
@@ -189,28 +193,29 @@ async fn insert_pending(
         let mut insert = QueryBuilder::new(
             "INSERT INTO purchases (event_id, hold_id, user_id, session_id, request_key, \
              request_fingerprint, processor_key, processor_customer, status, total_cents, \
-             hold_expires_before, next_check_at, created_at, updated_at, by_account) ",
+             hold_expires_before, next_check_at, created_at, updated_at, by_account) SELECT * FROM ",
         );
-        insert.push_values(buyers, |mut row, buyer| {
-            let begin = begins[buyer.index];
-            let hold = &holds[&begin.hold_id];
-            let timing = begin.timing;
-            row.push_bind(begin.event_id)
-                .push_bind(begin.hold_id)
-                .push_bind(buyer.user_id)
-                .push_bind(&begin.session_id)
-                .push_bind(&begin.request_key)
-                .push_bind(&begin.fingerprint)
-                .push_bind(&begin.processor_key)
-                .push_bind(&begin.customer)
-                .push_bind("pending")
-                .push_bind(hold.total_cents)
-                .push_bind(hold.expires_at)
-                .push_bind(timing.now + timing.reconcile_after_ms)
-                .push_bind(timing.now)
-                .push_bind(timing.now)
-                .push_bind(buyer.by_account);
-        });
+        let begins = || buyers.iter().map(|buyer| begins[buyer.index]);
+        let holds = || begins().map(|begin| &holds[&begin.hold_id]);
+        let texts = |text: fn(&BeginPurchase) -> &String| begins().map(|begin| text(begin).clone()).collect();
+        push_rows(&mut insert, vec![
+            Column::Ids(begins().map(|begin| begin.event_id).collect()),
+            Column::Ids(begins().map(|begin| begin.hold_id).collect()),
+            Column::Ids(buyers.iter().map(|buyer| buyer.user_id).collect()),
+            Column::Texts(texts(|begin| &begin.session_id)),
+            Column::Texts(texts(|begin| &begin.request_key)),
+            Column::Texts(texts(|begin| &begin.fingerprint)),
+            Column::Texts(texts(|begin| &begin.processor_key)),
+            Column::MaybeTexts(begins().map(|begin| begin.customer.clone()).collect()),
+            Column::Texts(vec!["pending".to_string(); buyers.len()]),
+            Column::Ids(holds().map(|hold| hold.total_cents).collect()),
+            Column::Ids(holds().map(|hold| hold.expires_at).collect()),
+            Column::Ids(begins().map(|begin| begin.timing.now + begin.timing.reconcile_after_ms).collect()),
+            Column::Ids(begins().map(|begin| begin.timing.now).collect()),
+            Column::Ids(begins().map(|begin| begin.timing.now).collect()),
+            Column::Flags(buyers.iter().map(|buyer| buyer.by_account).collect()),
+        ]);
+        insert.push(" WHERE true");
         insert.push(format!(" ON CONFLICT DO NOTHING RETURNING {PURCHASE_COLUMNS}"));
         insert.build_query_as().fetch_all(&mut *conn).await
     })?;

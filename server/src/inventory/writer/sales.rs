@@ -6,7 +6,7 @@ use super::purchases::{mail_buyers, push_case_of, Completion, Sell};
 use super::Batch;
 use crate::mail::outbox::LetterKind;
 use crate::on_tx;
-use crate::store::{push_id_list, AnyWriteTx};
+use crate::store::{push_id_list, push_rows, AnyWriteTx, Column};
 use crate::ticket_codes::TicketClaim;
 use app::types::{PurchaseStatus, SeatStatus};
 use sqlx::QueryBuilder;
@@ -187,21 +187,28 @@ async fn issue_tickets(
     for chunk in tickets.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut insert = QueryBuilder::new(
-                "INSERT INTO tickets (purchase_id, event_id, seat_id, status, code, created_at) ",
+                "INSERT INTO tickets (purchase_id, event_id, seat_id, status, code, created_at) \
+                 SELECT * FROM ",
             );
-            insert.push_values(chunk, |mut row, (sell, seat_id)| {
-                let purchase = &sell.purchase;
-                row.push_bind(purchase.id)
-                    .push_bind(purchase.event_id)
-                    .push_bind(*seat_id)
-                    .push_bind("valid")
-                    .push_bind(sell.signer.sign(TicketClaim {
-                        event_id: purchase.event_id,
-                        seat_id: *seat_id,
-                        purchase_id: purchase.id,
-                    }))
-                    .push_bind(sell.now);
-            });
+            push_rows(&mut insert, vec![
+                Column::Ids(chunk.iter().map(|(sell, _)| sell.purchase.id).collect()),
+                Column::Ids(chunk.iter().map(|(sell, _)| sell.purchase.event_id).collect()),
+                Column::Ids(chunk.iter().map(|(_, seat_id)| *seat_id).collect()),
+                Column::Texts(vec!["valid".to_string(); chunk.len()]),
+                Column::Texts(
+                    chunk
+                        .iter()
+                        .map(|(sell, seat_id)| {
+                            sell.signer.sign(TicketClaim {
+                                event_id: sell.purchase.event_id,
+                                seat_id: *seat_id,
+                                purchase_id: sell.purchase.id,
+                            })
+                        })
+                        .collect(),
+                ),
+                Column::Ids(chunk.iter().map(|(sell, _)| sell.now).collect()),
+            ]);
             insert.build().execute(&mut *conn).await.map(|done| done.rows_affected())
         })?;
     }
