@@ -75,14 +75,6 @@ impl SeatWriter {
         }
     }
 
-    /// Ends a hold; returns the seats it put back on sale.
-    pub async fn end(&self, request: EndRequest) -> Result<Vec<i64>, ApiError> {
-        match self.write(SeatWrite::End(request)).await? {
-            WriteOutcome::Ended(freed) => Ok(freed),
-            other => Err(mismatch(other)),
-        }
-    }
-
     /// Releases a buyer's hold, if it is theirs and not bought.
     pub async fn release(&self, request: ReleaseRequest) -> Result<ReleaseOutcome, ApiError> {
         match self.write(SeatWrite::Release(request)).await? {

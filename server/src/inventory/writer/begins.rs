@@ -145,7 +145,8 @@ async fn payer_users(
         let rows: Vec<(i64, String)> = on_tx!(tx, conn => {
             // `WHERE true` tells SQLite's parser the ON CONFLICT that
             // follows is the insert's, not a join's.
-            let mut upsert = QueryBuilder::new("INSERT INTO users (email, created_at) SELECT * FROM ");
+            let mut upsert =
+                QueryBuilder::new("INSERT INTO users (email, created_at) SELECT * FROM ");
             push_rows(&mut upsert, vec![
                 Column::Texts(emails.iter().map(|email| email.to_string()).collect()),
                 Column::Ids(vec![now; emails.len()]),
@@ -193,11 +194,14 @@ async fn insert_pending(
         let mut insert = QueryBuilder::new(
             "INSERT INTO purchases (event_id, hold_id, user_id, session_id, request_key, \
              request_fingerprint, processor_key, processor_customer, status, total_cents, \
-             hold_expires_before, next_check_at, created_at, updated_at, by_account) SELECT * FROM ",
+             hold_expires_before, next_check_at, created_at, updated_at, by_account) \
+             SELECT * FROM ",
         );
         let begins = || buyers.iter().map(|buyer| begins[buyer.index]);
         let holds = || begins().map(|begin| &holds[&begin.hold_id]);
-        let texts = |text: fn(&BeginPurchase) -> &String| begins().map(|begin| text(begin).clone()).collect();
+        let texts = |text: fn(&BeginPurchase) -> &String| {
+            begins().map(|begin| text(begin).clone()).collect()
+        };
         push_rows(&mut insert, vec![
             Column::Ids(begins().map(|begin| begin.event_id).collect()),
             Column::Ids(begins().map(|begin| begin.hold_id).collect()),
@@ -210,7 +214,11 @@ async fn insert_pending(
             Column::Texts(vec!["pending".to_string(); buyers.len()]),
             Column::Ids(holds().map(|hold| hold.total_cents).collect()),
             Column::Ids(holds().map(|hold| hold.expires_at).collect()),
-            Column::Ids(begins().map(|begin| begin.timing.now + begin.timing.reconcile_after_ms).collect()),
+            Column::Ids(
+                begins()
+                    .map(|begin| begin.timing.now + begin.timing.reconcile_after_ms)
+                    .collect(),
+            ),
             Column::Ids(begins().map(|begin| begin.timing.now).collect()),
             Column::Ids(begins().map(|begin| begin.timing.now).collect()),
             Column::Flags(buyers.iter().map(|buyer| buyer.by_account).collect()),

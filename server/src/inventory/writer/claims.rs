@@ -468,7 +468,8 @@ pub(super) async fn write(
     }
     for chunk in claimed_seats.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
-            let mut links = QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) SELECT * FROM ");
+            let mut links =
+                QueryBuilder::new("INSERT INTO hold_seats (hold_id, seat_id) SELECT * FROM ");
             push_rows(&mut links, vec![
                 Column::Ids(chunk.iter().map(|seat| seat.1).collect()),
                 Column::Ids(chunk.iter().map(|seat| seat.0).collect()),
@@ -514,7 +515,9 @@ async fn insert_holds(
                 Column::Ids(requests().map(|request| request.now).collect()),
                 Column::MaybeIds(requests().map(|request| request.account_id).collect()),
                 Column::MaybeTexts(
-                    requests().map(|request| request.client.as_ref().map(|cap| cap.key.clone())).collect(),
+                    requests()
+                        .map(|request| request.client.as_ref().map(|cap| cap.key.clone()))
+                        .collect(),
                 ),
             ]);
             insert.push(" RETURNING id");

@@ -66,13 +66,16 @@ pub(super) async fn write_log(
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
         on_tx!(tx, conn => {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) SELECT * FROM ",
+                "INSERT INTO seat_changes (event_id, version, seat_id, status, changed_at) \
+                 SELECT * FROM ",
             );
             push_rows(&mut insert, vec![
                 Column::Ids(chunk.iter().map(|change| change.event_id).collect()),
                 Column::Ids(chunk.iter().map(|change| versions[&change.event_id]).collect()),
                 Column::Ids(chunk.iter().map(|change| change.seat_id).collect()),
-                Column::Texts(chunk.iter().map(|change| change.status.as_str().to_string()).collect()),
+                Column::Texts(
+                    chunk.iter().map(|change| change.status.as_str().to_string()).collect(),
+                ),
                 Column::Ids(chunk.iter().map(|change| change.at).collect()),
             ]);
             insert.build().execute(&mut *conn).await.map(|done| done.rows_affected())

@@ -116,8 +116,9 @@ async fn read_owners(
     let mut owners = HashMap::with_capacity(hold_ids.len());
     for chunk in hold_ids.chunks(super::log::ROWS_PER_STATEMENT) {
         let rows: Vec<Owner> = on_tx!(tx, conn => {
-            let mut read =
-                QueryBuilder::new("SELECT id, event_id, session_id, status FROM holds WHERE id IN (");
+            let mut read = QueryBuilder::new(
+                "SELECT id, event_id, session_id, status FROM holds WHERE id IN (",
+            );
             push_id_list(&mut read, chunk);
             read.build_query_as().fetch_all(&mut *conn).await
         })?;
