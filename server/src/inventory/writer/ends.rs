@@ -4,7 +4,7 @@
 use super::log::ROWS_PER_STATEMENT;
 use super::{Batch, SeatWrite, WriteOutcome};
 use crate::on_tx;
-use crate::store::{push_id_list, AnyWriteTx, BindList};
+use crate::store::{push_id_list, push_rows, AnyWriteTx, BindList, Column, WriteTx};
 use app::types::{HoldStatus, SeatStatus};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
@@ -83,14 +83,16 @@ pub(super) async fn end_holds(
             .map(|(_, end)| *end)
             .filter(|end| (end.ending, end.due_before()) == (ending, due_before))
             .collect();
-        let hold_ids: Vec<i64> = group.iter().map(|end| end.hold_id).collect();
         let at = group.iter().map(|end| end.now).max().unwrap_or_default();
-        for chunk in hold_ids.chunks(ROWS_PER_STATEMENT) {
-            let ended = end_group(tx, chunk, ending, due_before).await?;
-            for hold_id in &ended {
-                freed_by_hold.insert(*hold_id, Vec::new());
-            }
-            for (seat_id, hold_id, event_id) in free_seats(tx, batch, &ended).await? {
+        for chunk in group.chunks(ROWS_PER_STATEMENT) {
+            let freed = if let AnyWriteTx::Postgres(pg) = tx {
+                end_and_free_at_once(pg, batch, chunk, ending, due_before).await?
+            } else {
+                let hold_ids: Vec<i64> = chunk.iter().map(|end| end.hold_id).collect();
+                let ended = end_group(tx, &hold_ids, ending, due_before).await?;
+                free_seats(tx, batch, &ended).await?
+            };
+            for (seat_id, hold_id, event_id) in freed {
                 freed_by_hold.entry(hold_id).or_default().push(seat_id);
                 batch.changed(event_id, &[seat_id], SeatStatus::Available, at);
             }
@@ -152,6 +154,60 @@ fn push_end<DB: BindList>(
     end.push(" AND id IN (");
     push_id_list(end, hold_ids);
     end.push(" RETURNING id");
+}
+
+/// On PostgreSQL, ends the holds of `group` that are active (and due, for
+/// an expiry) and frees their still-held seats in one statement: its
+/// `RETURNING` can name the hold each seat was freed from, which SQLite's
+/// cannot (so there [`end_group`] and [`free_seats`] take three). Returns
+/// the freed seats as (seat, hold, event).
+async fn end_and_free_at_once(
+    tx: &mut WriteTx<sqlx::Postgres>,
+    batch: &Batch<'_>,
+    group: &[&EndRequest],
+    ending: Ending,
+    due_before: i64,
+) -> Result<Vec<(i64, i64, i64)>, sqlx::Error> {
+    let hold_ids: Vec<i64> = group.iter().map(|end| end.hold_id).collect();
+    let mut statement = QueryBuilder::new("WITH ended AS (");
+    push_end(&mut statement, &hold_ids, ending, due_before);
+    statement.push(
+        ") UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, \
+         version = v.column2 FROM ended JOIN ",
+    );
+    push_rows(
+        &mut statement,
+        vec![
+            Column::Ids(hold_ids),
+            Column::Ids(
+                group
+                    .iter()
+                    .map(|end| batch.version(end.event_id))
+                    .collect(),
+            ),
+            Column::Ids(group.iter().map(|end| end.event_id).collect()),
+        ],
+    );
+    statement.push(
+        " ON v.column1 = ended.id WHERE seats.hold_id = ended.id AND seats.status = 'held' \
+         RETURNING seats.id, ended.id, seats.event_id, v.column3",
+    );
+    let freed: Vec<(i64, i64, i64, i64)> = statement.build_query_as().fetch_all(&mut **tx).await?;
+    freed
+        .into_iter()
+        .map(|(seat_id, hold_id, event_id, locked_event)| {
+            // The version is the one of the event whose lock the request
+            // took: an end naming another event than its hold's is a
+            // caller's bug, and fails the batch.
+            if event_id == locked_event {
+                Ok((seat_id, hold_id, event_id))
+            } else {
+                Err(sqlx::Error::Protocol(
+                    "a hold ended under another event's lock".into(),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// Puts the still-held seats of ended holds back on sale; returns them as
