@@ -171,18 +171,19 @@ impl Column {
 }
 
 impl BindList for sqlx::Sqlite {
-    fn push_rows(query: &mut QueryBuilder<'_, Self>, columns: Vec<Column>) {
+    fn push_rows(query: &mut QueryBuilder<'_, Self>, mut columns: Vec<Column>) {
         let rows = columns.first().map_or(0, Column::len);
         query.push("(VALUES ");
         for row in 0..rows {
             query.push(if row == 0 { "(" } else { ", (" });
             let mut values = query.separated(", ");
-            for column in &columns {
+            // Each value is bound once: texts are moved out, not copied.
+            for column in &mut columns {
                 match column {
                     Column::Ids(ids) => values.push_bind(ids[row]),
                     Column::MaybeIds(ids) => values.push_bind(ids[row]),
-                    Column::Texts(texts) => values.push_bind(texts[row].clone()),
-                    Column::MaybeTexts(texts) => values.push_bind(texts[row].clone()),
+                    Column::Texts(texts) => values.push_bind(std::mem::take(&mut texts[row])),
+                    Column::MaybeTexts(texts) => values.push_bind(texts[row].take()),
                     Column::Flags(flags) => values.push_bind(flags[row]),
                 };
             }

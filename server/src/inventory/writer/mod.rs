@@ -62,6 +62,7 @@ pub use releases::{ReleaseOutcome, ReleaseRequest};
 
 use crate::store::{AnyWriteTx, Store, StoreError};
 use app::types::{HoldStatus, SeatStatus};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// A hold as its row stores it; read with [`HOLD_COLUMNS`], here and by
@@ -198,7 +199,7 @@ struct ChangeRecord {
 
 /// What a batch has decided so far.
 struct Batch<'a> {
-    requests: &'a [SeatWrite],
+    requests: &'a [Cow<'a, SeatWrite>],
     outcomes: Vec<Option<WriteOutcome>>,
     /// The version the batch writes, per existing event.
     versions: HashMap<i64, i64>,
@@ -208,11 +209,12 @@ struct Batch<'a> {
 impl<'a> Batch<'a> {
     /// The requests not decided yet, with their places in the batch.
     fn undecided(&self) -> impl Iterator<Item = (usize, &'a SeatWrite)> + '_ {
-        let requests: &'a [SeatWrite] = self.requests;
+        let requests: &'a [Cow<'a, SeatWrite>] = self.requests;
         requests
             .iter()
             .enumerate()
             .filter(|(index, _)| self.outcomes[*index].is_none())
+            .map(|(index, request)| (index, request.as_ref()))
     }
 
     fn version(&self, event_id: i64) -> i64 {
@@ -251,7 +253,7 @@ pub async fn write_batch_telling(
     let mut tx = store.begin_write().await?;
     let resolved = releases::resolve(&mut tx, requests).await?;
     let originals = requests;
-    let requests = resolved.requests.as_deref().unwrap_or(originals);
+    let requests = resolved.requests.as_slice();
     let mut batch = Batch {
         requests,
         outcomes: requests.iter().map(|_| None).collect(),
@@ -296,7 +298,7 @@ pub async fn write_batch_telling(
         .outcomes
         .into_iter()
         .zip(originals.iter().zip(requests))
-        .map(|(outcome, (original, request))| Some(as_asked(outcome?, original, request)))
+        .map(|(outcome, (original, request))| Some(as_asked(outcome?, original, request.as_ref())))
         .collect::<Option<Vec<_>>>();
     Ok(outcomes
         .ok_or_else(|| sqlx::Error::Protocol("a write of the batch got no outcome".into()))?)

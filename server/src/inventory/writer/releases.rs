@@ -9,6 +9,7 @@ use crate::on_tx;
 use crate::store::{push_id_list, AnyWriteTx};
 use app::types::HoldStatus;
 use sqlx::QueryBuilder;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A buyer releasing their hold.
@@ -44,20 +45,21 @@ struct Owner {
     status: HoldStatus,
 }
 
-/// The batch's requests with each release the writer may make turned into
-/// the ending it is (`None` if the batch has no releases), and the refused
+/// The batch's requests, each release the writer may make turned into the
+/// ending it is (the other requests borrowed as they are), and the refused
 /// releases' outcomes, by place in the batch. Refused releases stay as
 /// they are, decided.
-pub(super) struct Resolved {
-    pub requests: Option<Vec<SeatWrite>>,
+pub(super) struct Resolved<'r> {
+    pub requests: Vec<Cow<'r, SeatWrite>>,
     pub refused: Vec<(usize, ReleaseOutcome)>,
 }
 
-/// Looks up the holds the batch releases, in one statement.
-pub(super) async fn resolve(
+/// Looks up the holds the batch releases, in one statement (none if it
+/// has no releases).
+pub(super) async fn resolve<'r>(
     tx: &mut AnyWriteTx,
-    requests: &[SeatWrite],
-) -> Result<Resolved, sqlx::Error> {
+    requests: &'r [SeatWrite],
+) -> Result<Resolved<'r>, sqlx::Error> {
     let hold_ids: Vec<i64> = requests
         .iter()
         .filter_map(|request| match request {
@@ -65,12 +67,6 @@ pub(super) async fn resolve(
             _ => None,
         })
         .collect();
-    if hold_ids.is_empty() {
-        return Ok(Resolved {
-            requests: None,
-            refused: Vec::new(),
-        });
-    }
     let owners = read_owners(tx, &hold_ids).await?;
     let mut refused = Vec::new();
     let requests = requests
@@ -78,19 +74,16 @@ pub(super) async fn resolve(
         .enumerate()
         .map(|(index, request)| match request {
             SeatWrite::Release(release) => match decide(release, owners.get(&release.hold_id)) {
-                Ok(end) => SeatWrite::End(end),
+                Ok(end) => Cow::Owned(SeatWrite::End(end)),
                 Err(outcome) => {
                     refused.push((index, outcome));
-                    request.clone()
+                    Cow::Borrowed(request)
                 }
             },
-            _ => request.clone(),
+            _ => Cow::Borrowed(request),
         })
         .collect();
-    Ok(Resolved {
-        requests: Some(requests),
-        refused,
-    })
+    Ok(Resolved { requests, refused })
 }
 
 /// The ending a release makes, or why it makes none.
