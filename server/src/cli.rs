@@ -114,7 +114,7 @@ async fn backup(config: &Config, file: &Path) -> Result<(), CommandError> {
     }
     let store = Store::connect(&config.database_url).await?;
     let result = match &store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             let target = file.to_str().ok_or_else(|| {
                 CommandError::Backup(format!("{} is not a UTF-8 path", file.display()))
             })?;

@@ -507,7 +507,7 @@ pub async fn join(
 /// already excludes every other writer.
 fn share_lock(store: &Store) -> &'static str {
     match store {
-        Store::Sqlite(_) => "",
+        Store::Sqlite(..) => "",
         Store::Postgres(_) => " FOR SHARE",
     }
 }

@@ -14,12 +14,24 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-/// A connection pool to one of the two supported backends.
+/// A connection pool to one of the two supported backends. SQLite's
+/// seat writer has a connection of its own besides the pool.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, SeatWriterConnection),
     Postgres(PgPool),
 }
+
+/// The one SQLite connection the seat writer's batches run on.
+///
+/// In WAL mode a connection drops its whole page cache when it begins a
+/// transaction and finds that another connection wrote since its last
+/// one. Batches taken from the pool by turns found their connection's
+/// cache stale every time, and read the stadium's seat pages again from
+/// the operating system. On its own connection the writer finds its
+/// cache as its last batch left it, unless another write came between.
+#[derive(Clone, Debug)]
+pub struct SeatWriterConnection(SqlitePool);
 
 /// Runs the same body against whichever pool the store holds. The body is
 /// compiled once per backend, so a Rust type one driver cannot bind or
@@ -28,7 +40,7 @@ pub enum Store {
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -104,17 +116,28 @@ impl BeginWrite for SqlitePool {
     fn begin_write(
         &self,
     ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send {
-        let gate = sqlite_write_gate(self);
-        let pool = self.clone();
-        async move {
-            let turn = gate.lock_owned().await;
-            let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            Ok(WriteTx {
-                tx,
-                _turn: Some(turn),
-            })
-        }
+        begin_sqlite_write(self.clone())
     }
+}
+
+impl BeginWrite for SeatWriterConnection {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send {
+        begin_sqlite_write(self.0.clone())
+    }
+}
+
+/// Takes this process's turn to write to the pool's database file, then
+/// begins on one of the pool's connections.
+async fn begin_sqlite_write(pool: SqlitePool) -> Result<WriteTx<sqlx::Sqlite>, sqlx::Error> {
+    let turn = sqlite_write_gate(&pool).lock_owned().await;
+    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    Ok(WriteTx {
+        tx,
+        _turn: Some(turn),
+    })
 }
 
 impl BeginWrite for PgPool {
@@ -348,16 +371,26 @@ impl Store {
                 source,
             })?;
         }
+        // A connection to a local file does not drop: the ping sqlx sends
+        // before lending one out was a round trip to the connection's
+        // thread on every query.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            // A connection to a local file does not drop: the ping sqlx
-            // sends before lending one out was a round trip to the
-            // connection's thread on every query.
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        // Kept open while the store is, so that its cache stays warm.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self::Sqlite(pool))
+        Ok(Self::Sqlite(pool, SeatWriterConnection(writer)))
     }
 
     /// The pool's connections: (open, idle, maximum).
@@ -368,23 +401,23 @@ impl Store {
     /// Applies pending migrations; start-up fails loudly if they do not apply.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+            Self::Sqlite(pool, _) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
             Self::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
-    /// Starts a write transaction (see [`BeginWrite`]).
+    /// Starts a write transaction of the seat writer (see [`BeginWrite`]).
     pub async fn begin_write(&self) -> Result<AnyWriteTx, sqlx::Error> {
         Ok(match self {
-            Self::Sqlite(pool) => AnyWriteTx::Sqlite(pool.begin_write().await?),
+            Self::Sqlite(_, writer) => AnyWriteTx::Sqlite(writer.begin_write().await?),
             Self::Postgres(pool) => AnyWriteTx::Postgres(pool.begin_write().await?),
         })
     }
 
     pub fn backend_name(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "sqlite",
+            Self::Sqlite(..) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
     }
@@ -396,6 +429,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Self::Sqlite(_, writer) = self {
+            writer.0.close().await;
+        }
         on_pool!(self, pool => pool.close().await)
     }
 }

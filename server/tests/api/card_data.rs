@@ -70,7 +70,7 @@ fn card_like_runs(text: &str) -> Vec<String> {
 /// (freed pages and the write-ahead log included), or every PostgreSQL row.
 async fn database_text(app: &TestApp) -> String {
     match app.store() {
-        server::store::Store::Sqlite(pool) => {
+        server::store::Store::Sqlite(pool, _) => {
             let (file,): (String,) =
                 sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
                     .fetch_one(pool)

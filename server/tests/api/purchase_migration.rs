@@ -24,7 +24,7 @@ fn before_0006(mut migrator: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator
 
 async fn migrate_to_0005(store: &Store) {
     match store {
-        Store::Sqlite(pool) => before_0006(sqlx::migrate!("../migrations/sqlite"))
+        Store::Sqlite(pool, _) => before_0006(sqlx::migrate!("../migrations/sqlite"))
             .run(pool)
             .await
             .expect("migrate"),
