@@ -9,8 +9,10 @@ use super::writer::{
     RecordPayment, ReleaseOutcome, ReleaseRequest, SeatWrite, Sell, TakeOver, WriteOutcome,
 };
 use crate::error::store_error_to_api;
+use crate::live::LiveHub;
 use crate::store::Store;
 use app::error::{ApiError, ErrorCode};
+use app::types::EventId;
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes per transaction: enough to amortise a commit, few enough that a
@@ -62,9 +64,11 @@ fn mismatch(outcome: WriteOutcome) -> ApiError {
 
 impl SeatWriter {
     /// Starts the writer task, so call it inside the runtime.
-    pub fn spawn(store: Store) -> Self {
+    /// Starts the writer's task. `live` is handed each batch's logged
+    /// changes as it commits.
+    pub fn spawn(store: Store, live: LiveHub) -> Self {
         let (queue, incoming) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(store, incoming));
+        tokio::spawn(write_batches(store, live, incoming));
         Self { queue }
     }
 
@@ -177,7 +181,7 @@ impl SeatWriter {
     }
 }
 
-async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
+async fn write_batches(store: Store, live: LiveHub, mut incoming: mpsc::Receiver<Job>) {
     let overlap = matches!(store, Store::Postgres(_));
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -186,6 +190,7 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
         let (committing, next_may_begin) = oneshot::channel();
         let batch = tokio::spawn(write_and_answer(
             store.clone(),
+            live.clone(),
             requests,
             replies,
             committing,
@@ -207,9 +212,11 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Job>) {
     }
 }
 
-/// Writes one batch and answers each of its writers.
+/// Writes one batch, hands its changes to the live maps and answers each
+/// of its writers.
 async fn write_and_answer(
     store: Store,
+    live: LiveHub,
     requests: Vec<SeatWrite>,
     replies: Vec<oneshot::Sender<Result<WriteOutcome, ApiError>>>,
     committing: oneshot::Sender<()>,
@@ -218,8 +225,11 @@ async fn write_and_answer(
     let written = writer::write_batch_telling(&store, &requests, Some(committing)).await;
     record_batch(requests.len(), started, written.is_ok());
     match written {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        Ok(written) => {
+            for logged in written.logged {
+                live.committed(EventId(logged.event_id), logged.version, logged.seats);
+            }
+            for (reply, outcome) in replies.into_iter().zip(written.outcomes) {
                 // The caller may have gone (closed connection): nothing to tell.
                 let _ = reply.send(Ok(outcome));
             }

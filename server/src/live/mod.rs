@@ -7,7 +7,10 @@
 //! delta frames, so a thousand viewers cost one serialisation, not a
 //! thousand. A pump task reads each watched event's `seat_changes` after the
 //! version it has: changes committed by any server instance on the same
-//! database reach every instance's viewers the same way.
+//! database reach every instance's viewers the same way. The changes this
+//! process's seat writer commits are also handed to the hub as they
+//! commit; when they continue a map's version without a gap, the pump's
+//! tick applies them without reading the log again.
 //!
 //! The same map answers `GET /api/events/{id}/seats` ([`seat_map`]), and
 //! gives the event's layout, the static half of the map, served once per
@@ -246,7 +249,13 @@ pub struct EventChannel {
     layout: OnceLock<Arc<compact::LayoutBody>>,
     /// The process's: viewers are closed with 1001 when it stops.
     lifecycle: Lifecycle,
+    /// Changes this process's seat writer committed, not applied yet.
+    offered: Mutex<Vec<changes::SeatChangeRow>>,
 }
+
+/// Offered changes kept for the next tick at most; past this (a stalled
+/// pump) they are dropped, and the pump reads the log instead.
+const OFFERED_LIMIT: usize = 100_000;
 
 impl EventChannel {
     #[cfg(test)]
@@ -295,7 +304,47 @@ impl EventChannel {
             read_refreshed_from: tokio::sync::Mutex::new(None),
             layout: OnceLock::new(),
             lifecycle: Lifecycle::default(),
+            offered: Mutex::default(),
         }
+    }
+
+    /// Keeps the changes one batch of this process's seat writer committed
+    /// under `version`, for the pump's next tick.
+    fn offer(&self, version: i64, seats: Vec<(i64, SeatStatus)>) {
+        let mut offered = self.offered.lock().unwrap_or_else(|p| p.into_inner());
+        if offered.len() + seats.len() > OFFERED_LIMIT {
+            offered.clear();
+            return;
+        }
+        offered.extend(
+            seats
+                .into_iter()
+                .map(|(seat_id, status)| changes::SeatChangeRow {
+                    version,
+                    seat_id,
+                    status: status.as_str().to_string(),
+                }),
+        );
+    }
+
+    /// The offered changes, in log order, if they take the map on from its
+    /// version with no version missing; `None` if there are none or one is
+    /// missing (committed by another server, or offered late), when only
+    /// the log has them all.
+    fn continuing_offers(&self) -> Option<Vec<changes::SeatChangeRow>> {
+        let mut offered =
+            std::mem::take(&mut *self.offered.lock().unwrap_or_else(|p| p.into_inner()));
+        let version = self.version();
+        offered.retain(|change| change.version > version);
+        offered.sort_unstable_by_key(|change| (change.version, change.seat_id));
+        let mut last = version;
+        for change in &offered {
+            if change.version != last && change.version != last + 1 {
+                return None;
+            }
+            last = change.version;
+        }
+        (!offered.is_empty()).then_some(offered)
     }
 
     /// The event's layout, made once.
@@ -639,6 +688,21 @@ impl LiveHub {
         Ok(channel)
     }
 
+    /// Hands the hub the changes a batch of this process's seat writer has
+    /// just committed: `version` of the event. Kept only for an event whose
+    /// map is in memory; its pump tick applies them.
+    pub fn committed(&self, event_id: EventId, version: i64, seats: Vec<(i64, SeatStatus)>) {
+        let channel = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&event_id)
+            .cloned();
+        if let Some(channel) = channel {
+            channel.offer(version, seats);
+        }
+    }
+
     /// One pass of the pump: brings every watched event up to date.
     pub async fn pump_once(&self) -> Result<(), ApiError> {
         let channels: Vec<Arc<EventChannel>> = self
@@ -662,7 +726,10 @@ impl LiveHub {
                     .remove(&channel.event_id);
                 continue;
             }
-            let changes = changes_since(&self.store, channel.event_id.0, channel.version()).await?;
+            let changes = match channel.continuing_offers() {
+                Some(offered) => offered,
+                None => changes_since(&self.store, channel.event_id.0, channel.version()).await?,
+            };
             if !changes.is_empty() {
                 channel.apply(changes);
             }
@@ -708,6 +775,35 @@ mod tests {
 
     fn free(channel: &EventChannel) -> Vec<OfferableSeat> {
         channel.free_seats().free().map(|(_, seat)| seat).collect()
+    }
+
+    fn versions(changes: &[SeatChangeRow]) -> Vec<(i64, i64)> {
+        changes.iter().map(|c| (c.version, c.seat_id)).collect()
+    }
+
+    #[test]
+    fn offered_changes_are_taken_only_when_they_continue_the_maps_version() {
+        let channel = EventChannel::new(EventId(1), 3, vec![seat(1, "Stalls", "A", 1)], 16);
+        assert_eq!(channel.continuing_offers(), None, "nothing offered");
+
+        // Offered out of order (two batches' tasks), older ones repeated.
+        channel.offer(5, vec![(2, SeatStatus::Sold)]);
+        channel.offer(3, vec![(9, SeatStatus::Held)]);
+        channel.offer(4, vec![(3, SeatStatus::Held), (1, SeatStatus::Held)]);
+        let taken = channel
+            .continuing_offers()
+            .expect("versions 4 and 5 continue 3");
+        assert_eq!(versions(&taken), [(4, 1), (4, 3), (5, 2)]);
+        assert_eq!(channel.continuing_offers(), None, "taken once");
+
+        // Version 4 was another server's: only the log has it.
+        channel.offer(5, vec![(2, SeatStatus::Sold)]);
+        assert_eq!(channel.continuing_offers(), None);
+        assert_eq!(
+            channel.continuing_offers(),
+            None,
+            "not kept for later either"
+        );
     }
 
     #[test]

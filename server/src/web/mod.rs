@@ -137,14 +137,6 @@ pub async fn build_app_with_gateway(
             links,
         },
     );
-    // The one writer of seat state, shared by holds, checkout and staff.
-    let seats = SeatWriter::spawn(store.clone());
-    let staff = Staff::new(
-        store.clone(),
-        seats.clone(),
-        clock.clone(),
-        ticket_signer.clone(),
-    );
     let queue = Queue::new(
         store.clone(),
         clock.clone(),
@@ -160,6 +152,14 @@ pub async fn build_app_with_gateway(
     )
     .with_send_timeout(Duration::from_secs(config.live_send_timeout_secs))
     .with_lifecycle(lifecycle.clone());
+    // The one writer of seat state, shared by holds, checkout and staff.
+    let seats = SeatWriter::spawn(store.clone(), live.clone());
+    let staff = Staff::new(
+        store.clone(),
+        seats.clone(),
+        clock.clone(),
+        ticket_signer.clone(),
+    );
     let state = AppState::new(Services {
         leptos_options,
         inventory: Inventory::new(

@@ -302,7 +302,9 @@ async fn a_batch_begun_while_another_commits_decides_against_its_writes() {
         let store = app.store().clone();
         let first = tokio::spawn(async move {
             let claim = claim(event.0, &format!("first-{round}"), &[seat]);
-            write_batch_telling(&store, &[claim], Some(committing)).await
+            write_batch_telling(&store, &[claim], Some(committing))
+                .await
+                .map(|written| written.outcomes)
         });
         first_commits
             .await

@@ -2,7 +2,7 @@
 //! a batch shares. A batch takes one new version per event it touches and
 //! logs each changed seat once, with the state it ended in.
 
-use super::ChangeRecord;
+use super::{ChangeRecord, Logged};
 use crate::on_tx;
 use crate::store::{push_rows, AnyWriteTx, Column};
 use std::collections::{HashMap, HashSet};
@@ -40,12 +40,13 @@ pub(super) async fn lock_events(
 /// Moves the version of every event whose seats changed and logs the
 /// changes. A seat changed twice in one batch (freed and claimed again) is
 /// logged once, with where it ended: a version is a state of the seat map,
-/// and the log keys one change per seat and version.
+/// and the log keys one change per seat and version. Returns what it
+/// logged, event by event.
 pub(super) async fn write_log(
     tx: &mut AnyWriteTx,
     versions: &HashMap<i64, i64>,
     changes: Vec<ChangeRecord>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<Logged>, sqlx::Error> {
     let mut logged: HashSet<(i64, i64)> = HashSet::new();
     let mut changes: Vec<ChangeRecord> = changes
         .into_iter()
@@ -81,5 +82,28 @@ pub(super) async fn write_log(
             insert.build().execute(&mut *conn).await.map(|done| done.rows_affected())
         })?;
     }
-    Ok(())
+    Ok(logged_by_event(versions, changes))
+}
+
+/// The logged changes grouped by event, in the order they were logged.
+fn logged_by_event(versions: &HashMap<i64, i64>, changes: Vec<ChangeRecord>) -> Vec<Logged> {
+    let mut by_event: Vec<Logged> = Vec::new();
+    for change in changes {
+        let at = match by_event
+            .iter()
+            .position(|logged| logged.event_id == change.event_id)
+        {
+            Some(at) => at,
+            None => {
+                by_event.push(Logged {
+                    event_id: change.event_id,
+                    version: versions[&change.event_id],
+                    seats: Vec::new(),
+                });
+                by_event.len() - 1
+            }
+        };
+        by_event[at].seats.push((change.seat_id, change.status));
+    }
+    by_event
 }

@@ -188,6 +188,23 @@ pub enum WriteOutcome {
     NoSuchEvent,
 }
 
+/// The seat changes a batch logged for one event, all under the one new
+/// version the batch gave the event.
+#[derive(Debug)]
+pub struct Logged {
+    pub event_id: i64,
+    pub version: i64,
+    pub seats: Vec<(i64, SeatStatus)>,
+}
+
+/// What a committed batch did: an outcome per request, in order, and the
+/// seat changes it logged.
+#[derive(Debug)]
+pub struct Written {
+    pub outcomes: Vec<WriteOutcome>,
+    pub logged: Vec<Logged>,
+}
+
 /// One seat's change, logged in `seat_changes` when its batch commits.
 #[derive(Debug)]
 struct ChangeRecord {
@@ -239,7 +256,7 @@ pub async fn write_batch(
     store: &Store,
     requests: &[SeatWrite],
 ) -> Result<Vec<WriteOutcome>, StoreError> {
-    write_batch_telling(store, requests, None).await
+    Ok(write_batch_telling(store, requests, None).await?.outcomes)
 }
 
 /// [`write_batch`], telling `committing` once everything is written and
@@ -249,7 +266,7 @@ pub async fn write_batch_telling(
     store: &Store,
     requests: &[SeatWrite],
     committing: Option<tokio::sync::oneshot::Sender<()>>,
-) -> Result<Vec<WriteOutcome>, StoreError> {
+) -> Result<Written, StoreError> {
     let mut tx = store.begin_write().await?;
     let resolved = releases::resolve(&mut tx, requests).await?;
     let originals = requests;
@@ -289,7 +306,7 @@ pub async fn write_batch_telling(
         claims::write(&mut tx, &mut batch, planned).await?;
     }
     let changes = std::mem::take(&mut batch.changes);
-    log::write_log(&mut tx, &batch.versions, changes).await?;
+    let logged = log::write_log(&mut tx, &batch.versions, changes).await?;
     if let Some(committing) = committing {
         let _ = committing.send(());
     }
@@ -300,8 +317,9 @@ pub async fn write_batch_telling(
         .zip(originals.iter().zip(requests))
         .map(|(outcome, (original, request))| Some(as_asked(outcome?, original, request.as_ref())))
         .collect::<Option<Vec<_>>>();
-    Ok(outcomes
-        .ok_or_else(|| sqlx::Error::Protocol("a write of the batch got no outcome".into()))?)
+    let outcomes = outcomes
+        .ok_or_else(|| sqlx::Error::Protocol("a write of the batch got no outcome".into()))?;
+    Ok(Written { outcomes, logged })
 }
 
 /// A release the writer made as an ending is answered as a release.
