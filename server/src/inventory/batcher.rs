@@ -63,9 +63,8 @@ fn mismatch(outcome: WriteOutcome) -> ApiError {
 }
 
 impl SeatWriter {
-    /// Starts the writer task, so call it inside the runtime.
-    /// Starts the writer's task. `live` is handed each batch's logged
-    /// changes as it commits.
+    /// Starts the writer task, so call it inside the runtime. `live` is
+    /// handed each batch's logged changes as it commits.
     pub fn spawn(store: Store, live: LiveHub) -> Self {
         let (queue, incoming) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(store, live, incoming));
