@@ -3,7 +3,6 @@
 
 use super::log::ROWS_PER_STATEMENT;
 use super::{Batch, SeatWrite, WriteOutcome};
-use crate::on_tx;
 use crate::store::{push_id_list, push_rows, AnyWriteTx, BindList, Column, WriteTx};
 use app::types::{HoldStatus, SeatStatus};
 use sqlx::QueryBuilder;
@@ -85,12 +84,15 @@ pub(super) async fn end_holds(
             .collect();
         let at = group.iter().map(|end| end.now).max().unwrap_or_default();
         for chunk in group.chunks(ROWS_PER_STATEMENT) {
-            let freed = if let AnyWriteTx::Postgres(pg) = tx {
-                end_and_free_at_once(pg, batch, chunk, ending, due_before).await?
-            } else {
-                let hold_ids: Vec<i64> = chunk.iter().map(|end| end.hold_id).collect();
-                let ended = end_group(tx, &hold_ids, ending, due_before).await?;
-                free_seats(tx, batch, &ended).await?
+            let freed = match tx {
+                AnyWriteTx::Postgres(pg) => {
+                    end_and_free_at_once(pg, batch, chunk, ending, due_before).await?
+                }
+                AnyWriteTx::Sqlite(lite) => {
+                    let hold_ids: Vec<i64> = chunk.iter().map(|end| end.hold_id).collect();
+                    let ended = end_group(lite, &hold_ids, ending, due_before).await?;
+                    free_seats(lite, batch, &ended).await?
+                }
             };
             for (seat_id, hold_id, event_id) in freed {
                 freed_by_hold.entry(hold_id).or_default().push(seat_id);
@@ -105,20 +107,19 @@ pub(super) async fn end_holds(
     Ok(())
 }
 
-/// Ends the holds of `hold_ids` that are active (and due, for an expiry);
-/// returns those it ended. A run-out hold with a payment in flight does
-/// not expire: the checkout's reconciliation settles it, and may sell it.
+/// On SQLite, ends the holds of `hold_ids` that are active (and due, for
+/// an expiry); returns those it ended. A run-out hold with a payment in
+/// flight does not expire: the checkout's reconciliation settles it, and
+/// may sell it.
 async fn end_group(
-    tx: &mut AnyWriteTx,
+    tx: &mut WriteTx<sqlx::Sqlite>,
     hold_ids: &[i64],
     ending: Ending,
     due_before: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let ended: Vec<(i64,)> = on_tx!(tx, conn => {
-        let mut end = QueryBuilder::new("");
-        push_end(&mut end, hold_ids, ending, due_before);
-        end.build_query_as().fetch_all(&mut *conn).await
-    })?;
+    let mut end = QueryBuilder::new("");
+    push_end(&mut end, hold_ids, ending, due_before);
+    let ended: Vec<(i64,)> = end.build_query_as().fetch_all(&mut **tx).await?;
     Ok(ended.into_iter().map(|(id,)| id).collect())
 }
 
@@ -210,23 +211,21 @@ async fn end_and_free_at_once(
         .collect()
 }
 
-/// Puts the still-held seats of ended holds back on sale; returns them as
-/// (seat, hold, event).
+/// On SQLite, puts the still-held seats of ended holds back on sale;
+/// returns them as (seat, hold, event).
 async fn free_seats(
-    tx: &mut AnyWriteTx,
+    tx: &mut WriteTx<sqlx::Sqlite>,
     batch: &Batch<'_>,
     ended: &[i64],
 ) -> Result<Vec<(i64, i64, i64)>, sqlx::Error> {
     if ended.is_empty() {
         return Ok(Vec::new());
     }
-    let held: Vec<(i64, i64, i64)> = on_tx!(tx, conn => {
-        let mut held = QueryBuilder::new(
-            "SELECT id, hold_id, event_id FROM seats WHERE status = 'held' AND hold_id IN (",
-        );
-        push_id_list(&mut held, ended);
-        held.build_query_as().fetch_all(&mut *conn).await
-    })?;
+    let mut read = QueryBuilder::new(
+        "SELECT id, hold_id, event_id FROM seats WHERE status = 'held' AND hold_id IN (",
+    );
+    push_id_list(&mut read, ended);
+    let held: Vec<(i64, i64, i64)> = read.build_query_as().fetch_all(&mut **tx).await?;
     let mut seat_events: Vec<i64> = held.iter().map(|(_, _, event_id)| *event_id).collect();
     seat_events.sort_unstable();
     seat_events.dedup();
@@ -236,17 +235,15 @@ async fn free_seats(
         let version = *batch.versions.get(&event_id).ok_or_else(|| {
             sqlx::Error::Protocol("a hold ended under another event's lock".into())
         })?;
-        on_tx!(tx, conn => {
-            let mut free = QueryBuilder::new(
-                "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = ",
-            );
-            free.push_bind(version)
-                .push(" WHERE status = 'held' AND +event_id = ")
-                .push_bind(event_id)
-                .push(" AND hold_id IN (");
-            push_id_list(&mut free, ended);
-            free.build().execute(&mut *conn).await.map(|done| done.rows_affected())
-        })?;
+        let mut free = QueryBuilder::new(
+            "UPDATE seats SET status = 'available', hold_id = NULL, held_until = NULL, version = ",
+        );
+        free.push_bind(version)
+            .push(" WHERE status = 'held' AND +event_id = ")
+            .push_bind(event_id)
+            .push(" AND hold_id IN (");
+        push_id_list(&mut free, ended);
+        free.build().execute(&mut **tx).await?;
     }
     Ok(held)
 }
