@@ -16,5 +16,5 @@ if [ -n "${PERF:-}" ]; then
   PERF_PID=$!
 fi
 target/release/loadgen --base-url "$BASE" --event "$EVENT" --buyers "$BUYERS" --seats-per-hold 2 \
-  --mode hold --duration-secs "$SECONDS_RUN" --database-url "$DB" "$@"
+  --mode hold --duration-secs "$SECONDS_RUN" --server-pid "$PID" --database-url "$DB" "$@"
 [ -z "${PERF_PID:-}" ] || wait "$PERF_PID"

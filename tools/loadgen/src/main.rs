@@ -21,6 +21,7 @@
 
 mod args;
 mod buyers;
+mod cpu;
 mod database;
 mod hold_clock;
 mod latency;
@@ -35,6 +36,7 @@ use app::types::{EventId, EventList, SeatId, SeatMap, SeatStatus};
 use args::{host_port, Args};
 use buyers::{buyer, Recorder, Shared};
 use clap::Parser;
+use cpu::CpuSample;
 use hold_clock::HoldClock;
 use memory::{memory_of, ServerMemory};
 use pacing::Pacer;
@@ -150,9 +152,11 @@ async fn run() -> Result<bool, Error> {
         recorder: Mutex::new(Recorder::default()),
         args,
     });
+    let cpu_at_start = CpuSample::now(shared.args.server_pid);
     run_buyers(&shared).await?;
     let elapsed_s = shared.started.elapsed().as_secs_f64();
     let args = &shared.args;
+    let cpu = cpu_at_start.zip(CpuSample::now(args.server_pid));
     let viewers = match viewers {
         Some(viewers) => Some(viewers.finish(Duration::from_millis(args.drain_ms)).await),
         None => None,
@@ -176,6 +180,7 @@ async fn run() -> Result<bool, Error> {
         database,
         viewers,
         server_memory: memory,
+        cpu,
     };
     let report = Report::new(args, recorder, outcome);
     let json = serde_json::to_string_pretty(&report)?;

@@ -1,10 +1,11 @@
 //! What loadgen prints: the headline (tickets sold per second, then holds
 //! and purchases per second), latency percentiles per kind of call, the
-//! run's counts, the viewers, the server's memory, and what the database
-//! says was sold.
+//! run's counts, the viewers, the server's memory and CPU, and what the
+//! database says was sold.
 
 use crate::args::{Args, Mode};
 use crate::buyers::Recorder;
+use crate::cpu::{CpuReport, CpuSample};
 use crate::database::Sold;
 use crate::latency::Percentiles;
 use crate::memory::ServerMemory;
@@ -49,6 +50,8 @@ pub struct Report {
     pub database: Option<Sold>,
     pub viewers: Option<ViewerReport>,
     pub server_memory: Option<ServerMemory>,
+    /// CPU spent while the buyers ran (the server's with `--server-pid`).
+    pub cpu: Option<CpuReport>,
 }
 
 /// What the run produced besides the buyers' counts.
@@ -60,6 +63,8 @@ pub struct Outcome {
     pub database: Option<Sold>,
     pub viewers: Option<ViewerReport>,
     pub server_memory: Option<ServerMemory>,
+    /// CPU counters when the buyers started and when they stopped.
+    pub cpu: Option<(CpuSample, CpuSample)>,
 }
 
 impl Report {
@@ -101,6 +106,9 @@ impl Report {
             database: outcome.database,
             viewers: outcome.viewers,
             server_memory: outcome.server_memory,
+            cpu: outcome.cpu.map(|(start, end)| {
+                start.report(&end, elapsed, recorder.holds_ok, recorder.tickets_sold)
+            }),
         }
     }
 
