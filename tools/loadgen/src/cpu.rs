@@ -4,15 +4,22 @@
 //! this says how much each side spent.
 
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// `/proc`'s unit of CPU time (`USER_HZ`): 100 ticks a second on Linux,
 /// whatever the kernel's own tick rate (see proc(5)).
 const TICKS_PER_SECOND: f64 = 100.0;
 
+/// The server's threads listed in the report: the busiest, enough to
+/// show which one a run waits on (a single writer shows as one thread).
+const THREADS_LISTED: usize = 8;
+
 /// CPU counters at one moment, in ticks.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct CpuSample {
     server: Option<u64>,
+    /// The server's threads: id to (name, ticks).
+    server_threads: HashMap<u32, (String, u64)>,
     own: u64,
     box_busy: u64,
     cores: usize,
@@ -32,6 +39,18 @@ pub struct CpuReport {
     pub server_us_per_hold: Option<f64>,
     /// The server's CPU time per ticket sold, in microseconds.
     pub server_us_per_ticket: Option<f64>,
+    /// The server's busiest threads over the run, busiest first.
+    pub server_threads: Vec<ThreadCpu>,
+}
+
+/// One server thread's CPU over the run.
+#[derive(Serialize)]
+pub struct ThreadCpu {
+    pub name: String,
+    pub tid: u32,
+    pub cpu_s: f64,
+    /// Of the run's wall-clock time: near 1.0, the thread never rested.
+    pub busy_fraction: f64,
 }
 
 impl CpuSample {
@@ -39,8 +58,9 @@ impl CpuSample {
     pub fn now(server_pid: Option<u32>) -> Option<Self> {
         let (box_busy, cores) = box_ticks()?;
         Some(CpuSample {
-            server: server_pid.and_then(process_ticks),
-            own: process_ticks(std::process::id())?,
+            server: server_pid.and_then(|pid| process_ticks(&format!("/proc/{pid}"))),
+            server_threads: server_pid.map(thread_ticks).unwrap_or_default(),
+            own: process_ticks("/proc/self")?,
             box_busy,
             cores,
         })
@@ -68,7 +88,29 @@ impl CpuSample {
             loadgen_cpu_s: round2(seconds(self.own, end.own)),
             server_us_per_hold: per(holds),
             server_us_per_ticket: per(tickets),
+            server_threads: self.busiest_threads(end, elapsed_s),
         }
+    }
+
+    fn busiest_threads(&self, end: &CpuSample, elapsed_s: f64) -> Vec<ThreadCpu> {
+        let mut threads: Vec<ThreadCpu> = end
+            .server_threads
+            .iter()
+            .map(|(tid, (name, ticks))| {
+                let before = self.server_threads.get(tid).map_or(0, |(_, t)| *t);
+                let cpu_s = ticks.saturating_sub(before) as f64 / TICKS_PER_SECOND;
+                ThreadCpu {
+                    name: name.clone(),
+                    tid: *tid,
+                    cpu_s: round2(cpu_s),
+                    busy_fraction: round2(cpu_s / elapsed_s.max(1e-9)),
+                }
+            })
+            .filter(|thread| thread.cpu_s > 0.0)
+            .collect();
+        threads.sort_by(|a, b| b.cpu_s.total_cmp(&a.cpu_s));
+        threads.truncate(THREADS_LISTED);
+        threads
     }
 }
 
@@ -76,9 +118,10 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// A process's user + system time (all its threads), from `/proc/PID/stat`.
-fn process_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// A process's user + system time (all its threads), or a thread's, from
+/// the `stat` file in `dir` (`/proc/PID` or `/proc/PID/task/TID`).
+fn process_ticks(dir: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
     // The name (field 2) is in parentheses and may hold spaces: count
     // fields after its closing one. utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -86,6 +129,23 @@ fn process_ticks(pid: u32) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// Each thread of the process: its id, name and CPU ticks so far.
+fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return HashMap::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let dir = task.path();
+            let dir = dir.to_str()?;
+            let name = std::fs::read_to_string(format!("{dir}/comm")).ok()?;
+            Some((tid, (name.trim().to_string(), process_ticks(dir)?)))
+        })
+        .collect()
 }
 
 /// The box's busy ticks over all cores (all but idle and I/O wait), and
@@ -127,5 +187,12 @@ mod tests {
         assert!(server >= 0.2);
         assert!(report.server_us_per_hold.expect("ten holds") >= 20_000.0);
         assert_eq!(report.server_us_per_ticket, None);
+        // The spinning thread (this test's) leads the list.
+        let busiest = report.server_threads.first().expect("a thread worked");
+        assert!(
+            busiest.cpu_s >= 0.2 && busiest.busy_fraction >= 0.6,
+            "{}",
+            busiest.cpu_s
+        );
     }
 }
