@@ -22,6 +22,7 @@ pub struct CpuSample {
     server_threads: HashMap<u32, (String, u64)>,
     own: u64,
     box_busy: u64,
+    box_steal: u64,
     cores: usize,
 }
 
@@ -32,6 +33,10 @@ pub struct CpuReport {
     /// Cores busy on average over the run (everything on the box: server,
     /// loadgen, database, kernel).
     pub box_busy_cores: f64,
+    /// Cores' worth of time the hypervisor gave to others while this box
+    /// wanted to run (a virtual machine's steal time): a run with much of
+    /// it measured a slower box.
+    pub box_steal_cores: f64,
     pub server_cpu_s: Option<f64>,
     pub loadgen_cpu_s: f64,
     /// The server's CPU time per successful hold (with its release or
@@ -56,12 +61,17 @@ pub struct ThreadCpu {
 impl CpuSample {
     /// Reads the counters now; `None` where `/proc` cannot be read.
     pub fn now(server_pid: Option<u32>) -> Option<Self> {
-        let (box_busy, cores) = box_ticks()?;
+        let BoxTicks {
+            busy: box_busy,
+            steal: box_steal,
+            cores,
+        } = box_ticks()?;
         Some(CpuSample {
             server: server_pid.and_then(|pid| process_ticks(&format!("/proc/{pid}"))),
             server_threads: server_pid.map(thread_ticks).unwrap_or_default(),
             own: process_ticks("/proc/self")?,
             box_busy,
+            box_steal,
             cores,
         })
     }
@@ -84,6 +94,7 @@ impl CpuSample {
         CpuReport {
             cores: end.cores,
             box_busy_cores: round2(seconds(self.box_busy, end.box_busy) / elapsed_s.max(1e-9)),
+            box_steal_cores: round2(seconds(self.box_steal, end.box_steal) / elapsed_s.max(1e-9)),
             server_cpu_s: server_cpu_s.map(round2),
             loadgen_cpu_s: round2(seconds(self.own, end.own)),
             server_us_per_hold: per(holds),
@@ -148,22 +159,31 @@ fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64)> {
         .collect()
 }
 
-/// The box's busy ticks over all cores (all but idle and I/O wait), and
-/// its number of cores, from `/proc/stat`.
-fn box_ticks() -> Option<(u64, usize)> {
+/// The box's CPU ticks over all its cores, from `/proc/stat`.
+struct BoxTicks {
+    /// Running anything: all but idle, I/O wait and steal.
+    busy: u64,
+    steal: u64,
+    cores: usize,
+}
+
+fn box_ticks() -> Option<BoxTicks> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let mut lines = stat.lines();
-    let total: Vec<u64> = lines
+    // user nice system idle iowait irq softirq steal (guest time is
+    // already inside user and nice).
+    let ticks: Vec<u64> = lines
         .next()?
         .strip_prefix("cpu ")?
         .split_whitespace()
         .filter_map(|n| n.parse().ok())
         .collect();
-    // user nice system idle iowait irq softirq steal (guest time is
-    // already inside user and nice).
-    let busy = total.iter().take(8).sum::<u64>() - total.get(3)? - total.get(4)?;
-    let cores = lines.filter(|line| line.starts_with("cpu")).count();
-    Some((busy, cores))
+    let field = |i: usize| ticks.get(i).copied().unwrap_or(0);
+    Some(BoxTicks {
+        busy: field(0) + field(1) + field(2) + field(5) + field(6),
+        steal: field(7),
+        cores: lines.filter(|line| line.starts_with("cpu")).count(),
+    })
 }
 
 #[cfg(test)]
@@ -183,6 +203,7 @@ mod tests {
         assert!(report.cores >= 1);
         assert!(report.loadgen_cpu_s >= 0.2, "{}", report.loadgen_cpu_s);
         assert!(report.box_busy_cores >= 0.6, "{}", report.box_busy_cores);
+        assert!(report.box_steal_cores >= 0.0);
         let server = report.server_cpu_s.expect("own pid readable");
         assert!(server >= 0.2);
         assert!(report.server_us_per_hold.expect("ten holds") >= 20_000.0);
