@@ -1,7 +1,8 @@
 //! Where the run's CPU went, read from `/proc` (Linux) before and after
-//! the buyers: the server's, loadgen's own, and the whole box's. On a box
-//! whose cores are all busy, throughput is CPU per sale, not waiting, and
-//! this says how much each side spent.
+//! the buyers: the server's and each of its busiest threads', loadgen's
+//! own, and the whole box's. It tells a run bound by the box's cores
+//! (all busy) from one bound by a single thread (that thread near a whole
+//! core, or waiting, while cores sit idle).
 
 use serde::Serialize;
 use std::collections::HashMap;
