@@ -16,7 +16,6 @@ const TICKS_PER_SECOND: f64 = 100.0;
 const THREADS_LISTED: usize = 8;
 
 /// CPU counters at one moment, in ticks.
-#[derive(Clone)]
 pub struct CpuSample {
     server: Option<u64>,
     /// The server's threads: id to (name, ticks).
@@ -85,7 +84,6 @@ impl CpuSample {
         holds: usize,
         tickets: usize,
     ) -> CpuReport {
-        let seconds = |from: u64, to: u64| to.saturating_sub(from) as f64 / TICKS_PER_SECOND;
         let server_cpu_s = self.server.zip(end.server).map(|(a, b)| seconds(a, b));
         let per = |count: usize| {
             server_cpu_s
@@ -94,8 +92,8 @@ impl CpuSample {
         };
         CpuReport {
             cores: end.cores,
-            box_busy_cores: round2(seconds(self.box_busy, end.box_busy) / elapsed_s.max(1e-9)),
-            box_steal_cores: round2(seconds(self.box_steal, end.box_steal) / elapsed_s.max(1e-9)),
+            box_busy_cores: round2(share(seconds(self.box_busy, end.box_busy), elapsed_s)),
+            box_steal_cores: round2(share(seconds(self.box_steal, end.box_steal), elapsed_s)),
             server_cpu_s: server_cpu_s.map(round2),
             loadgen_cpu_s: round2(seconds(self.own, end.own)),
             server_us_per_hold: per(holds),
@@ -110,12 +108,12 @@ impl CpuSample {
             .iter()
             .map(|(tid, (name, ticks))| {
                 let before = self.server_threads.get(tid).map_or(0, |(_, t)| *t);
-                let cpu_s = ticks.saturating_sub(before) as f64 / TICKS_PER_SECOND;
+                let cpu_s = seconds(before, *ticks);
                 ThreadCpu {
                     name: name.clone(),
                     tid: *tid,
                     cpu_s: round2(cpu_s),
-                    busy_fraction: round2(cpu_s / elapsed_s.max(1e-9)),
+                    busy_fraction: round2(share(cpu_s, elapsed_s)),
                 }
             })
             .filter(|thread| thread.cpu_s > 0.0)
@@ -124,6 +122,16 @@ impl CpuSample {
         threads.truncate(THREADS_LISTED);
         threads
     }
+}
+
+/// The CPU seconds between two tick counts.
+fn seconds(from: u64, to: u64) -> f64 {
+    to.saturating_sub(from) as f64 / TICKS_PER_SECOND
+}
+
+/// CPU seconds spent over `elapsed_s` of wall-clock time, as cores.
+fn share(cpu_s: f64, elapsed_s: f64) -> f64 {
+    cpu_s / elapsed_s.max(1e-9)
 }
 
 fn round2(x: f64) -> f64 {
