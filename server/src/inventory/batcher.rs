@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn the_writers_thread_wakes_without_preempting_at_the_servers_niceness() {
-        let policy = std::thread::spawn(|| {
+        let (policy, stat) = std::thread::spawn(|| {
             wake_without_preempting();
             (
                 thread_priority::thread_schedule_policy(),
@@ -348,7 +348,6 @@ mod tests {
         })
         .join()
         .expect("the thread ran");
-        let (policy, stat) = policy;
         assert_eq!(
             policy.expect("readable"),
             thread_priority::ThreadSchedulePolicy::Normal(
